@@ -1,0 +1,1 @@
+"""HTTP and websocket routes. Thin: validate, call a service, return a typed response."""

@@ -1,0 +1,120 @@
+"""`/api/calls`: start a call, list and read calls with their transcripts, hang up."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Query, status
+from pydantic import BaseModel, ConfigDict, Field
+
+from app_state import AppState, get_state
+from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
+from persistence.models import Call, ConversationTurn
+from settings import MissingConfiguration
+from telephony.twilio_client import NumberNotCallable, TwilioError
+
+router = APIRouter(prefix="/api/calls", tags=["calls"])
+State = Annotated[AppState, Depends(get_state)]
+
+
+class StartCall(BaseModel):
+    to: str = Field(description="Number to call, international format, e.g. +14155550100")
+
+
+class CallOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    twilio_sid: str | None
+    to_number: str
+    from_number: str | None
+    status: str
+    answered_by: str | None
+    created_at: datetime
+    answered_at: datetime | None
+    ended_at: datetime | None
+    duration_seconds: int | None
+    end_reason: str | None
+    error: str | None
+
+    @classmethod
+    def of(cls, call: Call) -> CallOut:
+        return cls.model_validate(call).model_copy(update={"status": call.status.value})
+
+
+class TurnOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
+    sequence: int
+    role: str
+    text: str
+    started_at: datetime
+    ended_at: datetime | None
+    interrupted: bool
+    latency_ms: int | None
+
+    @classmethod
+    def of(cls, turn: ConversationTurn) -> TurnOut:
+        return cls.model_validate(turn).model_copy(update={"role": turn.role.value})
+
+
+class CallDetail(CallOut):
+    turns: list[TurnOut]
+
+
+class CallPage(BaseModel):
+    items: list[CallOut]
+    total: int
+    limit: int
+    offset: int
+
+
+@router.post("", status_code=status.HTTP_201_CREATED, response_model=CallOut)
+async def start_call(body: StartCall, state: State) -> CallOut:
+    try:
+        call = await state.call_service.place_call(body.to)
+    except InvalidPhoneNumber as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+    except MissingConfiguration as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except NumberNotCallable as exc:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from None
+    except TwilioError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, exc.message) from None
+    return CallOut.of(call)
+
+
+@router.get("", response_model=CallPage)
+async def list_calls(
+    state: State,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> CallPage:
+    calls, total = await state.calls.list_recent(limit=limit, offset=offset)
+    return CallPage(items=[CallOut.of(c) for c in calls], total=total, limit=limit, offset=offset)
+
+
+@router.get("/{call_id}", response_model=CallDetail)
+async def get_call(call_id: int, state: State) -> CallDetail:
+    call = await state.calls.get(call_id, with_turns=True)
+    if call is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
+    return CallDetail(
+        **CallOut.of(call).model_dump(), turns=[TurnOut.of(t) for t in call.turns]
+    )
+
+
+@router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)
+async def hang_up(call_id: int, state: State) -> CallOut:
+    try:
+        call = await state.call_service.hang_up(call_id)
+    except CallNotFound:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.") from None
+    except CallAlreadyEnded:
+        raise HTTPException(status.HTTP_409_CONFLICT, "This call has already ended.") from None
+    except MissingConfiguration as exc:
+        raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
+    except TwilioError as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, exc.message) from None
+    return CallOut.of(call)

@@ -1,0 +1,109 @@
+"""`/ws`: the Twilio media stream of one call → one pipecat pipeline.
+
+The upgrade must carry a valid Twilio signature and the stream's `start` message the per-call
+token we put in the TwiML; otherwise the socket is closed with 1008 (policy violation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from loguru import logger
+
+from app_state import get_ws_state
+from calls.conversation import run_conversation
+from pipeline.builder import MediaStream
+
+router = APIRouter(tags=["twilio"])
+
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+_MAX_MESSAGES_BEFORE_START = 50
+_MAX_HANDSHAKE_MESSAGE_BYTES = 16_384
+
+
+class _RefusedStream(Exception):
+    pass
+
+
+@router.websocket("/ws")
+async def media_stream(websocket: WebSocket) -> None:
+    state = get_ws_state(websocket)
+    signature = websocket.headers.get("x-twilio-signature")
+    await websocket.accept()
+    try:
+        if not state.signatures.is_valid(
+            signature, websocket.url.path, websocket.url.query, {}, websocket=True
+        ):
+            raise _RefusedStream("missing or invalid Twilio signature")
+        start = await asyncio.wait_for(
+            _read_start(websocket), state.settings.media_start_timeout_seconds
+        )
+        stream = _verified_stream(start, state.tokens.verify)
+    except (_RefusedStream, TimeoutError) as exc:
+        logger.warning(f"Refused a media stream: {exc or 'no start message in time'}")
+        await websocket.close(code=POLICY_VIOLATION, reason="refused")
+        return
+    except WebSocketDisconnect:
+        return
+
+    if state.settings.openai_api_key is None:
+        logger.error("A call connected but OPENAI_API_KEY is not set; hanging up")
+        await websocket.close(code=INTERNAL_ERROR, reason="speech services not configured")
+        return
+
+    task = asyncio.current_task()
+    assert task is not None
+    state.active_calls.by_call_id[stream.call_id] = task
+    try:
+        await run_conversation(
+            websocket,
+            stream,
+            settings=state.settings,
+            clients=state.service_clients,
+            writer=state.writer,
+            bus=state.bus,
+            twilio=state.twilio,
+        )
+    finally:
+        state.active_calls.by_call_id.pop(stream.call_id, None)
+
+
+async def _read_start(websocket: WebSocket) -> dict[str, Any]:
+    """Skip `connected` (and anything malformed) until the `start` message arrives."""
+    for _ in range(_MAX_MESSAGES_BEFORE_START):
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
+        raw = received.get("text")
+        if raw is None:
+            continue  # Twilio sends text frames only
+        if len(raw) > _MAX_HANDSHAKE_MESSAGE_BYTES:
+            raise _RefusedStream("oversized message before start")
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("event") == "start":
+            return message
+    raise _RefusedStream("no start message")
+
+
+def _verified_stream(
+    message: dict[str, Any], verify_token: Callable[[int, str], bool]
+) -> MediaStream:
+    start = message.get("start")
+    if not isinstance(start, dict):
+        raise _RefusedStream("start message without details")
+    params = start.get("customParameters") or {}
+    call_id_raw, token = str(params.get("call_id", "")), str(params.get("token", ""))
+    if not call_id_raw.isdigit() or not verify_token(int(call_id_raw), token):
+        raise _RefusedStream("wrong or missing call token")
+    call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")
+    if not isinstance(call_sid, str) or not isinstance(stream_sid, str):
+        raise _RefusedStream("start message without callSid/streamSid")
+    return MediaStream(call_id=int(call_id_raw), call_sid=call_sid, stream_sid=stream_sid)

@@ -1,0 +1,43 @@
+"""The long-lived objects of one server process, made in the lifespan and injected into routes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fastapi import Request, WebSocket
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.services import ServiceClients
+from calls.conversation import ActiveCalls
+from calls.recorder import RecordWriter
+from calls.service import CallService
+from persistence.repositories import CallRepository
+from pipeline.events import EventBus
+from settings import Settings
+from telephony.security import CallTokens, TwilioSignatureChecker
+from telephony.twilio_client import TwilioGateway
+
+
+@dataclass
+class AppState:
+    settings: Settings
+    engine: AsyncEngine
+    calls: CallRepository
+    bus: EventBus
+    writer: RecordWriter
+    twilio: TwilioGateway
+    tokens: CallTokens
+    signatures: TwilioSignatureChecker
+    call_service: CallService
+    service_clients: ServiceClients
+    active_calls: ActiveCalls
+
+
+def get_state(request: Request) -> AppState:
+    state: AppState = request.app.state.carecall
+    return state
+
+
+def get_ws_state(websocket: WebSocket) -> AppState:
+    state: AppState = websocket.app.state.carecall
+    return state

@@ -1,0 +1,1 @@
+"""What the bot is: its prompt, its tools and the speech/language services it uses."""

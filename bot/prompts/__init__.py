@@ -1,0 +1,36 @@
+"""Prompt texts. They live in files next to this module so they read like prose and diff well."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+_HERE = Path(__file__).parent
+
+
+@cache
+def _template(name: str) -> str:
+    return (_HERE / f"{name}.md").read_text(encoding="utf-8")
+
+
+def system_prompt(*, bot_name: str, organization_name: str) -> str:
+    return _template("system").format(bot_name=bot_name, organization_name=organization_name)
+
+
+def greeting(*, bot_name: str, organization_name: str) -> str:
+    """The first words of every call: who is calling, on whose behalf, and that it's automated."""
+    return (
+        f"Hello! This is {bot_name}, an automated assistant calling on behalf of "
+        f"{organization_name} for your daily check-in. How are you today?"
+    )
+
+
+FALLBACK_LINE = "I'm sorry, I didn't catch that. Could you say it again?"
+WRAP_UP_NOTE = (
+    "The call has almost reached its time limit. Kindly wrap up now: say a short, warm goodbye "
+    "and call the end_call tool."
+)
+TIME_UP_GOODBYE = (
+    "We've been chatting for a while, so I'll let you go now. Thank you, and take care. Goodbye!"
+)
+DEFAULT_GOODBYE = "Thank you for talking with me today. Goodbye, and take care!"

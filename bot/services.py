@@ -1,0 +1,94 @@
+"""Speech and language services for one call, built from `Settings`.
+
+All three OpenAI services share one pooled HTTP client (`ServiceClients`), made once per server
+process: building TLS contexts and clients per call stalls every other call's audio.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from openai import AsyncOpenAI
+from pipecat.services.openai.llm import OpenAILLMService
+from pipecat.services.openai.stt import OpenAISTTService
+from pipecat.services.openai.tts import OpenAITTSService
+from pipecat.transcriptions.language import Language
+
+from settings import MissingConfiguration, Settings
+
+OPENAI_TTS_SAMPLE_RATE = 24_000
+
+
+class ServiceClients:
+    """Process-wide HTTP client pool for the OpenAI-compatible services."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.http = httpx.AsyncClient(
+            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
+            timeout=httpx.Timeout(settings.service_timeout_seconds, connect=5.0),
+        )
+
+    async def aclose(self) -> None:
+        await self.http.aclose()
+
+
+@dataclass(frozen=True)
+class CallServices:
+    stt: OpenAISTTService
+    llm: OpenAILLMService
+    tts: OpenAITTSService
+
+
+class _PooledOpenAILLMService(OpenAILLMService):
+    """OpenAILLMService on the shared HTTP pool, with a per-request time limit and no
+    client-side retries (a retry storm means dead air; the caller hears a fallback line)."""
+
+    def __init__(self, *, http_client: httpx.AsyncClient, timeout: float, **kwargs: object) -> None:
+        self._pooled_http = http_client
+        self._timeout = timeout
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    def create_client(self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs):  # type: ignore[no-untyped-def]
+        return AsyncOpenAI(
+            api_key=api_key,
+            base_url=base_url,
+            organization=organization,
+            project=project,
+            default_headers=default_headers,
+            http_client=self._pooled_http,
+            timeout=self._timeout,
+            max_retries=0,
+        )
+
+
+def build_call_services(settings: Settings, clients: ServiceClients, *, system_prompt: str) -> CallServices:
+    if settings.openai_api_key is None:
+        raise MissingConfiguration("Speech and language services", ["OPENAI_API_KEY"])
+    api_key = settings.openai_api_key.get_secret_value()
+    common = {"api_key": api_key, "base_url": settings.openai_base_url, "http_client": clients.http}
+    stt = OpenAISTTService(
+        **common,  # type: ignore[arg-type]
+        settings=OpenAISTTService.Settings(model=settings.stt_model, language=Language.EN),
+    )
+    llm = _PooledOpenAILLMService(
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        http_client=clients.http,
+        timeout=settings.service_timeout_seconds,
+        settings=OpenAILLMService.Settings(
+            model=settings.llm_model,
+            system_instruction=system_prompt,
+            temperature=settings.llm_temperature,
+        ),
+    )
+    tts = OpenAITTSService(
+        **common,  # type: ignore[arg-type]
+        sample_rate=OPENAI_TTS_SAMPLE_RATE,
+        settings=OpenAITTSService.Settings(
+            model=settings.tts_model,
+            voice=settings.tts_voice,
+            instructions=settings.tts_instructions,
+        ),
+    )
+    return CallServices(stt=stt, llm=llm, tts=tts)

@@ -1,0 +1,55 @@
+"""Tools the model can call during a call."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from loguru import logger
+from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
+from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties, TTSSpeakFrame
+from pipecat.services.llm_service import FunctionCallParams
+
+from bot.prompts import DEFAULT_GOODBYE
+
+END_CALL = FunctionSchema(
+    name="end_call",
+    description=(
+        "Say goodbye and hang up. Use it when the person says goodbye, wants to stop, asks not "
+        "to be called again, or the check-in is finished."
+    ),
+    properties={
+        "goodbye": {
+            "type": "string",
+            "description": "The short, warm goodbye to say before hanging up.",
+        },
+        "reason": {
+            "type": "string",
+            "description": "Why the call ends, e.g. 'check-in complete' or 'asked not to be called'.",
+        },
+    },
+    required=[],
+)
+
+
+def end_call_handler(on_end: Callable[[str], None]) -> Callable[[FunctionCallParams], object]:
+    """Build the `end_call` handler. `on_end(reason)` is told before the goodbye is spoken.
+
+    The goodbye is spoken from the tool's arguments (one model request, not two), then the
+    pipeline ends once that audio has been sent; the caller's websocket closes and carecall
+    hangs up through Twilio's REST API.
+    """
+
+    async def end_call(params: FunctionCallParams) -> None:
+        goodbye = str(params.arguments.get("goodbye") or "").strip() or DEFAULT_GOODBYE
+        reason = str(params.arguments.get("reason") or "").strip() or "conversation finished"
+        logger.info(f"The model ended the call ({reason})")
+        on_end(reason)
+        await params.result_callback(
+            {"status": "ending call"}, properties=FunctionCallResultProperties(run_llm=False)
+        )
+        speak = TTSSpeakFrame(goodbye)
+        speak.interruptible = False
+        await params.llm.push_frame(speak)
+        await params.llm.push_frame(EndWorkerFrame(reason=reason))
+
+    return end_call

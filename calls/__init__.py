@@ -1,0 +1,1 @@
+"""What carecall does with calls: place and end them, follow their status, record them."""

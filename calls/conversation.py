@@ -1,0 +1,99 @@
+"""Running one conversation on a Twilio media websocket, from `start` to hang-up."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+from fastapi import WebSocket
+from loguru import logger
+from pipecat.frames.frames import TTSSpeakFrame
+from pipecat.workers.runner import WorkerRunner
+
+from bot import prompts
+from bot.services import ServiceClients, build_call_services
+from pipeline.builder import MediaStream, build_call_worker
+from pipeline.events import CallEvent, CallNote, EventBus
+from calls.recorder import RecordWriter
+from settings import MissingConfiguration, Settings
+from telephony.twilio_client import TwilioError, TwilioGateway
+
+
+@dataclass
+class _Ending:
+    reason: str | None = None
+
+
+class ActiveCalls:
+    """The conversations running in this process (for metrics and graceful shutdown)."""
+
+    def __init__(self) -> None:
+        self.by_call_id: dict[int, asyncio.Task[None]] = {}
+
+    def __len__(self) -> int:
+        return len(self.by_call_id)
+
+
+async def run_conversation(
+    websocket: WebSocket,
+    stream: MediaStream,
+    *,
+    settings: Settings,
+    clients: ServiceClients,
+    writer: RecordWriter,
+    bus: EventBus,
+    twilio: TwilioGateway,
+) -> None:
+    log = logger.bind(call_id=stream.call_id, call_sid=stream.call_sid)
+    ending = _Ending()
+
+    def bot_ends_call(reason: str) -> None:
+        ending.reason = ending.reason or f"bot-hangup: {reason}"
+
+    services = build_call_services(
+        settings,
+        clients,
+        system_prompt=prompts.system_prompt(
+            bot_name=settings.bot_name, organization_name=settings.organization_name
+        ),
+    )
+    call = build_call_worker(
+        websocket,
+        stream,
+        settings=settings,
+        services=services,
+        sink=writer,
+        on_bot_ends_call=bot_ends_call,
+    )
+    runner = WorkerRunner(handle_sigint=False, force_gc=False)
+
+    @call.transport.event_handler("on_client_connected")
+    async def _greet(_transport: object, _ws: object) -> None:
+        # The bot speaks first, and says it is automated and for whom it calls.
+        await call.worker.queue_frame(TTSSpeakFrame(call.greeting))
+
+    @call.transport.event_handler("on_client_disconnected")
+    async def _caller_left(_transport: object, _ws: object) -> None:
+        ending.reason = ending.reason or "caller-hangup"
+        await call.worker.cancel(reason="caller hung up")
+
+    await bus.publish(CallEvent("call.media", stream.call_id, {"state": "connected"}))
+    log.info("Conversation started")
+    try:
+        await runner.run(call.worker)
+    finally:
+        call.recorder.finish()
+        reason = ending.reason or ("caller-hangup" if call.serializer.stopped else "stream-closed")
+        writer.submit(CallNote(stream.call_id, end_reason=reason))
+        await bus.publish(CallEvent("call.media", stream.call_id, {"state": "ended", "reason": reason}))
+        log.info(f"Conversation ended ({reason})")
+        if reason.startswith("bot-hangup"):
+            await _hang_up_quietly(twilio, stream.call_sid)
+
+
+async def _hang_up_quietly(twilio: TwilioGateway, call_sid: str) -> None:
+    """Closing the stream already ends a `<Connect>` call; the REST hang-up makes it certain."""
+    try:
+        await twilio.end_call(call_sid)
+    except (TwilioError, MissingConfiguration) as exc:
+        logger.bind(call_sid=call_sid).warning(f"Could not hang up through Twilio: {exc}")

@@ -1,0 +1,98 @@
+"""`RecordWriter`: the one task that writes what calls produce, off the real-time path.
+
+Pipelines hand it turn records and notes with `submit` (never waits). It publishes each one on
+the event bus at once (the dashboard is live even when the database is slow) and stores them in
+order, in batches. A failed write is retried with backoff; nothing is dropped, and a turn is
+never stored twice (turns are keyed by call and sequence number).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+
+from loguru import logger
+
+from persistence.repositories import CallRepository
+from pipeline.events import CallEvent, CallNote, EventBus, TurnRecord
+
+_MAX_BATCH = 200
+_MAX_BACKOFF_SECONDS = 10.0
+
+
+class RecordWriter:
+    def __init__(self, calls: CallRepository, bus: EventBus) -> None:
+        self._calls = calls
+        self._bus = bus
+        self._queue: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def submit(self, item: TurnRecord | CallNote) -> None:
+        self._idle.clear()
+        self._queue.put_nowait(item)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="record-writer")
+
+    async def drain(self, timeout: float = 10.0) -> None:
+        """Wait until everything submitted so far is stored (used at shutdown and in tests)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._idle.wait(), timeout)
+
+    async def stop(self) -> None:
+        await self.drain()
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        if not self._queue.empty():
+            logger.error(f"{self._queue.qsize()} call records could not be stored before shutdown")
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < _MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            for item in batch:
+                await self._publish(item)
+            await self._store_with_retry(batch)
+            if self._queue.empty():
+                self._idle.set()
+
+    async def _publish(self, item: TurnRecord | CallNote) -> None:
+        event = (
+            item.to_event()
+            if isinstance(item, TurnRecord)
+            else CallEvent(
+                "call.error" if item.error else "call.status",
+                item.call_id,
+                {"error": item.error} if item.error else {"end_reason": item.end_reason},
+            )
+        )
+        try:
+            await self._bus.publish(event)
+        except Exception:
+            logger.exception("Could not publish a call event")
+
+    async def _store_with_retry(self, batch: list[TurnRecord | CallNote]) -> None:
+        delay = 0.2
+        while True:
+            try:
+                await self._store(batch)
+                return
+            except Exception as exc:
+                logger.warning(f"Storing {len(batch)} call records failed ({exc!r}); retrying in {delay:.1f}s")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
+
+    async def _store(self, batch: list[TurnRecord | CallNote]) -> None:
+        turns = [item for item in batch if isinstance(item, TurnRecord)]
+        await self._calls.add_turns(turns)
+        for item in batch:
+            if isinstance(item, CallNote):
+                if item.error:
+                    await self._calls.note_error(item.call_id, item.error)
+                if item.end_reason:
+                    await self._calls.note_end_reason(item.call_id, item.end_reason)

@@ -1,0 +1,135 @@
+"""Placing, ending and following calls: the logic behind the API and the Twilio webhooks."""
+
+from __future__ import annotations
+
+import phonenumbers
+from loguru import logger
+
+from persistence.models import Call, CallStatus
+from persistence.repositories import CallRepository, StatusUpdate
+from pipeline.events import CallEvent, EventBus
+from settings import MissingConfiguration, Settings
+from telephony.security import CallTokens
+from telephony.twilio_client import CallbackUrls, TwilioError, TwilioGateway
+
+
+class InvalidPhoneNumber(ValueError):
+    """The number can't be called; the message says why, in words a person understands."""
+
+
+class CallNotFound(LookupError):
+    pass
+
+
+class CallAlreadyEnded(RuntimeError):
+    pass
+
+
+def normalize_phone_number(raw: str) -> str:
+    """Return the E.164 form of `raw`, or raise `InvalidPhoneNumber` saying what is wrong."""
+    text = (raw or "").strip()
+    if not text:
+        raise InvalidPhoneNumber("Enter the phone number to call, e.g. +14155550100.")
+    if not text.startswith("+"):
+        raise InvalidPhoneNumber(
+            "Phone number must include the country code, starting with +, e.g. +14155550100."
+        )
+    try:
+        number = phonenumbers.parse(text, None)
+    except phonenumbers.NumberParseException:
+        raise InvalidPhoneNumber(
+            f"'{text[:32]}' is not a phone number. Use the international format, e.g. +14155550100."
+        ) from None
+    if not phonenumbers.is_valid_number(number):
+        raise InvalidPhoneNumber(
+            "This phone number is not valid: check the digits and the country code."
+        )
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def mask_phone_number(number: str | None) -> str:
+    """`+14155550100` → `+1•••••••0100`: enough to recognise, not enough to misuse."""
+    if not number:
+        return ""
+    visible = 4
+    if len(number) <= visible + 2:
+        return "•" * len(number)
+    return number[:2] + "•" * (len(number) - 2 - visible) + number[-visible:]
+
+
+class CallService:
+    def __init__(
+        self,
+        settings: Settings,
+        calls: CallRepository,
+        twilio: TwilioGateway,
+        tokens: CallTokens,
+        bus: EventBus,
+    ) -> None:
+        self._settings = settings
+        self._calls = calls
+        self._twilio = twilio
+        self._tokens = tokens
+        self._bus = bus
+
+    async def place_call(self, raw_number: str) -> Call:
+        """Validate, store, and ask Twilio to dial. Raises `InvalidPhoneNumber`,
+        `MissingConfiguration`, or `TwilioError` (the stored call is then marked failed)."""
+        to_number = normalize_phone_number(raw_number)
+        missing = self._settings.missing_for_calls()
+        if missing:
+            raise MissingConfiguration("Placing phone calls", missing)
+        call = await self._calls.create(to_number, self._settings.twilio_phone_number)
+        log = logger.bind(call_id=call.id, to=mask_phone_number(to_number))
+        urls = CallbackUrls(
+            twiml_url=self._settings.public_url(f"/twilio/voice?call_id={call.id}"),
+            status_url=self._settings.public_url(f"/twilio/status?call_id={call.id}"),
+        )
+        try:
+            placed = await self._twilio.place_call(to_number, urls)
+        except TwilioError as exc:
+            log.warning(f"Twilio refused the call: {exc.message}")
+            failed = await self._calls.mark_failed(call.id, exc.message)
+            if failed is not None:
+                await self._publish_status(failed)
+            raise
+        updated = await self._calls.mark_placed(call.id, placed.sid, CallStatus(placed.status))
+        log.bind(call_sid=placed.sid).info("Call placed")
+        call = updated or call
+        await self._publish_status(call)
+        return call
+
+    async def hang_up(self, call_id: int) -> Call:
+        call = await self._calls.get(call_id)
+        if call is None:
+            raise CallNotFound(call_id)
+        if call.status.is_final or call.twilio_sid is None:
+            raise CallAlreadyEnded(call_id)
+        await self._twilio.end_call(call.twilio_sid)
+        await self._calls.note_end_reason(call_id, "operator-hangup")
+        return call
+
+    async def apply_status(self, update: StatusUpdate) -> Call | None:
+        call, changed = await self._calls.apply_status(update)
+        if call is not None and changed:
+            logger.bind(call_sid=update.call_sid).info(f"Call status: {call.status.value}")
+            await self._publish_status(call)
+        return call
+
+    def stream_parameters(self, call_id: int) -> dict[str, str]:
+        return {"call_id": str(call_id), "token": self._tokens.issue(call_id)}
+
+    async def _publish_status(self, call: Call) -> None:
+        await self._bus.publish(
+            CallEvent(
+                "call.status",
+                call.id,
+                {
+                    "status": call.status.value,
+                    "answered_by": call.answered_by,
+                    "duration_seconds": call.duration_seconds,
+                    "end_reason": call.end_reason,
+                    "error": call.error,
+                },
+            )
+        )

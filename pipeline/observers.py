@@ -1,0 +1,169 @@
+"""`CallRecorder`: turns the frames of one call into turn records and call notes.
+
+It watches frames as they are pushed (it never blocks or changes them) and hands finished
+records to a sink whose `submit` only enqueues; the database is written by another task.
+
+What it records:
+- a user turn per caller turn: the final transcripts between the turn's start and the bot's
+  answer;
+- an assistant turn per bot answer: the text the output transport actually sent (sentences cut
+  off by a barge-in are not included), whether the caller interrupted it, and the latency from
+  the end of the caller's speech to the bot's first audio;
+- a note for every service error.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Protocol
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
+    ErrorFrame,
+    TranscriptionFrame,
+    TTSTextFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.processors.frame_processor import FrameProcessor
+
+from persistence.models import TurnRole
+from pipeline.events import CallNote, TurnRecord
+
+
+class RecordSink(Protocol):
+    def submit(self, item: TurnRecord | CallNote) -> None:
+        """Take a record without waiting (the caller is the real-time path)."""
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class _OpenTurn:
+    role: TurnRole
+    started_at: datetime
+    parts: list[str] = field(default_factory=list)
+    ended_at: datetime | None = None
+    interrupted: bool = False
+    latency_ms: int | None = None
+
+
+class CallRecorder(BaseObserver):
+    """Observer for one call's pipeline. `spoken_by` is the output transport: text counts as
+    spoken only once that processor has sent its audio."""
+
+    def __init__(self, call_id: int, sink: RecordSink, *, spoken_by: FrameProcessor) -> None:
+        super().__init__()
+        self._call_id = call_id
+        self._sink = sink
+        self._output = spoken_by
+        self._sequence = 0
+        self._user: _OpenTurn | None = None
+        self._assistant: _OpenTurn | None = None
+        self._bot_speaking = False
+        # Monotonic time the caller really stopped talking (VAD decision minus its silence window).
+        self._speech_ended_at: float | None = None
+        self.latencies_ms: list[int] = []
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        frame = data.frame
+        if isinstance(frame, TTSTextFrame):
+            if data.source is self._output and self._assistant is not None:
+                self._assistant.parts.append(frame.text)
+            return
+        if not data.first_push:
+            return
+        if isinstance(frame, UserStartedSpeakingFrame):
+            self._on_user_started()
+        elif isinstance(frame, TranscriptionFrame):
+            self._on_transcript(frame.text)
+        elif isinstance(frame, VADUserStoppedSpeakingFrame):
+            self._speech_ended_at = time.monotonic() - (frame.stop_secs or 0.0)
+        elif isinstance(frame, UserStoppedSpeakingFrame):
+            if self._user is not None:
+                self._user.ended_at = _now()
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            self._on_bot_started()
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            if self._assistant is not None:
+                self._assistant.ended_at = _now()
+        elif isinstance(frame, ErrorFrame):
+            self._sink.submit(CallNote(self._call_id, error=frame.error))
+
+    def finish(self) -> None:
+        """The call is over: write whatever is still open."""
+        self._close_user()
+        self._close_assistant()
+
+    # --- turn bookkeeping -------------------------------------------------------------------
+
+    def _on_user_started(self) -> None:
+        if self._bot_speaking and self._assistant is not None:
+            self._assistant.interrupted = True
+        self._close_assistant()
+        if self._user is None or self._user.ended_at is not None and self._user.parts:
+            self._close_user()
+            self._user = _OpenTurn(TurnRole.USER, _now())
+        else:
+            # The caller resumed after a pause, or the last stretch was noise: same turn.
+            self._user.ended_at = None
+
+    def _on_transcript(self, text: str) -> None:
+        text = text.strip()
+        if not text:
+            return
+        if self._user is None:
+            self._user = _OpenTurn(TurnRole.USER, _now())
+        self._user.parts.append(text)
+
+    def _on_bot_started(self) -> None:
+        self._bot_speaking = True
+        if self._assistant is not None:
+            return  # a pause inside one answer (e.g. between two sentences)
+        self._close_user()
+        turn = _OpenTurn(TurnRole.ASSISTANT, _now())
+        if self._speech_ended_at is not None:
+            turn.latency_ms = round((time.monotonic() - self._speech_ended_at) * 1000)
+            self.latencies_ms.append(turn.latency_ms)
+            self._speech_ended_at = None
+        self._assistant = turn
+
+    def _close_user(self) -> None:
+        turn, self._user = self._user, None
+        if turn is not None and turn.parts:
+            self._emit(turn, " ".join(turn.parts))
+
+    def _close_assistant(self) -> None:
+        turn, self._assistant = self._assistant, None
+        self._bot_speaking = False
+        if turn is not None and (turn.parts or turn.interrupted):
+            self._emit(turn, _join_spoken(turn.parts))
+
+    def _emit(self, turn: _OpenTurn, text: str) -> None:
+        self._sequence += 1
+        ended_at = turn.ended_at or _now()
+        self._sink.submit(
+            TurnRecord(
+                call_id=self._call_id,
+                sequence=self._sequence,
+                role=turn.role,
+                text=text,
+                started_at=turn.started_at,
+                ended_at=max(ended_at, turn.started_at),
+                interrupted=turn.interrupted,
+                latency_ms=turn.latency_ms,
+            )
+        )
+
+
+def _join_spoken(parts: list[str]) -> str:
+    """TTS text frames are sentences or words; join them the way they were spoken."""
+    return " ".join(p.strip() for p in parts if p.strip())

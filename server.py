@@ -1,0 +1,146 @@
+"""The carecall server: `uvicorn server:app`.
+
+`create_app` builds the FastAPI app; its lifespan applies migrations and makes the long-lived
+objects (engine, event bus, record writer, Twilio gateway, service HTTP pool) once per process.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from html import escape
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from loguru import logger
+from twilio.http.async_http_client import AsyncHttpClient
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
+
+from api import calls as calls_api
+from api import media as media_api
+from api import twilio_webhooks
+from api.limits import BodySizeLimit
+from app_state import AppState
+from bot.services import ServiceClients
+from calls.conversation import ActiveCalls
+from calls.recorder import RecordWriter
+from calls.service import CallService
+from persistence.database import create_engine, create_session_factory
+from persistence.migrate import upgrade_to_head
+from persistence.repositories import CallRepository
+from pipeline.events import EventBus, InProcessEventBus
+from settings import Settings
+from telephony.security import CallTokens, TwilioSignatureChecker
+from telephony.twilio_client import TwilioGateway
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def configure_logging(level: str) -> None:
+    logger.remove()
+    logger.add(sys.stderr, level=level.upper(), backtrace=False, diagnose=False)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    twilio_http_client: AsyncHttpClient | None = None,
+    event_bus: EventBus | None = None,
+) -> FastAPI:
+    settings = settings or Settings()
+    configure_logging(settings.log_level)
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        engine = create_engine(settings.database_url)
+        await upgrade_to_head(engine)
+        calls = CallRepository(create_session_factory(engine))
+        bus = event_bus or InProcessEventBus()
+        writer = RecordWriter(calls, bus)
+        writer.start()
+        twilio = TwilioGateway(settings, twilio_http_client)
+        tokens = CallTokens(settings.session_secret.get_secret_value())
+        auth_token = settings.twilio_auth_token
+        state = AppState(
+            settings=settings,
+            engine=engine,
+            calls=calls,
+            bus=bus,
+            writer=writer,
+            twilio=twilio,
+            tokens=tokens,
+            signatures=TwilioSignatureChecker(
+                auth_token.get_secret_value() if auth_token else None, settings.webhook_url
+            ),
+            call_service=CallService(settings, calls, twilio, tokens, bus),
+            service_clients=ServiceClients(settings),
+            active_calls=ActiveCalls(),
+        )
+        app.state.carecall = state
+        _announce(settings)
+        try:
+            yield
+        finally:
+            await writer.stop()
+            await state.service_clients.aclose()
+            await engine.dispose()
+
+    app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
+    app.include_router(calls_api.router)
+    app.include_router(twilio_webhooks.router)
+    app.include_router(media_api.router)
+
+    @app.exception_handler(RequestValidationError)
+    async def _readable_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
+            for error in exc.errors()
+        ]
+        return JSONResponse(
+            status_code=422,
+            content={"detail": "The request is not valid: " + "; ".join(problems), "errors": problems},
+        )
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    async def home(request: Request) -> str:
+        return _home_page(request.app.state.carecall)
+
+    @app.get("/healthz", include_in_schema=False)
+    async def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
+    return app
+
+
+def _announce(settings: Settings) -> None:
+    missing = settings.missing_for_calls()
+    if missing:
+        logger.warning(
+            "carecall is running, but can't place phone calls until these are set "
+            f"(in the environment or .env): {', '.join(missing)}"
+        )
+    else:
+        logger.info(f"carecall is ready to place calls; Twilio webhooks go to {settings.webhook_url}")
+
+
+def _home_page(state: AppState) -> str:
+    missing = state.settings.missing_for_calls()
+    if missing:
+        items = "".join(f"<li><code>{escape(name)}</code></li>" for name in missing)
+        setup = f"<p>To place phone calls, set these in <code>.env</code> and restart:</p><ul>{items}</ul>"
+    else:
+        setup = "<p>Ready to place calls: <code>POST /api/calls {\"to\": \"+1…\"}</code>.</p>"
+    return (
+        "<!doctype html><html lang=en><head><meta charset=utf-8><title>carecall</title>"
+        "<meta name=viewport content='width=device-width, initial-scale=1'></head>"
+        "<body style='font-family:system-ui;max-width:40rem;margin:3rem auto;line-height:1.5'>"
+        f"<h1>carecall</h1><p>The server is running. Active calls: {len(state.active_calls)}.</p>"
+        f"{setup}<p>API documentation: <a href='/docs'>/docs</a>.</p></body></html>"
+    )
+
+
+app = create_app()

@@ -1,0 +1,164 @@
+"""carecall configuration: one validated `Settings` object, read from the environment or `.env`.
+
+Everything configurable lives here and is passed in explicitly (constructor injection); no
+other module reads `os.environ`. Secrets are `SecretStr`, so they never show up in logs or reprs.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_SESSION_SECRET = "dev-only-change-me"
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carecall.db"
+
+
+class MissingConfiguration(RuntimeError):
+    """A feature was used whose environment variables are not set."""
+
+    def __init__(self, feature: str, variables: list[str]) -> None:
+        self.feature = feature
+        self.variables = variables
+        names = ", ".join(variables)
+        super().__init__(f"{feature} is not configured: set {names} (see .env.example).")
+
+
+class Settings(BaseSettings):
+    """All of carecall's settings. Field names map to upper-case environment variables."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    # --- deployment -------------------------------------------------------------------------
+    carecall_env: Literal["development", "production", "test"] = Field(
+        default="development", description="`production` refuses insecure defaults at start."
+    )
+    log_level: str = "INFO"
+    forwarded_allow_ips: str = Field(
+        default="127.0.0.1",
+        description="Comma-separated proxy addresses whose X-Forwarded-* headers are trusted.",
+    )
+
+    # --- the brief's variables ---------------------------------------------------------------
+    openai_api_key: SecretStr | None = None
+    twilio_account_sid: str | None = None
+    twilio_auth_token: SecretStr | None = None
+    twilio_phone_number: str | None = None
+    webhook_url: str | None = Field(
+        default=None, description="Public https base URL Twilio reaches, e.g. https://calls.example.org"
+    )
+    database_url: str = DEFAULT_DATABASE_URL
+    session_secret: SecretStr = SecretStr(DEFAULT_SESSION_SECRET)
+
+    # --- service endpoints -------------------------------------------------------------------
+    openai_base_url: str | None = Field(
+        default=None, description="OpenAI-compatible API base (e.g. http://localhost:8000/v1)."
+    )
+    twilio_api_base_url: str | None = Field(
+        default=None, description="Send Twilio REST calls here instead of https://api.twilio.com."
+    )
+
+    # --- models and voice --------------------------------------------------------------------
+    stt_model: str = "whisper-1"
+    llm_model: str = "gpt-4o"
+    llm_temperature: float = 0.6
+    tts_model: str = "gpt-4o-mini-tts"
+    tts_voice: str = "sage"
+    tts_instructions: str = "Speak warmly, calmly and a little slowly, like a kind neighbour."
+    service_timeout_seconds: float = Field(
+        default=8.0, description="Give up on one STT/LLM/TTS request after this long."
+    )
+
+    # --- who is calling ------------------------------------------------------------------------
+    bot_name: str = "Sunny"
+    organization_name: str = "your care team"
+
+    # --- call timing ---------------------------------------------------------------------------
+    ring_timeout_seconds: int = Field(default=30, ge=15, le=60)
+    max_call_seconds: int = Field(default=900, ge=60)
+    wrap_up_seconds: int = Field(default=60, ge=10)
+    vad_stop_seconds: float = Field(
+        default=0.5, ge=0.2, le=2.0, description="Silence that ends one stretch of speech."
+    )
+    user_turn_pause_seconds: float = Field(
+        default=0.9,
+        ge=0.2,
+        le=3.0,
+        description="Further silence before the caller's turn is over (older callers pause more).",
+    )
+    media_start_timeout_seconds: float = 10.0
+
+    @field_validator("database_url")
+    @classmethod
+    def _async_driver(cls, value: str) -> str:
+        """Accept the usual URL spellings and pick the async driver for them."""
+        for prefix, replacement in (
+            ("postgres://", "postgresql+asyncpg://"),
+            ("postgresql://", "postgresql+asyncpg://"),
+            ("postgresql+psycopg2://", "postgresql+asyncpg://"),
+            ("sqlite://", "sqlite+aiosqlite://"),
+        ):
+            if value.startswith(prefix):
+                return replacement + value[len(prefix) :]
+        return value
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _public_base(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        value = value.strip().rstrip("/")
+        if not value.startswith(("https://", "http://")):
+            raise ValueError("WEBHOOK_URL must be a full URL such as https://calls.example.org")
+        return value
+
+    @model_validator(mode="after")
+    def _refuse_insecure_production(self) -> Settings:
+        if self.carecall_env == "production":
+            secret = self.session_secret.get_secret_value()
+            if secret == DEFAULT_SESSION_SECRET or len(secret) < 32:
+                raise ValueError(
+                    "SESSION_SECRET must be set to a random value of at least 32 characters in "
+                    'production, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
+                )
+            if self.webhook_url and not self.webhook_url.startswith("https://"):
+                raise ValueError("WEBHOOK_URL must use https:// in production.")
+        if self.wrap_up_seconds >= self.max_call_seconds:
+            raise ValueError("WRAP_UP_SECONDS must be shorter than MAX_CALL_SECONDS.")
+        return self
+
+    # --- derived views ---------------------------------------------------------------------------
+
+    @property
+    def media_stream_url(self) -> str:
+        """The wss:// URL Twilio opens for a call's audio, built from WEBHOOK_URL."""
+        base = self.require_webhook_url()
+        return "wss://" + base.split("://", 1)[1] + "/ws"
+
+    def public_url(self, path: str) -> str:
+        return self.require_webhook_url() + path
+
+    def require_webhook_url(self) -> str:
+        if not self.webhook_url:
+            raise MissingConfiguration("Twilio webhooks", ["WEBHOOK_URL"])
+        return self.webhook_url
+
+    def missing_for_calls(self) -> list[str]:
+        """Environment variables still needed before carecall can place a phone call."""
+        needed = {
+            "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
+            "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
+            "TWILIO_PHONE_NUMBER": self.twilio_phone_number,
+            "WEBHOOK_URL": self.webhook_url,
+            "OPENAI_API_KEY": self.openai_api_key,
+        }
+        return [name for name, value in needed.items() if not value]
+
+    @property
+    def trusted_proxies(self) -> list[str]:
+        return [ip.strip() for ip in self.forwarded_allow_ips.split(",") if ip.strip()]
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.database_url.startswith("sqlite")

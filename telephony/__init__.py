@@ -1,0 +1,1 @@
+"""Twilio: REST client wrapper, TwiML, signature checks, per-call tokens, the media serializer."""

@@ -1,0 +1,75 @@
+"""Media Streams serializer that never lets a bad message hurt the call.
+
+pipecat's `TwilioFrameSerializer` raises on a bad base64 payload, and any exception ends the
+transport's receive loop (the call goes deaf). This subclass validates every inbound message,
+logs and drops what is malformed or unknown, and leaves hanging up to carecall (it ends calls
+through `TwilioGateway`, which the tests can fake) instead of an untestable aiohttp call.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from typing import Any
+
+from loguru import logger
+from pipecat.frames.frames import Frame
+from pipecat.serializers.twilio import TwilioFrameSerializer
+
+# Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
+_MAX_PAYLOAD_BYTES = 16_000
+_KNOWN_EVENTS = {"media", "dtmf", "mark", "stop", "connected", "start"}
+_LOG_FIRST_N_BAD = 5
+
+
+class SafeTwilioSerializer(TwilioFrameSerializer):
+    def __init__(self, stream_sid: str, call_sid: str | None) -> None:
+        super().__init__(
+            stream_sid, call_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
+        )
+        self.bad_messages = 0
+        self.stopped = False
+
+    async def deserialize(self, data: str | bytes) -> Frame | None:
+        message = self._parse(data)
+        if message is None:
+            return None
+        event = message["event"]
+        if event == "stop":
+            self.stopped = True
+            return None
+        if event != "media" and event != "dtmf":
+            return None  # mark echoes and repeated handshakes carry nothing for the pipeline
+        return await super().deserialize(data)
+
+    def _parse(self, data: str | bytes) -> dict[str, Any] | None:
+        try:
+            message = json.loads(data)
+        except (ValueError, UnicodeDecodeError):
+            return self._reject("not JSON")
+        if not isinstance(message, dict) or not isinstance(message.get("event"), str):
+            return self._reject("no event name")
+        event = message["event"]
+        if event not in _KNOWN_EVENTS:
+            return self._reject(f"unknown event {event[:32]!r}")
+        if event == "media":
+            media = message.get("media")
+            payload = media.get("payload") if isinstance(media, dict) else None
+            if not isinstance(payload, str) or len(payload) > _MAX_PAYLOAD_BYTES * 4 // 3 + 4:
+                return self._reject("media without a usable payload")
+            try:
+                base64.b64decode(payload, validate=True)
+            except (binascii.Error, ValueError):
+                return self._reject("media payload is not base64")
+        elif event == "dtmf":
+            dtmf = message.get("dtmf")
+            if not isinstance(dtmf, dict) or not isinstance(dtmf.get("digit"), str):
+                return self._reject("dtmf without a digit")
+        return message
+
+    def _reject(self, why: str) -> None:
+        self.bad_messages += 1
+        if self.bad_messages <= _LOG_FIRST_N_BAD:
+            logger.warning(f"Ignored a malformed media-stream message: {why}")
+        return None

@@ -1,0 +1,151 @@
+"""Twilio REST, behind one small class with errors a caller can act on."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from loguru import logger
+from twilio.base.exceptions import TwilioRestException
+from twilio.http.async_http_client import AsyncHttpClient, AsyncTwilioHttpClient
+from twilio.rest import Client
+
+from settings import MissingConfiguration, Settings
+
+T = TypeVar("T")
+
+# Twilio error codes that mean "this number can't be called", with what to tell a person.
+_UNCALLABLE_NUMBER = {
+    21211: "This phone number is not valid. Check the number and its country code.",
+    21214: "This phone number can't be reached. Check that it is a working phone number.",
+    21215: "Calls to this country are not enabled for this Twilio account (geo permissions).",
+    21216: "Calls to this phone number are blocked by Twilio.",
+    21217: "This phone number doesn't appear to be valid.",
+    21219: "This Twilio trial account can only call verified numbers. Verify the number in Twilio first.",
+    13227: "Calls to this country are not enabled for this Twilio account (geo permissions).",
+}
+_RATE_LIMITED_CODES = {20429}
+_ATTEMPTS = 4
+
+
+class TwilioError(Exception):
+    """Twilio refused or failed a request."""
+
+    def __init__(self, message: str, *, code: int | None = None, status: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+        self.status = status
+
+
+class NumberNotCallable(TwilioError):
+    """Twilio says the destination can't be called (bad number, geo permissions, trial limits)."""
+
+
+@dataclass(frozen=True)
+class PlacedCall:
+    sid: str
+    status: str
+
+
+@dataclass(frozen=True)
+class CallbackUrls:
+    twiml_url: str
+    status_url: str
+
+
+class TwilioGateway:
+    """Places and ends calls through the real Twilio SDK (async). Retries rate limits."""
+
+    def __init__(self, settings: Settings, http_client: AsyncHttpClient | None = None) -> None:
+        self._settings = settings
+        self._http_client = http_client
+        self._client: Client | None = None
+        self._retry_base_delay = 0.5
+
+    def _require_client(self) -> Client:
+        missing = [
+            name
+            for name, value in (
+                ("TWILIO_ACCOUNT_SID", self._settings.twilio_account_sid),
+                ("TWILIO_AUTH_TOKEN", self._settings.twilio_auth_token),
+                ("TWILIO_PHONE_NUMBER", self._settings.twilio_phone_number),
+            )
+            if not value
+        ]
+        if missing:
+            raise MissingConfiguration("Twilio", missing)
+        if self._client is None:
+            assert self._settings.twilio_auth_token is not None
+            client = Client(
+                self._settings.twilio_account_sid,
+                self._settings.twilio_auth_token.get_secret_value(),
+                http_client=self._http_client or AsyncTwilioHttpClient(timeout=15),
+            )
+            if self._settings.twilio_api_base_url:
+                client.api.base_url = self._settings.twilio_api_base_url.rstrip("/")
+            self._client = client
+        return self._client
+
+    async def place_call(self, to_number: str, urls: CallbackUrls) -> PlacedCall:
+        client = self._require_client()
+        call = await self._with_retries(
+            "place a call",
+            lambda: client.calls.create_async(
+                to=to_number,
+                from_=self._settings.twilio_phone_number,
+                url=urls.twiml_url,
+                method="POST",
+                status_callback=urls.status_url,
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+                timeout=self._settings.ring_timeout_seconds,
+            ),
+        )
+        return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))
+
+    async def end_call(self, call_sid: str) -> None:
+        """Hang up a live call. A call that already ended is not an error."""
+        client = self._require_client()
+        try:
+            await self._with_retries(
+                "end a call", lambda: client.calls(call_sid).update_async(status="completed")
+            )
+        except TwilioError as exc:
+            if exc.code == 20404 or exc.status == 404:
+                return
+            raise
+
+    async def _with_retries(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
+        for attempt in range(1, _ATTEMPTS + 1):
+            try:
+                return await request()
+            except TwilioRestException as exc:
+                rate_limited = exc.status == 429 or exc.code in _RATE_LIMITED_CODES
+                if rate_limited and attempt < _ATTEMPTS:
+                    delay = self._retry_base_delay * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+                    logger.warning(f"Twilio rate limit while trying to {what}; retry in {delay:.1f}s")
+                    await asyncio.sleep(delay)
+                    continue
+                raise _translate(exc, what) from exc
+            except MissingConfiguration:
+                raise
+            except Exception as exc:  # network errors, timeouts
+                raise TwilioError(f"Could not reach Twilio to {what}: {exc}") from exc
+        raise AssertionError("unreachable")
+
+
+def _translate(exc: TwilioRestException, what: str) -> TwilioError:
+    code = exc.code if isinstance(exc.code, int) else None
+    if code in _UNCALLABLE_NUMBER:
+        return NumberNotCallable(_UNCALLABLE_NUMBER[code], code=code, status=exc.status)
+    if exc.status == 429 or code in _RATE_LIMITED_CODES:
+        return TwilioError(
+            "Twilio is rate-limiting calls right now; try again in a moment.", code=code, status=429
+        )
+    detail = exc.msg or "unknown error"
+    suffix = f" (Twilio error {code})" if code else ""
+    return TwilioError(f"Twilio could not {what}: {detail}{suffix}", code=code, status=exc.status)

@@ -1,0 +1,74 @@
+"""Shared fixtures: settings, and the two real databases (SQLite file, PostgreSQL on loopback)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from persistence.database import create_engine, create_session_factory
+from persistence.migrate import upgrade_to_head
+from persistence.repositories import CallRepository
+from settings import Settings
+
+POSTGRES_URL = os.environ.get(
+    "CARECALL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
+)
+TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
+TEST_ACCOUNT_SID = "AC" + "1" * 32
+PUBLIC_BASE = "https://carecall.example.org"
+
+
+async def reset_postgres() -> None:
+    """Drop everything in the test database so each test starts from an empty schema."""
+    dsn = POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://")
+    connection = await asyncpg.connect(dsn)
+    try:
+        await connection.execute("DROP SCHEMA public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await connection.close()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}"
+    await reset_postgres()
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    def make(**overrides: Any) -> Settings:
+        values: dict[str, Any] = {
+            "database_url": f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}",
+            "twilio_account_sid": TEST_ACCOUNT_SID,
+            "twilio_auth_token": TEST_AUTH_TOKEN,
+            "twilio_phone_number": "+15005550006",
+            "webhook_url": PUBLIC_BASE,
+            "openai_api_key": "sk-test",
+            "session_secret": "test-session-secret-that-is-long-enough-0123",
+            "log_level": "WARNING",
+        }
+        values.update(overrides)
+        return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+    return make
+
+
+@pytest.fixture
+async def engine(database_url: str) -> AsyncIterator[AsyncEngine]:
+    engine = create_engine(database_url)
+    await upgrade_to_head(engine)
+    yield engine
+    await engine.dispose()
+
+
+@pytest.fixture
+def calls_repo(engine: AsyncEngine) -> CallRepository:
+    return CallRepository(create_session_factory(engine))

@@ -1,0 +1,629 @@
+"""An OpenAI-compatible fake HTTP server for tests and benchmarks.
+
+It fakes the network boundary of OpenAI, so the real ``openai`` SDK (and pipecat's
+``OpenAISTTService`` / ``OpenAILLMService`` / ``OpenAITTSService``, pointed at
+``base_url=<fake>/v1``) run unchanged against it:
+
+* ``POST /v1/audio/transcriptions`` returns, FIFO, the utterances the simulated caller
+  announced with :meth:`FakeOpenAI.expect_utterance` (``""`` when none is pending).
+* ``POST /v1/chat/completions`` answers from a deterministic script (see
+  :func:`scripted_reply`), streamed as server-sent events exactly like OpenAI.
+* ``POST /v1/audio/speech`` streams 24 kHz 16-bit mono PCM (or a WAV): real speech from
+  espeak-ng, or a cheap synthetic voiced tone for benchmarks.
+
+Run it in-process (``await FakeOpenAI(...).start()``) or as a separate process::
+
+    python -m tests.fakes.openai_server --port 0 --tts-mode tone
+
+which prints ``READY http://127.0.0.1:PORT/v1`` once listening and is driven through the
+``/control/...`` endpoints (``POST /control/said``, ``POST /control/fail_chats``,
+``GET /control/requests``, ``POST /control/reset``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import re
+import secrets
+import signal
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import numpy as np
+from aiohttp import web
+
+from tests.fakes.speech import espeak_command, espeak_wav_to_pcm16, pcm16_wav, read_wav
+
+TTSMode = Literal["espeak", "tone"]
+
+TTS_SAMPLE_RATE = 24_000
+"""OpenAI's speech endpoint always produces 24 kHz audio."""
+
+GOODBYE_REPLY = "Thank you for talking with me today. Goodbye, and take care!"
+GREETING_REPLY = "Hello! This is an automated check-in call. How are you today?"
+END_CALL_TOOL = "end_call"
+
+_GOODBYE_PATTERN = re.compile(r"\b(?:goodbye|bye)\b", re.IGNORECASE)
+_WORDS_PER_CHUNK = 3
+_CHUNK_INTERVAL_S = 0.01
+_TTS_CHUNK_BYTES = TTS_SAMPLE_RATE * 2 // 10  # 100 ms of 16-bit mono audio
+_TONE_SECONDS_PER_CHAR = 0.06
+_TONE_MIN_SECONDS = 0.5
+_MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+
+_Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+class _BadRequest(Exception):
+    """A client error, answered with an OpenAI-shaped 400 response."""
+
+    def __init__(self, message: str, param: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    """What the fake LLM answers: either ``text`` or a call to ``tool_name``."""
+
+    text: str = ""
+    tool_name: str | None = None
+    tool_arguments: str = ""
+
+
+def _openai_error(
+    status: int, message: str, error_type: str, param: str | None = None
+) -> web.Response:
+    """An error response shaped like OpenAI's ``{"error": {...}}`` body."""
+    body = {
+        "error": {"message": message, "type": error_type, "param": param, "code": None}
+    }
+    return web.json_response(body, status=status)
+
+
+def _message_text(content: Any) -> str:
+    """The text of a chat message's ``content`` (a string or a list of content parts)."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = [
+            part.get("text", "")
+            for part in content
+            if isinstance(part, dict) and part.get("type") == "text"
+        ]
+        return " ".join(text for text in texts if isinstance(text, str))
+    return ""
+
+
+def _find_tool(tools: Any, name: str) -> dict[str, Any] | None:
+    """The function definition called ``name`` among a request's ``tools``, if any."""
+    if not isinstance(tools, list):
+        return None
+    for tool in tools:
+        function = tool.get("function") if isinstance(tool, dict) else None
+        if isinstance(function, dict) and function.get("name") == name:
+            return function
+    return None
+
+
+def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
+    """Decide, deterministically, how the fake LLM answers a chat request.
+
+    * The last message is a tool result: say goodbye.
+    * The last user message says "goodbye"/"bye" and an ``end_call`` tool is offered:
+      call it (with a ``reason`` argument when its schema has one).
+    * No user message at all: greet.
+    * Otherwise: echo what the user said.
+    """
+    messages: list[Any] = body["messages"]
+    if (
+        messages
+        and isinstance(messages[-1], dict)
+        and messages[-1].get("role") == "tool"
+    ):
+        return ScriptedReply(text=GOODBYE_REPLY)
+    user_texts = [
+        _message_text(message.get("content"))
+        for message in messages
+        if isinstance(message, dict) and message.get("role") == "user"
+    ]
+    if not user_texts:
+        return ScriptedReply(text=GREETING_REPLY)
+    user_text = user_texts[-1].strip()
+    end_call = _find_tool(body.get("tools"), END_CALL_TOOL)
+    if end_call is not None and _GOODBYE_PATTERN.search(user_text):
+        parameters = end_call.get("parameters")
+        properties = (
+            parameters.get("properties") if isinstance(parameters, dict) else None
+        )
+        arguments: dict[str, str] = {}
+        if isinstance(properties, dict) and "reason" in properties:
+            arguments["reason"] = "caller said goodbye"
+        return ScriptedReply(
+            tool_name=END_CALL_TOOL, tool_arguments=json.dumps(arguments)
+        )
+    return ScriptedReply(
+        text=f"I heard you say: {user_text.rstrip('.!?')}. "
+        "Thank you for telling me. How else are you doing today?"
+    )
+
+
+def _text_chunks(text: str) -> list[str]:
+    """Split ``text`` into a few words per chunk, keeping the whitespace."""
+    words = re.findall(r"\S+\s*", text)
+    return [
+        "".join(words[i : i + _WORDS_PER_CHUNK])
+        for i in range(0, len(words), _WORDS_PER_CHUNK)
+    ]
+
+
+def _argument_chunks(arguments: str) -> list[str]:
+    """Split tool-call arguments JSON into pieces, as OpenAI streams them."""
+    size = max(1, len(arguments) // 3)
+    return [arguments[i : i + size] for i in range(0, len(arguments), size)]
+
+
+def _count_tokens(text: str) -> int:
+    """A rough token count (whitespace-separated words)."""
+    return len(text.split())
+
+
+def tone_pcm(text: str) -> bytes:
+    """Speech-like synthetic audio for ``text``: 24 kHz 16-bit mono PCM.
+
+    A harmonic-rich voice whose pitch wanders between 150 and 250 Hz, shaped by a
+    4 Hz syllable envelope, lasting ``max(0.5 s, 60 ms per character)``.
+    """
+    seconds = max(_TONE_MIN_SECONDS, _TONE_SECONDS_PER_CHAR * len(text))
+    t = np.arange(int(seconds * TTS_SAMPLE_RATE)) / TTS_SAMPLE_RATE
+    pitch = 200.0 + 50.0 * np.sin(2 * np.pi * 0.7 * t)
+    phase = 2 * np.pi * np.cumsum(pitch) / TTS_SAMPLE_RATE
+    voice = sum(np.sin(k * phase) / k for k in range(1, 9))
+    syllables = 0.2 + 0.8 * np.sin(np.pi * 4.0 * t) ** 2
+    fade = np.minimum(1.0, np.minimum(t, seconds - t) / 0.02)
+    signal_ = voice / np.max(np.abs(voice)) * syllables * fade * 0.3
+    return np.asarray(signal_ * 32767, dtype="<i2").tobytes()
+
+
+class FakeOpenAI:
+    """An OpenAI-compatible HTTP server with scripted STT, LLM and TTS.
+
+    Attributes:
+        base_url: ``http://host:port/v1`` once :meth:`start` has returned.
+        chat_requests: Every chat completion request body received (parsed JSON), in
+            order, including those answered with an injected failure.
+        stt_requests: Per valid transcription request: ``model``, ``language``,
+            ``audio_seconds`` and the ``text`` returned.
+        tts_requests: Per valid speech request: ``model``, ``voice``, ``input`` and
+            ``response_format``.
+    """
+
+    def __init__(
+        self,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        stt_latency: float = 0.0,
+        llm_latency: float = 0.0,
+        tts_latency: float = 0.0,
+        tts_mode: TTSMode = "espeak",
+    ) -> None:
+        """Configure the server; nothing listens until :meth:`start`.
+
+        Args:
+            host: Interface to listen on.
+            port: Port to listen on; 0 picks a free one.
+            stt_latency: Seconds before a transcription is answered.
+            llm_latency: Seconds before the first chunk of a chat completion.
+            tts_latency: Seconds before the first byte of synthesized audio.
+            tts_mode: ``"espeak"`` for real speech via espeak-ng, ``"tone"`` for cheap
+                synthetic voiced audio (about 60 ms per character), for benchmarks.
+        """
+        if tts_mode not in ("espeak", "tone"):
+            raise ValueError(f"unknown tts_mode {tts_mode!r}")
+        self._host = host
+        self._port = port
+        self._stt_latency = stt_latency
+        self._llm_latency = llm_latency
+        self._tts_latency = tts_latency
+        self._tts_mode: TTSMode = tts_mode
+        self._runner: web.AppRunner | None = None
+        self._pending_utterances: deque[str] = deque()
+        self._failures_left = 0
+        self._failure_status = 500
+        self._tts_cache: dict[str, bytes] = {}
+        self.base_url = ""
+        self.chat_requests: list[dict[str, Any]] = []
+        self.stt_requests: list[dict[str, Any]] = []
+        self.tts_requests: list[dict[str, Any]] = []
+
+    async def start(self) -> str:
+        """Start listening and return the base URL, e.g. ``http://127.0.0.1:43123/v1``."""
+        if self._runner is not None:
+            raise RuntimeError("FakeOpenAI is already started")
+        app = web.Application(
+            client_max_size=_MAX_UPLOAD_BYTES, middlewares=[_json_errors]
+        )
+        app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
+        app.router.add_post("/v1/chat/completions", self._chat_completions)
+        app.router.add_post("/v1/audio/speech", self._speech)
+        app.router.add_post("/control/said", self._control_said)
+        app.router.add_post("/control/fail_chats", self._control_fail_chats)
+        app.router.add_get("/control/requests", self._control_requests)
+        app.router.add_post("/control/reset", self._control_reset)
+        runner = web.AppRunner(app, handle_signals=False, access_log=None)
+        await runner.setup()
+        site = web.TCPSite(runner, self._host, self._port)
+        await site.start()
+        self._runner = runner
+        host, port = runner.addresses[0][:2]
+        self.base_url = f"http://{host}:{port}/v1"
+        return self.base_url
+
+    async def stop(self) -> None:
+        """Stop listening and close open connections."""
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    def expect_utterance(self, text: str) -> None:
+        """Announce what the simulated caller is about to say; the next transcription returns it."""
+        self._pending_utterances.append(text)
+
+    def fail_next_chats(self, count: int = 1, status: int = 500) -> None:
+        """Make the next ``count`` chat requests fail immediately with HTTP ``status``.
+
+        Note that the ``openai`` SDK retries 408/409/429/5xx twice by default, so one
+        failure is invisible to a default client; ``count=3`` exhausts its retries.
+        """
+        self._failures_left = count
+        self._failure_status = status
+
+    def reset(self) -> None:
+        """Forget pending utterances, injected failures and recorded requests."""
+        self._pending_utterances.clear()
+        self._failures_left = 0
+        self.chat_requests.clear()
+        self.stt_requests.clear()
+        self.tts_requests.clear()
+
+    # -- /v1/audio/transcriptions -------------------------------------------------------
+
+    async def _transcriptions(self, request: web.Request) -> web.StreamResponse:
+        try:
+            form = await request.post()
+        except ValueError as exc:
+            raise _BadRequest(f"Could not parse the multipart form: {exc}") from exc
+        upload = form.get("file")
+        if not isinstance(upload, web.FileField):
+            raise _BadRequest("Missing required parameter: 'file'.", "file")
+        model = form.get("model")
+        if not isinstance(model, str) or not model:
+            raise _BadRequest("Missing required parameter: 'model'.", "model")
+        language = form.get("language")
+        response_format = form.get("response_format", "json")
+        if response_format not in ("json", "text", "verbose_json"):
+            raise _BadRequest(
+                f"response_format {response_format!r} is not supported by the fake.",
+                "response_format",
+            )
+        try:
+            audio = read_wav(upload.file.read())
+        except ValueError as exc:
+            raise _BadRequest(f"Invalid file format: {exc}", "file") from exc
+
+        text = self._pending_utterances.popleft() if self._pending_utterances else ""
+        self.stt_requests.append(
+            {
+                "model": model,
+                "language": language if isinstance(language, str) else None,
+                "audio_seconds": audio.seconds,
+                "text": text,
+            }
+        )
+        await asyncio.sleep(self._stt_latency)
+        if response_format == "text":
+            return web.Response(text=text)
+        if response_format == "verbose_json":
+            return web.json_response(
+                {
+                    "task": "transcribe",
+                    "language": language if isinstance(language, str) else "english",
+                    "duration": audio.seconds,
+                    "text": text,
+                    "segments": [],
+                }
+            )
+        return web.json_response({"text": text})
+
+    # -- /v1/chat/completions -----------------------------------------------------------
+
+    async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        self.chat_requests.append(body)
+        if self._failures_left > 0:
+            self._failures_left -= 1
+            return _openai_error(
+                self._failure_status, "Fake upstream failure", "server_error"
+            )
+        model = body.get("model")
+        if not isinstance(model, str) or not model:
+            raise _BadRequest("Missing required parameter: 'model'.", "model")
+        if not isinstance(body.get("messages"), list):
+            raise _BadRequest("Missing required parameter: 'messages'.", "messages")
+
+        reply = scripted_reply(body)
+        completion_id = f"chatcmpl-{secrets.token_hex(12)}"
+        created = int(time.time())
+        tool_call_id = f"call_{secrets.token_hex(12)}"
+        finish_reason = "tool_calls" if reply.tool_name else "stop"
+        prompt_text = " ".join(
+            _message_text(m.get("content"))
+            for m in body["messages"]
+            if isinstance(m, dict)
+        )
+        prompt_tokens = _count_tokens(prompt_text)
+        completion_tokens = _count_tokens(reply.text or reply.tool_arguments)
+        usage = {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        }
+
+        await asyncio.sleep(self._llm_latency)
+        if not body.get("stream"):
+            message: dict[str, Any] = {
+                "role": "assistant",
+                "content": reply.text or None,
+            }
+            if reply.tool_name:
+                message["tool_calls"] = [
+                    {
+                        "id": tool_call_id,
+                        "type": "function",
+                        "function": {
+                            "name": reply.tool_name,
+                            "arguments": reply.tool_arguments,
+                        },
+                    }
+                ]
+            return web.json_response(
+                {
+                    "id": completion_id,
+                    "object": "chat.completion",
+                    "created": created,
+                    "model": model,
+                    "choices": [
+                        {"index": 0, "message": message, "finish_reason": finish_reason}
+                    ],
+                    "usage": usage,
+                }
+            )
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {
+                "id": completion_id,
+                "object": "chat.completion.chunk",
+                "created": created,
+                "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            }
+
+        chunks: list[dict[str, Any]] = []
+        if reply.tool_name:
+            call_start = {
+                "index": 0,
+                "id": tool_call_id,
+                "type": "function",
+                "function": {"name": reply.tool_name, "arguments": ""},
+            }
+            chunks.append(
+                chunk(
+                    {"role": "assistant", "content": None, "tool_calls": [call_start]}
+                )
+            )
+            chunks.extend(
+                chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
+                for piece in _argument_chunks(reply.tool_arguments)
+            )
+        else:
+            chunks.append(chunk({"role": "assistant", "content": ""}))
+            chunks.extend(
+                chunk({"content": piece}) for piece in _text_chunks(reply.text)
+            )
+        chunks.append(chunk({}, finish_reason))
+        stream_options = body.get("stream_options")
+        if isinstance(stream_options, dict) and stream_options.get("include_usage"):
+            usage_chunk = chunk({})
+            usage_chunk.update(choices=[], usage=usage)
+            chunks.append(usage_chunk)
+
+        response = web.StreamResponse(
+            headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
+        )
+        await response.prepare(request)
+        try:
+            for index, event in enumerate(chunks):
+                if index:
+                    await asyncio.sleep(_CHUNK_INTERVAL_S)
+                await response.write(f"data: {json.dumps(event)}\n\n".encode())
+            await response.write(b"data: [DONE]\n\n")
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # The client stopped reading (e.g. pipecat interrupted the response).
+        return response
+
+    # -- /v1/audio/speech ---------------------------------------------------------------
+
+    async def _speech(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        for required in ("model", "input", "voice"):
+            if not isinstance(body.get(required), str) or not body[required]:
+                raise _BadRequest(
+                    f"Missing required parameter: '{required}'.", required
+                )
+        response_format = body.get("response_format", "mp3")
+        if response_format not in ("pcm", "wav"):
+            raise _BadRequest(
+                f"response_format {response_format!r} is not supported by the fake "
+                "(use 'pcm' or 'wav').",
+                "response_format",
+            )
+        text: str = body["input"]
+        self.tts_requests.append(
+            {
+                "model": body["model"],
+                "voice": body["voice"],
+                "input": text,
+                "response_format": response_format,
+            }
+        )
+
+        pcm, _ = await asyncio.gather(
+            self._synthesize(text), asyncio.sleep(self._tts_latency)
+        )
+        if response_format == "wav":
+            audio, content_type = pcm16_wav(pcm, TTS_SAMPLE_RATE), "audio/wav"
+        else:
+            audio, content_type = pcm, "application/octet-stream"
+
+        response = web.StreamResponse(headers={"Content-Type": content_type})
+        response.enable_chunked_encoding()
+        await response.prepare(request)
+        try:
+            for offset in range(0, len(audio), _TTS_CHUNK_BYTES):
+                await response.write(audio[offset : offset + _TTS_CHUNK_BYTES])
+            await response.write_eof()
+        except ConnectionResetError:
+            pass  # The client stopped reading (e.g. the bot was interrupted).
+        return response
+
+    async def _synthesize(self, text: str) -> bytes:
+        """24 kHz 16-bit mono PCM for ``text`` in the configured mode (cached per text)."""
+        cached = self._tts_cache.get(text)
+        if cached is not None:
+            return cached
+        if self._tts_mode == "tone":
+            pcm = tone_pcm(text)
+        else:
+            process = await asyncio.create_subprocess_exec(
+                *espeak_command(text),
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+            )
+            wav_bytes, stderr = await process.communicate()
+            if process.returncode != 0:
+                raise RuntimeError(
+                    f"espeak-ng failed: {stderr.decode(errors='replace')}"
+                )
+            pcm = espeak_wav_to_pcm16(wav_bytes, TTS_SAMPLE_RATE)
+        self._tts_cache[text] = pcm
+        return pcm
+
+    # -- /control -----------------------------------------------------------------------
+
+    async def _control_said(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise _BadRequest("'text' must be a string.", "text")
+        self.expect_utterance(text)
+        return web.json_response({"ok": True})
+
+    async def _control_fail_chats(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        count = body.get("count", 1)
+        status = body.get("status", 500)
+        if not isinstance(count, int) or not isinstance(status, int):
+            raise _BadRequest("'count' and 'status' must be integers.")
+        self.fail_next_chats(count, status)
+        return web.json_response({"ok": True})
+
+    async def _control_requests(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "chat_requests": self.chat_requests,
+                "stt_requests": self.stt_requests,
+                "tts_requests": self.tts_requests,
+            }
+        )
+
+    async def _control_reset(self, request: web.Request) -> web.StreamResponse:
+        self.reset()
+        return web.json_response({"ok": True})
+
+
+async def _json_body(request: web.Request) -> dict[str, Any]:
+    """The request's JSON object body.
+
+    Raises:
+        _BadRequest: If the body is not a JSON object.
+    """
+    try:
+        body = await request.json()
+    except ValueError as exc:
+        raise _BadRequest(
+            f"We could not parse the JSON body of your request: {exc}"
+        ) from exc
+    if not isinstance(body, dict):
+        raise _BadRequest("The request body must be a JSON object.")
+    return body
+
+
+@web.middleware
+async def _json_errors(request: web.Request, handler: _Handler) -> web.StreamResponse:
+    """Answer bad requests and unknown routes with OpenAI-shaped JSON errors."""
+    try:
+        return await handler(request)
+    except _BadRequest as exc:
+        return _openai_error(400, exc.message, "invalid_request_error", exc.param)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        return _openai_error(exc.status, exc.reason, "invalid_request_error")
+
+
+async def _serve(args: argparse.Namespace) -> None:
+    """Run the server until SIGINT or SIGTERM, announcing ``READY <base_url>`` on stdout."""
+    server = FakeOpenAI(
+        host=args.host,
+        port=args.port,
+        stt_latency=args.stt_latency,
+        llm_latency=args.llm_latency,
+        tts_latency=args.tts_latency,
+        tts_mode=args.tts_mode,
+    )
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stopping.set)
+    base_url = await server.start()
+    print(f"READY {base_url}", flush=True)
+    try:
+        await stopping.wait()
+    finally:
+        await server.stop()
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point: ``python -m tests.fakes.openai_server``."""
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0] if __doc__ else None
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--stt-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--llm-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--tts-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--tts-mode", choices=("espeak", "tone"), default="espeak")
+    asyncio.run(_serve(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,265 @@
+"""A fake Twilio REST API behind the SDK's own HTTP-client interface.
+
+Pass it to the real SDK and everything but the network runs for real::
+
+    fake = FakeTwilioHttpClient()
+    client = Client("AC...", "token", http_client=fake)
+    call = client.calls.create(to="+14155550100", from_="+14155550199", url=...)
+    assert fake.requests[-1].data["To"] == "+14155550100"
+
+``FakeAsyncTwilioHttpClient`` does the same for the SDK's ``*_async`` methods. Both answer the
+Calls resource (create, fetch, update) with realistic JSON, record every request and can be told
+to fail the next request with a Twilio error. They are thread-safe: the server may call the sync
+client from a worker thread.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import threading
+import uuid
+from collections import deque
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from twilio.http import AsyncHttpClient, HttpClient
+from twilio.http.response import Response
+
+API_VERSION = "2010-04-01"
+TERMINAL_CALL_STATUSES = frozenset({"completed", "busy", "no-answer", "canceled", "failed"})
+
+_logger = logging.getLogger("tests.fakes.twilio_http")
+_CALLS_PATH = re.compile(
+    rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls(?:/(?P<call>CA[0-9a-fA-F]{{32}}))?\.json$"
+)
+
+
+@dataclass
+class RecordedRequest:
+    """One request the SDK made, exactly as it handed it to the HTTP client."""
+
+    method: str
+    url: str
+    params: dict[str, Any]
+    data: dict[str, Any]
+    headers: dict[str, str]
+    auth: tuple[str, str] | None
+
+
+@dataclass(frozen=True)
+class _QueuedError:
+    status: int
+    code: int
+    message: str
+
+
+def _rfc2822_now() -> str:
+    return datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
+
+
+def _json_response(status: int, body: dict[str, Any]) -> Response:
+    return Response(status, json.dumps(body), {"Content-Type": "application/json"})
+
+
+def _error_response(status: int, code: int, message: str) -> Response:
+    return _json_response(
+        status,
+        {
+            "code": code,
+            "message": message,
+            "more_info": f"https://www.twilio.com/docs/errors/{code}",
+            "status": status,
+        },
+    )
+
+
+class _FakeTwilioApi:
+    """State and routing shared by the sync and async fakes."""
+
+    def __init__(self) -> None:
+        self.requests: list[RecordedRequest] = []
+        self.calls: dict[str, dict[str, Any]] = {}
+        """Call resources by SID, as the API would return them."""
+        self._errors: deque[_QueuedError] = deque()
+        self._lock = threading.Lock()
+
+    def queue_error(self, status: int, code: int, message: str) -> None:
+        """Make the next request (whatever it is) fail with this Twilio error."""
+        with self._lock:
+            self._errors.append(_QueuedError(status, code, message))
+
+    def set_call_status(self, call_sid: str, status: str) -> None:
+        """Move a call on as Twilio would (e.g. to "in-progress"), for later fetches."""
+        with self._lock:
+            self._set_status(self.calls[call_sid], status)
+
+    def _handle(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None,
+        data: dict[str, Any] | None,
+        headers: dict[str, str] | None,
+        auth: tuple[str, str] | None,
+    ) -> Response:
+        method = method.upper()
+        form = dict(data or {})
+        with self._lock:
+            self.requests.append(
+                RecordedRequest(method, url, dict(params or {}), form, dict(headers or {}), auth)
+            )
+            if self._errors:
+                error = self._errors.popleft()
+                return _error_response(error.status, error.code, error.message)
+            return self._route(method, url, form)
+
+    def _route(self, method: str, url: str, form: dict[str, Any]) -> Response:
+        match = _CALLS_PATH.match(urlsplit(url).path)
+        if match is None:
+            return self._not_found(url)
+        account_sid, call_sid = match["account"], match["call"]
+        if call_sid is None:
+            if method == "POST":
+                return self._create_call(account_sid, form)
+            return self._not_found(url)
+        call = self.calls.get(call_sid)
+        if call is None or call["account_sid"] != account_sid:
+            return self._not_found(url)
+        if method == "GET":
+            return _json_response(200, call)
+        if method == "POST":
+            if "Status" in form:
+                self._set_status(call, str(form["Status"]))
+            call["date_updated"] = _rfc2822_now()
+            return _json_response(200, call)
+        return self._not_found(url)
+
+    def _create_call(self, account_sid: str, form: dict[str, Any]) -> Response:
+        if "To" not in form or "From" not in form:
+            missing = "To" if "To" not in form else "From"
+            return _error_response(400, 21201, f"Missing required parameter {missing}.")
+        if not any(key in form for key in ("Url", "Twiml", "ApplicationSid")):
+            return _error_response(
+                400,
+                21205,
+                "A 'Url', 'Twiml', or 'ApplicationSid' parameter is required.",
+            )
+        call_sid = "CA" + uuid.uuid4().hex
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Calls/{call_sid}"
+        now = _rfc2822_now()
+        call: dict[str, Any] = {
+            "account_sid": account_sid,
+            "annotation": None,
+            "answered_by": None,
+            "api_version": API_VERSION,
+            "caller_name": None,
+            "date_created": now,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "duration": None,
+            "end_time": None,
+            "forwarded_from": None,
+            "from": form["From"],
+            "from_formatted": form["From"],
+            "group_sid": None,
+            "parent_call_sid": None,
+            "phone_number_sid": "PN" + uuid.uuid4().hex,
+            "price": None,
+            "price_unit": "USD",
+            "queue_time": "0",
+            "sid": call_sid,
+            "start_time": None,
+            "status": "queued",
+            "stir_verstat": None,
+            "to": form["To"],
+            "to_formatted": form["To"],
+            "trunk_sid": None,
+            "uri": f"{uri}.json",
+            "subresource_uris": {
+                name: f"{uri}/{path}.json"
+                for name, path in (
+                    ("notifications", "Notifications"),
+                    ("recordings", "Recordings"),
+                    ("payments", "Payments"),
+                    ("events", "Events"),
+                    ("siprec", "Siprec"),
+                    ("streams", "Streams"),
+                    ("transcriptions", "Transcriptions"),
+                    (
+                        "user_defined_message_subscriptions",
+                        "UserDefinedMessageSubscriptions",
+                    ),
+                    ("user_defined_messages", "UserDefinedMessages"),
+                )
+            },
+        }
+        self.calls[call_sid] = call
+        return _json_response(201, call)
+
+    @staticmethod
+    def _set_status(call: dict[str, Any], status: str) -> None:
+        if call["status"] in TERMINAL_CALL_STATUSES:
+            return  # an ended call stays ended, as on Twilio
+        now = _rfc2822_now()
+        if status == "in-progress" and call["start_time"] is None:
+            call["start_time"] = now
+        if status in TERMINAL_CALL_STATUSES:
+            call["end_time"] = now
+            call["duration"] = "0"
+        call["status"] = status
+        call["date_updated"] = now
+
+    @staticmethod
+    def _not_found(url: str) -> Response:
+        return _error_response(
+            404, 20404, f"The requested resource {urlsplit(url).path} was not found"
+        )
+
+
+class FakeTwilioHttpClient(_FakeTwilioApi, HttpClient):
+    """Sync fake: ``Client(sid, token, http_client=FakeTwilioHttpClient())``."""
+
+    def __init__(self) -> None:
+        _FakeTwilioApi.__init__(self)
+        HttpClient.__init__(self, _logger, is_async=False)
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,
+        allow_redirects: bool = False,
+    ) -> Response:
+        return self._handle(method, url, params, data, headers, auth)
+
+
+class FakeAsyncTwilioHttpClient(_FakeTwilioApi, AsyncHttpClient):
+    """Async fake for the SDK's ``*_async`` methods (``calls.create_async`` etc.)."""
+
+    def __init__(self) -> None:
+        _FakeTwilioApi.__init__(self)
+        AsyncHttpClient.__init__(self, _logger, is_async=True)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        params: dict[str, Any] | None = None,
+        data: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's interface
+        allow_redirects: bool = False,
+    ) -> Response:
+        return self._handle(method, url, params, data, headers, auth)
+
+    async def close(self) -> None:
+        """Nothing to release; present because the real async client has it."""

@@ -1,0 +1,126 @@
+"""Runs on SQLite and on PostgreSQL (the `database_url` fixture is parametrized)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import inspect
+
+from persistence.models import CallStatus, TurnRole
+from persistence.repositories import CallRepository, StatusUpdate
+from pipeline.events import TurnRecord
+
+
+async def _placed(repo: CallRepository, sid: str = "CA" + "a" * 32) -> int:
+    call = await repo.create("+14155550100", "+15005550006")
+    await repo.mark_placed(call.id, sid, CallStatus.QUEUED)
+    return call.id
+
+
+async def test_migrations_create_the_tables(engine) -> None:  # type: ignore[no-untyped-def]
+    async with engine.connect() as connection:
+        tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
+    assert {"calls", "conversation_turns", "alembic_version"} <= set(tables)
+
+
+async def test_status_moves_forward_and_records_times(calls_repo: CallRepository) -> None:
+    call_id = await _placed(calls_repo)
+    sid = "CA" + "a" * 32
+    for status in ("initiated", "ringing", "in-progress"):
+        call, changed = await calls_repo.apply_status(StatusUpdate(sid, CallStatus(status)))
+        assert changed and call is not None and call.status.value == status
+    call, _ = await calls_repo.apply_status(
+        StatusUpdate(sid, CallStatus.COMPLETED, sequence_number=4, duration_seconds=63)
+    )
+    assert call is not None
+    stored = await calls_repo.get(call_id)
+    assert stored is not None
+    assert stored.status is CallStatus.COMPLETED
+    assert stored.answered_at is not None and stored.ended_at is not None
+    assert stored.duration_seconds == 63
+    assert stored.end_reason == "completed"
+    assert stored.last_callback_sequence == 4
+
+
+async def test_late_duplicate_and_out_of_order_callbacks_never_move_a_call_back(
+    calls_repo: CallRepository,
+) -> None:
+    call_id = await _placed(calls_repo)
+    sid = "CA" + "a" * 32
+    await calls_repo.apply_status(StatusUpdate(sid, CallStatus.IN_PROGRESS, sequence_number=2))
+    # ringing arrives late: ignored
+    call, changed = await calls_repo.apply_status(StatusUpdate(sid, CallStatus.RINGING, sequence_number=1))
+    assert not changed and call is not None and call.status is CallStatus.IN_PROGRESS
+    await calls_repo.apply_status(StatusUpdate(sid, CallStatus.COMPLETED, sequence_number=3))
+    # duplicate completed and a late in-progress: nothing changes; completed stays completed
+    _, changed_dup = await calls_repo.apply_status(StatusUpdate(sid, CallStatus.COMPLETED, sequence_number=3))
+    _, changed_late = await calls_repo.apply_status(StatusUpdate(sid, CallStatus.IN_PROGRESS, sequence_number=2))
+    assert not changed_dup and not changed_late
+    # a different final status after completed is ignored too
+    await calls_repo.apply_status(StatusUpdate(sid, CallStatus.FAILED))
+    stored = await calls_repo.get(call_id)
+    assert stored is not None and stored.status is CallStatus.COMPLETED
+
+
+async def test_unknown_call_sid_is_ignored(calls_repo: CallRepository) -> None:
+    call, changed = await calls_repo.apply_status(StatusUpdate("CA" + "f" * 32, CallStatus.RINGING))
+    assert call is None and not changed
+
+
+async def test_a_callback_before_the_sid_is_stored_is_not_undone(calls_repo: CallRepository) -> None:
+    call = await calls_repo.create("+14155550100", None)
+    # Twilio's answer to calls.create said "queued", but a callback already set "ringing".
+    await calls_repo.mark_placed(call.id, "CA" + "b" * 32, CallStatus.RINGING)
+    updated = await calls_repo.mark_placed(call.id, "CA" + "b" * 32, CallStatus.QUEUED)
+    assert updated is not None and updated.status is CallStatus.RINGING
+
+
+async def test_mark_failed_keeps_the_reason(calls_repo: CallRepository) -> None:
+    call = await calls_repo.create("+14155550100", None)
+    failed = await calls_repo.mark_failed(call.id, "Twilio said no")
+    assert failed is not None and failed.status is CallStatus.FAILED and failed.error == "Twilio said no"
+
+
+async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallRepository) -> None:
+    call_id = await _placed(calls_repo)
+    start = datetime.now(UTC)
+    turns = [
+        TurnRecord(call_id, 1, TurnRole.ASSISTANT, "Hello!", start, start + timedelta(seconds=2)),
+        TurnRecord(call_id, 2, TurnRole.USER, "Hi there", start + timedelta(seconds=3), None),
+        TurnRecord(call_id, 3, TurnRole.ASSISTANT, "How are", start, None, interrupted=True, latency_ms=812),
+    ]
+    await calls_repo.add_turns(turns[:2])
+    await calls_repo.add_turns(turns)  # a retried batch: the first two are skipped
+    call = await calls_repo.get(call_id, with_turns=True)
+    assert call is not None
+    assert [(t.sequence, t.role, t.text) for t in call.turns] == [
+        (1, TurnRole.ASSISTANT, "Hello!"),
+        (2, TurnRole.USER, "Hi there"),
+        (3, TurnRole.ASSISTANT, "How are"),
+    ]
+    assert call.turns[2].interrupted and call.turns[2].latency_ms == 812
+
+
+async def test_end_reason_first_writer_wins_and_errors_accumulate(calls_repo: CallRepository) -> None:
+    call_id = await _placed(calls_repo)
+    await calls_repo.note_end_reason(call_id, "bot-hangup: done")
+    await calls_repo.note_end_reason(call_id, "caller-hangup")
+    await calls_repo.note_error(call_id, "LLM timeout")
+    await calls_repo.note_error(call_id, "TTS failed")
+    call = await calls_repo.get(call_id)
+    assert call is not None
+    assert call.end_reason == "bot-hangup: done"
+    assert call.error == "LLM timeout\nTTS failed"
+
+
+async def test_list_recent_pages_newest_first(calls_repo: CallRepository) -> None:
+    ids = [(await calls_repo.create(f"+1415555010{i}", None)).id for i in range(5)]
+    page, total = await calls_repo.list_recent(limit=2, offset=1)
+    assert total == 5
+    assert [c.id for c in page] == [ids[3], ids[2]]
+
+
+@pytest.mark.parametrize("status", list(CallStatus))
+def test_final_statuses_are_exactly_twilios_end_states(status: CallStatus) -> None:
+    assert status.is_final == (status.value in {"completed", "busy", "no-answer", "canceled", "failed"})

@@ -1,0 +1,70 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import ValidationError
+
+from settings import DEFAULT_SESSION_SECRET, MissingConfiguration, Settings
+
+
+def _settings(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_starts_without_any_keys_and_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("OPENAI_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER", "WEBHOOK_URL"):
+        monkeypatch.delenv(name, raising=False)
+    settings = _settings()
+    assert settings.missing_for_calls() == [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_PHONE_NUMBER",
+        "WEBHOOK_URL",
+        "OPENAI_API_KEY",
+    ]
+    with pytest.raises(MissingConfiguration, match="WEBHOOK_URL"):
+        _ = settings.media_stream_url
+
+
+def test_reads_the_briefs_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-live")
+    monkeypatch.setenv("TWILIO_ACCOUNT_SID", "AC123")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "tok")
+    monkeypatch.setenv("TWILIO_PHONE_NUMBER", "+15005550006")
+    monkeypatch.setenv("WEBHOOK_URL", "https://calls.example.org/")
+    monkeypatch.setenv("DATABASE_URL", "postgres://u@db/carecall")
+    monkeypatch.setenv("SESSION_SECRET", "s" * 40)
+    settings = _settings()
+    assert settings.missing_for_calls() == []
+    assert settings.database_url == "postgresql+asyncpg://u@db/carecall"
+    assert settings.media_stream_url == "wss://calls.example.org/ws"
+    assert settings.public_url("/twilio/status") == "https://calls.example.org/twilio/status"
+    # Secrets never show in reprs or logs.
+    assert "sk-live" not in repr(settings) and "tok" not in str(settings.twilio_auth_token)
+
+
+def test_sqlite_urls_get_the_async_driver() -> None:
+    assert _settings(database_url="sqlite:///./x.db").database_url == "sqlite+aiosqlite:///./x.db"
+
+
+def test_production_refuses_the_default_session_secret() -> None:
+    with pytest.raises(ValidationError, match="SESSION_SECRET"):
+        _settings(carecall_env="production", session_secret=DEFAULT_SESSION_SECRET)
+    with pytest.raises(ValidationError, match="SESSION_SECRET"):
+        _settings(carecall_env="production", session_secret="short")
+    ok = _settings(carecall_env="production", session_secret="x" * 48)
+    assert ok.carecall_env == "production"
+
+
+def test_production_requires_https_webhooks() -> None:
+    with pytest.raises(ValidationError, match="https"):
+        _settings(carecall_env="production", session_secret="x" * 48, webhook_url="http://x.org")
+
+
+def test_webhook_url_must_be_a_url() -> None:
+    with pytest.raises(ValidationError, match="WEBHOOK_URL"):
+        _settings(webhook_url="calls.example.org")
+
+
+def test_wrap_up_must_come_before_the_end() -> None:
+    with pytest.raises(ValidationError, match="WRAP_UP_SECONDS"):
+        _settings(max_call_seconds=60, wrap_up_seconds=60)
