@@ -80,7 +80,8 @@ async def run_conversation(
     await bus.publish(CallEvent("call.media", stream.call_id, {"state": "connected"}))
     log.info("Conversation started")
     try:
-        await runner.run(call.worker)
+        await runner.add_workers(call.worker)
+        await runner.run()
     finally:
         call.recorder.finish()
         reason = ending.reason or ("caller-hangup" if call.serializer.stopped else "stream-closed")

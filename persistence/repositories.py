@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -137,7 +137,8 @@ class CallRepository:
         async with self._sessions.begin() as session:
             await session.execute(
                 update(Call)
-                .where(Call.id == call_id, Call.end_reason.is_(None))
+                # A status callback records plain "completed"; the conversation knows more.
+                .where(Call.id == call_id, or_(Call.end_reason.is_(None), Call.end_reason == "completed"))
                 .values(end_reason=reason)
             )
 

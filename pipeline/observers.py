@@ -109,11 +109,11 @@ class CallRecorder(BaseObserver):
         if self._bot_speaking and self._assistant is not None:
             self._assistant.interrupted = True
         self._close_assistant()
-        if self._user is None or self._user.ended_at is not None and self._user.parts:
-            self._close_user()
+        if self._user is None:
             self._user = _OpenTurn(TurnRole.USER, _now())
         else:
-            # The caller resumed after a pause, or the last stretch was noise: same turn.
+            # The bot has not answered since (its answer closes the user turn): the caller
+            # resumed after a pause, or the last stretch was noise. Same turn.
             self._user.ended_at = None
 
     def _on_transcript(self, text: str) -> None:

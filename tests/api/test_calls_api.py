@@ -1,0 +1,551 @@
+"""`/api/calls` through the real app: the real Twilio SDK talks to a fake Twilio REST API.
+
+The create-and-read test runs on SQLite and on PostgreSQL (the `database_url` fixture).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from starlette.types import Message, Receive, Scope, Send
+from twilio.request_validator import RequestValidator
+
+from api.limits import BodySizeLimit
+from server import MAX_BODY_BYTES, create_app
+from settings import Settings
+from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, RecordedRequest
+
+TO = "+14155550100"
+CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls.json"
+CALL_FIELDS = {
+    "id",
+    "twilio_sid",
+    "to_number",
+    "from_number",
+    "status",
+    "answered_by",
+    "created_at",
+    "answered_at",
+    "ended_at",
+    "duration_seconds",
+    "end_reason",
+    "error",
+}
+
+
+@pytest.fixture
+def fake_twilio() -> FakeAsyncTwilioHttpClient:
+    return FakeAsyncTwilioHttpClient()
+
+
+def _client(settings: Settings, fake_twilio: FakeAsyncTwilioHttpClient) -> Iterator[TestClient]:
+    app = create_app(settings, twilio_http_client=fake_twilio)
+    with TestClient(app) as client:
+        app.state.carecall.twilio._retry_base_delay = 0.01  # keep rate-limit retries fast
+        yield client
+
+
+@pytest.fixture
+def client(
+    make_settings: Callable[..., Settings], fake_twilio: FakeAsyncTwilioHttpClient
+) -> Iterator[TestClient]:
+    yield from _client(make_settings(), fake_twilio)
+
+
+@pytest.fixture
+def db_client(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    fake_twilio: FakeAsyncTwilioHttpClient,
+) -> Iterator[TestClient]:
+    """An app on SQLite, then on PostgreSQL."""
+    yield from _client(make_settings(database_url=database_url), fake_twilio)
+
+
+def _form(request: RecordedRequest) -> dict[str, Any]:
+    """The form as it goes over the wire: every value a string, repeated keys as lists."""
+    return {
+        key: [str(v) for v in value] if isinstance(value, list) else str(value)
+        for key, value in request.data.items()
+    }
+
+
+def _only_call(client: TestClient) -> dict[str, Any]:
+    page = client.get("/api/calls").json()
+    assert page["total"] == 1
+    return page["items"][0]
+
+
+def _signed_status(client: TestClient, call: dict[str, Any], status: str) -> None:
+    path = f"/twilio/status?call_id={call['id']}"
+    params = {
+        "CallSid": call["twilio_sid"],
+        "AccountSid": TEST_ACCOUNT_SID,
+        "CallStatus": status,
+        "SequenceNumber": "0",
+    }
+    signature = RequestValidator(TEST_AUTH_TOKEN).compute_signature(PUBLIC_BASE + path, params)
+    response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    assert response.status_code == 204, response.text
+
+
+# --- placing a call ---------------------------------------------------------------------------
+
+
+def test_start_call_dials_through_twilio_stores_and_lists_the_call(
+    db_client: TestClient,
+    fake_twilio: FakeAsyncTwilioHttpClient,
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings()
+
+    response = db_client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 201, response.text
+    created = response.json()
+    assert set(created) == CALL_FIELDS
+    call_id = created["id"]
+    assert isinstance(call_id, int)
+    assert created["twilio_sid"].startswith("CA") and len(created["twilio_sid"]) == 34
+    assert created["status"] == "queued"
+    assert created["to_number"] == TO
+    assert created["from_number"] == settings.twilio_phone_number
+    assert created["created_at"]
+    for field in ("answered_by", "answered_at", "ended_at", "duration_seconds", "end_reason"):
+        assert created[field] is None, field
+    assert created["error"] is None
+
+    assert len(fake_twilio.requests) == 1
+    request = fake_twilio.requests[0]
+    assert request.method == "POST"
+    assert request.url == CALLS_URL
+    assert request.auth == (TEST_ACCOUNT_SID, TEST_AUTH_TOKEN)
+    assert _form(request) == {
+        "To": TO,
+        "From": settings.twilio_phone_number,
+        "Url": f"{PUBLIC_BASE}/twilio/voice?call_id={call_id}",
+        "Method": "POST",
+        "StatusCallback": f"{PUBLIC_BASE}/twilio/status?call_id={call_id}",
+        "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
+        "StatusCallbackMethod": "POST",
+        "Timeout": str(settings.ring_timeout_seconds),
+    }
+    assert fake_twilio.calls[created["twilio_sid"]]["to"] == TO
+
+    detail = db_client.get(f"/api/calls/{call_id}")
+    assert detail.status_code == 200
+    assert detail.json() == {**created, "turns": []}
+
+    page = db_client.get("/api/calls")
+    assert page.status_code == 200
+    assert page.json() == {"items": [created], "total": 1, "limit": 50, "offset": 0}
+
+
+def test_number_is_normalised_to_e164_before_dialling(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    response = client.post("/api/calls", json={"to": "  +1 (415) 555-0100 "})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["to_number"] == TO
+    assert fake_twilio.requests[0].data["To"] == TO
+
+
+def test_calls_are_listed_newest_first_and_paged(client: TestClient) -> None:
+    ids = [client.post("/api/calls", json={"to": TO}).json()["id"] for _ in range(3)]
+
+    page = client.get("/api/calls", params={"limit": 2}).json()
+    assert page["total"] == 3
+    assert [c["id"] for c in page["items"]] == ids[::-1][:2]
+    rest = client.get("/api/calls", params={"limit": 2, "offset": 2}).json()
+    assert [c["id"] for c in rest["items"]] == [ids[0]]
+    assert (rest["limit"], rest["offset"]) == (2, 2)
+
+    assert client.get("/api/calls", params={"limit": 0}).status_code == 422
+    assert client.get("/api/calls", params={"offset": -1}).status_code == 422
+
+
+def test_unknown_call_is_404(client: TestClient) -> None:
+    response = client.get("/api/calls/999")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "There is no call 999."}
+
+
+# --- invalid requests -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("number", "words"),
+    [
+        ("", "Enter the phone number"),
+        ("   ", "Enter the phone number"),
+        ("4155550100", "country code"),
+        ("+1 415 555", "not valid"),
+        ("hello", "country code"),
+        ("+999123", "not a phone number"),
+        ("+1415555010012345678", "not"),
+    ],
+)
+def test_invalid_numbers_are_refused_without_calling_twilio(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient, number: str, words: str
+) -> None:
+    response = client.post("/api/calls", json={"to": number})
+
+    assert response.status_code == 422
+    detail = response.json()["detail"]
+    assert isinstance(detail, str)
+    assert words in detail
+    assert "e.g. +14155550100" in detail or "check the digits" in detail
+    assert fake_twilio.requests == []
+    assert client.get("/api/calls").json()["total"] == 0
+
+
+def test_missing_to_is_422_naming_the_field(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    response = client.post("/api/calls", json={})
+
+    assert response.status_code == 422
+    body = response.json()
+    assert isinstance(body["detail"], str)
+    assert "to" in body["detail"]
+    assert body["detail"] == "The request is not valid: to: Field required"
+    assert fake_twilio.requests == []
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"not json at all", "application/json"),
+        (b'{"to": "+14155550100"', "application/json"),
+        (b"to=%2B14155550100", "application/x-www-form-urlencoded"),
+        (b"\xff\xfe\x00garbage", "application/octet-stream"),
+        (b"", "application/json"),
+        (b'["+14155550100"]', "application/json"),
+        (b'{"to": 14155550100}', "application/json"),
+    ],
+)
+def test_bodies_that_are_not_the_json_object_are_422(
+    client: TestClient,
+    fake_twilio: FakeAsyncTwilioHttpClient,
+    content: bytes,
+    content_type: str,
+) -> None:
+    response = client.post("/api/calls", content=content, headers={"Content-Type": content_type})
+
+    assert response.status_code == 422, response.text
+    assert isinstance(response.json()["detail"], str)
+    assert response.json()["detail"].startswith("The request is not valid")
+    assert fake_twilio.requests == []
+
+
+# --- Twilio errors ----------------------------------------------------------------------------
+
+
+def test_number_twilio_refuses_is_422_and_the_call_is_stored_failed(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    fake_twilio.queue_error(400, 21211, "The 'To' number +14155550100 is not a valid phone number.")
+
+    response = client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 422
+    message = "This phone number is not valid. Check the number and its country code."
+    assert response.json() == {"detail": message}
+    assert len(fake_twilio.requests) == 1
+    call = _only_call(client)
+    assert call["status"] == "failed"
+    assert call["error"] == message
+    assert call["twilio_sid"] is None
+    assert call["end_reason"] == "failed"
+    assert call["ended_at"] is not None
+
+
+@pytest.mark.parametrize(
+    ("code", "words"),
+    [
+        (21219, "trial account can only call verified numbers"),
+        (21215, "geo permissions"),
+        (13227, "geo permissions"),
+        (21214, "can't be reached"),
+    ],
+)
+def test_other_uncallable_numbers_get_a_readable_422(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient, code: int, words: str
+) -> None:
+    fake_twilio.queue_error(400, code, "raw Twilio message")
+
+    response = client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 422
+    assert words in response.json()["detail"]
+    assert _only_call(client)["status"] == "failed"
+
+
+def test_twilio_server_error_is_502_with_the_reason_and_the_call_failed(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    fake_twilio.queue_error(500, 20500, "Internal")
+
+    response = client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert detail.startswith("Twilio could not place a call:")
+    assert "Internal" in detail and "20500" in detail
+    assert len(fake_twilio.requests) == 1  # a server error is not retried
+    call = _only_call(client)
+    assert call["status"] == "failed"
+    assert call["error"] == detail
+
+
+def test_rate_limit_is_retried_with_backoff(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    fake_twilio.queue_error(429, 20429, "Too Many Requests")
+
+    response = client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 201, response.text
+    assert response.json()["status"] == "queued"
+    assert response.json()["twilio_sid"].startswith("CA")
+    assert [r.url for r in fake_twilio.requests] == [CALLS_URL, CALLS_URL]
+    assert _form(fake_twilio.requests[0]) == _form(fake_twilio.requests[1])
+    call = _only_call(client)
+    assert call["status"] == "queued" and call["error"] is None
+
+
+def test_persistent_rate_limit_is_502_saying_so(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    for _ in range(4):
+        fake_twilio.queue_error(429, 20429, "Too Many Requests")
+
+    response = client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 502
+    detail = response.json()["detail"]
+    assert "rate-limit" in detail
+    assert len(fake_twilio.requests) == 4
+    call = _only_call(client)
+    assert call["status"] == "failed"
+    assert call["error"] == detail
+
+
+# --- configuration ----------------------------------------------------------------------------
+
+
+def test_without_twilio_configuration_calls_are_503_but_the_server_runs(
+    make_settings: Callable[..., Settings], fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    settings = make_settings(
+        twilio_account_sid=None,
+        twilio_auth_token=None,
+        twilio_phone_number=None,
+        webhook_url=None,
+        openai_api_key=None,
+    )
+    missing = [
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_PHONE_NUMBER",
+        "WEBHOOK_URL",
+        "OPENAI_API_KEY",
+    ]
+    with TestClient(create_app(settings, twilio_http_client=fake_twilio)) as client:
+        response = client.post("/api/calls", json={"to": TO})
+
+        assert response.status_code == 503
+        detail = response.json()["detail"]
+        for name in missing:
+            assert name in detail
+        assert fake_twilio.requests == []
+        assert client.get("/api/calls").json()["total"] == 0
+
+        home = client.get("/")
+        assert home.status_code == 200
+        assert home.headers["content-type"].startswith("text/html")
+        for name in missing:
+            assert f"<code>{name}</code>" in home.text
+
+        health = client.get("/healthz")
+        assert health.status_code == 200
+        assert health.json() == {"status": "ok"}
+
+        # An invalid number is still explained as such, before configuration matters.
+        assert client.post("/api/calls", json={"to": "nope"}).status_code == 422
+
+
+def test_one_missing_variable_is_named_alone(
+    make_settings: Callable[..., Settings], fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    settings = make_settings(twilio_phone_number=None)
+    with TestClient(create_app(settings, twilio_http_client=fake_twilio)) as client:
+        response = client.post("/api/calls", json={"to": TO})
+
+    assert response.status_code == 503
+    detail = response.json()["detail"]
+    assert "TWILIO_PHONE_NUMBER" in detail
+    assert "TWILIO_ACCOUNT_SID" not in detail and "WEBHOOK_URL" not in detail
+    assert fake_twilio.requests == []
+
+
+def test_home_page_says_ready_when_configured(client: TestClient) -> None:
+    home = client.get("/")
+
+    assert home.status_code == 200
+    assert "Ready to place calls" in home.text
+    assert "TWILIO_" not in home.text
+
+
+# --- hanging up -------------------------------------------------------------------------------
+
+
+def test_hang_up_a_live_call_asks_twilio_to_complete_it(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    call = client.post("/api/calls", json={"to": TO}).json()
+    _signed_status(client, call, "in-progress")
+
+    response = client.post(f"/api/calls/{call['id']}/hangup")
+
+    assert response.status_code == 202, response.text
+    assert response.json()["id"] == call["id"]
+    assert response.json()["twilio_sid"] == call["twilio_sid"]
+    assert len(fake_twilio.requests) == 2
+    request = fake_twilio.requests[-1]
+    assert request.method == "POST"
+    assert request.url == CALLS_URL.replace("Calls.json", f"Calls/{call['twilio_sid']}.json")
+    assert _form(request) == {"Status": "completed"}
+    assert fake_twilio.calls[call["twilio_sid"]]["status"] == "completed"
+    assert client.get(f"/api/calls/{call['id']}").json()["end_reason"] == "operator-hangup"
+
+
+def test_hang_up_unknown_call_is_404(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    response = client.post("/api/calls/4242/hangup")
+
+    assert response.status_code == 404
+    assert response.json() == {"detail": "There is no call 4242."}
+    assert fake_twilio.requests == []
+
+
+def test_hang_up_after_the_call_completed_is_409(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    call = client.post("/api/calls", json={"to": TO}).json()
+    _signed_status(client, call, "completed")
+
+    response = client.post(f"/api/calls/{call['id']}/hangup")
+
+    assert response.status_code == 409
+    assert response.json() == {"detail": "This call has already ended."}
+    assert len(fake_twilio.requests) == 1  # only the create
+
+
+def test_hang_up_a_call_twilio_never_placed_is_409(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    fake_twilio.queue_error(500, 20500, "Internal")
+    assert client.post("/api/calls", json={"to": TO}).status_code == 502
+    call_id = _only_call(client)["id"]
+
+    response = client.post(f"/api/calls/{call_id}/hangup")
+
+    assert response.status_code == 409
+    assert len(fake_twilio.requests) == 1
+
+
+def test_hang_up_twilio_failure_is_502(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    call = client.post("/api/calls", json={"to": TO}).json()
+    fake_twilio.queue_error(500, 20500, "Internal")
+
+    response = client.post(f"/api/calls/{call['id']}/hangup")
+
+    assert response.status_code == 502
+    assert "could not end a call" in response.json()["detail"]
+
+
+def test_hang_up_a_call_twilio_already_ended_is_accepted(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    call = client.post("/api/calls", json={"to": TO}).json()
+    fake_twilio.queue_error(404, 20404, "The requested resource was not found")
+
+    response = client.post(f"/api/calls/{call['id']}/hangup")
+
+    assert response.status_code == 202
+
+
+# --- body size --------------------------------------------------------------------------------
+
+
+def test_oversized_json_body_is_413(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    body = b'{"to": "+14155550100", "padding": "' + b"x" * 100_000 + b'"}'
+
+    response = client.post("/api/calls", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 413
+    assert response.headers["content-type"] == "application/json"
+    assert response.json() == {"detail": "Request body too large (the limit is 64 KiB)."}
+    assert fake_twilio.requests == []
+    assert client.get("/api/calls").json()["total"] == 0
+
+
+def test_oversized_streamed_body_without_length_is_413(
+    client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    def chunks() -> Iterator[bytes]:
+        yield b'{"to": "+14155550100", "padding": "'
+        for _ in range(10):
+            yield b"x" * 10_000
+        yield b'"}'
+
+    response = client.post(
+        "/api/calls", content=chunks(), headers={"Content-Type": "application/json"}
+    )
+
+    assert response.status_code == 413
+    assert "too large" in response.json()["detail"]
+    assert fake_twilio.requests == []
+
+
+def test_body_just_under_the_limit_is_accepted(client: TestClient) -> None:
+    head, tail = b'{"to": "+14155550100"', b"}"
+    body = head + b" " * (MAX_BODY_BYTES - len(head) - len(tail)) + tail
+    assert len(body) == MAX_BODY_BYTES
+
+    response = client.post("/api/calls", content=body, headers={"Content-Type": "application/json"})
+
+    assert response.status_code == 201, response.text
+
+
+async def test_non_numeric_content_length_is_413() -> None:
+    # httpx won't send a bogus Content-Length, so call the middleware as a server would.
+    sent: list[Message] = []
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("the app must not run")
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"{}", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    scope: Scope = {"type": "http", "headers": [(b"content-length", b"12abc")]}
+    await BodySizeLimit(app, max_bytes=MAX_BODY_BYTES)(scope, receive, send)
+
+    assert sent[0]["status"] == 413
+    assert json.loads(sent[1]["body"])["detail"].startswith("Request body too large")

@@ -1,0 +1,106 @@
+"""The end_call tool: note the reason, answer without a new model turn, say goodbye, end."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any, cast
+
+import pytest
+from pipecat.frames.frames import EndWorkerFrame, Frame, TTSSpeakFrame
+from pipecat.services.llm_service import FunctionCallParams
+
+from bot.prompts import DEFAULT_GOODBYE
+from bot.tools import END_CALL, end_call_handler
+
+
+async def _call(handler: Any, params: SimpleNamespace) -> None:
+    """Call the handler with a stand-in for pipecat's FunctionCallParams."""
+    await handler(cast(FunctionCallParams, params))
+
+
+class FakeLLM:
+    def __init__(self) -> None:
+        self.pushed: list[Frame] = []
+
+    async def push_frame(self, frame: Frame, *args: Any, **kwargs: Any) -> None:
+        self.pushed.append(frame)
+
+
+class Call:
+    """What the handler touched: on_end reasons, tool results, frames pushed."""
+
+    def __init__(self) -> None:
+        self.reasons: list[str] = []
+        self.results: list[tuple[Any, Any]] = []
+        self.llm = FakeLLM()
+
+    async def result_callback(self, result: Any, *, properties: Any = None) -> None:
+        self.results.append((result, properties))
+
+    async def run(self, arguments: dict[str, Any]) -> None:
+        handler = end_call_handler(self.reasons.append)
+        params = SimpleNamespace(
+            function_name="end_call",
+            tool_call_id="call_1",
+            arguments=arguments,
+            llm=self.llm,
+            result_callback=self.result_callback,
+        )
+        await _call(handler, params)
+
+
+def test_schema_name() -> None:
+    assert END_CALL.name == "end_call"
+    assert set(END_CALL.properties) == {"goodbye", "reason"}
+    assert END_CALL.required == []
+
+
+async def test_says_the_models_goodbye_then_ends() -> None:
+    call = Call()
+    await call.run({"goodbye": "Bye now, take care!", "reason": "check-in complete"})
+
+    assert call.reasons == ["check-in complete"]
+    assert len(call.results) == 1
+    result, properties = call.results[0]
+    assert result == {"status": "ending call"}
+    assert properties is not None
+    assert properties.run_llm is False
+
+    assert [type(f) for f in call.llm.pushed] == [TTSSpeakFrame, EndWorkerFrame]
+    speak, end = call.llm.pushed
+    assert isinstance(speak, TTSSpeakFrame)
+    assert isinstance(end, EndWorkerFrame)
+    assert speak.text == "Bye now, take care!"
+    assert speak.interruptible is False
+    assert end.reason == "check-in complete"
+
+
+@pytest.mark.parametrize("arguments", [{}, {"goodbye": "   "}, {"goodbye": None}])
+async def test_default_goodbye_and_reason_when_absent(arguments: dict[str, Any]) -> None:
+    call = Call()
+    await call.run(arguments)
+
+    assert call.reasons == ["conversation finished"]
+    assert call.results[0][1].run_llm is False
+    assert [type(f) for f in call.llm.pushed] == [TTSSpeakFrame, EndWorkerFrame]
+    speak, end = call.llm.pushed
+    assert isinstance(speak, TTSSpeakFrame)
+    assert isinstance(end, EndWorkerFrame)
+    assert speak.text == DEFAULT_GOODBYE
+    assert speak.interruptible is False
+    assert end.reason == "conversation finished"
+
+
+async def test_on_end_is_told_before_the_goodbye_is_spoken() -> None:
+    call = Call()
+    seen: list[int] = []
+    handler = end_call_handler(lambda reason: seen.append(len(call.llm.pushed)))
+    params = SimpleNamespace(
+        arguments={"reason": "asked not to be called"},
+        llm=call.llm,
+        result_callback=call.result_callback,
+    )
+    await _call(handler, params)
+
+    assert seen == [0]
+    assert len(call.llm.pushed) == 2

@@ -1,0 +1,137 @@
+"""A whole phone call, end to end: the real server on loopback, the real Twilio SDK over a fake
+HTTP client, a fake OpenAI-compatible server, and a simulated Twilio caller speaking espeak-ng
+speech over the Media Streams protocol in real time. Runs on SQLite and on PostgreSQL."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+
+import httpx
+import pytest
+
+from bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE
+from settings import Settings
+from tests.e2e.harness import LiveServer, TwilioSide, free_port, wait_for_call
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
+
+pytestmark = pytest.mark.e2e
+
+
+@dataclass
+class Stack:
+    openai: FakeOpenAI
+    twilio_http: FakeAsyncTwilioHttpClient
+    api: httpx.AsyncClient
+    twilio: TwilioSide
+
+
+@pytest.fixture
+async def stack(make_settings: Callable[..., Settings], database_url: str) -> AsyncIterator[Stack]:
+    openai = FakeOpenAI(tts_mode="espeak")
+    await openai.start()
+    port = free_port()
+    settings = make_settings(
+        database_url=database_url,
+        openai_base_url=openai.base_url,
+        webhook_url=f"http://127.0.0.1:{port}",
+        log_level="INFO",
+    )
+    twilio_http = FakeAsyncTwilioHttpClient()
+    with LiveServer(settings, twilio_http, port) as server:
+        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as api:
+            yield Stack(openai, twilio_http, api, TwilioSide(server, settings, api))
+    await openai.stop()
+
+
+async def _until(condition: Callable[[], bool], timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        await asyncio.sleep(0.02)
+
+
+async def _start_call(stack: Stack) -> tuple[int, str]:
+    response = await stack.api.post("/api/calls", json={"to": "+14155550100"})
+    assert response.status_code == 201, response.text
+    body = response.json()
+    return body["id"], body["twilio_sid"]
+
+
+async def test_a_full_check_in_call(stack: Stack) -> None:
+    call_id, call_sid = await _start_call(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+
+    greeting = await caller.wait_for_bot_utterance(timeout=20)
+    assert greeting.audio_seconds > 2
+    said = ["I slept well last night", "I had porridge for breakfast"]
+    for line in said:
+        await caller.say(line, announce=stack.openai.expect_utterance)
+        answer = await caller.wait_for_bot_utterance(timeout=20)
+        assert answer.audio_seconds > 1
+    await caller.say("Okay, goodbye", announce=stack.openai.expect_utterance)
+    await caller.wait_until_closed(timeout=20)  # the bot said goodbye and hung up
+    await stack.twilio.complete(call_id, call_sid, duration=40)
+
+    call = await wait_for_call(stack.api, call_id, turns=7, end_reason="bot-hangup")
+    assert call["status"] == "completed"
+    assert call["duration_seconds"] == 40
+    assert call["answered_at"] and call["ended_at"]
+    turns = call["turns"]
+    assert [t["sequence"] for t in turns] == list(range(1, 8))
+    assert [t["role"] for t in turns] == ["assistant", "user"] * 3 + ["assistant"]
+    assert "automated assistant" in turns[0]["text"] and "on behalf of" in turns[0]["text"]
+    assert [turns[1]["text"], turns[3]["text"], turns[5]["text"]] == [*said, "Okay, goodbye"]
+    assert said[0] in turns[2]["text"] and said[1] in turns[4]["text"]
+    assert turns[6]["text"] == DEFAULT_GOODBYE
+    assert not any(t["interrupted"] for t in turns)
+    for answer_turn in (turns[2], turns[4], turns[6]):
+        assert answer_turn["latency_ms"] is not None and 0 < answer_turn["latency_ms"] < 5000
+
+    # The bot ended the call through Twilio's REST API.
+    hangups = [r for r in stack.twilio_http.requests if r.url.endswith(f"/Calls/{call_sid}.json")]
+    assert hangups and hangups[-1].data.get("Status") == "completed"
+    # The caller heard a well-formed stream: no protocol errors, no audio gaps.
+    assert caller.protocol_errors == []
+    assert sum(u.underruns for u in caller.utterances) == 0
+    # The model saw the senior-friendly prompt and the end_call tool.
+    first_chat = stack.openai.chat_requests[0]
+    assert "one question at a time" in first_chat["messages"][0]["content"]
+    assert any(t["function"]["name"] == "end_call" for t in first_chat["tools"])
+
+
+async def test_barge_in_and_a_failing_llm(stack: Stack) -> None:
+    call_id, call_sid = await _start_call(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+
+    # Talk over the greeting: the bot stops (Twilio `clear`) and answers.
+    await _until(lambda: caller.first_media_at is not None, timeout=20)
+    await asyncio.sleep(0.5)  # the caller has heard the start of the greeting
+    await caller.say("Sorry, who is calling?", announce=stack.openai.expect_utterance)
+    answer = await caller.wait_for_bot_utterance(timeout=20)
+    assert caller.clears_received >= 1
+    assert "who is calling" in stack.openai.chat_requests[-1]["messages"][-1]["content"]
+    assert answer.audio_seconds > 1
+
+    # The model fails on the next turn: the caller hears the fallback line, the call goes on.
+    stack.openai.fail_next_chats(1)
+    await caller.say("I feel a bit tired", announce=stack.openai.expect_utterance)
+    await caller.wait_for_bot_utterance(timeout=20)
+    await caller.say("Are you still there", announce=stack.openai.expect_utterance)
+    await caller.wait_for_bot_utterance(timeout=20)
+    await caller.hang_up()
+
+    call = await wait_for_call(stack.api, call_id, turns=7, end_reason="caller-hangup")
+    turns = call["turns"]
+    assert turns[0]["role"] == "assistant" and turns[0]["interrupted"]
+    assert len(turns[0]["text"]) < len("Hello! This is Sunny, an automated assistant")
+    texts = [t["text"] for t in turns]
+    assert texts[1] == "Sorry, who is calling?"
+    assert texts[3] == "I feel a bit tired" and texts[4] == FALLBACK_LINE
+    assert texts[5] == "Are you still there" and "Are you still there" in texts[6]
+    assert call["error"] and "Fake upstream failure" in call["error"]
+    assert call["end_reason"] == "caller-hangup"
+    assert caller.protocol_errors == []

@@ -1,0 +1,101 @@
+"""`ServiceErrorFallback`: one spoken apology per service failure, every frame forwarded."""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    ErrorFrame,
+    TextFrame,
+    TTSSpeakFrame,
+    UserStartedSpeakingFrame,
+)
+from pipecat.processors.frame_processor import FrameDirection
+from pipecat.tests.utils import SleepFrame, run_test
+
+from processors.service_fallback import ServiceErrorFallback
+
+LINE = "Sorry, could you say that again?"
+
+
+async def test_an_upstream_error_speaks_the_line_and_is_forwarded() -> None:
+    error = ErrorFrame("stt timed out")
+    down, up = await run_test(
+        ServiceErrorFallback(LINE),
+        frames_to_send=[error],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame],
+        expected_up_frames=[ErrorFrame],
+    )
+    assert isinstance(down[0], TTSSpeakFrame)
+    assert down[0].text == LINE
+    assert up[0] is error
+
+
+async def test_a_burst_of_errors_gives_one_line() -> None:
+    _down, up = await run_test(
+        ServiceErrorFallback(LINE, min_interval=10.0),
+        frames_to_send=[ErrorFrame("llm failed"), ErrorFrame("tts failed")],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame],
+        expected_up_frames=[ErrorFrame, ErrorFrame],
+    )
+    assert [f.error for f in up if isinstance(f, ErrorFrame)] == ["llm failed", "tts failed"]
+
+
+async def test_an_error_after_min_interval_gives_another_line() -> None:
+    down, _ = await run_test(
+        ServiceErrorFallback(LINE, min_interval=0.05),
+        frames_to_send=[ErrorFrame("first"), SleepFrame(sleep=0.15), ErrorFrame("second")],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame, TTSSpeakFrame],
+        expected_up_frames=[ErrorFrame, ErrorFrame],
+    )
+    assert [f.text for f in down if isinstance(f, TTSSpeakFrame)] == [LINE, LINE]
+
+
+async def test_a_fatal_error_gets_no_line() -> None:
+    fatal = ErrorFrame("credentials rejected")
+    fatal.fatal = True  # set after construction: the constructor flag is deprecated and warns
+    # A fatal error cancels the pipeline, so there is nothing left to end.
+    down, up = await run_test(
+        ServiceErrorFallback(LINE),
+        frames_to_send=[fatal],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        send_end_frame=False,
+    )
+    assert not any(isinstance(f, TTSSpeakFrame) for f in down)
+    assert up == [fatal]
+
+
+async def test_a_downstream_error_gets_no_line() -> None:
+    error = ErrorFrame("not ours")
+    down, _up = await run_test(
+        ServiceErrorFallback(LINE),
+        frames_to_send=[error],
+        expected_down_frames=[ErrorFrame],
+        expected_up_frames=[],
+    )
+    assert down[0] is error
+
+
+async def test_other_frames_pass_unchanged_downstream() -> None:
+    frames = [UserStartedSpeakingFrame(), TextFrame("hello"), TTSSpeakFrame("hi there")]
+    down, _up = await run_test(
+        ServiceErrorFallback(LINE),
+        frames_to_send=frames,
+        expected_down_frames=[UserStartedSpeakingFrame, TextFrame, TTSSpeakFrame],
+        expected_up_frames=[],
+    )
+    assert all(got is sent for got, sent in zip(down, frames, strict=True))
+
+
+async def test_other_frames_pass_unchanged_upstream() -> None:
+    frames = [BotStartedSpeakingFrame(), TextFrame("going up")]
+    _down, up = await run_test(
+        ServiceErrorFallback(LINE),
+        frames_to_send=frames,
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[],
+        expected_up_frames=[BotStartedSpeakingFrame, TextFrame],
+    )
+    assert all(got is sent for got, sent in zip(up, frames, strict=True))
