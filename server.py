@@ -93,14 +93,19 @@ def create_app(
     app.include_router(media_api.router)
 
     @app.exception_handler(RequestValidationError)
-    async def _readable_validation_error(_request: Request, exc: RequestValidationError) -> JSONResponse:
+    async def _readable_validation_error(
+        _request: Request, exc: RequestValidationError
+    ) -> JSONResponse:
         problems = [
             f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
             for error in exc.errors()
         ]
         return JSONResponse(
             status_code=422,
-            content={"detail": "The request is not valid: " + "; ".join(problems), "errors": problems},
+            content={
+                "detail": "The request is not valid: " + "; ".join(problems),
+                "errors": problems,
+            },
         )
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
@@ -124,16 +129,21 @@ def _announce(settings: Settings) -> None:
             f"(in the environment or .env): {', '.join(missing)}"
         )
     else:
-        logger.info(f"carecall is ready to place calls; Twilio webhooks go to {settings.webhook_url}")
+        logger.info(
+            f"carecall is ready to place calls; Twilio webhooks go to {settings.webhook_url}"
+        )
 
 
 def _home_page(state: AppState) -> str:
     missing = state.settings.missing_for_calls()
     if missing:
         items = "".join(f"<li><code>{escape(name)}</code></li>" for name in missing)
-        setup = f"<p>To place phone calls, set these in <code>.env</code> and restart:</p><ul>{items}</ul>"
+        setup = (
+            "<p>To place phone calls, set these in <code>.env</code> and restart:</p>"
+            f"<ul>{items}</ul>"
+        )
     else:
-        setup = "<p>Ready to place calls: <code>POST /api/calls {\"to\": \"+1…\"}</code>.</p>"
+        setup = '<p>Ready to place calls: <code>POST /api/calls {"to": "+1…"}</code>.</p>'
     return (
         "<!doctype html><html lang=en><head><meta charset=utf-8><title>carecall</title>"
         "<meta name=viewport content='width=device-width, initial-scale=1'></head>"

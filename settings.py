@@ -46,7 +46,8 @@ class Settings(BaseSettings):
     twilio_auth_token: SecretStr | None = None
     twilio_phone_number: str | None = None
     webhook_url: str | None = Field(
-        default=None, description="Public https base URL Twilio reaches, e.g. https://calls.example.org"
+        default=None,
+        description="Public https base URL Twilio reaches, e.g. https://calls.example.org",
     )
     database_url: str = DEFAULT_DATABASE_URL
     session_secret: SecretStr = SecretStr(DEFAULT_SESSION_SECRET)

@@ -100,9 +100,7 @@ async def get_call(call_id: int, state: State) -> CallDetail:
     call = await state.calls.get(call_id, with_turns=True)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
-    return CallDetail(
-        **CallOut.of(call).model_dump(), turns=[TurnOut.of(t) for t in call.turns]
-    )
+    return CallDetail(**CallOut.of(call).model_dump(), turns=[TurnOut.of(t) for t in call.turns])
 
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)

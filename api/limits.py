@@ -56,6 +56,9 @@ class BodySizeLimit:
         body = json.dumps(
             {"detail": f"Request body too large (the limit is {self.max_bytes // 1024} KiB)."}
         ).encode()
-        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        headers = [
+            (b"content-type", b"application/json"),
+            (b"content-length", str(len(body)).encode()),
+        ]
         await send({"type": "http.response.start", "status": 413, "headers": headers})
         await send({"type": "http.response.body", "body": body})

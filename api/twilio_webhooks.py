@@ -31,7 +31,9 @@ async def signed_form(request: Request, state: State) -> dict[str, str]:
     params = {key: value for key, value in form.items() if isinstance(value, str)}
     signature = request.headers.get("x-twilio-signature")
     if not state.signatures.is_valid(signature, request.url.path, request.url.query, params):
-        logger.warning(f"Rejected a webhook with a missing or invalid Twilio signature: {request.url.path}")
+        logger.warning(
+            f"Rejected a webhook with a missing or invalid Twilio signature: {request.url.path}"
+        )
         raise HTTPException(status.HTTP_403_FORBIDDEN, "Invalid or missing Twilio signature.")
     return params
 

@@ -6,10 +6,11 @@ process: building TLS contexts and clients per call stalls every other call's au
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-import httpx
-from openai import AsyncOpenAI
+from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.services.openai.tts import OpenAITTSService
@@ -24,10 +25,8 @@ class ServiceClients:
     """Process-wide HTTP client pool for the OpenAI-compatible services."""
 
     def __init__(self, settings: Settings) -> None:
-        self.http = httpx.AsyncClient(
-            limits=httpx.Limits(max_connections=1000, max_keepalive_connections=200),
-            timeout=httpx.Timeout(settings.service_timeout_seconds, connect=5.0),
-        )
+        # openai's own client class: it keeps openai's pool limits and error mapping.
+        self.http = DefaultAsyncHttpxClient(timeout=settings.service_timeout_seconds)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -44,12 +43,22 @@ class _PooledOpenAILLMService(OpenAILLMService):
     """OpenAILLMService on the shared HTTP pool, with a per-request time limit and no
     client-side retries (a retry storm means dead air; the caller hears a fallback line)."""
 
-    def __init__(self, *, http_client: httpx.AsyncClient, timeout: float, **kwargs: object) -> None:
+    def __init__(
+        self, *, http_client: DefaultAsyncHttpxClient, timeout: float, **kwargs: object
+    ) -> None:
         self._pooled_http = http_client
         self._timeout = timeout
         super().__init__(**kwargs)  # type: ignore[arg-type]
 
-    def create_client(self, api_key=None, base_url=None, organization=None, project=None, default_headers=None, **kwargs):  # type: ignore[no-untyped-def]
+    def create_client(
+        self,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        organization: str | None = None,
+        project: str | None = None,
+        default_headers: Mapping[str, str] | None = None,
+        **kwargs: Any,
+    ) -> AsyncOpenAI:
         return AsyncOpenAI(
             api_key=api_key,
             base_url=base_url,
@@ -62,7 +71,9 @@ class _PooledOpenAILLMService(OpenAILLMService):
         )
 
 
-def build_call_services(settings: Settings, clients: ServiceClients, *, system_prompt: str) -> CallServices:
+def build_call_services(
+    settings: Settings, clients: ServiceClients, *, system_prompt: str
+) -> CallServices:
     if settings.openai_api_key is None:
         raise MissingConfiguration("Speech and language services", ["OPENAI_API_KEY"])
     api_key = settings.openai_api_key.get_secret_value()

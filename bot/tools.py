@@ -24,7 +24,7 @@ END_CALL = FunctionSchema(
         },
         "reason": {
             "type": "string",
-            "description": "Why the call ends, e.g. 'check-in complete' or 'asked not to be called'.",
+            "description": "Why the call ends, e.g. 'check-in complete'.",
         },
     },
     required=[],

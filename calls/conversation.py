@@ -12,9 +12,9 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot import prompts
 from bot.services import ServiceClients, build_call_services
+from calls.recorder import RecordWriter
 from pipeline.builder import MediaStream, build_call_worker
 from pipeline.events import CallEvent, CallNote, EventBus
-from calls.recorder import RecordWriter
 from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError, TwilioGateway
 
@@ -86,7 +86,9 @@ async def run_conversation(
         call.recorder.finish()
         reason = ending.reason or ("caller-hangup" if call.serializer.stopped else "stream-closed")
         writer.submit(CallNote(stream.call_id, end_reason=reason))
-        await bus.publish(CallEvent("call.media", stream.call_id, {"state": "ended", "reason": reason}))
+        await bus.publish(
+            CallEvent("call.media", stream.call_id, {"state": "ended", "reason": reason})
+        )
         log.info(f"Conversation ended ({reason})")
         if reason.startswith("bot-hangup"):
             await _hang_up_quietly(twilio, stream.call_sid)

@@ -83,7 +83,9 @@ class RecordWriter:
                 await self._store(batch)
                 return
             except Exception as exc:
-                logger.warning(f"Storing {len(batch)} call records failed ({exc!r}); retrying in {delay:.1f}s")
+                logger.warning(
+                    f"Storing {len(batch)} call records failed ({exc!r}); retrying in {delay:.1f}s"
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
 

@@ -35,7 +35,9 @@ async def _run_with_own_engine() -> None:
 
 connection = context.config.attributes.get("connection")
 if context.is_offline_mode():
-    context.configure(url=Settings().database_url, target_metadata=target_metadata, literal_binds=True)
+    context.configure(
+        url=Settings().database_url, target_metadata=target_metadata, literal_binds=True
+    )
     with context.begin_transaction():
         context.run_migrations()
 elif connection is not None:

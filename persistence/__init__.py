@@ -1,1 +1,1 @@
-"""Storage: SQLAlchemy 2 models, the engine, repositories (every query lives there) and migrations."""
+"""Storage: SQLAlchemy 2 models, engine, repositories (every query lives there), migrations."""

@@ -35,7 +35,7 @@ class Base(DeclarativeBase):
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
-class CallStatus(str, enum.Enum):
+class CallStatus(enum.StrEnum):
     """Twilio's call statuses plus `created` (stored, not yet accepted by Twilio)."""
 
     CREATED = "created"
@@ -74,7 +74,7 @@ _RANK = {
 }
 
 
-class TurnRole(str, enum.Enum):
+class TurnRole(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
 
@@ -102,7 +102,9 @@ class Call(Base):
         _enum(CallStatus, "call_status"), default=CallStatus.CREATED, index=True
     )
     answered_by: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
     answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     duration_seconds: Mapped[int | None] = mapped_column(Integer)

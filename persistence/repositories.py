@@ -138,7 +138,10 @@ class CallRepository:
             await session.execute(
                 update(Call)
                 # A status callback records plain "completed"; the conversation knows more.
-                .where(Call.id == call_id, or_(Call.end_reason.is_(None), Call.end_reason == "completed"))
+                .where(
+                    Call.id == call_id,
+                    or_(Call.end_reason.is_(None), Call.end_reason == "completed"),
+                )
                 .values(end_reason=reason)
             )
 
@@ -167,7 +170,8 @@ class CallRepository:
             for t in turns
         ]
         async with self._sessions.begin() as session:
-            insert = pg_insert if session.bind.dialect.name == "postgresql" else sqlite_insert
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
             statement = insert(ConversationTurn).values(rows)
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["call_id", "sequence"])

@@ -21,6 +21,7 @@ from pipecat.frames.frames import (
     StartFrame,
     TTSSpeakFrame,
 )
+from pipecat.processors.aggregators.llm_context import LLMContextMessage
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 
@@ -63,7 +64,7 @@ class CallTimeLimit(FrameProcessor):
 
     async def _run_clock(self) -> None:
         await asyncio.sleep(self._wrap_up_after)
-        note = {"role": "system", "content": self._wrap_up_note}
+        note: LLMContextMessage = {"role": "system", "content": self._wrap_up_note}
         await self.push_frame(LLMMessagesAppendFrame(messages=[note], run_llm=False))
         await asyncio.sleep(self._end_after - self._wrap_up_after)
         if self._on_time_up is not None:

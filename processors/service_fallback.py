@@ -24,7 +24,11 @@ class ServiceErrorFallback(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         await self.push_frame(frame, direction)
-        if isinstance(frame, ErrorFrame) and direction is FrameDirection.UPSTREAM and not frame.fatal:
+        if (
+            isinstance(frame, ErrorFrame)
+            and direction is FrameDirection.UPSTREAM
+            and not frame.fatal
+        ):
             now = time.monotonic()
             if now - self._last_spoken >= self._min_interval:
                 self._last_spoken = now

@@ -32,7 +32,13 @@ class TwilioSignatureChecker:
         return f"{base}{path}" + (f"?{query}" if query else "")
 
     def is_valid(
-        self, signature: str | None, path: str, query: str, params: Mapping[str, str], *, websocket: bool = False
+        self,
+        signature: str | None,
+        path: str,
+        query: str,
+        params: Mapping[str, str],
+        *,
+        websocket: bool = False,
     ) -> bool:
         if not signature or self._validator is None or self._base is None:
             return False

@@ -68,7 +68,7 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
                 return self._reject("dtmf without a digit")
         return message
 
-    def _reject(self, why: str) -> None:
+    def _reject(self, why: str) -> dict[str, Any] | None:
         self.bad_messages += 1
         if self.bad_messages <= _LOG_FIRST_N_BAD:
             logger.warning(f"Ignored a malformed media-stream message: {why}")

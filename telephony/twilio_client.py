@@ -24,7 +24,10 @@ _UNCALLABLE_NUMBER = {
     21215: "Calls to this country are not enabled for this Twilio account (geo permissions).",
     21216: "Calls to this phone number are blocked by Twilio.",
     21217: "This phone number doesn't appear to be valid.",
-    21219: "This Twilio trial account can only call verified numbers. Verify the number in Twilio first.",
+    21219: (
+        "This Twilio trial account can only call verified numbers. "
+        "Verify the number in Twilio first."
+    ),
     13227: "Calls to this country are not enabled for this Twilio account (geo permissions).",
 }
 _RATE_LIMITED_CODES = {20429}
@@ -127,7 +130,9 @@ class TwilioGateway:
                 rate_limited = exc.status == 429 or exc.code in _RATE_LIMITED_CODES
                 if rate_limited and attempt < _ATTEMPTS:
                     delay = self._retry_base_delay * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
-                    logger.warning(f"Twilio rate limit while trying to {what}; retry in {delay:.1f}s")
+                    logger.warning(
+                        f"Twilio rate limit while trying to {what}; retry in {delay:.1f}s"
+                    )
                     await asyncio.sleep(delay)
                     continue
                 raise _translate(exc, what) from exc

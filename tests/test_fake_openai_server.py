@@ -49,9 +49,7 @@ def _client(fake: FakeOpenAI) -> openai.AsyncOpenAI:
     return openai.AsyncOpenAI(base_url=fake.base_url, api_key="test", max_retries=0)
 
 
-async def _stream_chat(
-    client: openai.AsyncOpenAI, **kwargs: object
-) -> tuple[str, list[str]]:
+async def _stream_chat(client: openai.AsyncOpenAI, **kwargs: object) -> tuple[str, list[str]]:
     """Run a streaming chat; return the text and the finish reasons seen."""
     stream = await client.chat.completions.create(  # type: ignore[call-overload]
         model="gpt-4.1", stream=True, stream_options={"include_usage": True}, **kwargs
@@ -240,10 +238,7 @@ async def test_speech_streams_pcm(mode: TTSMode) -> None:
 
 
 def test_ulaw_matches_g711() -> None:
-    assert (
-        pcm16_to_ulaw(np.array([0, 32767, -32768], dtype="<i2").tobytes())
-        == b"\xff\x80\x00"
-    )
+    assert pcm16_to_ulaw(np.array([0, 32767, -32768], dtype="<i2").tobytes()) == b"\xff\x80\x00"
     assert np.frombuffer(ulaw_to_pcm16(b"\xff\x80\x00"), "<i2").tolist() == [
         0,
         32124,
@@ -280,13 +275,9 @@ async def test_subprocess_mode_serves_and_is_controllable() -> None:
         root = base_url.removesuffix("/v1")
 
         async with aiohttp.ClientSession() as session:
-            async with session.post(
-                f"{root}/control/said", json={"text": "I feel fine"}
-            ):
+            async with session.post(f"{root}/control/said", json={"text": "I feel fine"}):
                 pass
-            client = openai.AsyncOpenAI(
-                base_url=base_url, api_key="test", max_retries=0
-            )
+            client = openai.AsyncOpenAI(base_url=base_url, api_key="test", max_retries=0)
             result = await client.audio.transcriptions.create(
                 file=("a.wav", pcm16_wav(bytes(16000), 8000), "audio/wav"),
                 model="whisper-1",

@@ -1,17 +1,25 @@
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from pydantic import ValidationError
 
 from settings import DEFAULT_SESSION_SECRET, MissingConfiguration, Settings
 
 
-def _settings(**values: object) -> Settings:
+def _settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
 def test_starts_without_any_keys_and_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("OPENAI_API_KEY", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "TWILIO_PHONE_NUMBER", "WEBHOOK_URL"):
+    for name in (
+        "OPENAI_API_KEY",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_PHONE_NUMBER",
+        "WEBHOOK_URL",
+    ):
         monkeypatch.delenv(name, raising=False)
     settings = _settings()
     assert settings.missing_for_calls() == [

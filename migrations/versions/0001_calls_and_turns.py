@@ -58,9 +58,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_conversation_turns")),
         sa.UniqueConstraint("call_id", "sequence", name="uq_turn_call_sequence"),
     )
-    op.create_index(
-        op.f("ix_conversation_turns_call_id"), "conversation_turns", ["call_id"]
-    )
+    op.create_index(op.f("ix_conversation_turns_call_id"), "conversation_turns", ["call_id"])
 
 
 def downgrade() -> None:

@@ -31,13 +31,19 @@ def free_port() -> int:
 class LiveServer:
     """`uvicorn server:app` equivalent, started in a thread so the test loop stays free."""
 
-    def __init__(self, settings: Settings, twilio_http: FakeAsyncTwilioHttpClient, port: int) -> None:
+    def __init__(
+        self, settings: Settings, twilio_http: FakeAsyncTwilioHttpClient, port: int
+    ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
         self.app = create_app(settings, twilio_http_client=twilio_http)
-        config = uvicorn.Config(self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(
+            self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="carecall-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, name="carecall-server", daemon=True
+        )
 
     def __enter__(self) -> LiveServer:
         self._thread.start()
@@ -100,7 +106,12 @@ class TwilioSide:
     async def complete(self, call_id: int, call_sid: str, duration: int) -> None:
         response = await self.post_webhook(
             f"/twilio/status?call_id={call_id}",
-            {"CallSid": call_sid, "CallStatus": "completed", "SequenceNumber": "3", "CallDuration": str(duration)},
+            {
+                "CallSid": call_sid,
+                "CallStatus": "completed",
+                "SequenceNumber": "3",
+                "CallDuration": str(duration),
+            },
         )
         assert response.status_code == 204, response.text
 

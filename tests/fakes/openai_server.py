@@ -81,9 +81,7 @@ def _openai_error(
     status: int, message: str, error_type: str, param: str | None = None
 ) -> web.Response:
     """An error response shaped like OpenAI's ``{"error": {...}}`` body."""
-    body = {
-        "error": {"message": message, "type": error_type, "param": param, "code": None}
-    }
+    body = {"error": {"message": message, "type": error_type, "param": param, "code": None}}
     return web.json_response(body, status=status)
 
 
@@ -122,11 +120,7 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     * Otherwise: echo what the user said.
     """
     messages: list[Any] = body["messages"]
-    if (
-        messages
-        and isinstance(messages[-1], dict)
-        and messages[-1].get("role") == "tool"
-    ):
+    if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
         return ScriptedReply(text=GOODBYE_REPLY)
     user_texts = [
         _message_text(message.get("content"))
@@ -139,15 +133,11 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     end_call = _find_tool(body.get("tools"), END_CALL_TOOL)
     if end_call is not None and _GOODBYE_PATTERN.search(user_text):
         parameters = end_call.get("parameters")
-        properties = (
-            parameters.get("properties") if isinstance(parameters, dict) else None
-        )
+        properties = parameters.get("properties") if isinstance(parameters, dict) else None
         arguments: dict[str, str] = {}
         if isinstance(properties, dict) and "reason" in properties:
             arguments["reason"] = "caller said goodbye"
-        return ScriptedReply(
-            tool_name=END_CALL_TOOL, tool_arguments=json.dumps(arguments)
-        )
+        return ScriptedReply(tool_name=END_CALL_TOOL, tool_arguments=json.dumps(arguments))
     return ScriptedReply(
         text=f"I heard you say: {user_text.rstrip('.!?')}. "
         "Thank you for telling me. How else are you doing today?"
@@ -158,8 +148,7 @@ def _text_chunks(text: str) -> list[str]:
     """Split ``text`` into a few words per chunk, keeping the whitespace."""
     words = re.findall(r"\S+\s*", text)
     return [
-        "".join(words[i : i + _WORDS_PER_CHUNK])
-        for i in range(0, len(words), _WORDS_PER_CHUNK)
+        "".join(words[i : i + _WORDS_PER_CHUNK]) for i in range(0, len(words), _WORDS_PER_CHUNK)
     ]
 
 
@@ -247,9 +236,7 @@ class FakeOpenAI:
         """Start listening and return the base URL, e.g. ``http://127.0.0.1:43123/v1``."""
         if self._runner is not None:
             raise RuntimeError("FakeOpenAI is already started")
-        app = web.Application(
-            client_max_size=_MAX_UPLOAD_BYTES, middlewares=[_json_errors]
-        )
+        app = web.Application(client_max_size=_MAX_UPLOAD_BYTES, middlewares=[_json_errors])
         app.router.add_post("/v1/audio/transcriptions", self._transcriptions)
         app.router.add_post("/v1/chat/completions", self._chat_completions)
         app.router.add_post("/v1/audio/speech", self._speech)
@@ -349,9 +336,7 @@ class FakeOpenAI:
         self.chat_requests.append(body)
         if self._failures_left > 0:
             self._failures_left -= 1
-            return _openai_error(
-                self._failure_status, "Fake upstream failure", "server_error"
-            )
+            return _openai_error(self._failure_status, "Fake upstream failure", "server_error")
         model = body.get("model")
         if not isinstance(model, str) or not model:
             raise _BadRequest("Missing required parameter: 'model'.", "model")
@@ -364,9 +349,7 @@ class FakeOpenAI:
         tool_call_id = f"call_{secrets.token_hex(12)}"
         finish_reason = "tool_calls" if reply.tool_name else "stop"
         prompt_text = " ".join(
-            _message_text(m.get("content"))
-            for m in body["messages"]
-            if isinstance(m, dict)
+            _message_text(m.get("content")) for m in body["messages"] if isinstance(m, dict)
         )
         prompt_tokens = _count_tokens(prompt_text)
         completion_tokens = _count_tokens(reply.text or reply.tool_arguments)
@@ -399,9 +382,7 @@ class FakeOpenAI:
                     "object": "chat.completion",
                     "created": created,
                     "model": model,
-                    "choices": [
-                        {"index": 0, "message": message, "finish_reason": finish_reason}
-                    ],
+                    "choices": [{"index": 0, "message": message, "finish_reason": finish_reason}],
                     "usage": usage,
                 }
             )
@@ -423,20 +404,14 @@ class FakeOpenAI:
                 "type": "function",
                 "function": {"name": reply.tool_name, "arguments": ""},
             }
-            chunks.append(
-                chunk(
-                    {"role": "assistant", "content": None, "tool_calls": [call_start]}
-                )
-            )
+            chunks.append(chunk({"role": "assistant", "content": None, "tool_calls": [call_start]}))
             chunks.extend(
                 chunk({"tool_calls": [{"index": 0, "function": {"arguments": piece}}]})
                 for piece in _argument_chunks(reply.tool_arguments)
             )
         else:
             chunks.append(chunk({"role": "assistant", "content": ""}))
-            chunks.extend(
-                chunk({"content": piece}) for piece in _text_chunks(reply.text)
-            )
+            chunks.extend(chunk({"content": piece}) for piece in _text_chunks(reply.text))
         chunks.append(chunk({}, finish_reason))
         stream_options = body.get("stream_options")
         if isinstance(stream_options, dict) and stream_options.get("include_usage"):
@@ -465,9 +440,7 @@ class FakeOpenAI:
         body = await _json_body(request)
         for required in ("model", "input", "voice"):
             if not isinstance(body.get(required), str) or not body[required]:
-                raise _BadRequest(
-                    f"Missing required parameter: '{required}'.", required
-                )
+                raise _BadRequest(f"Missing required parameter: '{required}'.", required)
         response_format = body.get("response_format", "mp3")
         if response_format not in ("pcm", "wav"):
             raise _BadRequest(
@@ -485,9 +458,7 @@ class FakeOpenAI:
             }
         )
 
-        pcm, _ = await asyncio.gather(
-            self._synthesize(text), asyncio.sleep(self._tts_latency)
-        )
+        pcm, _ = await asyncio.gather(self._synthesize(text), asyncio.sleep(self._tts_latency))
         if response_format == "wav":
             audio, content_type = pcm16_wav(pcm, TTS_SAMPLE_RATE), "audio/wav"
         else:
@@ -519,9 +490,7 @@ class FakeOpenAI:
             )
             wav_bytes, stderr = await process.communicate()
             if process.returncode != 0:
-                raise RuntimeError(
-                    f"espeak-ng failed: {stderr.decode(errors='replace')}"
-                )
+                raise RuntimeError(f"espeak-ng failed: {stderr.decode(errors='replace')}")
             pcm = espeak_wav_to_pcm16(wav_bytes, TTS_SAMPLE_RATE)
         self._tts_cache[text] = pcm
         return pcm
@@ -568,9 +537,7 @@ async def _json_body(request: web.Request) -> dict[str, Any]:
     try:
         body = await request.json()
     except ValueError as exc:
-        raise _BadRequest(
-            f"We could not parse the JSON body of your request: {exc}"
-        ) from exc
+        raise _BadRequest(f"We could not parse the JSON body of your request: {exc}") from exc
     if not isinstance(body, dict):
         raise _BadRequest("The request body must be a JSON object.")
     return body
@@ -613,9 +580,7 @@ async def _serve(args: argparse.Namespace) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Command-line entry point: ``python -m tests.fakes.openai_server``."""
-    parser = argparse.ArgumentParser(
-        description=__doc__.split("\n\n")[0] if __doc__ else None
-    )
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
     parser.add_argument("--stt-latency", type=float, default=0.0, metavar="SECONDS")

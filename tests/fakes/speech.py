@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
-import soxr  # type: ignore[import-untyped]
+import soxr
 
 ESPEAK_WORDS_PER_MINUTE = 160
 
@@ -56,9 +56,7 @@ def read_wav(data: bytes) -> WavAudio:
     frame_size = channels * sample_width
     if sample_rate <= 0 or frame_size <= 0:
         raise ValueError("WAV header has a zero sample rate or frame size")
-    return WavAudio(
-        pcm[: len(pcm) - len(pcm) % frame_size], sample_rate, channels, sample_width
-    )
+    return WavAudio(pcm[: len(pcm) - len(pcm) % frame_size], sample_rate, channels, sample_width)
 
 
 def pcm16_wav(pcm: bytes, sample_rate: int) -> bytes:

@@ -215,7 +215,7 @@ class SimulatedCaller:
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
 
-    async def wait_until_closed(self, timeout: float = 15.0) -> None:  # noqa: ASYNC109
+    async def wait_until_closed(self, timeout: float = 15.0) -> None:
         """Wait until the server closed the websocket (the bot hung up)."""
         try:
             async with asyncio.timeout(timeout):
@@ -269,7 +269,7 @@ class SimulatedCaller:
 
     # ------------------------------------------------------------------ listening
 
-    async def wait_for_bot_utterance(self, timeout: float = 15.0) -> BotUtterance:  # noqa: ASYNC109
+    async def wait_for_bot_utterance(self, timeout: float = 15.0) -> BotUtterance:
         """Wait for the next bot utterance to start and end, and return it.
 
         Each utterance is returned once, in order; those that ended before the caller's last

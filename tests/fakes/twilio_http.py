@@ -256,7 +256,7 @@ class FakeAsyncTwilioHttpClient(_FakeTwilioApi, AsyncHttpClient):
         data: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
         auth: tuple[str, str] | None = None,
-        timeout: float | None = None,  # noqa: ASYNC109 - the SDK's interface
+        timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
         return self._handle(method, url, params, data, headers, auth)

@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import inspect
+from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.models import CallStatus, TurnRole
 from persistence.repositories import CallRepository, StatusUpdate
@@ -18,7 +19,7 @@ async def _placed(repo: CallRepository, sid: str = "CA" + "a" * 32) -> int:
     return call.id
 
 
-async def test_migrations_create_the_tables(engine) -> None:  # type: ignore[no-untyped-def]
+async def test_migrations_create_the_tables(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
     assert {"calls", "conversation_turns", "alembic_version"} <= set(tables)
@@ -50,12 +51,18 @@ async def test_late_duplicate_and_out_of_order_callbacks_never_move_a_call_back(
     sid = "CA" + "a" * 32
     await calls_repo.apply_status(StatusUpdate(sid, CallStatus.IN_PROGRESS, sequence_number=2))
     # ringing arrives late: ignored
-    call, changed = await calls_repo.apply_status(StatusUpdate(sid, CallStatus.RINGING, sequence_number=1))
+    call, changed = await calls_repo.apply_status(
+        StatusUpdate(sid, CallStatus.RINGING, sequence_number=1)
+    )
     assert not changed and call is not None and call.status is CallStatus.IN_PROGRESS
     await calls_repo.apply_status(StatusUpdate(sid, CallStatus.COMPLETED, sequence_number=3))
     # duplicate completed and a late in-progress: nothing changes; completed stays completed
-    _, changed_dup = await calls_repo.apply_status(StatusUpdate(sid, CallStatus.COMPLETED, sequence_number=3))
-    _, changed_late = await calls_repo.apply_status(StatusUpdate(sid, CallStatus.IN_PROGRESS, sequence_number=2))
+    _, changed_dup = await calls_repo.apply_status(
+        StatusUpdate(sid, CallStatus.COMPLETED, sequence_number=3)
+    )
+    _, changed_late = await calls_repo.apply_status(
+        StatusUpdate(sid, CallStatus.IN_PROGRESS, sequence_number=2)
+    )
     assert not changed_dup and not changed_late
     # a different final status after completed is ignored too
     await calls_repo.apply_status(StatusUpdate(sid, CallStatus.FAILED))
@@ -68,7 +75,9 @@ async def test_unknown_call_sid_is_ignored(calls_repo: CallRepository) -> None:
     assert call is None and not changed
 
 
-async def test_a_callback_before_the_sid_is_stored_is_not_undone(calls_repo: CallRepository) -> None:
+async def test_a_callback_before_the_sid_is_stored_is_not_undone(
+    calls_repo: CallRepository,
+) -> None:
     call = await calls_repo.create("+14155550100", None)
     # Twilio's answer to calls.create said "queued", but a callback already set "ringing".
     await calls_repo.mark_placed(call.id, "CA" + "b" * 32, CallStatus.RINGING)
@@ -79,7 +88,11 @@ async def test_a_callback_before_the_sid_is_stored_is_not_undone(calls_repo: Cal
 async def test_mark_failed_keeps_the_reason(calls_repo: CallRepository) -> None:
     call = await calls_repo.create("+14155550100", None)
     failed = await calls_repo.mark_failed(call.id, "Twilio said no")
-    assert failed is not None and failed.status is CallStatus.FAILED and failed.error == "Twilio said no"
+    assert (
+        failed is not None
+        and failed.status is CallStatus.FAILED
+        and failed.error == "Twilio said no"
+    )
 
 
 async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallRepository) -> None:
@@ -88,7 +101,9 @@ async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallReposit
     turns = [
         TurnRecord(call_id, 1, TurnRole.ASSISTANT, "Hello!", start, start + timedelta(seconds=2)),
         TurnRecord(call_id, 2, TurnRole.USER, "Hi there", start + timedelta(seconds=3), None),
-        TurnRecord(call_id, 3, TurnRole.ASSISTANT, "How are", start, None, interrupted=True, latency_ms=812),
+        TurnRecord(
+            call_id, 3, TurnRole.ASSISTANT, "How are", start, None, interrupted=True, latency_ms=812
+        ),
     ]
     await calls_repo.add_turns(turns[:2])
     await calls_repo.add_turns(turns)  # a retried batch: the first two are skipped
@@ -102,7 +117,9 @@ async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallReposit
     assert call.turns[2].interrupted and call.turns[2].latency_ms == 812
 
 
-async def test_end_reason_first_writer_wins_and_errors_accumulate(calls_repo: CallRepository) -> None:
+async def test_end_reason_first_writer_wins_and_errors_accumulate(
+    calls_repo: CallRepository,
+) -> None:
     call_id = await _placed(calls_repo)
     await calls_repo.note_end_reason(call_id, "bot-hangup: done")
     await calls_repo.note_end_reason(call_id, "caller-hangup")
@@ -123,4 +140,6 @@ async def test_list_recent_pages_newest_first(calls_repo: CallRepository) -> Non
 
 @pytest.mark.parametrize("status", list(CallStatus))
 def test_final_statuses_are_exactly_twilios_end_states(status: CallStatus) -> None:
-    assert status.is_final == (status.value in {"completed", "busy", "no-answer", "canceled", "failed"})
+    assert status.is_final == (
+        status.value in {"completed", "busy", "no-answer", "canceled", "failed"}
+    )

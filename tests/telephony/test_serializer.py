@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 import json
+from typing import Any
 
 import pytest
 from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame, InterruptionFrame
@@ -13,12 +14,19 @@ from telephony.serializer import SafeTwilioSerializer
 @pytest.fixture
 async def serializer() -> SafeTwilioSerializer:
     s = SafeTwilioSerializer("MZ" + "0" * 32, "CA" + "0" * 32)
-    await s.setup(FrameProcessorSetup(clock=None, task_manager=None, pipeline_worker=None, audio_in_sample_rate=8000))  # type: ignore[arg-type]
+    unused: Any = None  # the serializer only reads the sample rate
+    await s.setup(
+        FrameProcessorSetup(
+            clock=unused, task_manager=unused, pipeline_worker=unused, audio_in_sample_rate=8000
+        )
+    )
     return s
 
 
 def _media(payload: str) -> str:
-    return json.dumps({"event": "media", "streamSid": "MZ", "media": {"track": "inbound", "payload": payload}})
+    return json.dumps(
+        {"event": "media", "streamSid": "MZ", "media": {"track": "inbound", "payload": payload}}
+    )
 
 
 async def test_media_becomes_pcm_audio(serializer: SafeTwilioSerializer) -> None:
