@@ -28,7 +28,9 @@ class MissingConfiguration(RuntimeError):
 class Settings(BaseSettings):
     """All of carecall's settings. Field names map to upper-case environment variables."""
 
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+    )
 
     # --- deployment -------------------------------------------------------------------------
     carecall_env: Literal["development", "production", "test"] = Field(

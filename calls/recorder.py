@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 
 from loguru import logger
+from sqlalchemy.exc import DataError, IntegrityError
 
 from persistence.repositories import CallRepository
 from pipeline.events import CallEvent, CallNote, EventBus, TurnRecord
@@ -77,10 +78,18 @@ class RecordWriter:
             logger.exception("Could not publish a call event")
 
     async def _store_with_retry(self, batch: list[TurnRecord | CallNote]) -> None:
+        """Store a batch; while the database is unreachable, wait and try again.
+
+        A batch the database *rejects* (e.g. a turn for a call that doesn't exist) is stored
+        record by record instead, so one bad record can't hold back everyone else's.
+        """
         delay = 0.2
         while True:
             try:
                 await self._store(batch)
+                return
+            except (IntegrityError, DataError):
+                await self._store_one_by_one(batch)
                 return
             except Exception as exc:
                 logger.warning(
@@ -88,6 +97,13 @@ class RecordWriter:
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
+
+    async def _store_one_by_one(self, batch: list[TurnRecord | CallNote]) -> None:
+        for item in batch:
+            try:
+                await self._store([item])
+            except (IntegrityError, DataError) as exc:
+                logger.error(f"The database rejected a record of call {item.call_id}: {exc}")
 
     async def _store(self, batch: list[TurnRecord | CallNote]) -> None:
         turns = [item for item in batch if isinstance(item, TurnRecord)]
