@@ -135,3 +135,45 @@ async def test_barge_in_and_a_failing_llm(stack: Stack) -> None:
     assert call["error"] and "Fake upstream failure" in call["error"]
     assert call["end_reason"] == "caller-hangup"
     assert caller.protocol_errors == []
+
+
+HOSTILE_MESSAGES: list[str | bytes] = [
+    "this is not json",
+    b"\x00\xff binary frame",
+    '{"event": "media", "media": {"payload": "@@@ not base64 @@@"}}',
+    '{"event": "media", "media": {"payload": 12345}}',
+    '{"event": "media"}',
+    '{"event": "surprise", "data": 1}',
+    '{"event": "dtmf", "dtmf": {}}',
+    '{"event": "start", "start": {}}',
+    '["an", "array"]',
+    '{"event": "media", "media": {"payload": "' + "A" * 50_000 + '"}}',
+]
+
+
+async def test_hostile_frames_harm_neither_this_call_nor_another(stack: Stack) -> None:
+    first_id, first_sid = await _start_call(stack)
+    second_id, second_sid = await _start_call(stack)
+    hostile = await stack.twilio.answer(first_id, first_sid)
+    other = await stack.twilio.answer(second_id, second_sid)
+    await hostile.wait_for_bot_utterance(timeout=20)
+    await other.wait_for_bot_utterance(timeout=20)
+
+    for message in HOSTILE_MESSAGES:
+        await hostile.send_raw(message)
+    await hostile.say("My garden is lovely today", announce=stack.openai.expect_utterance)
+    answer = await hostile.wait_for_bot_utterance(timeout=20)
+    assert answer.audio_seconds > 1
+    await other.say("I watched the birds", announce=stack.openai.expect_utterance)
+    await other.wait_for_bot_utterance(timeout=20)
+    await hostile.hang_up()
+    await other.hang_up()
+
+    hostile_call = await wait_for_call(stack.api, first_id, turns=3, end_reason="caller-hangup")
+    other_call = await wait_for_call(stack.api, second_id, turns=3, end_reason="caller-hangup")
+    assert [t["text"] for t in hostile_call["turns"]][1] == "My garden is lovely today"
+    assert "My garden is lovely today" in hostile_call["turns"][2]["text"]
+    assert [t["text"] for t in other_call["turns"]][1] == "I watched the birds"
+    assert "I watched the birds" in other_call["turns"][2]["text"]
+    assert hostile.protocol_errors == [] and other.protocol_errors == []
+    assert sum(u.underruns for u in other.utterances) == 0

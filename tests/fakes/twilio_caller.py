@@ -299,6 +299,11 @@ class SimulatedCaller:
         """Everything the bot sent, concatenated (including audio a ``clear`` dropped)."""
         return bytes(self._bot_audio)
 
+    async def send_raw(self, message: str | bytes) -> None:
+        """Send anything at all on the stream (for hostile-input tests)."""
+        assert self._ws is not None
+        await self._ws.send(message)
+
     # ------------------------------------------------------------------ internals
 
     def _next_seq(self) -> str:

@@ -11,6 +11,9 @@ Pass it to the real SDK and everything but the network runs for real::
 Calls resource (create, fetch, update) with realistic JSON, record every request and can be told
 to fail the next request with a Twilio error. They are thread-safe: the server may call the sync
 client from a worker thread.
+
+``FakeTwilioApi`` is the state and routing they share; ``tests.fakes.twilio_rest_server`` serves
+the same object over real HTTP (for a server in another process, e.g. the benchmark).
 """
 
 from __future__ import annotations
@@ -77,8 +80,9 @@ def _error_response(status: int, code: int, message: str) -> Response:
     )
 
 
-class _FakeTwilioApi:
-    """State and routing shared by the sync and async fakes."""
+class FakeTwilioApi:
+    """Twilio's Calls resource: state and routing shared by the HTTP-client fakes and the
+    HTTP server fake. One request in, one `twilio.http.response.Response` out."""
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
@@ -97,7 +101,7 @@ class _FakeTwilioApi:
         with self._lock:
             self._set_status(self.calls[call_sid], status)
 
-    def _handle(
+    def handle(
         self,
         method: str,
         url: str,
@@ -106,6 +110,7 @@ class _FakeTwilioApi:
         headers: dict[str, str] | None,
         auth: tuple[str, str] | None,
     ) -> Response:
+        """Record one request and answer it as Twilio would (or with a queued error)."""
         method = method.upper()
         form = dict(data or {})
         with self._lock:
@@ -220,11 +225,11 @@ class _FakeTwilioApi:
         )
 
 
-class FakeTwilioHttpClient(_FakeTwilioApi, HttpClient):
+class FakeTwilioHttpClient(FakeTwilioApi, HttpClient):
     """Sync fake: ``Client(sid, token, http_client=FakeTwilioHttpClient())``."""
 
     def __init__(self) -> None:
-        _FakeTwilioApi.__init__(self)
+        FakeTwilioApi.__init__(self)
         HttpClient.__init__(self, _logger, is_async=False)
 
     def request(
@@ -238,14 +243,14 @@ class FakeTwilioHttpClient(_FakeTwilioApi, HttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        return self._handle(method, url, params, data, headers, auth)
+        return self.handle(method, url, params, data, headers, auth)
 
 
-class FakeAsyncTwilioHttpClient(_FakeTwilioApi, AsyncHttpClient):
+class FakeAsyncTwilioHttpClient(FakeTwilioApi, AsyncHttpClient):
     """Async fake for the SDK's ``*_async`` methods (``calls.create_async`` etc.)."""
 
     def __init__(self) -> None:
-        _FakeTwilioApi.__init__(self)
+        FakeTwilioApi.__init__(self)
         AsyncHttpClient.__init__(self, _logger, is_async=True)
 
     async def request(
@@ -259,7 +264,7 @@ class FakeAsyncTwilioHttpClient(_FakeTwilioApi, AsyncHttpClient):
         timeout: float | None = None,
         allow_redirects: bool = False,
     ) -> Response:
-        return self._handle(method, url, params, data, headers, auth)
+        return self.handle(method, url, params, data, headers, auth)
 
     async def close(self) -> None:
         """Nothing to release; present because the real async client has it."""
