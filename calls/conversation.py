@@ -70,7 +70,7 @@ async def run_conversation(
     @call.transport.event_handler("on_client_connected")
     async def _greet(_transport: object, _ws: object) -> None:
         # The bot speaks first, and says it is automated and for whom it calls.
-        await call.worker.queue_frame(TTSSpeakFrame(call.greeting))
+        await call.worker.queue_frames([TTSSpeakFrame(sentence) for sentence in call.greeting])
 
     @call.transport.event_handler("on_client_disconnected")
     async def _caller_left(_transport: object, _ws: object) -> None:

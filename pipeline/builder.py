@@ -8,6 +8,7 @@
     → user context aggregator (Silero VAD + pause-tolerant end of turn; barge-in)
     → LLM (GPT-4o, end_call tool)
     → TTS
+    → PlaybackMarks          (a Twilio mark after each sentence: what the caller really heard)
     → transport.output       (paced audio; `clear` on barge-in)
     → assistant context aggregator
     observer: CallRecorder → RecordWriter (database + event bus, off the real-time path)
@@ -43,6 +44,7 @@ from bot.services import CallServices
 from bot.tools import END_CALL, end_call_handler
 from pipeline.observers import CallRecorder, RecordSink
 from processors.call_time_limit import CallTimeLimit
+from processors.playback_marks import PlaybackMarks
 from processors.service_fallback import ServiceErrorFallback
 from settings import Settings
 from telephony.serializer import SafeTwilioSerializer
@@ -65,7 +67,7 @@ class BuiltCall:
     transport: FastAPIWebsocketTransport
     recorder: CallRecorder
     serializer: SafeTwilioSerializer
-    greeting: str
+    greeting: list[str]
 
 
 def build_call_worker(
@@ -126,6 +128,7 @@ def build_call_worker(
             user_aggregator,
             services.llm,
             services.tts,
+            PlaybackMarks(stream.stream_sid),
             transport.output(),
             assistant_aggregator,
         ]

@@ -6,9 +6,11 @@ records to a sink whose `submit` only enqueues; the database is written by anoth
 What it records:
 - a user turn per caller turn: the final transcripts between the turn's start and the bot's
   answer;
-- an assistant turn per bot answer: the text the output transport actually sent (sentences cut
-  off by a barge-in are not included), whether the caller interrupted it, and the latency from
-  the end of the caller's speech to the bot's first audio;
+- an assistant turn per bot answer: the sentences the output transport sent, whether the caller
+  interrupted it, and the latency from the end of the caller's speech to the bot's first audio.
+  When the caller interrupts, only the sentences the caller has heard are kept: the ones whose
+  playback mark (`processors.playback_marks`) Twilio echoed before the interruption. Without
+  mark echoes (a transport that doesn't send them) the sentences sent are kept;
 - a note for every service error.
 """
 
@@ -23,6 +25,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     ErrorFrame,
+    InputTransportMessageFrame,
     TranscriptionFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
@@ -34,6 +37,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
+from processors.playback_marks import mark_name
 
 
 class RecordSink(Protocol):
@@ -50,6 +54,7 @@ class _OpenTurn:
     role: TurnRole
     started_at: datetime
     parts: list[str] = field(default_factory=list)
+    marks: list[str] = field(default_factory=list)  # the playback mark of each part
     ended_at: datetime | None = None
     interrupted: bool = False
     latency_ms: int | None = None
@@ -70,6 +75,8 @@ class CallRecorder(BaseObserver):
         self._bot_speaking = False
         # Monotonic time the caller really stopped talking (VAD decision minus its silence window).
         self._speech_ended_at: float | None = None
+        self._heard_marks: set[str] = set()
+        self._marks_echoed = False
         self.latencies_ms: list[int] = []
 
     async def on_push_frame(self, data: FramePushed) -> None:
@@ -77,6 +84,7 @@ class CallRecorder(BaseObserver):
         if isinstance(frame, TTSTextFrame):
             if data.source is self._output and self._assistant is not None:
                 self._assistant.parts.append(frame.text)
+                self._assistant.marks.append(mark_name(frame))
             return
         if not data.first_push:
             return
@@ -95,6 +103,10 @@ class CallRecorder(BaseObserver):
             self._bot_speaking = False
             if self._assistant is not None:
                 self._assistant.ended_at = _now()
+        elif isinstance(frame, InputTransportMessageFrame):
+            if isinstance(frame.message, dict) and frame.message.get("event") == "mark":
+                self._marks_echoed = True
+                self._heard_marks.add(str(frame.message.get("name")))
         elif isinstance(frame, ErrorFrame):
             self._sink.submit(CallNote(self._call_id, error=frame.error))
 
@@ -144,8 +156,17 @@ class CallRecorder(BaseObserver):
     def _close_assistant(self) -> None:
         turn, self._assistant = self._assistant, None
         self._bot_speaking = False
-        if turn is not None and (turn.parts or turn.interrupted):
-            self._emit(turn, _join_spoken(turn.parts))
+        if turn is None or not (turn.parts or turn.interrupted):
+            return
+        parts = turn.parts
+        if turn.interrupted and self._marks_echoed:
+            parts = [
+                p
+                for p, mark in zip(turn.parts, turn.marks, strict=True)
+                if mark in self._heard_marks
+            ]
+        self._heard_marks.difference_update(turn.marks)
+        self._emit(turn, _join_spoken(parts))
 
     def _emit(self, turn: _OpenTurn, text: str) -> None:
         self._sequence += 1

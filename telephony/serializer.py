@@ -14,7 +14,7 @@ import json
 from typing import Any
 
 from loguru import logger
-from pipecat.frames.frames import Frame
+from pipecat.frames.frames import Frame, InputTransportMessageFrame
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
@@ -39,8 +39,11 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         if event == "stop":
             self.stopped = True
             return None
+        if event == "mark":
+            # The caller has heard everything sent before this mark (see PlaybackMarks).
+            return InputTransportMessageFrame(message={"event": "mark", "name": message["name"]})
         if event != "media" and event != "dtmf":
-            return None  # mark echoes and repeated handshakes carry nothing for the pipeline
+            return None  # a repeated handshake carries nothing for the pipeline
         return await super().deserialize(data)
 
     def _parse(self, data: str | bytes) -> dict[str, Any] | None:
@@ -62,6 +65,12 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
                 base64.b64decode(payload, validate=True)
             except (binascii.Error, ValueError):
                 return self._reject("media payload is not base64")
+        elif event == "mark":
+            mark = message.get("mark")
+            name = mark.get("name") if isinstance(mark, dict) else None
+            if not isinstance(name, str) or len(name) > 256:
+                return self._reject("mark without a name")
+            message["name"] = name
         elif event == "dtmf":
             dtmf = message.get("dtmf")
             if not isinstance(dtmf, dict) or not isinstance(dtmf.get("digit"), str):

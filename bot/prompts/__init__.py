@@ -17,12 +17,16 @@ def system_prompt(*, bot_name: str, organization_name: str) -> str:
     return _template("system").format(bot_name=bot_name, organization_name=organization_name)
 
 
-def greeting(*, bot_name: str, organization_name: str) -> str:
-    """The first words of every call: who is calling, on whose behalf, and that it's automated."""
-    return (
-        f"Hello! This is {bot_name}, an automated assistant calling on behalf of "
-        f"{organization_name} for your daily check-in. How are you today?"
-    )
+def greeting(*, bot_name: str, organization_name: str) -> list[str]:
+    """The first words of every call, one sentence each: who is calling, on whose behalf, and
+    that it's automated. Sentence by sentence, the first one is heard sooner and a caller who
+    talks over the greeting is recorded as having heard exactly the sentences they heard."""
+    return [
+        "Hello!",
+        f"This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
+        "for your daily check-in.",
+        "How are you today?",
+    ]
 
 
 FALLBACK_LINE = "I'm sorry, I didn't catch that. Could you say it again?"

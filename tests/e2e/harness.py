@@ -117,7 +117,7 @@ class TwilioSide:
 
 
 async def wait_for_call(
-    http: httpx.AsyncClient, call_id: int, *, turns: int, end_reason: str, timeout: float = 15.0
+    http: httpx.AsyncClient, call_id: int, *, turns: int, end_reason: str, timeout: float = 30.0
 ) -> dict[str, Any]:
     """Poll the API until the call has `turns` stored turns and an end reason starting with
     `end_reason` (records are written in the background, so they land a moment later)."""

@@ -9,6 +9,7 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     ErrorFrame,
     Frame,
+    InputTransportMessageFrame,
     TranscriptionFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
@@ -22,6 +23,7 @@ from pipecat.utils.text.base_text_aggregator import TextType
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
 from pipeline.observers import CallRecorder
+from processors.playback_marks import mark_name
 
 CALL_ID = 7
 
@@ -63,9 +65,16 @@ class Harness:
             )
         )
 
-    async def spoken(self, text: str) -> None:
+    async def spoken(self, text: str) -> TTSTextFrame:
         """Text the output transport sent along with its audio."""
-        await self.push(TTSTextFrame(text, text_type=TextType.SENTENCE), source=self.output)
+        frame = TTSTextFrame(text, text_type=TextType.SENTENCE)
+        await self.push(frame, source=self.output)
+        return frame
+
+    async def mark_echoed(self, frame: TTSTextFrame) -> None:
+        """Twilio echoed the playback mark sent after this sentence: the caller heard it."""
+        message = {"event": "mark", "name": mark_name(frame)}
+        await self.push(InputTransportMessageFrame(message=message))
 
     async def generated(self, text: str) -> None:
         """Text the TTS produced (not yet, or never, sent by the output)."""
@@ -250,3 +259,25 @@ async def test_finish_flushes_an_open_user_turn() -> None:
     ]
     h.recorder.finish()  # idempotent
     assert len(h.sink.turns) == 1
+
+
+async def test_with_playback_marks_an_interrupted_answer_keeps_only_what_was_heard() -> None:
+    h = Harness()
+    await h.push(BotStartedSpeakingFrame())
+    first = await h.spoken("Hello!")
+    await h.mark_echoed(first)
+    second = await h.spoken("This is Sunny, calling for your check-in.")  # sent, still playing
+    await h.push(UserStartedSpeakingFrame())
+    await h.mark_echoed(second)  # Twilio echoes pending marks after `clear`: not heard
+    h.recorder.finish()
+    assert [(t.text, t.interrupted) for t in h.sink.turns] == [("Hello!", True)]
+
+
+async def test_with_playback_marks_an_answer_heard_to_the_end_is_whole() -> None:
+    h = Harness()
+    await h.push(BotStartedSpeakingFrame())
+    for text in ("Good.", "Sleep well?"):
+        await h.mark_echoed(await h.spoken(text))
+    await h.push(BotStoppedSpeakingFrame())
+    h.recorder.finish()
+    assert [(t.text, t.interrupted) for t in h.sink.turns] == [("Good. Sleep well?", False)]

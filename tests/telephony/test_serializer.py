@@ -5,7 +5,12 @@ import json
 from typing import Any
 
 import pytest
-from pipecat.frames.frames import InputAudioRawFrame, InputDTMFFrame, InterruptionFrame
+from pipecat.frames.frames import (
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InputTransportMessageFrame,
+    InterruptionFrame,
+)
 from pipecat.processors.frame_processor import FrameProcessorSetup
 
 from telephony.serializer import SafeTwilioSerializer
@@ -64,7 +69,12 @@ async def test_malformed_messages_are_dropped_not_raised(
 
 async def test_marks_and_stop_are_understood(serializer: SafeTwilioSerializer) -> None:
     mark = {"event": "mark", "streamSid": "MZ", "mark": {"name": "m1"}}
-    assert await serializer.deserialize(json.dumps(mark)) is None
+    echoed = await serializer.deserialize(json.dumps(mark))
+    assert isinstance(echoed, InputTransportMessageFrame)
+    assert echoed.message == {"event": "mark", "name": "m1"}
+    assert await serializer.deserialize(json.dumps({"event": "mark", "mark": {}})) is None
+    assert serializer.bad_messages == 1
+    serializer.bad_messages = 0
     assert await serializer.deserialize(json.dumps({"event": "stop", "stop": {}})) is None
     assert serializer.stopped and serializer.bad_messages == 0
 

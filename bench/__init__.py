@@ -1,0 +1,1 @@
+"""Benchmarks for carecall (see bench/README.md)."""

@@ -1,0 +1,851 @@
+"""Concurrent-call benchmark: N simulated phone calls against a real carecall server process.
+
+    .venv/bin/python -m bench.calls --calls 1 8 20 --turns 3
+
+For each N, one after another, it starts three processes: the fake OpenAI server (STT, LLM, TTS
+with set latencies, TTS tone mode), the fake Twilio REST server, and carecall itself
+(`uvicorn server:app`, pointed at both with OPENAI_BASE_URL and TWILIO_API_BASE_URL). It plays
+Twilio for one warm-up call, then for N concurrent calls: signed status callbacks and voice
+webhook, then a simulated caller on the media stream the TwiML names, talking in real time.
+It measures what callers hear (turn latency, greeting time, audio gaps) and what the server
+costs (CPU per call-minute, memory per call). See bench/README.md for what each figure means.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import math
+import os
+import re
+import secrets
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import httpx
+import psutil
+from twilio.request_validator import RequestValidator
+
+from tests.fakes.twilio_caller import (
+    FRAME_SECONDS,
+    SimulatedCaller,
+    _speech_frames,  # the callers' shared speech cache, filled before the clock starts
+)
+
+PYTHON = sys.executable
+REPO_ROOT = Path(__file__).resolve().parent.parent
+TO_NUMBER = "+14155550100"
+FROM_NUMBER = "+15005550006"
+GOODBYE = "Okay, goodbye"
+SENTENCES = (
+    "I slept well last night",
+    "I had porridge for breakfast",
+    "My knee is a little sore today",
+    "My daughter visited on Sunday",
+    "I took my pills this morning",
+    "I went for a short walk",
+    "The weather is lovely here",
+    "I am watching the birds outside",
+    "I feel a bit tired today",
+    "I made soup for lunch",
+    "My neighbour brought me flowers",
+    "I read the newspaper after tea",
+)
+RSS_SAMPLE_SECONDS = 0.25
+STOP_GRACE_SECONDS = 10.0
+MB = 1024 * 1024
+
+_running: list[asyncio.subprocess.Process] = []
+"""Every child process still running: killed on the way out, whatever happened."""
+
+
+# ---------------------------------------------------------------------------------- results
+
+
+@dataclass
+class HeardSpeech:
+    """One stretch of bot audio as the caller heard it (times from stream connect)."""
+
+    start_s: float
+    end_s: float
+    audio_s: float
+    underruns: int
+    interrupted: bool
+
+
+@dataclass
+class CallResult:
+    """One simulated call, as its caller experienced it."""
+
+    index: int
+    ok: bool = False
+    error: str | None = None
+    call_id: int | None = None
+    said: list[str] = field(default_factory=list)
+    said_end_s: list[float] = field(default_factory=list)
+    """When the caller finished saying each sentence (s from stream connect)."""
+    greeting_s: float | None = None
+    """First bot audio − stream connect."""
+    turn_latencies_s: list[float] = field(default_factory=list)
+    """Per answer: first audio of the reply − the moment the caller finished speaking."""
+    goodbye_latency_s: float | None = None
+    """Same, for the goodbye (the end_call tool round trip, then the closing line)."""
+    underruns: int = 0
+    protocol_errors: int = 0
+    clears: int = 0
+    """Twilio `clear` messages: the bot stopped its own audio (it heard a barge-in)."""
+    duration_s: float = 0.0
+    """Stream connect → the bot closed it (or → the failure)."""
+    heard: list[HeardSpeech] = field(default_factory=list)
+    stored_turns: list[str] = field(default_factory=list)
+    """The call's turns as carecall stored them: "role: text" (+ " [interrupted]")."""
+    end_reason: str | None = None
+    transcript_ok: bool | None = None
+
+
+@dataclass
+class RunResult:
+    """The figures for one N."""
+
+    calls: int
+    ok: int
+    failed: int
+    wall_s: float
+    call_minutes: float
+    turn_ms_p50: float | None
+    turn_ms_p95: float | None
+    turn_ms_max: float | None
+    greeting_ms_p50: float | None
+    greeting_ms_p95: float | None
+    goodbye_ms_p50: float | None
+    underruns: int
+    protocol_errors: int
+    transcript_mismatches: int
+    server_cpu_s: float
+    server_cpu_s_per_call_minute: float | None
+    server_cpu_pct_of_one_core: float
+    server_rss_baseline_mb: float
+    server_rss_peak_mb: float
+    server_mb_per_call: float
+    caller_cpu_s: float
+    fake_openai_cpu_s: float
+    fake_twilio_cpu_s: float
+    server_log_errors: int
+    server_log_warnings: int
+    errors: list[str]
+    call_results: list[CallResult]
+
+
+# ---------------------------------------------------------------------------------- processes
+
+
+@dataclass
+class Service:
+    """A child process we started: its handle, psutil view and log file."""
+
+    name: str
+    process: asyncio.subprocess.Process
+    log_path: Path
+    url: str
+
+    def __post_init__(self) -> None:
+        self.ps = psutil.Process(self.process.pid)
+
+    def cpu_seconds(self) -> float:
+        times = self.ps.cpu_times()
+        return float(times.user + times.system)
+
+    def rss(self) -> int:
+        return int(self.ps.memory_info().rss)
+
+    def log_tail(self, lines: int = 40) -> str:
+        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+        return "\n".join(text.splitlines()[-lines:])
+
+    async def stop(self) -> None:
+        """SIGTERM, then SIGKILL after a grace period; bounded in time."""
+        process = self.process
+        if process.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                process.terminate()
+            try:
+                await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                with contextlib.suppress(ProcessLookupError):
+                    process.kill()
+                await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
+        if process in _running:
+            _running.remove(process)
+
+
+async def _spawn(
+    argv: list[str], log_path: Path, *, env: dict[str, str] | None = None, ready_line: bool
+) -> asyncio.subprocess.Process:
+    """Start a child in its own session (Ctrl-C reaches only us; we stop the children in
+    order). Its stderr, and its stdout unless we read a READY line from it, go to ``log_path``."""
+    with log_path.open("ab") as log:
+        process = await asyncio.create_subprocess_exec(
+            *argv,
+            cwd=REPO_ROOT,
+            env=env,
+            stdout=asyncio.subprocess.PIPE if ready_line else log,
+            stderr=log,
+            start_new_session=True,
+        )
+    _running.append(process)
+    return process
+
+
+async def start_fake(name: str, module: str, args: list[str], workdir: Path) -> Service:
+    """Start a fake server module and wait for its ``READY <url>`` line."""
+    log_path = workdir / f"{name}.log"
+    argv = [PYTHON, "-m", module, "--port", "0", *args]
+    process = await _spawn(argv, log_path, ready_line=True)
+    assert process.stdout is not None
+    try:
+        line = await asyncio.wait_for(process.stdout.readline(), timeout=60)
+    except TimeoutError:
+        line = b""
+    ready, _, url = line.decode().strip().partition(" ")
+    service = Service(name, process, log_path, url)
+    if ready != "READY":
+        await service.stop()
+        raise RuntimeError(f"{name} did not start:\n{service.log_tail()}")
+    return service
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass(frozen=True)
+class Secrets:
+    account_sid: str
+    auth_token: str
+
+
+async def start_carecall(
+    workdir: Path, openai_url: str, twilio_url: str, keys: Secrets, tag: str
+) -> Service:
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    env = dict(os.environ)
+    env.update(
+        OPENAI_API_KEY="sk-bench",
+        OPENAI_BASE_URL=openai_url,
+        TWILIO_ACCOUNT_SID=keys.account_sid,
+        TWILIO_AUTH_TOKEN=keys.auth_token,
+        TWILIO_PHONE_NUMBER=FROM_NUMBER,
+        TWILIO_API_BASE_URL=twilio_url,
+        WEBHOOK_URL=base,
+        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / f'bench-{tag}.db'}",
+        SESSION_SECRET=secrets.token_urlsafe(36),  # 48 characters
+        LOG_LEVEL="WARNING",
+    )
+    argv = [PYTHON, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
+    log_path = workdir / f"carecall-{tag}.log"
+    process = await _spawn([*argv, "--log-level", "warning"], log_path, env=env, ready_line=False)
+    service = Service("carecall", process, log_path, base)
+    deadline = time.monotonic() + 60
+    async with httpx.AsyncClient(base_url=base, timeout=2) as http:
+        while True:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await http.get("/healthz")).status_code == 200:
+                    return service
+            if process.returncode is not None or time.monotonic() > deadline:
+                await service.stop()
+                raise RuntimeError(f"carecall did not start:\n{service.log_tail()}")
+            await asyncio.sleep(0.1)
+
+
+@dataclass
+class Stack:
+    openai: Service
+    twilio: Service
+    server: Service
+    keys: Secrets
+
+    @property
+    def services(self) -> tuple[Service, ...]:
+        return (self.openai, self.twilio, self.server)
+
+
+@contextlib.asynccontextmanager
+async def running_stack(args: argparse.Namespace, workdir: Path, tag: str) -> AsyncIterator[Stack]:
+    """The three processes for one N, stopped (server first) however the block ends."""
+    keys = Secrets("AC" + secrets.token_hex(16), secrets.token_hex(16))
+    async with contextlib.AsyncExitStack() as stack:
+        latencies = [
+            *("--stt-latency", str(args.stt_latency)),
+            *("--llm-latency", str(args.llm_latency)),
+            *("--tts-latency", str(args.tts_latency)),
+            *("--tts-mode", "tone"),
+        ]
+        openai = await start_fake(
+            f"fake-openai-{tag}", "tests.fakes.openai_server", latencies, workdir
+        )
+        stack.push_async_callback(openai.stop)
+        twilio = await start_fake(
+            f"fake-twilio-{tag}", "tests.fakes.twilio_rest_server", [], workdir
+        )
+        stack.push_async_callback(twilio.stop)
+        server = await start_carecall(workdir, openai.url, twilio.url, keys, tag)
+        stack.push_async_callback(server.stop)
+        yield Stack(openai, twilio, server, keys)
+
+
+# ---------------------------------------------------------------------------------- one call
+
+
+class SpeechEndSpacer:
+    """Keeps the moments callers finish speaking at least ``gap`` seconds apart.
+
+    The fake STT is one FIFO for every call: it answers each transcription request with the
+    oldest announced sentence. Each caller announces its sentence right after speaking it, and
+    the server asks for the transcript ~VAD_STOP_SECS later, so the FIFO stays in step as long
+    as no two callers stop speaking at (almost) the same moment. A caller may wait a moment
+    before it speaks, as people do; latency is measured from the end of its speech.
+    """
+
+    def __init__(self, gap: float) -> None:
+        self._gap = gap
+        self._ends: list[float] = []
+
+    def delay_before(self, speech_seconds: float) -> float:
+        now = time.monotonic()
+        self._ends = sorted(end for end in self._ends if end > now - self._gap)
+        end = now + speech_seconds
+        for other in self._ends:
+            if abs(end - other) < self._gap:
+                end = other + self._gap
+        self._ends.append(end)
+        return end - speech_seconds - now
+
+
+@dataclass
+class CallContext:
+    """What every simulated call shares: clients, secrets and settings."""
+
+    server: httpx.AsyncClient
+    openai_control: httpx.AsyncClient
+    webhook_url: str
+    ws_url: str
+    keys: Secrets
+    spacer: SpeechEndSpacer
+    speech_seconds: dict[str, float]
+    wait_s: float
+
+    def signature(self, path: str, params: dict[str, str]) -> dict[str, str]:
+        validator = RequestValidator(self.keys.auth_token)
+        return {"X-Twilio-Signature": validator.compute_signature(self.webhook_url + path, params)}
+
+    async def webhook(self, path: str, params: dict[str, str]) -> httpx.Response:
+        response = await self.server.post(path, data=params, headers=self.signature(path, params))
+        if response.status_code >= 300:
+            raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:200]}")
+        return response
+
+
+def sentence(call_index: int, turn: int) -> str:
+    return SENTENCES[(call_index * 5 + turn) % len(SENTENCES)]
+
+
+async def place_call(ctx: CallContext) -> tuple[int, str]:
+    response = await ctx.server.post("/api/calls", json={"to": TO_NUMBER})
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /api/calls answered {response.status_code}: {response.text}")
+    body = response.json()
+    return int(body["id"]), str(body["twilio_sid"])
+
+
+async def answer(ctx: CallContext, call_id: int, call_sid: str) -> SimulatedCaller:
+    """What Twilio does when the callee picks up: callbacks, TwiML, then the media stream."""
+    for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
+        await ctx.webhook(
+            f"/twilio/status?call_id={call_id}",
+            {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
+        )
+    twiml = await ctx.webhook(
+        f"/twilio/voice?call_id={call_id}", {"CallSid": call_sid, "CallStatus": "in-progress"}
+    )
+    stream = ET.fromstring(twiml.text).find("./Connect/Stream")
+    if stream is None:
+        raise RuntimeError(f"the TwiML has no <Connect><Stream>: {twiml.text[:200]}")
+    parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    caller = SimulatedCaller(
+        ctx.ws_url,
+        custom_parameters=parameters,
+        call_sid=call_sid,
+        account_sid=ctx.keys.account_sid,
+        auth_token=ctx.keys.auth_token,
+        signed_url=stream.get("url", ""),
+    )
+    await caller.connect()
+    if caller.rejected_status is not None:
+        raise RuntimeError(f"the media websocket was refused (HTTP {caller.rejected_status})")
+    return caller
+
+
+async def speak(ctx: CallContext, caller: SimulatedCaller, text: str) -> float:
+    """Say ``text``; return the moment the last frame went out. Then tell the fake STT."""
+    await asyncio.sleep(ctx.spacer.delay_before(ctx.speech_seconds[text]))
+    await caller.say(text)
+    finished_at = time.monotonic()
+    await ctx.openai_control.post("/control/said", json={"text": text})
+    return finished_at
+
+
+async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float) -> CallResult:
+    """One whole call: greeting, ``turns`` answers, goodbye, the bot hangs up."""
+    await asyncio.sleep(start_delay)
+    result = CallResult(index)
+    caller: SimulatedCaller | None = None
+    began = time.monotonic()
+    try:
+        call_id, call_sid = await place_call(ctx)
+        result.call_id = call_id
+        caller = await answer(ctx, call_id, call_sid)
+        greeting = await caller.wait_for_bot_utterance(timeout=ctx.wait_s)
+        result.greeting_s = greeting.started_at - caller.connected_at
+        for turn in range(turns):
+            text = sentence(index, turn)
+            result.said.append(text)
+            finished_at = await speak(ctx, caller, text)
+            result.said_end_s.append(round(finished_at - caller.connected_at, 3))
+            reply = await caller.wait_for_bot_utterance(timeout=ctx.wait_s)
+            result.turn_latencies_s.append(reply.started_at - finished_at)
+        result.said.append(GOODBYE)
+        finished_at = await speak(ctx, caller, GOODBYE)
+        result.said_end_s.append(round(finished_at - caller.connected_at, 3))
+        await caller.wait_until_closed(timeout=ctx.wait_s)
+        result.duration_s = time.monotonic() - caller.connected_at
+        goodbye = [u for u in caller.utterances if u.started_at > finished_at]
+        if goodbye:
+            result.goodbye_latency_s = goodbye[0].started_at - finished_at
+        await ctx.webhook(  # Twilio reports the end of the call the bot hung up
+            f"/twilio/status?call_id={call_id}",
+            {
+                "CallSid": call_sid,
+                "CallStatus": "completed",
+                "SequenceNumber": "3",
+                "CallDuration": str(round(result.duration_s)),
+            },
+        )
+        result.ok = True
+    except Exception as exc:
+        result.error = f"call {index}: {type(exc).__name__}: {exc}"
+    finally:
+        if caller is not None:
+            if not result.ok:
+                result.duration_s = time.monotonic() - (caller.connected_at or began)
+                await caller.hang_up()
+            result.underruns = sum(u.underruns for u in caller.utterances)
+            result.protocol_errors = len(caller.protocol_errors)
+            result.clears = caller.clears_received
+            result.heard = [
+                HeardSpeech(
+                    round(u.started_at - caller.connected_at, 3),
+                    round(u.ended_at - caller.connected_at, 3),
+                    u.audio_seconds,
+                    u.underruns,
+                    u.interrupted,
+                )
+                for u in caller.utterances
+            ]
+    return result
+
+
+async def check_transcripts(ctx: CallContext, results: Sequence[CallResult]) -> int:
+    """How many finished calls carecall did not store as said: each sentence its own user
+    turn and a bot hang-up. (Also a check that the fake STT's FIFO stayed in step.)"""
+    mismatches = 0
+    for result in results:
+        if not result.ok or result.call_id is None:
+            continue
+        deadline = time.monotonic() + 10
+        while True:  # records are written in the background: they land a moment later
+            call = (await ctx.server.get(f"/api/calls/{result.call_id}")).json()
+            heard = [t["text"] for t in call["turns"] if t["role"] == "user"]
+            result.end_reason = call["end_reason"]
+            result.transcript_ok = heard == result.said and (result.end_reason or "").startswith(
+                "bot-hangup"
+            )
+            if result.transcript_ok or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(0.2)
+        result.stored_turns = [
+            f"{t['role']}: {t['text']}" + (" [interrupted]" if t["interrupted"] else "")
+            for t in call["turns"]
+        ]
+        if not result.transcript_ok:
+            mismatches += 1
+            print(f"  call {result.index} (id {result.call_id}) was stored differently:")
+            print(f"    said:    {result.said}, ending at {result.said_end_s} s")
+            print(f"    stored:  end_reason={result.end_reason!r}")
+            for turn in result.stored_turns:
+                print(f"             {turn[:110]}")
+            print(f"    heard:   {result.clears} clear(s); bot audio (s from connect):")
+            for h in result.heard:
+                flags = " interrupted" if h.interrupted else ""
+                print(
+                    f"             {h.start_s:6.2f}-{h.end_s:6.2f} {h.audio_s:5.2f} s audio, "
+                    f"{h.underruns} underruns{flags}"
+                )
+    return mismatches
+
+
+# ---------------------------------------------------------------------------------- one N
+
+
+class PeakRss:
+    """Samples a process's RSS every 0.25 s in the background; ``peak`` is the largest seen."""
+
+    def __init__(self, service: Service) -> None:
+        self._service = service
+        self.peak = service.rss()
+        self._task = asyncio.create_task(self._sample())
+
+    async def _sample(self) -> None:
+        with contextlib.suppress(psutil.Error):
+            while True:
+                self.peak = max(self.peak, self._service.rss())
+                await asyncio.sleep(RSS_SAMPLE_SECONDS)
+
+    async def stop(self) -> int:
+        self._task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self._task
+        with contextlib.suppress(psutil.Error):
+            self.peak = max(self.peak, self._service.rss())
+        return self.peak
+
+
+def own_cpu_seconds() -> float:
+    times = psutil.Process().cpu_times()
+    return float(times.user + times.system)
+
+
+def percentile(values: Sequence[float], q: float) -> float | None:
+    """Linear-interpolated percentile (q in 0..100), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    k = (len(ordered) - 1) * q / 100
+    lo, hi = math.floor(k), math.ceil(k)
+    return ordered[lo] + (ordered[hi] - ordered[lo]) * (k - lo)
+
+
+def ms(value: float | None) -> float | None:
+    return None if value is None else value * 1000
+
+
+_LOG_ERROR = re.compile(r"\| (ERROR|CRITICAL) +\||Traceback|^ERROR:")
+_LOG_WARNING = re.compile(r"\| WARNING +\||^WARNING:")
+
+
+def count_log_lines(service: Service) -> tuple[int, int]:
+    text = service.log_path.read_text(errors="replace") if service.log_path.exists() else ""
+    lines = text.splitlines()
+    return (
+        sum(1 for line in lines if _LOG_ERROR.search(line)),
+        sum(1 for line in lines if _LOG_WARNING.search(line)),
+    )
+
+
+async def run_n(
+    args: argparse.Namespace, n: int, workdir: Path, speech_seconds: dict[str, float]
+) -> RunResult:
+    async with (
+        running_stack(args, workdir, f"n{n}") as stack,
+        httpx.AsyncClient(base_url=stack.server.url, timeout=30) as server_http,
+        httpx.AsyncClient(base_url=stack.openai.url.removesuffix("/v1"), timeout=30) as control,
+    ):
+        ctx = CallContext(
+            server=server_http,
+            openai_control=control,
+            webhook_url=stack.server.url,
+            ws_url=stack.server.url.replace("http://", "ws://") + "/ws",
+            keys=stack.keys,
+            spacer=SpeechEndSpacer(args.speech_gap),
+            speech_seconds=speech_seconds,
+            wait_s=args.wait,
+        )
+        warm_up = await run_call(ctx, -1, 0, 0.0)  # greeting, goodbye: loads everything
+        if not warm_up.ok:
+            raise RuntimeError(
+                f"the warm-up call failed ({warm_up.error}); server log:\n{stack.server.log_tail()}"
+            )
+        await asyncio.sleep(1.0)  # let the warm-up call's records and sockets settle
+
+        rss_baseline = stack.server.rss()
+        cpu_before = {s.name: s.cpu_seconds() for s in stack.services}
+        own_before = own_cpu_seconds()
+        started = time.monotonic()
+        sampler = PeakRss(stack.server)
+        try:
+            results = list(
+                await asyncio.gather(
+                    *(run_call(ctx, i, args.turns, i * args.stagger / n) for i in range(n))
+                )
+            )
+        finally:
+            rss_peak = await sampler.stop()
+        wall = time.monotonic() - started
+        own_cpu = own_cpu_seconds() - own_before
+        cpu = {s.name: s.cpu_seconds() - cpu_before[s.name] for s in stack.services}
+
+        mismatches = await check_transcripts(ctx, results)
+        log_errors, log_warnings = count_log_lines(stack.server)
+        return summarize(
+            n,
+            results,
+            wall=wall,
+            server_cpu=cpu[stack.server.name],
+            caller_cpu=own_cpu,
+            openai_cpu=cpu[stack.openai.name],
+            twilio_cpu=cpu[stack.twilio.name],
+            rss_baseline=rss_baseline,
+            rss_peak=rss_peak,
+            mismatches=mismatches,
+            log_counts=(log_errors, log_warnings),
+            server=stack.server,
+        )
+
+
+def summarize(
+    n: int,
+    results: list[CallResult],
+    *,
+    wall: float,
+    server_cpu: float,
+    caller_cpu: float,
+    openai_cpu: float,
+    twilio_cpu: float,
+    rss_baseline: int,
+    rss_peak: int,
+    mismatches: int,
+    log_counts: tuple[int, int],
+    server: Service,
+) -> RunResult:
+    turns = [t for r in results for t in r.turn_latencies_s]
+    greetings = [r.greeting_s for r in results if r.greeting_s is not None]
+    goodbyes = [r.goodbye_latency_s for r in results if r.goodbye_latency_s is not None]
+    call_minutes = sum(r.duration_s for r in results) / 60
+    errors = [r.error for r in results if r.error]
+    if errors or log_counts[0]:
+        print(f"\n--- last lines of the carecall log ({server.log_path}) ---", file=sys.stderr)
+        print(server.log_tail(60), file=sys.stderr)
+    return RunResult(
+        calls=n,
+        ok=sum(r.ok for r in results),
+        failed=sum(not r.ok for r in results),
+        wall_s=wall,
+        call_minutes=call_minutes,
+        turn_ms_p50=ms(percentile(turns, 50)),
+        turn_ms_p95=ms(percentile(turns, 95)),
+        turn_ms_max=ms(max(turns, default=None)),
+        greeting_ms_p50=ms(percentile(greetings, 50)),
+        greeting_ms_p95=ms(percentile(greetings, 95)),
+        goodbye_ms_p50=ms(percentile(goodbyes, 50)),
+        underruns=sum(r.underruns for r in results),
+        protocol_errors=sum(r.protocol_errors for r in results),
+        transcript_mismatches=mismatches,
+        server_cpu_s=server_cpu,
+        server_cpu_s_per_call_minute=server_cpu / call_minutes if call_minutes else None,
+        server_cpu_pct_of_one_core=100 * server_cpu / wall,
+        server_rss_baseline_mb=rss_baseline / MB,
+        server_rss_peak_mb=rss_peak / MB,
+        server_mb_per_call=(rss_peak - rss_baseline) / MB / n,
+        caller_cpu_s=caller_cpu,
+        fake_openai_cpu_s=openai_cpu,
+        fake_twilio_cpu_s=twilio_cpu,
+        server_log_errors=log_counts[0],
+        server_log_warnings=log_counts[1],
+        errors=errors,
+        call_results=results,
+    )
+
+
+# ---------------------------------------------------------------------------------- report
+
+
+def fmt(value: float | None, digits: int = 0) -> str:
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+def print_run(run: RunResult) -> None:
+    print(
+        f"\n== N = {run.calls}: {run.ok} ok, {run.failed} failed, {run.wall_s:.1f} s wall, "
+        f"{run.call_minutes:.2f} call-minutes"
+    )
+    print(
+        f"  turn latency   p50 {fmt(run.turn_ms_p50)} ms, p95 {fmt(run.turn_ms_p95)} ms, "
+        f"max {fmt(run.turn_ms_max)} ms   (goodbye p50 {fmt(run.goodbye_ms_p50)} ms)"
+    )
+    print(f"  greeting       p50 {fmt(run.greeting_ms_p50)} ms, p95 {fmt(run.greeting_ms_p95)} ms")
+    print(
+        f"  audio          {run.underruns} underruns, {run.protocol_errors} protocol errors, "
+        f"{run.transcript_mismatches} transcript mismatches"
+    )
+    print(
+        f"  server CPU     {run.server_cpu_s:.1f} s = {fmt(run.server_cpu_s_per_call_minute, 2)} "
+        f"CPU-s per call-minute, {run.server_cpu_pct_of_one_core:.0f} % of one core"
+    )
+    print(
+        f"  server RSS     baseline {run.server_rss_baseline_mb:.0f} MB, peak "
+        f"{run.server_rss_peak_mb:.0f} MB, {run.server_mb_per_call:.1f} MB per call"
+    )
+    print(
+        f"  other CPU      callers (this process) {run.caller_cpu_s:.1f} s, fake OpenAI "
+        f"{run.fake_openai_cpu_s:.1f} s, fake Twilio {run.fake_twilio_cpu_s:.1f} s"
+    )
+    print(f"  server log     {run.server_log_errors} errors, {run.server_log_warnings} warnings")
+    for error in run.errors:
+        print(f"  FAILED {error}")
+
+
+SUMMARY_COLUMNS = (
+    ("N", lambda r: str(r.calls)),
+    ("ok/failed", lambda r: f"{r.ok}/{r.failed}"),
+    (
+        "turn p50/p95/max ms",
+        lambda r: "/".join(fmt(v) for v in (r.turn_ms_p50, r.turn_ms_p95, r.turn_ms_max)),
+    ),
+    ("greeting p50/p95 ms", lambda r: f"{fmt(r.greeting_ms_p50)}/{fmt(r.greeting_ms_p95)}"),
+    ("underruns", lambda r: str(r.underruns)),
+    ("CPU-s/call-min", lambda r: fmt(r.server_cpu_s_per_call_minute, 2)),
+    ("server CPU %", lambda r: fmt(r.server_cpu_pct_of_one_core)),
+    ("RSS base/peak MB", lambda r: f"{r.server_rss_baseline_mb:.0f}/{r.server_rss_peak_mb:.0f}"),
+    ("MB/call", lambda r: fmt(r.server_mb_per_call, 1)),
+    ("callers CPU-s", lambda r: fmt(r.caller_cpu_s, 1)),
+    ("fake-OpenAI CPU-s", lambda r: fmt(r.fake_openai_cpu_s, 1)),
+)
+
+
+def summary_table(runs: Sequence[RunResult]) -> str:
+    header = [name for name, _ in SUMMARY_COLUMNS]
+    rows = [[cell(run) for _, cell in SUMMARY_COLUMNS] for run in runs]
+    widths = [max(len(row[i]) for row in [header, *rows]) for i in range(len(header))]
+
+    def line(cells: Sequence[str]) -> str:
+        return "| " + " | ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True)) + " |"
+
+    rule = "|" + "|".join("-" * (w + 1) + ":" for w in widths) + "|"
+    return "\n".join([line(header), rule, *(line(row) for row in rows)])
+
+
+# ---------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.calls", description="Concurrent simulated calls against carecall."
+    )
+    parser.add_argument("--calls", type=int, nargs="+", default=[1, 8, 20], metavar="N")
+    parser.add_argument("--turns", type=int, default=3, help="answers per call before goodbye")
+    parser.add_argument("--stt-latency", type=float, default=0.15, metavar="S")
+    parser.add_argument("--llm-latency", type=float, default=0.3, metavar="S")
+    parser.add_argument("--tts-latency", type=float, default=0.15, metavar="S")
+    parser.add_argument(
+        "--stagger", type=float, default=1.0, metavar="S", help="spread call starts over S"
+    )
+    parser.add_argument(
+        "--speech-gap",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="keep callers' ends of speech this far apart (fake STT is one FIFO)",
+    )
+    parser.add_argument(
+        "--wait", type=float, default=30.0, metavar="S", help="longest wait for the bot"
+    )
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
+    parser.add_argument(
+        "--keep-logs", action="store_true", help="keep the work folder (logs, databases)"
+    )
+    args = parser.parse_args(argv)
+    if any(n < 1 for n in args.calls) or args.turns < 0:
+        parser.error("--calls must be ≥ 1 and --turns ≥ 0")
+    return args
+
+
+def prepare_speech() -> dict[str, float]:
+    """Synthesize every sentence once (espeak-ng), so no caller does it while measured."""
+    return {text: len(_speech_frames(text)) * FRAME_SECONDS for text in (*SENTENCES, GOODBYE)}
+
+
+async def bench(args: argparse.Namespace, workdir: Path) -> list[RunResult]:
+    speech_seconds = await asyncio.to_thread(prepare_speech)
+    runs: list[RunResult] = []
+    for n in args.calls:
+        print(f"\n… {n} concurrent call(s), {args.turns} turns each", flush=True)
+        run = await run_n(args, n, workdir, speech_seconds)
+        print_run(run)
+        runs.append(run)
+    return runs
+
+
+def write_json(path: Path, args: argparse.Namespace, runs: Sequence[RunResult]) -> None:
+    document = {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m bench.calls", *sys.argv[1:]]),
+        "cpu_count": os.cpu_count(),
+        "latencies_s": {"stt": args.stt_latency, "llm": args.llm_latency, "tts": args.tts_latency},
+        "runs": [asdict(run) for run in runs],
+    }
+    path.write_text(json.dumps(document, indent=2))
+
+
+def _kill_leftovers() -> None:
+    for process in list(_running):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(process.pid, signal.SIGKILL)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    workdir = Path(tempfile.mkdtemp(prefix="carecall-bench-"))
+    try:
+        runs = asyncio.run(bench(args, workdir))
+    except KeyboardInterrupt:
+        print(f"\ninterrupted; servers stopped; logs in {workdir}", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        print(f"\nbenchmark error: {exc}\nlogs in {workdir}", file=sys.stderr)
+        return 1
+    finally:
+        _kill_leftovers()
+    print(
+        f"\nSummary ({os.cpu_count()} CPUs; STT {args.stt_latency * 1000:.0f} ms, LLM first "
+        f"token {args.llm_latency * 1000:.0f} ms, TTS first byte {args.tts_latency * 1000:.0f} "
+        f"ms; {args.turns} turns + goodbye per call)\n"
+    )
+    print(summary_table(runs))
+    if args.json:
+        write_json(args.json, args, runs)
+    failed = any(run.failed or run.server_log_errors for run in runs)
+    suspect = any(run.transcript_mismatches or run.underruns for run in runs)
+    if failed:
+        print(f"\nsomething failed (see above); logs in {workdir}", file=sys.stderr)
+    elif args.keep_logs or suspect:
+        print(f"\nlogs in {workdir}", file=sys.stderr)
+    else:
+        shutil.rmtree(workdir, ignore_errors=True)
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
