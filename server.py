@@ -6,10 +6,12 @@ objects (engine, event bus, record writer, Twilio gateway, service HTTP pool) on
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from html import escape
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -26,7 +28,7 @@ from app_state import AppState
 from bot.services import ServiceClients
 from calls.conversation import ActiveCalls
 from calls.recorder import RecordWriter
-from calls.service import CallService
+from calls.service import CallService, mask_phone_number
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
@@ -35,12 +37,30 @@ from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
 
+if TYPE_CHECKING:
+    from loguru import Record
+
 MAX_BODY_BYTES = 64 * 1024
+
+
+_PHONE_NUMBER = re.compile(r"\+\d{6,15}")
+_LOG_FORMAT = (
+    "<green>{time:YYYY-MM-DD HH:mm:ss.SSS}</green> | <level>{level: <8}</level> | "
+    "<cyan>{name}</cyan> | <level>{message}</level>{extra[context]}"
+)
+
+
+def _scrub(record: Record) -> None:
+    """Mask phone numbers in every log line (ours and libraries'), and show bound context."""
+    record["message"] = _PHONE_NUMBER.sub(lambda m: mask_phone_number(m.group()), record["message"])
+    bound = {k: v for k, v in record["extra"].items() if k != "context"}
+    record["extra"]["context"] = "".join(f" {k}={v}" for k, v in bound.items())
 
 
 def configure_logging(level: str) -> None:
     logger.remove()
-    logger.add(sys.stderr, level=level.upper(), backtrace=False, diagnose=False)
+    logger.configure(patcher=_scrub)
+    logger.add(sys.stderr, level=level.upper(), format=_LOG_FORMAT, backtrace=False, diagnose=False)
 
 
 def create_app(

@@ -392,6 +392,10 @@ async def answer(ctx: CallContext, call_id: int, call_sid: str) -> SimulatedCall
         account_sid=ctx.keys.account_sid,
         auth_token=ctx.keys.auth_token,
         signed_url=stream.get("url", ""),
+        # Like a person, wait for a real pause (utterance_gap, 0.8 s) before answering. With
+        # end_on_mark a reply "ends" at any sentence mark whose next sentence is late, and the
+        # caller would talk over the rest of it; here such a late sentence is an underrun.
+        end_on_mark=False,
     )
     await caller.connect()
     if caller.rejected_status is not None:
