@@ -12,15 +12,22 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
-from twilio.request_validator import RequestValidator
 
 from api.limits import BodySizeLimit
 from server import MAX_BODY_BYTES, create_app
 from settings import Settings
+from tests.api.support import (
+    TO,
+    form,
+    only_call,
+    place_call,
+    signed_post,
+    status_params,
+    status_path,
+)
 from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
-from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, RecordedRequest
+from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
-TO = "+14155550100"
 CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls.json"
 CALL_FIELDS = {
     "id",
@@ -38,60 +45,23 @@ CALL_FIELDS = {
 }
 
 
-@pytest.fixture
-def fake_twilio() -> FakeAsyncTwilioHttpClient:
-    return FakeAsyncTwilioHttpClient()
-
-
-def _client(settings: Settings, fake_twilio: FakeAsyncTwilioHttpClient) -> Iterator[TestClient]:
-    app = create_app(settings, twilio_http_client=fake_twilio)
-    with TestClient(app) as client:
-        app.state.carecall.twilio._retry_base_delay = 0.01  # keep rate-limit retries fast
-        yield client
-
-
-@pytest.fixture
-def client(
-    make_settings: Callable[..., Settings], fake_twilio: FakeAsyncTwilioHttpClient
-) -> Iterator[TestClient]:
-    yield from _client(make_settings(), fake_twilio)
-
-
-@pytest.fixture
-def db_client(
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    fake_twilio: FakeAsyncTwilioHttpClient,
-) -> Iterator[TestClient]:
-    """An app on SQLite, then on PostgreSQL."""
-    yield from _client(make_settings(database_url=database_url), fake_twilio)
-
-
-def _form(request: RecordedRequest) -> dict[str, Any]:
-    """The form as it goes over the wire: every value a string, repeated keys as lists."""
-    return {
-        key: [str(v) for v in value] if isinstance(value, list) else str(value)
-        for key, value in request.data.items()
-    }
-
-
-def _only_call(client: TestClient) -> dict[str, Any]:
-    page = client.get("/api/calls").json()
-    assert page["total"] == 1
-    return page["items"][0]
-
-
 def _signed_status(client: TestClient, call: dict[str, Any], status: str) -> None:
-    path = f"/twilio/status?call_id={call['id']}"
-    params = {
-        "CallSid": call["twilio_sid"],
-        "AccountSid": TEST_ACCOUNT_SID,
-        "CallStatus": status,
-        "SequenceNumber": "0",
-    }
-    signature = RequestValidator(TEST_AUTH_TOKEN).compute_signature(PUBLIC_BASE + path, params)
-    response = client.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    params = status_params(call["twilio_sid"], status, 0)
+    response = signed_post(client, status_path(call), params)
     assert response.status_code == 204, response.text
+
+
+def _hang_up_after_twilio_error(
+    client: TestClient,
+    fake_twilio: FakeAsyncTwilioHttpClient,
+    http_status: int,
+    code: int,
+    message: str,
+) -> Any:  # the TestClient's response
+    """Place a call, then ask to hang it up while Twilio answers with this error."""
+    call = place_call(client)
+    fake_twilio.queue_error(http_status, code, message)
+    return client.post(f"/api/calls/{call['id']}/hangup")
 
 
 # --- placing a call ---------------------------------------------------------------------------
@@ -125,7 +95,7 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
     assert request.method == "POST"
     assert request.url == CALLS_URL
     assert request.auth == (TEST_ACCOUNT_SID, TEST_AUTH_TOKEN)
-    assert _form(request) == {
+    assert form(request) == {
         "To": TO,
         "From": settings.twilio_phone_number,
         "Url": f"{PUBLIC_BASE}/twilio/voice?call_id={call_id}",
@@ -259,7 +229,7 @@ def test_number_twilio_refuses_is_422_and_the_call_is_stored_failed(
     message = "This phone number is not valid. Check the number and its country code."
     assert response.json() == {"detail": message}
     assert len(fake_twilio.requests) == 1
-    call = _only_call(client)
+    call = only_call(client)
     assert call["status"] == "failed"
     assert call["error"] == message
     assert call["twilio_sid"] is None
@@ -285,7 +255,7 @@ def test_other_uncallable_numbers_get_a_readable_422(
 
     assert response.status_code == 422
     assert words in response.json()["detail"]
-    assert _only_call(client)["status"] == "failed"
+    assert only_call(client)["status"] == "failed"
 
 
 def test_twilio_server_error_is_502_with_the_reason_and_the_call_failed(
@@ -300,7 +270,7 @@ def test_twilio_server_error_is_502_with_the_reason_and_the_call_failed(
     assert detail.startswith("Twilio could not place a call:")
     assert "Internal" in detail and "20500" in detail
     assert len(fake_twilio.requests) == 1  # a server error is not retried
-    call = _only_call(client)
+    call = only_call(client)
     assert call["status"] == "failed"
     assert call["error"] == detail
 
@@ -316,8 +286,8 @@ def test_rate_limit_is_retried_with_backoff(
     assert response.json()["status"] == "queued"
     assert response.json()["twilio_sid"].startswith("CA")
     assert [r.url for r in fake_twilio.requests] == [CALLS_URL, CALLS_URL]
-    assert _form(fake_twilio.requests[0]) == _form(fake_twilio.requests[1])
-    call = _only_call(client)
+    assert form(fake_twilio.requests[0]) == form(fake_twilio.requests[1])
+    call = only_call(client)
     assert call["status"] == "queued" and call["error"] is None
 
 
@@ -333,7 +303,7 @@ def test_persistent_rate_limit_is_502_saying_so(
     detail = response.json()["detail"]
     assert "rate-limit" in detail
     assert len(fake_twilio.requests) == 4
-    call = _only_call(client)
+    call = only_call(client)
     assert call["status"] == "failed"
     assert call["error"] == detail
 
@@ -410,7 +380,7 @@ def test_home_page_says_ready_when_configured(client: TestClient) -> None:
 def test_hang_up_a_live_call_asks_twilio_to_complete_it(
     client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
-    call = client.post("/api/calls", json={"to": TO}).json()
+    call = place_call(client)
     _signed_status(client, call, "in-progress")
 
     response = client.post(f"/api/calls/{call['id']}/hangup")
@@ -422,7 +392,7 @@ def test_hang_up_a_live_call_asks_twilio_to_complete_it(
     request = fake_twilio.requests[-1]
     assert request.method == "POST"
     assert request.url == CALLS_URL.replace("Calls.json", f"Calls/{call['twilio_sid']}.json")
-    assert _form(request) == {"Status": "completed"}
+    assert form(request) == {"Status": "completed"}
     assert fake_twilio.calls[call["twilio_sid"]]["status"] == "completed"
     assert client.get(f"/api/calls/{call['id']}").json()["end_reason"] == "operator-hangup"
 
@@ -440,7 +410,7 @@ def test_hang_up_unknown_call_is_404(
 def test_hang_up_after_the_call_completed_is_409(
     client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
-    call = client.post("/api/calls", json={"to": TO}).json()
+    call = place_call(client)
     _signed_status(client, call, "completed")
 
     response = client.post(f"/api/calls/{call['id']}/hangup")
@@ -455,7 +425,7 @@ def test_hang_up_a_call_twilio_never_placed_is_409(
 ) -> None:
     fake_twilio.queue_error(500, 20500, "Internal")
     assert client.post("/api/calls", json={"to": TO}).status_code == 502
-    call_id = _only_call(client)["id"]
+    call_id = only_call(client)["id"]
 
     response = client.post(f"/api/calls/{call_id}/hangup")
 
@@ -466,10 +436,7 @@ def test_hang_up_a_call_twilio_never_placed_is_409(
 def test_hang_up_twilio_failure_is_502(
     client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
-    call = client.post("/api/calls", json={"to": TO}).json()
-    fake_twilio.queue_error(500, 20500, "Internal")
-
-    response = client.post(f"/api/calls/{call['id']}/hangup")
+    response = _hang_up_after_twilio_error(client, fake_twilio, 500, 20500, "Internal")
 
     assert response.status_code == 502
     assert "could not end a call" in response.json()["detail"]
@@ -478,10 +445,9 @@ def test_hang_up_twilio_failure_is_502(
 def test_hang_up_a_call_twilio_already_ended_is_accepted(
     client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
-    call = client.post("/api/calls", json={"to": TO}).json()
-    fake_twilio.queue_error(404, 20404, "The requested resource was not found")
-
-    response = client.post(f"/api/calls/{call['id']}/hangup")
+    response = _hang_up_after_twilio_error(
+        client, fake_twilio, 404, 20404, "The requested resource was not found"
+    )
 
     assert response.status_code == 202
 

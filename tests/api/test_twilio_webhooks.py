@@ -10,57 +10,31 @@ from __future__ import annotations
 import asyncio
 import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from pipeline.events import CallEvent, InProcessEventBus
-from server import create_app
 from settings import Settings
-from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+from tests.api.support import (
+    FROM,
+    TO,
+    get_call,
+    make_client,
+    place_call,
+    sign,
+    signed_post,
+    status_params,
+    status_path,
+)
+from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
-TO = "+14155550100"
-FROM = "+15005550006"
 FORBIDDEN = {"detail": "Invalid or missing Twilio signature."}
-
-
-def sign(path_with_query: str, params: dict[str, str], token: str = TEST_AUTH_TOKEN) -> str:
-    return RequestValidator(token).compute_signature(PUBLIC_BASE + path_with_query, params)
-
-
-def signed_post(
-    client: TestClient,
-    path_with_query: str,
-    params: dict[str, str],
-    headers: dict[str, str] | None = None,
-) -> Any:  # the TestClient's response (httpx or httpx2)
-    signature = sign(path_with_query, params)
-    return client.post(
-        path_with_query,
-        data=params,
-        headers={"X-Twilio-Signature": signature, **(headers or {})},
-    )
-
-
-def status_params(sid: str, status: str, sequence: int, **extra: str) -> dict[str, str]:
-    """A status callback's form, with the fields Twilio sends."""
-    return {
-        "AccountSid": TEST_ACCOUNT_SID,
-        "ApiVersion": "2010-04-01",
-        "CallSid": sid,
-        "CallStatus": status,
-        "Called": TO,
-        "Caller": FROM,
-        "Direction": "outbound-api",
-        "From": FROM,
-        "SequenceNumber": str(sequence),
-        "Timestamp": "Mon, 16 Jun 2025 10:00:00 +0000",
-        "To": TO,
-        **extra,
-    }
 
 
 def voice_params(sid: str) -> dict[str, str]:
@@ -75,62 +49,43 @@ def voice_params(sid: str) -> dict[str, str]:
     }
 
 
-@pytest.fixture
-def fake_twilio() -> FakeAsyncTwilioHttpClient:
-    return FakeAsyncTwilioHttpClient()
+class Events:
+    """The bus's events, read from the test's thread through the app's portal."""
+
+    def __init__(self, portal: BlockingPortal, events: AsyncIterator[CallEvent]) -> None:
+        self._portal = portal
+        self._events = events
+
+    def next(self) -> CallEvent:
+        async def next_event() -> CallEvent:
+            return await asyncio.wait_for(anext(self._events), 2)
+
+        return self._portal.call(next_event)
+
+    def nothing_more(self) -> list[CallEvent]:
+        """What else arrives within 0.2 s of quiet (should be nothing)."""
+
+        async def drain() -> list[CallEvent]:
+            extra: list[CallEvent] = []
+            try:
+                while True:
+                    extra.append(await asyncio.wait_for(anext(self._events), 0.2))
+            except TimeoutError:
+                return extra
+
+        return self._portal.call(drain)
 
 
-@pytest.fixture
-def bus() -> InProcessEventBus:
-    return InProcessEventBus()
-
-
-def _client(
-    settings: Settings,
-    fake_twilio: FakeAsyncTwilioHttpClient,
-    bus: InProcessEventBus | None = None,
-    **client_options: Any,
-) -> Iterator[TestClient]:
-    app = create_app(settings, twilio_http_client=fake_twilio, event_bus=bus)
-    with TestClient(app, **client_options) as client:
-        yield client
-
-
-@pytest.fixture
-def client(
-    make_settings: Callable[..., Settings],
-    fake_twilio: FakeAsyncTwilioHttpClient,
-    bus: InProcessEventBus,
-) -> Iterator[TestClient]:
-    yield from _client(make_settings(), fake_twilio, bus)
-
-
-@pytest.fixture
-def db_client(
-    make_settings: Callable[..., Settings],
-    database_url: str,
-    fake_twilio: FakeAsyncTwilioHttpClient,
-) -> Iterator[TestClient]:
-    """An app on SQLite, then on PostgreSQL."""
-    yield from _client(make_settings(database_url=database_url), fake_twilio)
-
-
-def place_call(client: TestClient) -> dict[str, Any]:
-    response = client.post("/api/calls", json={"to": TO})
-    assert response.status_code == 201, response.text
-    call: dict[str, Any] = response.json()
-    return call
-
-
-def get_call(client: TestClient, call_id: int) -> dict[str, Any]:
-    response = client.get(f"/api/calls/{call_id}")
-    assert response.status_code == 200
-    call: dict[str, Any] = response.json()
-    return call
-
-
-def status_path(call: dict[str, Any]) -> str:
-    return f"/twilio/status?call_id={call['id']}"
+@contextmanager
+def subscribed(client: TestClient, bus: InProcessEventBus) -> Iterator[Events]:
+    portal = client.portal
+    assert portal is not None
+    subscription = bus.subscribe()
+    events: AsyncIterator[CallEvent] = portal.call(subscription.__aenter__)
+    try:
+        yield Events(portal, events)
+    finally:
+        portal.call(subscription.__aexit__, None, None, None)
 
 
 # --- the voice webhook ------------------------------------------------------------------------
@@ -279,7 +234,7 @@ def test_requests_through_a_proxy_validate_against_the_public_url(
         "X-Forwarded-Host": "carecall.example.org",
         "X-Forwarded-For": "54.172.60.1",
     }
-    for client in _client(
+    for client in make_client(
         make_settings(forwarded_allow_ips="127.0.0.1"),
         fake_twilio,
         base_url="http://10.0.0.7:8000",
@@ -352,19 +307,9 @@ def test_status_callbacks_move_the_call_forward_only(db_client: TestClient) -> N
 @pytest.mark.parametrize("final_status", ["busy", "no-answer", "canceled", "failed"])
 def test_unanswered_endings_are_final(client: TestClient, final_status: str) -> None:
     call = place_call(client)
-    path = status_path(call)
-    assert (
-        signed_post(client, path, status_params(call["twilio_sid"], "ringing", 1)).status_code
-        == 204
-    )
-    assert (
-        signed_post(client, path, status_params(call["twilio_sid"], final_status, 2)).status_code
-        == 204
-    )
-    assert (
-        signed_post(client, path, status_params(call["twilio_sid"], "in-progress", 3)).status_code
-        == 204
-    )
+    for sequence, status in enumerate(["ringing", final_status, "in-progress"], start=1):
+        params = status_params(call["twilio_sid"], status, sequence)
+        assert signed_post(client, status_path(call), params).status_code == 204
 
     stored = get_call(client, call["id"])
     assert stored["status"] == final_status
@@ -462,7 +407,7 @@ def test_webhooks_are_503_when_twilio_is_not_configured(
     overrides: dict[str, Any],
     path: str,
 ) -> None:
-    for client in _client(make_settings(**overrides), fake_twilio):
+    for client in make_client(make_settings(**overrides), fake_twilio):
         response = signed_post(client, path, status_params("CA" + "a" * 32, "ringing", 1))
 
         assert response.status_code == 503
@@ -474,25 +419,9 @@ def test_webhooks_are_503_when_twilio_is_not_configured(
 
 
 def test_each_forward_status_is_published_once(client: TestClient, bus: InProcessEventBus) -> None:
-    portal = client.portal
-    assert portal is not None
-    subscription = bus.subscribe()
-    events: AsyncIterator[CallEvent] = portal.call(subscription.__aenter__)
-
-    async def next_event() -> CallEvent:
-        return await asyncio.wait_for(anext(events), 2)
-
-    async def nothing_more() -> list[CallEvent]:
-        extra: list[CallEvent] = []
-        try:
-            while True:
-                extra.append(await asyncio.wait_for(anext(events), 0.2))
-        except TimeoutError:
-            return extra
-
-    try:
+    with subscribed(client, bus) as events:
         call = place_call(client)
-        queued = portal.call(next_event)
+        queued = events.next()
         assert queued.kind == "call.status"
         assert queued.call_id == call["id"]
         assert queued.data["status"] == "queued"
@@ -517,7 +446,7 @@ def test_each_forward_status_is_published_once(client: TestClient, bus: InProces
             response = signed_post(client, path, status_params(sid, status, sequence, **extra))
             assert response.status_code == 204
             if forward:
-                event = portal.call(next_event)
+                event = events.next()
                 assert (event.kind, event.call_id, event.data["status"]) == (
                     "call.status",
                     call["id"],
@@ -534,28 +463,16 @@ def test_each_forward_status_is_published_once(client: TestClient, bus: InProces
         assert published[-1].data["duration_seconds"] == 42
         assert published[-1].data["end_reason"] == "completed"
         assert published[-1].data["error"] is None
-        assert portal.call(nothing_more) == []
-    finally:
-        portal.call(subscription.__aexit__, None, None, None)
+        assert events.nothing_more() == []
 
 
 def test_failed_placement_is_published(
     client: TestClient, bus: InProcessEventBus, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
-    portal = client.portal
-    assert portal is not None
-    subscription = bus.subscribe()
-    events: AsyncIterator[CallEvent] = portal.call(subscription.__aenter__)
-
-    async def next_event() -> CallEvent:
-        return await asyncio.wait_for(anext(events), 2)
-
-    try:
+    with subscribed(client, bus) as events:
         fake_twilio.queue_error(400, 21211, "Invalid 'To'")
         assert client.post("/api/calls", json={"to": TO}).status_code == 422
-        event = portal.call(next_event)
+        event = events.next()
         assert event.kind == "call.status"
         assert event.data["status"] == "failed"
         assert event.data["error"]
-    finally:
-        portal.call(subscription.__aexit__, None, None, None)
