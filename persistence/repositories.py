@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import Update, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -73,28 +73,36 @@ class CallRepository:
             )
             return rows.scalars().all(), total
 
+    # Every write below is a conditional UPDATE: the database decides on the row as it is at
+    # that moment, so concurrent writers (status callbacks, the record writer) can't undo each
+    # other. Read-modify-write would lose updates on SQLite, which ignores FOR UPDATE.
+
     async def mark_placed(self, call_id: int, twilio_sid: str, status: CallStatus) -> Call | None:
         """Record Twilio's SID and first status, unless a callback already moved the call on."""
         async with self._sessions.begin() as session:
-            call = await session.get(Call, call_id, with_for_update=True)
-            if call is None:
-                return None
-            call.twilio_sid = twilio_sid
-            if status.rank > call.status.rank:
-                call.status = status
-            return call
+            await session.execute(
+                update(Call).where(Call.id == call_id).values(twilio_sid=twilio_sid)
+            )
+            await session.execute(
+                update(Call)
+                .where(Call.id == call_id, Call.status.in_(_before(status)))
+                .values(status=status)
+            )
+            return await session.get(Call, call_id)
 
     async def mark_failed(self, call_id: int, error: str) -> Call | None:
         async with self._sessions.begin() as session:
-            call = await session.get(Call, call_id, with_for_update=True)
-            if call is None:
-                return None
-            if not call.status.is_final:
-                call.status = CallStatus.FAILED
-                call.ended_at = utcnow()
-                call.end_reason = "failed"
-            call.error = error
-            return call
+            await session.execute(
+                update(Call)
+                .where(Call.id == call_id, Call.status.in_(_before(CallStatus.FAILED)))
+                .values(
+                    status=CallStatus.FAILED,
+                    ended_at=func.coalesce(Call.ended_at, utcnow()),
+                    end_reason=func.coalesce(Call.end_reason, "failed"),
+                )
+            )
+            await session.execute(update(Call).where(Call.id == call_id).values(error=error))
+            return await session.get(Call, call_id)
 
     async def apply_status(self, update_: StatusUpdate) -> tuple[Call | None, bool]:
         """Apply a status callback idempotently; return (call, whether anything changed).
@@ -102,35 +110,47 @@ class CallRepository:
         Callbacks arrive late, twice or out of order: a call only ever moves forward in its
         life (queued → ringing → in-progress → a final status), and a final status is kept.
         """
+        this_call = Call.twilio_sid == update_.call_sid
+        new = update_.status
+        now = utcnow()
+        moved: dict[str, Any] = {"status": new}
+        if new is CallStatus.IN_PROGRESS:
+            moved["answered_at"] = func.coalesce(Call.answered_at, now)
+        if new.is_final:
+            moved["ended_at"] = func.coalesce(Call.ended_at, now)
+            moved["end_reason"] = func.coalesce(Call.end_reason, new.value)
         async with self._sessions.begin() as session:
-            call = (
-                await session.execute(
-                    select(Call).where(Call.twilio_sid == update_.call_sid).with_for_update()
+            changed = await _updated(
+                session, update(Call).where(this_call, Call.status.in_(_before(new))).values(moved)
+            )
+            if update_.duration_seconds is not None:
+                changed |= await _updated(
+                    session,
+                    update(Call)
+                    .where(this_call, Call.duration_seconds.is_(None))
+                    .values(duration_seconds=update_.duration_seconds),
                 )
-            ).scalar_one_or_none()
-            if call is None:
-                return None, False
-            changed = False
-            if update_.status.rank > call.status.rank:
-                call.status = update_.status
-                changed = True
-                now = utcnow()
-                if update_.status is CallStatus.IN_PROGRESS and call.answered_at is None:
-                    call.answered_at = now
-                if update_.status.is_final:
-                    call.ended_at = call.ended_at or now
-                    call.end_reason = call.end_reason or update_.status.value
-            if update_.duration_seconds is not None and call.duration_seconds is None:
-                call.duration_seconds = update_.duration_seconds
-                changed = True
-            if update_.answered_by and call.answered_by != update_.answered_by:
-                call.answered_by = update_.answered_by
-                changed = True
+            if update_.answered_by:
+                changed |= await _updated(
+                    session,
+                    update(Call)
+                    .where(this_call, Call.answered_by.is_distinct_from(update_.answered_by))
+                    .values(answered_by=update_.answered_by),
+                )
             if update_.sequence_number is not None:
-                call.last_callback_sequence = max(
-                    call.last_callback_sequence or 0, update_.sequence_number
+                await session.execute(
+                    update(Call)
+                    .where(
+                        this_call,
+                        or_(
+                            Call.last_callback_sequence.is_(None),
+                            Call.last_callback_sequence < update_.sequence_number,
+                        ),
+                    )
+                    .values(last_callback_sequence=update_.sequence_number)
                 )
-            return call, changed
+            call = (await session.execute(select(Call).where(this_call))).scalar_one_or_none()
+            return call, changed and call is not None
 
     async def note_end_reason(self, call_id: int, reason: str) -> None:
         """Why the conversation ended (e.g. `bot-hangup`, `caller-hangup`), first writer wins."""
@@ -148,9 +168,13 @@ class CallRepository:
     async def note_error(self, call_id: int, message: str) -> None:
         """Append an error seen during the call; the call itself goes on."""
         async with self._sessions.begin() as session:
-            call = await session.get(Call, call_id, with_for_update=True)
-            if call is not None:
-                call.error = f"{call.error}\n{message}" if call.error else message
+            await session.execute(
+                update(Call)
+                .where(Call.id == call_id)
+                .values(
+                    error=case((Call.error.is_(None), message), else_=Call.error + "\n" + message)
+                )
+            )
 
     async def add_turns(self, turns: Sequence[TurnLike]) -> None:
         """Insert turns; a (call, sequence) pair already stored is skipped, never duplicated."""
@@ -176,3 +200,13 @@ class CallRepository:
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["call_id", "sequence"])
             )
+
+
+def _before(status: CallStatus) -> list[CallStatus]:
+    """The statuses a call may move on from to reach `status`."""
+    return [s for s in CallStatus if s.rank < status.rank]
+
+
+async def _updated(session: AsyncSession, statement: Update) -> bool:
+    result = await session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))

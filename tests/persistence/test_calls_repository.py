@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -143,3 +144,25 @@ def test_final_statuses_are_exactly_twilios_end_states(status: CallStatus) -> No
     assert status.is_final == (
         status.value in {"completed", "busy", "no-answer", "canceled", "failed"}
     )
+
+
+async def test_concurrent_writers_never_undo_each_other(calls_repo: CallRepository) -> None:
+    """A `completed` callback racing the conversation's end reason and an error note: all
+    three facts survive, whichever order the database applies them in."""
+    for attempt in range(15):
+        sid = f"CA{attempt:032x}"
+        call_id = await _placed(calls_repo, sid)
+        await calls_repo.apply_status(StatusUpdate(sid, CallStatus.IN_PROGRESS))
+        await asyncio.gather(
+            calls_repo.apply_status(StatusUpdate(sid, CallStatus.COMPLETED, duration_seconds=9)),
+            calls_repo.note_end_reason(call_id, "bot-hangup: done"),
+            calls_repo.note_error(call_id, "TTS hiccup"),
+        )
+        call = await calls_repo.get(call_id)
+        assert call is not None
+        assert (call.status, call.end_reason, call.error, call.duration_seconds) == (
+            CallStatus.COMPLETED,
+            "bot-hangup: done",
+            "TTS hiccup",
+            9,
+        )
