@@ -28,7 +28,7 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -132,6 +132,9 @@ class RunResult:
     underruns: int
     protocol_errors: int
     transcript_mismatches: int
+    """Finished calls whose stored user turns differ from the sentences said."""
+    wrong_end_reasons: int
+    """Finished calls stored with an end reason other than the bot's hang-up."""
     server_cpu_s: float
     server_cpu_s_per_call_minute: float | None
     server_cpu_pct_of_one_core: float
@@ -190,14 +193,19 @@ class Service:
 
 
 async def _spawn(
-    argv: list[str], log_path: Path, *, env: dict[str, str] | None = None, ready_line: bool
+    argv: list[str],
+    log_path: Path,
+    *,
+    ready_line: bool,
+    env: dict[str, str] | None = None,
+    cwd: Path = REPO_ROOT,
 ) -> asyncio.subprocess.Process:
     """Start a child in its own session (Ctrl-C reaches only us; we stop the children in
     order). Its stderr, and its stdout unless we read a READY line from it, go to ``log_path``."""
     with log_path.open("ab") as log:
         process = await asyncio.create_subprocess_exec(
             *argv,
-            cwd=REPO_ROOT,
+            cwd=cwd,
             env=env,
             stdout=asyncio.subprocess.PIPE if ready_line else log,
             stderr=log,
@@ -244,6 +252,8 @@ async def start_carecall(
     base = f"http://127.0.0.1:{port}"
     env = dict(os.environ)
     env.update(
+        PYTHONPATH=str(REPO_ROOT),
+        CARECALL_ENV="development",
         OPENAI_API_KEY="sk-bench",
         OPENAI_BASE_URL=openai_url,
         TWILIO_ACCOUNT_SID=keys.account_sid,
@@ -257,7 +267,10 @@ async def start_carecall(
     )
     argv = [PYTHON, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
     log_path = workdir / f"carecall-{tag}.log"
-    process = await _spawn([*argv, "--log-level", "warning"], log_path, env=env, ready_line=False)
+    # Run in the work folder, so that a developer's .env does not change what is measured.
+    process = await _spawn(
+        [*argv, "--log-level", "warning"], log_path, ready_line=False, env=env, cwd=workdir
+    )
     service = Service("carecall", process, log_path, base)
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=base, timeout=2) as http:
@@ -455,7 +468,8 @@ async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float)
         if caller is not None:
             if not result.ok:
                 result.duration_s = time.monotonic() - (caller.connected_at or began)
-                await caller.hang_up()
+                with contextlib.suppress(Exception):
+                    await caller.hang_up()
             result.underruns = sum(u.underruns for u in caller.utterances)
             result.protocol_errors = len(caller.protocol_errors)
             result.clears = caller.clears_received
@@ -472,10 +486,10 @@ async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float)
     return result
 
 
-async def check_transcripts(ctx: CallContext, results: Sequence[CallResult]) -> int:
-    """How many finished calls carecall did not store as said: each sentence its own user
-    turn and a bot hang-up. (Also a check that the fake STT's FIFO stayed in step.)"""
-    mismatches = 0
+async def check_records(ctx: CallContext, results: Sequence[CallResult]) -> None:
+    """Compare what carecall stored for each finished call with what happened: each sentence
+    its own user turn (also a check that the fake STT's FIFO stayed in step) and a bot
+    hang-up as the end reason. Sets ``transcript_ok`` and ``end_reason``."""
     for result in results:
         if not result.ok or result.call_id is None:
             continue
@@ -483,32 +497,38 @@ async def check_transcripts(ctx: CallContext, results: Sequence[CallResult]) -> 
         while True:  # records are written in the background: they land a moment later
             call = (await ctx.server.get(f"/api/calls/{result.call_id}")).json()
             heard = [t["text"] for t in call["turns"] if t["role"] == "user"]
+            result.transcript_ok = heard == result.said
             result.end_reason = call["end_reason"]
-            result.transcript_ok = heard == result.said and (result.end_reason or "").startswith(
-                "bot-hangup"
-            )
-            if result.transcript_ok or time.monotonic() > deadline:
+            if (result.transcript_ok and _bot_hung_up(result)) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
         result.stored_turns = [
             f"{t['role']}: {t['text']}" + (" [interrupted]" if t["interrupted"] else "")
             for t in call["turns"]
         ]
+        if not _bot_hung_up(result):
+            print(f"  call {result.index} (id {result.call_id}): end_reason={result.end_reason!r}")
         if not result.transcript_ok:
-            mismatches += 1
-            print(f"  call {result.index} (id {result.call_id}) was stored differently:")
-            print(f"    said:    {result.said}, ending at {result.said_end_s} s")
-            print(f"    stored:  end_reason={result.end_reason!r}")
-            for turn in result.stored_turns:
-                print(f"             {turn[:110]}")
-            print(f"    heard:   {result.clears} clear(s); bot audio (s from connect):")
-            for h in result.heard:
-                flags = " interrupted" if h.interrupted else ""
-                print(
-                    f"             {h.start_s:6.2f}-{h.end_s:6.2f} {h.audio_s:5.2f} s audio, "
-                    f"{h.underruns} underruns{flags}"
-                )
-    return mismatches
+            _print_transcript_mismatch(result)
+
+
+def _bot_hung_up(result: CallResult) -> bool:
+    return (result.end_reason or "").startswith("bot-hangup")
+
+
+def _print_transcript_mismatch(result: CallResult) -> None:
+    print(f"  call {result.index} (id {result.call_id}) was stored differently:")
+    print(f"    said:    {result.said}, ending at {result.said_end_s} s")
+    print("    stored:")
+    for turn in result.stored_turns:
+        print(f"             {turn[:110]}")
+    print(f"    heard:   {result.clears} clear(s); bot audio (s from connect):")
+    for h in result.heard:
+        flags = " interrupted" if h.interrupted else ""
+        print(
+            f"             {h.start_s:6.2f}-{h.end_s:6.2f} {h.audio_s:5.2f} s audio, "
+            f"{h.underruns} underruns{flags}"
+        )
 
 
 # ---------------------------------------------------------------------------------- one N
@@ -611,7 +631,7 @@ async def run_n(
         own_cpu = own_cpu_seconds() - own_before
         cpu = {s.name: s.cpu_seconds() - cpu_before[s.name] for s in stack.services}
 
-        mismatches = await check_transcripts(ctx, results)
+        await check_records(ctx, results)
         log_errors, log_warnings = count_log_lines(stack.server)
         return summarize(
             n,
@@ -623,7 +643,6 @@ async def run_n(
             twilio_cpu=cpu[stack.twilio.name],
             rss_baseline=rss_baseline,
             rss_peak=rss_peak,
-            mismatches=mismatches,
             log_counts=(log_errors, log_warnings),
             server=stack.server,
         )
@@ -640,7 +659,6 @@ def summarize(
     twilio_cpu: float,
     rss_baseline: int,
     rss_peak: int,
-    mismatches: int,
     log_counts: tuple[int, int],
     server: Service,
 ) -> RunResult:
@@ -666,7 +684,8 @@ def summarize(
         goodbye_ms_p50=ms(percentile(goodbyes, 50)),
         underruns=sum(r.underruns for r in results),
         protocol_errors=sum(r.protocol_errors for r in results),
-        transcript_mismatches=mismatches,
+        transcript_mismatches=sum(r.transcript_ok is False for r in results),
+        wrong_end_reasons=sum(r.ok and not _bot_hung_up(r) for r in results),
         server_cpu_s=server_cpu,
         server_cpu_s_per_call_minute=server_cpu / call_minutes if call_minutes else None,
         server_cpu_pct_of_one_core=100 * server_cpu / wall,
@@ -704,6 +723,7 @@ def print_run(run: RunResult) -> None:
         f"  audio          {run.underruns} underruns, {run.protocol_errors} protocol errors, "
         f"{run.transcript_mismatches} transcript mismatches"
     )
+    print(f"  records        {run.wrong_end_reasons} calls stored with a wrong end reason")
     print(
         f"  server CPU     {run.server_cpu_s:.1f} s = {fmt(run.server_cpu_s_per_call_minute, 2)} "
         f"CPU-s per call-minute, {run.server_cpu_pct_of_one_core:.0f} % of one core"
@@ -721,7 +741,7 @@ def print_run(run: RunResult) -> None:
         print(f"  FAILED {error}")
 
 
-SUMMARY_COLUMNS = (
+SUMMARY_COLUMNS: tuple[tuple[str, Callable[[RunResult], str]], ...] = (
     ("N", lambda r: str(r.calls)),
     ("ok/failed", lambda r: f"{r.ok}/{r.failed}"),
     (
@@ -792,6 +812,10 @@ def prepare_speech() -> dict[str, float]:
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> list[RunResult]:
+    # SIGTERM stops the benchmark the way Ctrl-C does: cancelled, so every server is stopped.
+    task = asyncio.current_task()
+    assert task is not None
+    asyncio.get_running_loop().add_signal_handler(signal.SIGTERM, task.cancel)
     speech_seconds = await asyncio.to_thread(prepare_speech)
     runs: list[RunResult] = []
     for n in args.calls:
@@ -824,7 +848,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="carecall-bench-"))
     try:
         runs = asyncio.run(bench(args, workdir))
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, asyncio.CancelledError):
         print(f"\ninterrupted; servers stopped; logs in {workdir}", file=sys.stderr)
         return 130
     except Exception as exc:
@@ -841,7 +865,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.json:
         write_json(args.json, args, runs)
     failed = any(run.failed or run.server_log_errors for run in runs)
-    suspect = any(run.transcript_mismatches or run.underruns for run in runs)
+    suspect = any(
+        run.transcript_mismatches or run.wrong_end_reasons or run.underruns for run in runs
+    )
     if failed:
         print(f"\nsomething failed (see above); logs in {workdir}", file=sys.stderr)
     elif args.keep_logs or suspect:
