@@ -102,4 +102,17 @@ def build_call_services(
             instructions=settings.tts_instructions,
         ),
     )
+    for service in (stt, tts):
+        _bound_requests(service, settings.service_timeout_seconds)
     return CallServices(stt=stt, llm=llm, tts=tts)
+
+
+def _bound_requests(service: OpenAISTTService | OpenAITTSService, timeout: float) -> None:
+    """Give the service's OpenAI client a per-request time limit and no retries.
+
+    pipecat builds these clients itself with openai's defaults (10 minutes, 2 retries), which a
+    caller would hear as dead air; a failed request instead makes the caller hear a fallback
+    line at once (`ServiceErrorFallback`). pipecat 1.14 keeps the client in `_client`.
+    """
+    client: AsyncOpenAI = service._client
+    service._client = client.with_options(timeout=timeout, max_retries=0)

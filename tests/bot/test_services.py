@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from bot.services import ServiceClients, build_call_services
+from settings import MissingConfiguration, Settings
+
+
+async def test_every_service_uses_the_configured_endpoint_time_limit_and_no_retries(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings(openai_base_url="http://127.0.0.1:9/v1", service_timeout_seconds=3.5)
+    clients = ServiceClients(settings)
+    try:
+        services = build_call_services(settings, clients, system_prompt="Be kind.")
+        for service in (services.stt, services.llm, services.tts):
+            client = service._client
+            assert str(client.base_url) == "http://127.0.0.1:9/v1/"
+            assert client.timeout == 3.5
+            assert client.max_retries == 0
+        assert services.tts._init_sample_rate == 24_000  # OpenAI streams 24 kHz PCM
+    finally:
+        await clients.aclose()
+
+
+def test_speech_services_need_an_openai_key(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(openai_api_key=None)
+    with pytest.raises(MissingConfiguration, match="OPENAI_API_KEY"):
+        build_call_services(settings, ServiceClients(settings), system_prompt="")
