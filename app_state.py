@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.conversation import ActiveCalls
 from calls.recorder import RecordWriter
@@ -31,6 +32,7 @@ class AppState:
     call_service: CallService
     service_clients: ServiceClients
     active_calls: ActiveCalls
+    auth: AuthService
 
 
 def get_state(request: Request) -> AppState:

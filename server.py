@@ -13,10 +13,11 @@ from contextlib import asynccontextmanager
 from html import escape
 from typing import TYPE_CHECKING
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 from loguru import logger
+from starlette.middleware.sessions import SessionMiddleware
 from twilio.http.async_http_client import AsyncHttpClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
@@ -25,10 +26,13 @@ from api import media as media_api
 from api import twilio_webhooks
 from api.limits import BodySizeLimit
 from app_state import AppState
+from auth.dependencies import LoginRequired, PageOperator, api_principal, login_redirect_url
+from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.conversation import ActiveCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
+from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
@@ -36,11 +40,14 @@ from pipeline.events import EventBus, InProcessEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
+from web import auth_pages
+from web.templating import mount_static
 
 if TYPE_CHECKING:
     from loguru import Record
 
 MAX_BODY_BYTES = 64 * 1024
+SESSION_MAX_AGE_SECONDS = 12 * 3600
 
 
 _PHONE_NUMBER = re.compile(r"\+\d{6,15}")
@@ -76,7 +83,8 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         engine = create_engine(settings.database_url)
         await upgrade_to_head(engine)
-        calls = CallRepository(create_session_factory(engine))
+        sessions = create_session_factory(engine)
+        calls = CallRepository(sessions)
         bus = event_bus or InProcessEventBus()
         writer = RecordWriter(calls, bus)
         writer.start()
@@ -97,9 +105,10 @@ def create_app(
             call_service=CallService(settings, calls, twilio, tokens, bus),
             service_clients=ServiceClients(settings),
             active_calls=ActiveCalls(),
+            auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
         )
         app.state.carecall = state
-        _announce(settings)
+        await _announce(state)
         try:
             yield
         finally:
@@ -108,7 +117,8 @@ def create_app(
             await engine.dispose()
 
     app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
-    app.include_router(calls_api.router)
+    app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
+    app.include_router(auth_pages.router)
     app.include_router(twilio_webhooks.router)
     app.include_router(media_api.router)
 
@@ -128,20 +138,39 @@ def create_app(
             },
         )
 
+    @app.exception_handler(LoginRequired)
+    async def _to_login(_request: Request, exc: LoginRequired) -> RedirectResponse:
+        return RedirectResponse(login_redirect_url(exc.next_path), status_code=303)
+
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request) -> str:
+    async def home(request: Request, _operator: PageOperator) -> str:
         return _home_page(request.app.state.carecall)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
         return {"status": "ok"}
 
+    mount_static(app)
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=settings.session_secret.get_secret_value(),
+        session_cookie="carecall_session",
+        max_age=SESSION_MAX_AGE_SECONDS,
+        same_site="lax",
+        https_only=settings.carecall_env == "production",
+    )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
 
-def _announce(settings: Settings) -> None:
+async def _announce(state: AppState) -> None:
+    settings = state.settings
+    if await state.auth.operators.count() == 0:
+        logger.warning(
+            "No operator account yet. Create the first one, then sign in at /login:\n"
+            "    uv run carecall create-admin --email you@example.org --password '<a long password>'"
+        )
     missing = settings.missing_for_calls()
     if missing:
         logger.warning(

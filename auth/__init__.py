@@ -1,0 +1,1 @@
+"""Who may use carecall: operator logins (sessions, CSRF, throttling) and API keys."""

@@ -1,0 +1,139 @@
+"""`AuthService`: passwords (argon2), API keys (stored hashed), and login throttling."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from collections import defaultdict, deque
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from persistence.accounts import ApiKeyRepository, OperatorRepository
+from persistence.models import ApiKey, Operator
+
+API_KEY_PREFIX = "cc"
+MIN_PASSWORD_LENGTH = 10
+
+
+class InvalidCredentials(Exception):
+    """Wrong email or password (deliberately not saying which)."""
+
+
+class TooManyAttempts(Exception):
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(f"Too many failed sign-in attempts. Try again in {retry_after} seconds.")
+        self.retry_after = retry_after
+
+
+class WeakPassword(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class NewApiKey:
+    record: ApiKey
+    secret: str  # shown once, never stored
+
+
+class LoginThrottle:
+    """At most `max_failures` failed sign-ins per email and per address in `window` seconds."""
+
+    def __init__(self, max_failures: int = 5, window: float = 900.0) -> None:
+        self._max = max_failures
+        self._window = window
+        self._failures: dict[str, deque[float]] = defaultdict(deque)
+
+    def check(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            failures = self._failures.get(key)
+            if not failures:
+                continue
+            while failures and now - failures[0] > self._window:
+                failures.popleft()
+            if len(failures) >= self._max:
+                raise TooManyAttempts(int(self._window - (now - failures[0])) + 1)
+
+    def fail(self, *keys: str) -> None:
+        now = time.monotonic()
+        for key in keys:
+            self._failures[key].append(now)
+
+    def succeed(self, *keys: str) -> None:
+        for key in keys:
+            self._failures.pop(key, None)
+
+
+def normalize_email(email: str) -> str:
+    return email.strip().lower()
+
+
+def _key_hash(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class AuthService:
+    def __init__(
+        self,
+        operators: OperatorRepository,
+        api_keys: ApiKeyRepository,
+        throttle: LoginThrottle | None = None,
+    ) -> None:
+        self.operators = operators
+        self.api_keys = api_keys
+        self._throttle = throttle or LoginThrottle()
+        self._hasher = PasswordHasher()
+        # Verified against when the email is unknown, so both cases take the same time.
+        self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def create_operator(self, email: str, password: str, *, is_admin: bool) -> Operator:
+        email = normalize_email(email)
+        if "@" not in email or len(email) > 254:
+            raise ValueError("Enter a valid email address.")
+        if len(password) < MIN_PASSWORD_LENGTH:
+            raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        if await self.operators.by_email(email) is not None:
+            raise ValueError(f"An operator with the email {email} already exists.")
+        return await self.operators.create(email, self._hasher.hash(password), is_admin=is_admin)
+
+    async def authenticate(self, email: str, password: str, client_address: str) -> Operator:
+        email = normalize_email(email)
+        keys = (f"email:{email}", f"address:{client_address}")
+        self._throttle.check(*keys)
+        operator = await self.operators.by_email(email)
+        try:
+            self._hasher.verify(operator.password_hash if operator else self._dummy_hash, password)
+        except (VerificationError, InvalidHashError):
+            operator = None
+        if operator is None:
+            self._throttle.fail(*keys)
+            raise InvalidCredentials
+        self._throttle.succeed(*keys)
+        if self._hasher.check_needs_rehash(operator.password_hash):
+            await self.operators.set_password_hash(operator.id, self._hasher.hash(password))
+        await self.operators.note_login(operator.id)
+        return operator
+
+    async def create_api_key(self, name: str) -> NewApiKey:
+        name = name.strip()
+        if not name or len(name) > 100:
+            raise ValueError("Give the key a name of 1 to 100 characters.")
+        prefix = secrets.token_hex(6)
+        secret = secrets.token_urlsafe(32)
+        record = await self.api_keys.create(name, prefix, _key_hash(secret))
+        return NewApiKey(record, f"{API_KEY_PREFIX}_{prefix}_{secret}")
+
+    async def api_key_for(self, presented: str) -> ApiKey | None:
+        """The active key matching `presented` (`cc_<prefix>_<secret>`), or None."""
+        parts = presented.split("_", 2)
+        if len(parts) != 3 or parts[0] != API_KEY_PREFIX:
+            return None
+        key = await self.api_keys.active_by_prefix(parts[1])
+        if key is None or not hmac.compare_digest(key.key_hash, _key_hash(parts[2])):
+            return None
+        await self.api_keys.note_use(key.id)
+        return key

@@ -1,0 +1,81 @@
+"""Queries for operators (dashboard logins) and API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from persistence.models import ApiKey, Operator, utcnow
+
+
+class OperatorRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, email: str, password_hash: str, *, is_admin: bool) -> Operator:
+        async with self._sessions.begin() as session:
+            operator = Operator(email=email, password_hash=password_hash, is_admin=is_admin)
+            session.add(operator)
+        return operator
+
+    async def by_email(self, email: str) -> Operator | None:
+        async with self._sessions() as session:
+            query = select(Operator).where(Operator.email == email)
+            return (await session.execute(query)).scalar_one_or_none()
+
+    async def get(self, operator_id: int) -> Operator | None:
+        async with self._sessions() as session:
+            return await session.get(Operator, operator_id)
+
+    async def count(self) -> int:
+        async with self._sessions() as session:
+            return int((await session.execute(select(func.count(Operator.id)))).scalar_one())
+
+    async def set_password_hash(self, operator_id: int, password_hash: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Operator).where(Operator.id == operator_id).values(password_hash=password_hash)
+            )
+
+    async def note_login(self, operator_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Operator).where(Operator.id == operator_id).values(last_login_at=utcnow())
+            )
+
+
+class ApiKeyRepository:
+    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+        self._sessions = sessions
+
+    async def create(self, name: str, prefix: str, key_hash: str) -> ApiKey:
+        async with self._sessions.begin() as session:
+            key = ApiKey(name=name, prefix=prefix, key_hash=key_hash)
+            session.add(key)
+        return key
+
+    async def active_by_prefix(self, prefix: str) -> ApiKey | None:
+        async with self._sessions() as session:
+            query = select(ApiKey).where(ApiKey.prefix == prefix, ApiKey.revoked_at.is_(None))
+            return (await session.execute(query)).scalar_one_or_none()
+
+    async def list_all(self) -> Sequence[ApiKey]:
+        async with self._sessions() as session:
+            return (await session.execute(select(ApiKey).order_by(ApiKey.id))).scalars().all()
+
+    async def revoke(self, key_id: int) -> bool:
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                update(ApiKey)
+                .where(ApiKey.id == key_id, ApiKey.revoked_at.is_(None))
+                .values(revoked_at=utcnow())
+            )
+            return bool(getattr(result, "rowcount", 0))
+
+    async def note_use(self, key_id: int) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
+            )

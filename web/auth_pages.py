@@ -1,0 +1,60 @@
+"""Sign in and sign out."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Form, Request, status
+from fastapi.responses import RedirectResponse, Response
+
+from app_state import AppState, get_state
+from auth.dependencies import check_csrf, log_in, log_out
+from auth.service import InvalidCredentials, TooManyAttempts
+from web.templating import render
+
+router = APIRouter(include_in_schema=False)
+State = Annotated[AppState, Depends(get_state)]
+
+
+def _safe_next(next_path: str | None) -> str:
+    """Only local paths: never redirect a signed-in operator to another site."""
+    if next_path and next_path.startswith("/") and not next_path.startswith("//"):
+        return next_path
+    return "/"
+
+
+@router.get("/login")
+async def login_page(request: Request, next: str = "/") -> Response:
+    return render(request, "login.html", next_path=_safe_next(next), operator=None)
+
+
+@router.post("/login")
+async def login(
+    request: Request,
+    state: State,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+    next: Annotated[str, Form()] = "/",
+) -> Response:
+    check_csrf(request, csrf_token)
+    address = request.client.host if request.client else "unknown"
+    try:
+        operator = await state.auth.authenticate(email, password, address)
+    except InvalidCredentials:
+        error, code = "That email and password don't match an account.", status.HTTP_401_UNAUTHORIZED
+    except TooManyAttempts as exc:
+        error, code = str(exc), status.HTTP_429_TOO_MANY_REQUESTS
+    else:
+        log_in(request, operator)
+        return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
+    return render(
+        request, "login.html", code, error=error, email=email, next_path=_safe_next(next), operator=None
+    )
+
+
+@router.post("/logout")
+async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+    check_csrf(request, csrf_token)
+    log_out(request)
+    return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
