@@ -13,7 +13,7 @@ from calls.conversation import ActiveCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService
 from persistence.repositories import CallRepository
-from pipeline.events import EventBus
+from pipeline.events import EventBus, EventFeed
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
@@ -25,6 +25,7 @@ class AppState:
     engine: AsyncEngine
     calls: CallRepository
     bus: EventBus
+    feed: EventFeed
     writer: RecordWriter
     twilio: TwilioGateway
     tokens: CallTokens

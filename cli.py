@@ -1,7 +1,7 @@
 """`carecall` console command: create the first admin and API keys, non-interactively.
 
-    carecall create-admin --email you@example.org --password '…'
-    carecall create-api-key --name "nightly export"      # prints the key once
+carecall create-admin --email you@example.org --password '…'
+carecall create-api-key --name "nightly export"      # prints the key once
 """
 
 from __future__ import annotations
@@ -9,7 +9,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from contextlib import asynccontextmanager
 
 from auth.service import AuthService
 from persistence.accounts import ApiKeyRepository, OperatorRepository
@@ -18,15 +19,22 @@ from persistence.migrate import upgrade_to_head
 from settings import Settings
 
 
-async def _with_auth(action: Callable[[AuthService], Awaitable[str]]) -> str:
-    settings = Settings()
-    engine = create_engine(settings.database_url)
+@asynccontextmanager
+async def standalone_auth(database_url: str) -> AsyncIterator[AuthService]:
+    """An `AuthService` on its own engine, outside the server (this command, test harnesses,
+    the benchmark): the database is migrated to head first, the engine disposed after."""
+    engine = create_engine(database_url)
     try:
         await upgrade_to_head(engine)
         sessions = create_session_factory(engine)
-        return await action(AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)))
+        yield AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions))
     finally:
         await engine.dispose()
+
+
+async def _with_auth(action: Callable[[AuthService], Awaitable[str]]) -> str:
+    async with standalone_auth(Settings().database_url) as auth:
+        return await action(auth)
 
 
 async def _create_admin(auth: AuthService, email: str, password: str) -> str:

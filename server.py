@@ -10,23 +10,22 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from html import escape
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 from loguru import logger
 from starlette.middleware.sessions import SessionMiddleware
 from twilio.http.async_http_client import AsyncHttpClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import calls as calls_api
+from api import dashboard_ws, twilio_webhooks
 from api import media as media_api
-from api import twilio_webhooks
 from api.limits import BodySizeLimit
 from app_state import AppState
-from auth.dependencies import LoginRequired, PageOperator, api_principal, login_redirect_url
+from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.conversation import ActiveCalls
@@ -36,11 +35,11 @@ from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
-from pipeline.events import EventBus, InProcessEventBus
+from pipeline.events import EventBus, EventFeed, InProcessEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
-from web import auth_pages
+from web import auth_pages, pages
 from web.templating import mount_static
 
 if TYPE_CHECKING:
@@ -86,6 +85,8 @@ def create_app(
         sessions = create_session_factory(engine)
         calls = CallRepository(sessions)
         bus = event_bus or InProcessEventBus()
+        feed = EventFeed(bus)
+        await feed.start()
         writer = RecordWriter(calls, bus)
         writer.start()
         twilio = TwilioGateway(settings, twilio_http_client)
@@ -96,6 +97,7 @@ def create_app(
             engine=engine,
             calls=calls,
             bus=bus,
+            feed=feed,
             writer=writer,
             twilio=twilio,
             tokens=tokens,
@@ -113,12 +115,15 @@ def create_app(
             yield
         finally:
             await writer.stop()
+            await feed.stop()
             await state.service_clients.aclose()
             await engine.dispose()
 
     app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
     app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
     app.include_router(auth_pages.router)
+    app.include_router(pages.router)
+    app.include_router(dashboard_ws.router)
     app.include_router(twilio_webhooks.router)
     app.include_router(media_api.router)
 
@@ -141,10 +146,6 @@ def create_app(
     @app.exception_handler(LoginRequired)
     async def _to_login(_request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(login_redirect_url(exc.next_path), status_code=303)
-
-    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
-    async def home(request: Request, _operator: PageOperator) -> str:
-        return _home_page(request.app.state.carecall)
 
     @app.get("/healthz", include_in_schema=False)
     async def healthz() -> dict[str, str]:
@@ -169,7 +170,8 @@ async def _announce(state: AppState) -> None:
     if await state.auth.operators.count() == 0:
         logger.warning(
             "No operator account yet. Create the first one, then sign in at /login:\n"
-            "    uv run carecall create-admin --email you@example.org --password '<a long password>'"
+            "    uv run carecall create-admin --email you@example.org "
+            "--password '<a long password>'"
         )
     missing = settings.missing_for_calls()
     if missing:
@@ -181,25 +183,6 @@ async def _announce(state: AppState) -> None:
         logger.info(
             f"carecall is ready to place calls; Twilio webhooks go to {settings.webhook_url}"
         )
-
-
-def _home_page(state: AppState) -> str:
-    missing = state.settings.missing_for_calls()
-    if missing:
-        items = "".join(f"<li><code>{escape(name)}</code></li>" for name in missing)
-        setup = (
-            "<p>To place phone calls, set these in <code>.env</code> and restart:</p>"
-            f"<ul>{items}</ul>"
-        )
-    else:
-        setup = '<p>Ready to place calls: <code>POST /api/calls {"to": "+1…"}</code>.</p>'
-    return (
-        "<!doctype html><html lang=en><head><meta charset=utf-8><title>carecall</title>"
-        "<meta name=viewport content='width=device-width, initial-scale=1'></head>"
-        "<body style='font-family:system-ui;max-width:40rem;margin:3rem auto;line-height:1.5'>"
-        f"<h1>carecall</h1><p>The server is running. Active calls: {len(state.active_calls)}.</p>"
-        f"{setup}<p>API documentation: <a href='/docs'>/docs</a>.</p></body></html>"
-    )
 
 
 app = create_app()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated
 
@@ -10,7 +11,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from app_state import AppState, get_state
 from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
-from persistence.models import Call, ConversationTurn
+from persistence.models import Call, CallStatus, ConversationTurn
+from persistence.repositories import CallFilter
 from settings import MissingConfiguration
 from telephony.twilio_client import NumberNotCallable, TwilioError
 
@@ -85,13 +87,45 @@ async def start_call(body: StartCall, state: State) -> CallOut:
     return CallOut.of(call)
 
 
+_NUMBER_SEARCH = re.compile(r"^[\d\s+().-]*$")
+
+
 @router.get("", response_model=CallPage)
 async def list_calls(
     state: State,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
     offset: Annotated[int, Query(ge=0)] = 0,
+    number: Annotated[
+        str | None,
+        Query(max_length=32, description="Digits anywhere in the number called, e.g. `0100`."),
+    ] = None,
+    status_: Annotated[
+        list[CallStatus] | None,
+        Query(alias="status", description="Only calls with this status (repeat for several)."),
+    ] = None,
+    created_after: Annotated[
+        datetime | None,
+        Query(description="Calls created at or after this time (ISO 8601; UTC without offset)."),
+    ] = None,
+    created_before: Annotated[
+        datetime | None,
+        Query(description="Calls created before this time (ISO 8601; UTC without offset)."),
+    ] = None,
 ) -> CallPage:
-    calls, total = await state.calls.list_recent(limit=limit, offset=offset)
+    """Calls, newest first; every filter is optional."""
+    digits = re.sub(r"\D", "", number or "")
+    if number and (not digits or not _NUMBER_SEARCH.match(number)):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "number: search by digits of the number called, e.g. 0100 or +1415555.",
+        )
+    filters = CallFilter(
+        number_digits=digits or None,
+        statuses=status_ or (),
+        created_from=created_after,
+        created_before=created_before,
+    )
+    calls, total = await state.calls.search(filters, limit=limit, offset=offset)
     return CallPage(items=[CallOut.of(c) for c in calls], total=total, limit=limit, offset=offset)
 
 

@@ -65,7 +65,8 @@ def check_csrf(request: Request, submitted: str | None) -> None:
     if not expected or not submitted or not secrets.compare_digest(str(expected), submitted):
         raise HTTPException(
             status.HTTP_403_FORBIDDEN,
-            "The security token of this page is missing or out of date. Reload the page and try again.",
+            "The security token of this page is missing or out of date. "
+            "Reload the page and try again.",
         )
 
 
@@ -76,11 +77,15 @@ async def _session_operator(session: dict[str, Any], state: AppState) -> Operato
     return await state.auth.operators.get(operator_id)
 
 
-async def api_principal(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Principal:
+async def api_principal(
+    request: Request, state: Annotated[AppState, Depends(get_state)]
+) -> Principal:
     authorization = request.headers.get("authorization", "")
     if authorization:
         scheme, _, presented = authorization.partition(" ")
-        key = await state.auth.api_key_for(presented.strip()) if scheme.lower() == "bearer" else None
+        key = (
+            await state.auth.api_key_for(presented.strip()) if scheme.lower() == "bearer" else None
+        )
         if key is None:
             raise HTTPException(
                 status.HTTP_401_UNAUTHORIZED,
@@ -100,7 +105,9 @@ async def api_principal(request: Request, state: Annotated[AppState, Depends(get
     return Principal("operator", operator.id, operator.email)
 
 
-async def page_operator(request: Request, state: Annotated[AppState, Depends(get_state)]) -> Operator:
+async def page_operator(
+    request: Request, state: Annotated[AppState, Depends(get_state)]
+) -> Operator:
     operator = await _session_operator(request.session, state)
     if operator is None:
         path = request.url.path + (f"?{request.url.query}" if request.url.query else "")

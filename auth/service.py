@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+import re
 import secrets
 import time
-from collections import defaultdict, deque
+from collections import deque
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -17,6 +19,7 @@ from persistence.models import ApiKey, Operator
 
 API_KEY_PREFIX = "cc"
 MIN_PASSWORD_LENGTH = 10
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
 class InvalidCredentials(Exception):
@@ -40,12 +43,18 @@ class NewApiKey:
 
 
 class LoginThrottle:
-    """At most `max_failures` failed sign-ins per email and per address in `window` seconds."""
+    """At most `max_failures` failed sign-ins per email and per address in `window` seconds.
 
-    def __init__(self, max_failures: int = 5, window: float = 900.0) -> None:
+    Memory stays bounded: each key keeps its last `max_failures` times, and keys whose failures
+    have all left the window are dropped once there are more than `max_keys`."""
+
+    def __init__(
+        self, max_failures: int = 5, window: float = 900.0, max_keys: int = 10_000
+    ) -> None:
         self._max = max_failures
         self._window = window
-        self._failures: dict[str, deque[float]] = defaultdict(deque)
+        self._max_keys = max_keys
+        self._failures: dict[str, deque[float]] = {}
 
     def check(self, *keys: str) -> None:
         now = time.monotonic()
@@ -61,11 +70,17 @@ class LoginThrottle:
     def fail(self, *keys: str) -> None:
         now = time.monotonic()
         for key in keys:
-            self._failures[key].append(now)
+            self._failures.setdefault(key, deque(maxlen=self._max)).append(now)
+        if len(self._failures) > self._max_keys:
+            self._forget_before(now - self._window)
 
     def succeed(self, *keys: str) -> None:
         for key in keys:
             self._failures.pop(key, None)
+
+    def _forget_before(self, oldest: float) -> None:
+        for key in [k for k, times in self._failures.items() if not times or times[-1] < oldest]:
+            del self._failures[key]
 
 
 def normalize_email(email: str) -> str:
@@ -92,29 +107,37 @@ class AuthService:
 
     async def create_operator(self, email: str, password: str, *, is_admin: bool) -> Operator:
         email = normalize_email(email)
-        if "@" not in email or len(email) > 254:
+        if not _EMAIL.fullmatch(email) or len(email) > 254:
             raise ValueError("Enter a valid email address.")
         if len(password) < MIN_PASSWORD_LENGTH:
             raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
         if await self.operators.by_email(email) is not None:
             raise ValueError(f"An operator with the email {email} already exists.")
-        return await self.operators.create(email, self._hasher.hash(password), is_admin=is_admin)
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        return await self.operators.create(email, password_hash, is_admin=is_admin)
+
+    async def _verify(self, password_hash: str, password: str) -> bool:
+        """argon2 takes tens of milliseconds of CPU: off the event loop, where calls' audio is."""
+        try:
+            return await asyncio.to_thread(self._hasher.verify, password_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False
 
     async def authenticate(self, email: str, password: str, client_address: str) -> Operator:
         email = normalize_email(email)
-        keys = (f"email:{email}", f"address:{client_address}")
+        keys = (f"email:{email[:254]}", f"address:{client_address}")
         self._throttle.check(*keys)
+        # Counted as a failure until it succeeds: attempts sent all at once can't each pass the
+        # check before the others are counted.
+        self._throttle.fail(*keys)
         operator = await self.operators.by_email(email)
-        try:
-            self._hasher.verify(operator.password_hash if operator else self._dummy_hash, password)
-        except (VerificationError, InvalidHashError):
-            operator = None
-        if operator is None:
-            self._throttle.fail(*keys)
+        stored_hash = operator.password_hash if operator else self._dummy_hash
+        if not await self._verify(stored_hash, password) or operator is None:
             raise InvalidCredentials
         self._throttle.succeed(*keys)
         if self._hasher.check_needs_rehash(operator.password_hash):
-            await self.operators.set_password_hash(operator.id, self._hasher.hash(password))
+            new_hash = await asyncio.to_thread(self._hasher.hash, password)
+            await self.operators.set_password_hash(operator.id, new_hash)
         await self.operators.note_login(operator.id)
         return operator
 

@@ -37,6 +37,7 @@ import httpx
 import psutil
 from twilio.request_validator import RequestValidator
 
+from cli import standalone_auth
 from tests.fakes.twilio_caller import (
     FRAME_SECONDS,
     SimulatedCaller,
@@ -245,8 +246,15 @@ class Secrets:
     auth_token: str
 
 
+async def create_api_key(database_url: str) -> str:
+    """An API key for the benchmark's API client, made in the server's database before the
+    server starts (as `carecall create-api-key` would); returns the secret to send."""
+    async with standalone_auth(database_url) as auth:
+        return (await auth.create_api_key("bench")).secret
+
+
 async def start_carecall(
-    workdir: Path, openai_url: str, twilio_url: str, keys: Secrets, tag: str
+    workdir: Path, database_url: str, openai_url: str, twilio_url: str, keys: Secrets, tag: str
 ) -> Service:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
@@ -261,7 +269,7 @@ async def start_carecall(
         TWILIO_PHONE_NUMBER=FROM_NUMBER,
         TWILIO_API_BASE_URL=twilio_url,
         WEBHOOK_URL=base,
-        DATABASE_URL=f"sqlite+aiosqlite:///{workdir / f'bench-{tag}.db'}",
+        DATABASE_URL=database_url,
         SESSION_SECRET=secrets.token_urlsafe(36),  # 48 characters
         LOG_LEVEL="WARNING",
     )
@@ -290,6 +298,7 @@ class Stack:
     twilio: Service
     server: Service
     keys: Secrets
+    api_key: str
 
     @property
     def services(self) -> tuple[Service, ...]:
@@ -315,9 +324,11 @@ async def running_stack(args: argparse.Namespace, workdir: Path, tag: str) -> As
             f"fake-twilio-{tag}", "tests.fakes.twilio_rest_server", [], workdir
         )
         stack.push_async_callback(twilio.stop)
-        server = await start_carecall(workdir, openai.url, twilio.url, keys, tag)
+        database_url = f"sqlite+aiosqlite:///{workdir / f'bench-{tag}.db'}"
+        api_key = await create_api_key(database_url)
+        server = await start_carecall(workdir, database_url, openai.url, twilio.url, keys, tag)
         stack.push_async_callback(server.stop)
-        yield Stack(openai, twilio, server, keys)
+        yield Stack(openai, twilio, server, keys, api_key)
 
 
 # ---------------------------------------------------------------------------------- one call
@@ -594,7 +605,11 @@ async def run_n(
 ) -> RunResult:
     async with (
         running_stack(args, workdir, f"n{n}") as stack,
-        httpx.AsyncClient(base_url=stack.server.url, timeout=30) as server_http,
+        httpx.AsyncClient(
+            base_url=stack.server.url,
+            timeout=30,
+            headers={"Authorization": f"Bearer {stack.api_key}"},
+        ) as server_http,
         httpx.AsyncClient(base_url=stack.openai.url.removesuffix("/v1"), timeout=30) as control,
     ):
         ctx = CallContext(

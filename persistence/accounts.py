@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from persistence.models import ApiKey, Operator, utcnow
@@ -15,9 +16,13 @@ class OperatorRepository:
         self._sessions = sessions
 
     async def create(self, email: str, password_hash: str, *, is_admin: bool) -> Operator:
-        async with self._sessions.begin() as session:
-            operator = Operator(email=email, password_hash=password_hash, is_admin=is_admin)
-            session.add(operator)
+        """A new operator; ValueError if the email is taken (also when two create it at once)."""
+        try:
+            async with self._sessions.begin() as session:
+                operator = Operator(email=email, password_hash=password_hash, is_admin=is_admin)
+                session.add(operator)
+        except IntegrityError as exc:
+            raise ValueError(f"An operator with the email {email} already exists.") from exc
         return operator
 
     async def by_email(self, email: str) -> Operator | None:
@@ -36,7 +41,9 @@ class OperatorRepository:
     async def set_password_hash(self, operator_id: int, password_hash: str) -> None:
         async with self._sessions.begin() as session:
             await session.execute(
-                update(Operator).where(Operator.id == operator_id).values(password_hash=password_hash)
+                update(Operator)
+                .where(Operator.id == operator_id)
+                .values(password_hash=password_hash)
             )
 
     async def note_login(self, operator_id: int) -> None:

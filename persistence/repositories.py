@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from sqlalchemy import Update, case, func, or_, select, update
+from sqlalchemy import ColumnElement, Update, case, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -48,6 +48,33 @@ class StatusUpdate:
     answered_by: str | None = None
 
 
+@dataclass(frozen=True)
+class CallFilter:
+    """Which calls to list. Every field is optional; set ones must all match."""
+
+    number_digits: str | None = None
+    """A run of digits anywhere in the E.164 number called, e.g. "555" or "14155550100"."""
+    statuses: Sequence[CallStatus] = ()
+    created_from: datetime | None = None
+    """Inclusive; a naive datetime is taken as UTC."""
+    created_before: datetime | None = None
+    """Exclusive; a naive datetime is taken as UTC."""
+
+    def conditions(self) -> list[ColumnElement[bool]]:
+        conditions: list[ColumnElement[bool]] = []
+        if self.number_digits:
+            if not self.number_digits.isdigit():
+                raise ValueError("number_digits must be digits only")
+            conditions.append(Call.to_number.contains(self.number_digits))
+        if self.statuses:
+            conditions.append(Call.status.in_(list(self.statuses)))
+        if self.created_from is not None:
+            conditions.append(Call.created_at >= _as_utc(self.created_from))
+        if self.created_before is not None:
+            conditions.append(Call.created_at < _as_utc(self.created_before))
+        return conditions
+
+
 class CallRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -66,10 +93,19 @@ class CallRepository:
             return (await session.execute(query)).scalar_one_or_none()
 
     async def list_recent(self, *, limit: int = 50, offset: int = 0) -> tuple[Sequence[Call], int]:
+        return await self.search(CallFilter(), limit=limit, offset=offset)
+
+    async def search(
+        self, filters: CallFilter, *, limit: int = 50, offset: int = 0
+    ) -> tuple[Sequence[Call], int]:
+        """Calls matching `filters`, newest first, and how many match in all."""
+        conditions = filters.conditions()
         async with self._sessions() as session:
-            total = (await session.execute(select(func.count(Call.id)))).scalar_one()
+            total = (
+                await session.execute(select(func.count(Call.id)).where(*conditions))
+            ).scalar_one()
             rows = await session.execute(
-                select(Call).order_by(Call.id.desc()).limit(limit).offset(offset)
+                select(Call).where(*conditions).order_by(Call.id.desc()).limit(limit).offset(offset)
             )
             return rows.scalars().all(), total
 
@@ -200,6 +236,11 @@ class CallRepository:
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["call_id", "sequence"])
             )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite stores times as UTC without an offset: compare in UTC on every database.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _before(status: CallStatus) -> list[CallStatus]:

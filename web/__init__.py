@@ -1,1 +1,1 @@
-"""The dashboard: server-rendered pages (Jinja2 + Bootstrap, served locally) and a little JavaScript."""
+"""The dashboard: server-rendered pages (Jinja2, Bootstrap served locally), a little JS."""

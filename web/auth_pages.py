@@ -42,14 +42,23 @@ async def login(
     try:
         operator = await state.auth.authenticate(email, password, address)
     except InvalidCredentials:
-        error, code = "That email and password don't match an account.", status.HTTP_401_UNAUTHORIZED
+        error, code = (
+            "That email and password don't match an account.",
+            status.HTTP_401_UNAUTHORIZED,
+        )
     except TooManyAttempts as exc:
         error, code = str(exc), status.HTTP_429_TOO_MANY_REQUESTS
     else:
         log_in(request, operator)
         return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     return render(
-        request, "login.html", code, error=error, email=email, next_path=_safe_next(next), operator=None
+        request,
+        "login.html",
+        code,
+        error=error,
+        email=email,
+        next_path=_safe_next(next),
+        operator=None,
     )
 
 

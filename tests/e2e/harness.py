@@ -1,5 +1,6 @@
-"""A real carecall server on loopback (uvicorn in its own thread and event loop), and the
-Twilio side of a call: signed webhooks and the simulated media-stream caller."""
+"""A real carecall server on loopback (uvicorn in its own thread and event loop), an API key
+for the test's API client, and the Twilio side of a call: signed webhooks (no API key) and the
+simulated media-stream caller."""
 
 from __future__ import annotations
 
@@ -15,11 +16,19 @@ import httpx
 import uvicorn
 from twilio.request_validator import RequestValidator
 
+from cli import standalone_auth
 from server import create_app
 from settings import Settings
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.fakes.twilio_caller import SimulatedCaller
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
+
+
+async def create_api_key(database_url: str, name: str = "e2e") -> str:
+    """An API key in the server's database, made before the server starts (on an engine of its
+    own, as `carecall create-api-key` makes one); returns the secret to send."""
+    async with standalone_auth(database_url) as auth:
+        return (await auth.create_api_key(name)).secret
 
 
 def free_port() -> int:
@@ -65,7 +74,7 @@ class TwilioSide:
 
     server: LiveServer
     settings: Settings
-    http: httpx.AsyncClient
+    http: httpx.AsyncClient  # no API key: Twilio proves itself by signatures alone
 
     def _signed(self, path: str, params: dict[str, str]) -> dict[str, str]:
         assert self.settings.webhook_url is not None

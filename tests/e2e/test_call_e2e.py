@@ -14,7 +14,7 @@ import pytest
 
 from bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE
 from settings import Settings
-from tests.e2e.harness import LiveServer, TwilioSide, free_port, wait_for_call
+from tests.e2e.harness import LiveServer, TwilioSide, create_api_key, free_port, wait_for_call
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -41,9 +41,17 @@ async def stack(make_settings: Callable[..., Settings], database_url: str) -> As
         log_level="INFO",
     )
     twilio_http = FakeAsyncTwilioHttpClient()
+    api_key = await create_api_key(database_url)
     with LiveServer(settings, twilio_http, port) as server:
-        async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as api:
-            yield Stack(openai, twilio_http, api, TwilioSide(server, settings, api))
+        async with (
+            httpx.AsyncClient(
+                base_url=server.base_url,
+                timeout=10,
+                headers={"Authorization": f"Bearer {api_key}"},
+            ) as api,
+            httpx.AsyncClient(base_url=server.base_url, timeout=10) as webhooks,
+        ):
+            yield Stack(openai, twilio_http, api, TwilioSide(server, settings, webhooks))
     await openai.stop()
 
 

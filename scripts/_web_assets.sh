@@ -1,0 +1,6 @@
+# Sourced by scripts/run and scripts/test: the dashboard's Bootstrap and uPlot, from npm.
+if ! command -v npm >/dev/null 2>&1; then
+  echo "npm is needed to install the dashboard's assets: install Node.js (e.g. apt-get install nodejs npm)." >&2
+  exit 1
+fi
+npm ci --prefix web --no-audit --no-fund --silent
