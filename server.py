@@ -39,7 +39,7 @@ from pipeline.events import EventBus, EventFeed, InProcessEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
-from web import auth_pages, pages
+from web import api_keys_page, auth_pages, pages
 from web.templating import mount_static
 
 if TYPE_CHECKING:
@@ -123,6 +123,7 @@ def create_app(
     app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
+    app.include_router(api_keys_page.router)
     app.include_router(dashboard_ws.router)
     app.include_router(twilio_webhooks.router)
     app.include_router(media_api.router)

@@ -118,7 +118,9 @@ class CallRecorder(BaseObserver):
     # --- turn bookkeeping -------------------------------------------------------------------
 
     def _on_user_started(self) -> None:
-        if self._bot_speaking and self._assistant is not None:
+        if self._assistant is not None and (self._bot_speaking or not self._all_heard()):
+            # Audio is sent ahead of playback: the caller may still be hearing an answer
+            # that has been sent completely. Unheard marks mean it is cut off now.
             self._assistant.interrupted = True
         self._close_assistant()
         if self._user is None:
@@ -127,6 +129,11 @@ class CallRecorder(BaseObserver):
             # The bot has not answered since (its answer closes the user turn): the caller
             # resumed after a pause, or the last stretch was noise. Same turn.
             self._user.ended_at = None
+
+    def _all_heard(self) -> bool:
+        """Whether the caller has heard all of the open answer (as far as marks tell)."""
+        assert self._assistant is not None
+        return not self._marks_echoed or self._heard_marks.issuperset(self._assistant.marks)
 
     def _on_transcript(self, text: str) -> None:
         text = text.strip()

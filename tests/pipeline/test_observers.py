@@ -281,3 +281,14 @@ async def test_with_playback_marks_an_answer_heard_to_the_end_is_whole() -> None
     await h.push(BotStoppedSpeakingFrame())
     h.recorder.finish()
     assert [(t.text, t.interrupted) for t in h.sink.turns] == [("Good. Sleep well?", False)]
+
+
+async def test_caller_talking_over_audio_still_playing_interrupts_it() -> None:
+    """The output sends faster than real time: 'bot stopped speaking' only means 'all sent'."""
+    h = Harness()
+    await h.push(BotStartedSpeakingFrame())
+    first, _second = await h.spoken("Good."), await h.spoken("Did you sleep well last night?")
+    await h.mark_echoed(first)
+    await h.push(BotStoppedSpeakingFrame())
+    await h.push(UserStartedSpeakingFrame())
+    assert [(t.text, t.interrupted) for t in h.sink.turns] == [("Good.", True)]
