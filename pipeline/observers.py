@@ -77,7 +77,6 @@ class CallRecorder(BaseObserver):
         self._speech_ended_at: float | None = None
         self._heard_marks: set[str] = set()
         self._marks_echoed = False
-        self.latencies_ms: list[int] = []
 
     async def on_push_frame(self, data: FramePushed) -> None:
         frame = data.frame
@@ -151,7 +150,6 @@ class CallRecorder(BaseObserver):
         turn = _OpenTurn(TurnRole.ASSISTANT, _now())
         if self._speech_ended_at is not None:
             turn.latency_ms = round((time.monotonic() - self._speech_ended_at) * 1000)
-            self.latencies_ms.append(turn.latency_ms)
             self._speech_ended_at = None
         self._assistant = turn
 

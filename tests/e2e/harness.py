@@ -9,6 +9,8 @@ import socket
 import threading
 import time
 import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +22,7 @@ from cli import standalone_auth
 from server import create_app
 from settings import Settings
 from tests.conftest import TEST_AUTH_TOKEN
+from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_caller import SimulatedCaller
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -66,6 +69,36 @@ class LiveServer:
     def __exit__(self, *exc_info: object) -> None:
         self._server.should_exit = True
         self._thread.join(timeout=30)
+
+
+@dataclass
+class RunningCarecall:
+    openai: FakeOpenAI
+    twilio_http: FakeAsyncTwilioHttpClient
+    server: LiveServer
+    settings: Settings
+
+
+@asynccontextmanager
+async def running_carecall(
+    make_settings: Callable[..., Settings], database_url: str, **overrides: Any
+) -> AsyncIterator[RunningCarecall]:
+    """The fake OpenAI server (espeak speech) and a live carecall server configured for it."""
+    openai = FakeOpenAI(tts_mode="espeak")
+    await openai.start()
+    port = free_port()
+    settings = make_settings(
+        database_url=database_url,
+        openai_base_url=openai.base_url,
+        webhook_url=f"http://127.0.0.1:{port}",
+        **overrides,
+    )
+    twilio_http = FakeAsyncTwilioHttpClient()
+    try:
+        with LiveServer(settings, twilio_http, port) as server:
+            yield RunningCarecall(openai, twilio_http, server, settings)
+    finally:
+        await openai.stop()
 
 
 @dataclass

@@ -14,7 +14,7 @@ import pytest
 
 from bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE
 from settings import Settings
-from tests.e2e.harness import LiveServer, TwilioSide, create_api_key, free_port, wait_for_call
+from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -31,28 +31,17 @@ class Stack:
 
 @pytest.fixture
 async def stack(make_settings: Callable[..., Settings], database_url: str) -> AsyncIterator[Stack]:
-    openai = FakeOpenAI(tts_mode="espeak")
-    await openai.start()
-    port = free_port()
-    settings = make_settings(
-        database_url=database_url,
-        openai_base_url=openai.base_url,
-        webhook_url=f"http://127.0.0.1:{port}",
-        log_level="INFO",
-    )
-    twilio_http = FakeAsyncTwilioHttpClient()
     api_key = await create_api_key(database_url)
-    with LiveServer(settings, twilio_http, port) as server:
+    async with running_carecall(make_settings, database_url, log_level="INFO") as live:
+        base_url = live.server.base_url
         async with (
             httpx.AsyncClient(
-                base_url=server.base_url,
-                timeout=10,
-                headers={"Authorization": f"Bearer {api_key}"},
+                base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
             ) as api,
-            httpx.AsyncClient(base_url=server.base_url, timeout=10) as webhooks,
+            httpx.AsyncClient(base_url=base_url, timeout=10) as webhooks,
         ):
-            yield Stack(openai, twilio_http, api, TwilioSide(server, settings, webhooks))
-    await openai.stop()
+            twilio = TwilioSide(live.server, live.settings, webhooks)
+            yield Stack(live.openai, live.twilio_http, api, twilio)
 
 
 async def _until(condition: Callable[[], bool], timeout: float) -> None:

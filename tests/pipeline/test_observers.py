@@ -116,7 +116,6 @@ async def test_greeting_answer_and_reply_in_order_with_latency() -> None:
     latency = turns[2].latency_ms
     assert latency is not None
     assert 550 <= latency <= 900
-    assert h.recorder.latencies_ms == [latency]
     for turn in turns:
         assert turn.ended_at is not None
         assert turn.started_at <= turn.ended_at

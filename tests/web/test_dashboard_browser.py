@@ -36,7 +36,7 @@ from cli import standalone_auth
 from persistence.database import create_engine, create_session_factory
 from persistence.models import Call, CallStatus
 from settings import Settings
-from tests.e2e.harness import LiveServer, TwilioSide, free_port
+from tests.e2e.harness import LiveServer, TwilioSide, running_carecall
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -109,21 +109,12 @@ async def stack(make_settings: Callable[..., Settings], tmp_path: Path) -> Async
     async with standalone_auth(database_url) as auth:
         await auth.create_operator(EMAIL, PASSWORD, is_admin=True)
     await _store_earlier_calls(database_url)
-    openai = FakeOpenAI(tts_mode="espeak")
-    await openai.start()
-    port = free_port()
-    settings = make_settings(
-        database_url=database_url,
-        openai_base_url=openai.base_url,
-        webhook_url=f"http://127.0.0.1:{port}",
-    )
-    twilio_http = FakeAsyncTwilioHttpClient()
-    try:
-        with LiveServer(settings, twilio_http, port) as server:
-            async with httpx.AsyncClient(base_url=server.base_url, timeout=10) as http:
-                yield Stack(openai, twilio_http, server, TwilioSide(server, settings, http))
-    finally:
-        await openai.stop()
+    async with (
+        running_carecall(make_settings, database_url) as live,
+        httpx.AsyncClient(base_url=live.server.base_url, timeout=10) as http,
+    ):
+        twilio = TwilioSide(live.server, live.settings, http)
+        yield Stack(live.openai, live.twilio_http, live.server, twilio)
 
 
 @pytest.fixture
