@@ -1,20 +1,28 @@
-"""Concurrent-call benchmark: N simulated phone calls against a real carecall server process.
+"""Concurrent-call benchmark: N simulated phone calls against a real server process.
 
-    .venv/bin/python -m bench.calls --calls 1 8 20 --turns 3
+    .venv/bin/python -m bench.calls --calls 1 8 20 --turns 3 [--target reference]
 
-For each N, one after another, it starts three processes: the fake OpenAI server (STT, LLM, TTS
-with set latencies, TTS tone mode), the fake Twilio REST server, and carecall itself
-(`uvicorn server:app`, pointed at both with OPENAI_BASE_URL and TWILIO_API_BASE_URL). It plays
-Twilio for one warm-up call, then for N concurrent calls: signed status callbacks and voice
-webhook, then a simulated caller on the media stream the TwiML names, talking in real time.
-It measures what callers hear (turn latency, greeting time, audio gaps) and what the server
-costs (CPU per call-minute, memory per call). See bench/README.md for what each figure means.
+For each N, one after another, it starts the fake OpenAI server (STT, LLM, TTS with set
+latencies, TTS tone mode) and the server under test (``--target``):
+
+* carecall (``uvicorn server:app``), with the fake Twilio REST server, pointed at both with
+  OPENAI_BASE_URL and TWILIO_API_BASE_URL. The benchmark places each call through carecall's
+  API and plays Twilio: signed status callbacks and voice webhook, then a simulated caller on
+  the media stream the TwiML names; carecall hangs up after the caller's goodbye.
+* reference (``uvicorn bench.reference_bot:app``): a plain pipecat Twilio bot. The simulated
+  caller connects straight to its ``/ws`` and hangs up itself after the bot's answer to its
+  goodbye.
+
+After one warm-up call it runs N concurrent calls, the callers talking in real time, and
+measures what callers hear (turn latency, greeting time, audio gaps) and what the server costs
+(CPU per call-minute, memory per call). See bench/README.md for what each figure means.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import base64
 import contextlib
 import json
 import math
@@ -28,16 +36,20 @@ import sys
 import tempfile
 import time
 import xml.etree.ElementTree as ET
+from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, ClassVar
 
 import httpx
+import numpy as np
 import psutil
 from twilio.request_validator import RequestValidator
 
 from cli import standalone_auth
+from tests.fakes.speech import ulaw_to_pcm16
 from tests.fakes.twilio_caller import (
     FRAME_SECONDS,
     SimulatedCaller,
@@ -63,6 +75,10 @@ SENTENCES = (
     "My neighbour brought me flowers",
     "I read the newspaper after tea",
 )
+VOICE_RMS = 300
+"""A 20 ms frame of the caller's speech louder than this (16-bit RMS) is voice; espeak-ng's
+voice peaks at 7000-9000, its silence is near 0."""
+ANNOUNCE_AFTER_VOICE_SECONDS = 0.05
 RSS_SAMPLE_SECONDS = 0.25
 STOP_GRACE_SECONDS = 10.0
 MB = 1024 * 1024
@@ -107,7 +123,8 @@ class CallResult:
     clears: int = 0
     """Twilio `clear` messages: the bot stopped its own audio (it heard a barge-in)."""
     duration_s: float = 0.0
-    """Stream connect → the bot closed it (or → the failure)."""
+    """Stream connect → the socket closed: the bot hung up (carecall), the caller hung up
+    after the bot's answer to its goodbye (reference), or the failure."""
     heard: list[HeardSpeech] = field(default_factory=list)
     stored_turns: list[str] = field(default_factory=list)
     """The call's turns as carecall stored them: "role: text" (+ " [interrupted]")."""
@@ -133,9 +150,10 @@ class RunResult:
     underruns: int
     protocol_errors: int
     transcript_mismatches: int
-    """Finished calls whose stored user turns differ from the sentences said."""
+    """Finished calls whose stored user turns differ from the sentences said (0 for a target
+    that stores nothing)."""
     wrong_end_reasons: int
-    """Finished calls stored with an end reason other than the bot's hang-up."""
+    """Finished calls stored with an end reason other than the bot's hang-up (likewise)."""
     server_cpu_s: float
     server_cpu_s_per_call_minute: float | None
     server_cpu_pct_of_one_core: float
@@ -145,6 +163,7 @@ class RunResult:
     caller_cpu_s: float
     fake_openai_cpu_s: float
     fake_twilio_cpu_s: float
+    """0 for the reference bot, which runs without the fake Twilio."""
     server_log_errors: int
     server_log_warnings: int
     errors: list[str]
@@ -240,46 +259,28 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-@dataclass(frozen=True)
-class Secrets:
-    account_sid: str
-    auth_token: str
-
-
-async def create_api_key(database_url: str) -> str:
-    """An API key for the benchmark's API client, made in the server's database before the
-    server starts (as `carecall create-api-key` would); returns the secret to send."""
-    async with standalone_auth(database_url) as auth:
-        return (await auth.create_api_key("bench")).secret
-
-
-async def start_carecall(
-    workdir: Path, database_url: str, openai_url: str, twilio_url: str, keys: Secrets, tag: str
-) -> Service:
-    port = free_port()
-    base = f"http://127.0.0.1:{port}"
+def server_env(openai_url: str, **extra: str) -> dict[str, str]:
+    """The environment of a server under test: ours, the repository on the import path, the
+    fake OpenAI, and ``extra``."""
     env = dict(os.environ)
     env.update(
-        PYTHONPATH=str(REPO_ROOT),
-        CARECALL_ENV="development",
-        OPENAI_API_KEY="sk-bench",
-        OPENAI_BASE_URL=openai_url,
-        TWILIO_ACCOUNT_SID=keys.account_sid,
-        TWILIO_AUTH_TOKEN=keys.auth_token,
-        TWILIO_PHONE_NUMBER=FROM_NUMBER,
-        TWILIO_API_BASE_URL=twilio_url,
-        WEBHOOK_URL=base,
-        DATABASE_URL=database_url,
-        SESSION_SECRET=secrets.token_urlsafe(36),  # 48 characters
-        LOG_LEVEL="WARNING",
+        PYTHONPATH=str(REPO_ROOT), OPENAI_API_KEY="sk-bench", OPENAI_BASE_URL=openai_url, **extra
     )
-    argv = [PYTHON, "-m", "uvicorn", "server:app", "--host", "127.0.0.1", "--port", str(port)]
-    log_path = workdir / f"carecall-{tag}.log"
+    return env
+
+
+async def start_server(
+    name: str, app: str, port: int, env: dict[str, str], workdir: Path, tag: str
+) -> Service:
+    """``uvicorn APP`` on ``port``; returns once its ``/healthz`` answers 200."""
+    base = f"http://127.0.0.1:{port}"
+    argv = [PYTHON, "-m", "uvicorn", app, "--host", "127.0.0.1", "--port", str(port)]
+    log_path = workdir / f"{name}-{tag}.log"
     # Run in the work folder, so that a developer's .env does not change what is measured.
     process = await _spawn(
         [*argv, "--log-level", "warning"], log_path, ready_line=False, env=env, cwd=workdir
     )
-    service = Service("carecall", process, log_path, base)
+    service = Service(name, process, log_path, base)
     deadline = time.monotonic() + 60
     async with httpx.AsyncClient(base_url=base, timeout=2) as http:
         while True:
@@ -288,28 +289,40 @@ async def start_carecall(
                     return service
             if process.returncode is not None or time.monotonic() > deadline:
                 await service.stop()
-                raise RuntimeError(f"carecall did not start:\n{service.log_tail()}")
+                raise RuntimeError(f"{name} did not start:\n{service.log_tail()}")
             await asyncio.sleep(0.1)
+
+
+@dataclass(frozen=True)
+class Secrets:
+    account_sid: str
+    auth_token: str
 
 
 @dataclass
 class Stack:
+    """The processes for one N: the fake OpenAI, the server under test and what it needs."""
+
     openai: Service
-    twilio: Service
     server: Service
-    keys: Secrets
-    api_key: str
+    twilio: Service | None = None
+    """The fake Twilio REST server (carecall only)."""
+    keys: Secrets | None = None
+    """The Twilio credentials the server checks signatures with (carecall only)."""
+    api_key: str | None = None
+    """The benchmark's key for the server's API (carecall only)."""
 
     @property
     def services(self) -> tuple[Service, ...]:
-        return (self.openai, self.twilio, self.server)
+        return tuple(s for s in (self.openai, self.twilio, self.server) if s is not None)
 
 
 @contextlib.asynccontextmanager
-async def running_stack(args: argparse.Namespace, workdir: Path, tag: str) -> AsyncIterator[Stack]:
-    """The three processes for one N, stopped (server first) however the block ends."""
-    keys = Secrets("AC" + secrets.token_hex(16), secrets.token_hex(16))
-    async with contextlib.AsyncExitStack() as stack:
+async def running_stack(
+    args: argparse.Namespace, target: Target, workdir: Path, tag: str
+) -> AsyncIterator[Stack]:
+    """The processes for one N, stopped (server first) however the block ends."""
+    async with contextlib.AsyncExitStack() as exits:
         latencies = [
             *("--stt-latency", str(args.stt_latency)),
             *("--llm-latency", str(args.llm_latency)),
@@ -319,29 +332,22 @@ async def running_stack(args: argparse.Namespace, workdir: Path, tag: str) -> As
         openai = await start_fake(
             f"fake-openai-{tag}", "tests.fakes.openai_server", latencies, workdir
         )
-        stack.push_async_callback(openai.stop)
-        twilio = await start_fake(
-            f"fake-twilio-{tag}", "tests.fakes.twilio_rest_server", [], workdir
-        )
-        stack.push_async_callback(twilio.stop)
-        database_url = f"sqlite+aiosqlite:///{workdir / f'bench-{tag}.db'}"
-        api_key = await create_api_key(database_url)
-        server = await start_carecall(workdir, database_url, openai.url, twilio.url, keys, tag)
-        stack.push_async_callback(server.stop)
-        yield Stack(openai, twilio, server, keys, api_key)
+        exits.push_async_callback(openai.stop)
+        yield await target.start(exits, workdir, tag, openai)
 
 
 # ---------------------------------------------------------------------------------- one call
 
 
 class SpeechEndSpacer:
-    """Keeps the moments callers finish speaking at least ``gap`` seconds apart.
+    """Keeps the moments callers' voices end at least ``gap`` seconds apart.
 
     The fake STT is one FIFO for every call: it answers each transcription request with the
-    oldest announced sentence. Each caller announces its sentence right after speaking it, and
-    the server asks for the transcript ~VAD_STOP_SECS later, so the FIFO stays in step as long
-    as no two callers stop speaking at (almost) the same moment. A caller may wait a moment
-    before it speaks, as people do; latency is measured from the end of its speech.
+    oldest announced sentence. Each caller announces its sentence when its voice ends, and the
+    server asks for the transcript once its VAD has heard a moment of silence, so the FIFO
+    stays in step as long as no two callers' voices end at (almost) the same moment. A caller
+    may wait a moment before it speaks, as people do; latency is measured from the end of its
+    speech.
     """
 
     def __init__(self, gap: float) -> None:
@@ -349,6 +355,7 @@ class SpeechEndSpacer:
         self._ends: list[float] = []
 
     def delay_before(self, speech_seconds: float) -> float:
+        """How long to wait before speaking for ``speech_seconds`` (until the voice ends)."""
         now = time.monotonic()
         self._ends = sorted(end for end in self._ends if end > now - self._gap)
         end = now + speech_seconds
@@ -361,91 +368,54 @@ class SpeechEndSpacer:
 
 @dataclass
 class CallContext:
-    """What every simulated call shares: clients, secrets and settings."""
+    """What every simulated call of one N shares: the target, its processes, clients, settings."""
 
+    target: Target
+    stack: Stack
     server: httpx.AsyncClient
     openai_control: httpx.AsyncClient
-    webhook_url: str
     ws_url: str
-    keys: Secrets
     spacer: SpeechEndSpacer
     speech_seconds: dict[str, float]
     wait_s: float
-
-    def signature(self, path: str, params: dict[str, str]) -> dict[str, str]:
-        validator = RequestValidator(self.keys.auth_token)
-        return {"X-Twilio-Signature": validator.compute_signature(self.webhook_url + path, params)}
-
-    async def webhook(self, path: str, params: dict[str, str]) -> httpx.Response:
-        response = await self.server.post(path, data=params, headers=self.signature(path, params))
-        if response.status_code >= 300:
-            raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:200]}")
-        return response
 
 
 def sentence(call_index: int, turn: int) -> str:
     return SENTENCES[(call_index * 5 + turn) % len(SENTENCES)]
 
 
-async def place_call(ctx: CallContext) -> tuple[int, str]:
-    response = await ctx.server.post("/api/calls", json={"to": TO_NUMBER})
-    if response.status_code != 201:
-        raise RuntimeError(f"POST /api/calls answered {response.status_code}: {response.text}")
-    body = response.json()
-    return int(body["id"]), str(body["twilio_sid"])
-
-
-async def answer(ctx: CallContext, call_id: int, call_sid: str) -> SimulatedCaller:
-    """What Twilio does when the callee picks up: callbacks, TwiML, then the media stream."""
-    for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
-        await ctx.webhook(
-            f"/twilio/status?call_id={call_id}",
-            {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
-        )
-    twiml = await ctx.webhook(
-        f"/twilio/voice?call_id={call_id}", {"CallSid": call_sid, "CallStatus": "in-progress"}
-    )
-    stream = ET.fromstring(twiml.text).find("./Connect/Stream")
-    if stream is None:
-        raise RuntimeError(f"the TwiML has no <Connect><Stream>: {twiml.text[:200]}")
-    parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-    caller = SimulatedCaller(
-        ctx.ws_url,
-        custom_parameters=parameters,
-        call_sid=call_sid,
-        account_sid=ctx.keys.account_sid,
-        auth_token=ctx.keys.auth_token,
-        signed_url=stream.get("url", ""),
-        # Like a person, wait for a real pause (utterance_gap, 0.8 s) before answering. With
-        # end_on_mark a reply "ends" at any sentence mark whose next sentence is late, and the
-        # caller would talk over the rest of it; here such a late sentence is an underrun.
-        end_on_mark=False,
-    )
-    await caller.connect()
-    if caller.rejected_status is not None:
-        raise RuntimeError(f"the media websocket was refused (HTTP {caller.rejected_status})")
-    return caller
-
-
 async def speak(ctx: CallContext, caller: SimulatedCaller, text: str) -> float:
-    """Say ``text``; return the moment the last frame went out. Then tell the fake STT."""
-    await asyncio.sleep(ctx.spacer.delay_before(ctx.speech_seconds[text]))
+    """Say ``text``; return the moment its last frame went out.
+
+    The fake STT is told what was said 50 ms after the voice ends, while the sentence's
+    trailing silence (≈ 0.35 s) is still being sent: pipecat's default VAD stops after 0.2 s
+    of silence, so a server may ask for the transcript before the last frame has gone out.
+    """
+    speech_seconds = ctx.speech_seconds[text]
+    await asyncio.sleep(ctx.spacer.delay_before(speech_seconds))
+    saying = asyncio.create_task(_say(caller, text))
+    try:
+        await asyncio.sleep(speech_seconds + ANNOUNCE_AFTER_VOICE_SECONDS)
+        await ctx.openai_control.post("/control/said", json={"text": text})
+        return await saying
+    finally:
+        saying.cancel()  # only when something failed: it is done otherwise
+
+
+async def _say(caller: SimulatedCaller, text: str) -> float:
     await caller.say(text)
-    finished_at = time.monotonic()
-    await ctx.openai_control.post("/control/said", json={"text": text})
-    return finished_at
+    return time.monotonic()
 
 
 async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float) -> CallResult:
-    """One whole call: greeting, ``turns`` answers, goodbye, the bot hangs up."""
+    """One whole call: greeting, ``turns`` answers, goodbye, then the call ends (how: the
+    target's ``finish_call``)."""
     await asyncio.sleep(start_delay)
     result = CallResult(index)
     caller: SimulatedCaller | None = None
     began = time.monotonic()
     try:
-        call_id, call_sid = await place_call(ctx)
-        result.call_id = call_id
-        caller = await answer(ctx, call_id, call_sid)
+        caller = await ctx.target.dial(ctx, result)
         greeting = await caller.wait_for_bot_utterance(timeout=ctx.wait_s)
         result.greeting_s = greeting.started_at - caller.connected_at
         for turn in range(turns):
@@ -458,20 +428,12 @@ async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float)
         result.said.append(GOODBYE)
         finished_at = await speak(ctx, caller, GOODBYE)
         result.said_end_s.append(round(finished_at - caller.connected_at, 3))
-        await caller.wait_until_closed(timeout=ctx.wait_s)
+        await ctx.target.finish_call(ctx, caller)
         result.duration_s = time.monotonic() - caller.connected_at
         goodbye = [u for u in caller.utterances if u.started_at > finished_at]
         if goodbye:
             result.goodbye_latency_s = goodbye[0].started_at - finished_at
-        await ctx.webhook(  # Twilio reports the end of the call the bot hung up
-            f"/twilio/status?call_id={call_id}",
-            {
-                "CallSid": call_sid,
-                "CallStatus": "completed",
-                "SequenceNumber": "3",
-                "CallDuration": str(round(result.duration_s)),
-            },
-        )
+        await ctx.target.after_call(ctx, caller, result)
         result.ok = True
     except Exception as exc:
         result.error = f"call {index}: {type(exc).__name__}: {exc}"
@@ -495,6 +457,216 @@ async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float)
                 for u in caller.utterances
             ]
     return result
+
+
+def _media_caller(ws_url: str, **kwargs: Any) -> SimulatedCaller:
+    # Like a person, wait for a real pause (utterance_gap, 0.8 s) before answering. With
+    # end_on_mark a reply "ends" at any sentence mark whose next sentence is late, and the
+    # caller would talk over the rest of it; here such a late sentence is an underrun.
+    return SimulatedCaller(ws_url, end_on_mark=False, **kwargs)
+
+
+async def _connect(caller: SimulatedCaller) -> SimulatedCaller:
+    await caller.connect()
+    if caller.rejected_status is not None:
+        raise RuntimeError(f"the media websocket was refused (HTTP {caller.rejected_status})")
+    return caller
+
+
+# ---------------------------------------------------------------------------------- targets
+
+
+class Target(ABC):
+    """A server the benchmark can call: how it starts, how a call is placed and how it ends,
+    and what can be checked afterwards. Everything else is the same for every target."""
+
+    name: ClassVar[str]
+    stores_records: ClassVar[bool]
+    """Whether :meth:`check_records` compares what the server stored with what was said."""
+
+    @abstractmethod
+    async def start(
+        self, exits: contextlib.AsyncExitStack, workdir: Path, tag: str, openai: Service
+    ) -> Stack:
+        """Start the server (and what it needs besides the fake OpenAI); register each
+        process's ``stop`` on ``exits``."""
+
+    @abstractmethod
+    async def dial(self, ctx: CallContext, result: CallResult) -> SimulatedCaller:
+        """Place one call and return its connected media stream."""
+
+    @abstractmethod
+    async def finish_call(self, ctx: CallContext, caller: SimulatedCaller) -> None:
+        """After the caller's goodbye: return once the call is over (the socket closed)."""
+
+    @abstractmethod
+    async def after_call(
+        self, ctx: CallContext, caller: SimulatedCaller, result: CallResult
+    ) -> None:
+        """Once the call is over (``result.duration_s`` is known)."""
+
+    @abstractmethod
+    async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
+        """After all calls of one N: check what the server stored."""
+
+
+class Carecall(Target):
+    """carecall itself: places the call through the fake Twilio REST API, gets Twilio's signed
+    callbacks and voice webhook, and hangs up itself after the goodbye (``end_call``)."""
+
+    name = "carecall"
+    stores_records = True
+
+    async def start(
+        self, exits: contextlib.AsyncExitStack, workdir: Path, tag: str, openai: Service
+    ) -> Stack:
+        keys = Secrets("AC" + secrets.token_hex(16), secrets.token_hex(16))
+        twilio = await start_fake(
+            f"fake-twilio-{tag}", "tests.fakes.twilio_rest_server", [], workdir
+        )
+        exits.push_async_callback(twilio.stop)
+        database_url = f"sqlite+aiosqlite:///{workdir / f'bench-{tag}.db'}"
+        api_key = await create_api_key(database_url)
+        port = free_port()
+        env = server_env(
+            openai.url,
+            CARECALL_ENV="development",
+            TWILIO_ACCOUNT_SID=keys.account_sid,
+            TWILIO_AUTH_TOKEN=keys.auth_token,
+            TWILIO_PHONE_NUMBER=FROM_NUMBER,
+            TWILIO_API_BASE_URL=twilio.url,
+            WEBHOOK_URL=f"http://127.0.0.1:{port}",
+            DATABASE_URL=database_url,
+            SESSION_SECRET=secrets.token_urlsafe(36),  # 48 characters
+            LOG_LEVEL="WARNING",
+        )
+        server = await start_server(self.name, "server:app", port, env, workdir, tag)
+        exits.push_async_callback(server.stop)
+        return Stack(openai, server, twilio=twilio, keys=keys, api_key=api_key)
+
+    async def dial(self, ctx: CallContext, result: CallResult) -> SimulatedCaller:
+        result.call_id, call_sid = await place_call(ctx)
+        return await answer(ctx, result.call_id, call_sid)
+
+    async def finish_call(self, ctx: CallContext, caller: SimulatedCaller) -> None:
+        await caller.wait_until_closed(timeout=ctx.wait_s)  # the bot hangs up
+
+    async def after_call(
+        self, ctx: CallContext, caller: SimulatedCaller, result: CallResult
+    ) -> None:
+        await twilio_webhook(  # Twilio reports the end of the call the bot hung up
+            ctx,
+            f"/twilio/status?call_id={result.call_id}",
+            {
+                "CallSid": caller.call_sid,
+                "CallStatus": "completed",
+                "SequenceNumber": "3",
+                "CallDuration": str(round(result.duration_s)),
+            },
+        )
+
+    async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
+        await check_records(ctx, results)
+
+
+class Reference(Target):
+    """The plain pipecat bot (``bench.reference_bot``): the caller connects straight to its
+    ``/ws``, and hangs up itself after the bot's answer to its goodbye (no ``end_call``)."""
+
+    name = "reference"
+    stores_records = False
+
+    async def start(
+        self, exits: contextlib.AsyncExitStack, workdir: Path, tag: str, openai: Service
+    ) -> Stack:
+        app = "bench.reference_bot:app"
+        server = await start_server(
+            self.name, app, free_port(), server_env(openai.url), workdir, tag
+        )
+        exits.push_async_callback(server.stop)
+        return Stack(openai, server)
+
+    async def dial(self, ctx: CallContext, result: CallResult) -> SimulatedCaller:
+        return await _connect(_media_caller(ctx.ws_url, custom_parameters={}))
+
+    async def finish_call(self, ctx: CallContext, caller: SimulatedCaller) -> None:
+        await caller.wait_for_bot_utterance(timeout=ctx.wait_s)  # its answer to the goodbye
+        await caller.hang_up()
+
+    async def after_call(
+        self, ctx: CallContext, caller: SimulatedCaller, result: CallResult
+    ) -> None:
+        pass  # no Twilio to report the end of the call to
+
+    async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
+        pass  # it stores nothing
+
+
+TARGETS: dict[str, Target] = {target.name: target for target in (Carecall(), Reference())}
+
+
+# ---------------------------------------------------------------------------------- carecall
+
+
+async def create_api_key(database_url: str) -> str:
+    """An API key for the benchmark's API client, made in the server's database before the
+    server starts (as `carecall create-api-key` would); returns the secret to send."""
+    async with standalone_auth(database_url) as auth:
+        return (await auth.create_api_key("bench")).secret
+
+
+def _twilio_keys(ctx: CallContext) -> Secrets:
+    if ctx.stack.keys is None:
+        raise RuntimeError(f"{ctx.target.name} has no Twilio credentials")
+    return ctx.stack.keys
+
+
+async def twilio_webhook(ctx: CallContext, path: str, params: dict[str, str]) -> httpx.Response:
+    """POST ``params`` to ``path`` signed as Twilio signs them (``X-Twilio-Signature`` over
+    ``WEBHOOK_URL`` + path + query)."""
+    validator = RequestValidator(_twilio_keys(ctx).auth_token)
+    signature = validator.compute_signature(ctx.stack.server.url + path, params)
+    response = await ctx.server.post(path, data=params, headers={"X-Twilio-Signature": signature})
+    if response.status_code >= 300:
+        raise RuntimeError(f"{path} answered {response.status_code}: {response.text[:200]}")
+    return response
+
+
+async def place_call(ctx: CallContext) -> tuple[int, str]:
+    response = await ctx.server.post("/api/calls", json={"to": TO_NUMBER})
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /api/calls answered {response.status_code}: {response.text}")
+    body = response.json()
+    return int(body["id"]), str(body["twilio_sid"])
+
+
+async def answer(ctx: CallContext, call_id: int, call_sid: str) -> SimulatedCaller:
+    """What Twilio does when the callee picks up: callbacks, TwiML, then the media stream."""
+    for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
+        await twilio_webhook(
+            ctx,
+            f"/twilio/status?call_id={call_id}",
+            {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
+        )
+    twiml = await twilio_webhook(
+        ctx,
+        f"/twilio/voice?call_id={call_id}",
+        {"CallSid": call_sid, "CallStatus": "in-progress"},
+    )
+    stream = ET.fromstring(twiml.text).find("./Connect/Stream")
+    if stream is None:
+        raise RuntimeError(f"the TwiML has no <Connect><Stream>: {twiml.text[:200]}")
+    parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
+    keys = _twilio_keys(ctx)
+    caller = _media_caller(
+        ctx.ws_url,
+        custom_parameters=parameters,
+        call_sid=call_sid,
+        account_sid=keys.account_sid,
+        auth_token=keys.auth_token,
+        signed_url=stream.get("url", ""),
+    )
+    return await _connect(caller)
 
 
 async def check_records(ctx: CallContext, results: Sequence[CallResult]) -> None:
@@ -525,6 +697,11 @@ async def check_records(ctx: CallContext, results: Sequence[CallResult]) -> None
 
 def _bot_hung_up(result: CallResult) -> bool:
     return (result.end_reason or "").startswith("bot-hangup")
+
+
+def _checked(result: CallResult) -> bool:
+    """Whether :func:`check_records` compared the call with what the server stored."""
+    return result.transcript_ok is not None
 
 
 def _print_transcript_mismatch(result: CallResult) -> None:
@@ -603,64 +780,68 @@ def count_log_lines(service: Service) -> tuple[int, int]:
 async def run_n(
     args: argparse.Namespace, n: int, workdir: Path, speech_seconds: dict[str, float]
 ) -> RunResult:
-    async with (
-        running_stack(args, workdir, f"n{n}") as stack,
-        httpx.AsyncClient(
-            base_url=stack.server.url,
-            timeout=30,
-            headers={"Authorization": f"Bearer {stack.api_key}"},
-        ) as server_http,
-        httpx.AsyncClient(base_url=stack.openai.url.removesuffix("/v1"), timeout=30) as control,
-    ):
-        ctx = CallContext(
-            server=server_http,
-            openai_control=control,
-            webhook_url=stack.server.url,
-            ws_url=stack.server.url.replace("http://", "ws://") + "/ws",
-            keys=stack.keys,
-            spacer=SpeechEndSpacer(args.speech_gap),
-            speech_seconds=speech_seconds,
-            wait_s=args.wait,
-        )
-        warm_up = await run_call(ctx, -1, 0, 0.0)  # greeting, goodbye: loads everything
-        if not warm_up.ok:
-            raise RuntimeError(
-                f"the warm-up call failed ({warm_up.error}); server log:\n{stack.server.log_tail()}"
+    """Start ``args.target``'s processes, make one warm-up call, then ``n`` concurrent calls
+    (``args.turns`` answers each); measure them and stop the processes."""
+    target = TARGETS[args.target]
+    async with running_stack(args, target, workdir, f"n{n}") as stack:
+        api_auth = {"Authorization": f"Bearer {stack.api_key}"} if stack.api_key else {}
+        async with (
+            httpx.AsyncClient(base_url=stack.server.url, timeout=30, headers=api_auth) as server,
+            httpx.AsyncClient(base_url=stack.openai.url.removesuffix("/v1"), timeout=30) as control,
+        ):
+            ctx = CallContext(
+                target=target,
+                stack=stack,
+                server=server,
+                openai_control=control,
+                ws_url=stack.server.url.replace("http://", "ws://") + "/ws",
+                spacer=SpeechEndSpacer(args.speech_gap),
+                speech_seconds=speech_seconds,
+                wait_s=args.wait,
             )
-        await asyncio.sleep(1.0)  # let the warm-up call's records and sockets settle
+            return await measure(ctx, n, args.turns, args.stagger)
 
-        rss_baseline = stack.server.rss()
-        cpu_before = {s.name: s.cpu_seconds() for s in stack.services}
-        own_before = own_cpu_seconds()
-        started = time.monotonic()
-        sampler = PeakRss(stack.server)
-        try:
-            results = list(
-                await asyncio.gather(
-                    *(run_call(ctx, i, args.turns, i * args.stagger / n) for i in range(n))
-                )
-            )
-        finally:
-            rss_peak = await sampler.stop()
-        wall = time.monotonic() - started
-        own_cpu = own_cpu_seconds() - own_before
-        cpu = {s.name: s.cpu_seconds() - cpu_before[s.name] for s in stack.services}
 
-        await check_records(ctx, results)
-        log_errors, log_warnings = count_log_lines(stack.server)
-        return summarize(
-            n,
-            results,
-            wall=wall,
-            server_cpu=cpu[stack.server.name],
-            caller_cpu=own_cpu,
-            openai_cpu=cpu[stack.openai.name],
-            twilio_cpu=cpu[stack.twilio.name],
-            rss_baseline=rss_baseline,
-            rss_peak=rss_peak,
-            log_counts=(log_errors, log_warnings),
-            server=stack.server,
+async def measure(ctx: CallContext, n: int, turns: int, stagger: float) -> RunResult:
+    """One warm-up call, then ``n`` concurrent calls started over ``stagger`` seconds, with
+    the server's CPU and memory and the callers' CPU measured while they run."""
+    stack = ctx.stack
+    warm_up = await run_call(ctx, -1, 0, 0.0)  # greeting, goodbye: loads everything
+    if not warm_up.ok:
+        raise RuntimeError(
+            f"the warm-up call failed ({warm_up.error}); server log:\n{stack.server.log_tail()}"
         )
+    await asyncio.sleep(1.0)  # let the warm-up call's records and sockets settle
+
+    rss_baseline = stack.server.rss()
+    cpu_before = {s.name: s.cpu_seconds() for s in stack.services}
+    own_before = own_cpu_seconds()
+    started = time.monotonic()
+    sampler = PeakRss(stack.server)
+    try:
+        results = list(
+            await asyncio.gather(*(run_call(ctx, i, turns, i * stagger / n) for i in range(n)))
+        )
+    finally:
+        rss_peak = await sampler.stop()
+    wall = time.monotonic() - started
+    own_cpu = own_cpu_seconds() - own_before
+    cpu = {s.name: s.cpu_seconds() - cpu_before[s.name] for s in stack.services}
+
+    await ctx.target.check_records(ctx, results)
+    return summarize(
+        n,
+        results,
+        wall=wall,
+        server_cpu=cpu[stack.server.name],
+        caller_cpu=own_cpu,
+        openai_cpu=cpu[stack.openai.name],
+        twilio_cpu=cpu[stack.twilio.name] if stack.twilio else 0.0,
+        rss_baseline=rss_baseline,
+        rss_peak=rss_peak,
+        log_counts=count_log_lines(stack.server),
+        server=stack.server,
+    )
 
 
 def summarize(
@@ -683,7 +864,7 @@ def summarize(
     call_minutes = sum(r.duration_s for r in results) / 60
     errors = [r.error for r in results if r.error]
     if errors or log_counts[0]:
-        print(f"\n--- last lines of the carecall log ({server.log_path}) ---", file=sys.stderr)
+        print(f"\n--- last lines of the {server.name} log ({server.log_path}) ---", file=sys.stderr)
         print(server.log_tail(60), file=sys.stderr)
     return RunResult(
         calls=n,
@@ -700,7 +881,7 @@ def summarize(
         underruns=sum(r.underruns for r in results),
         protocol_errors=sum(r.protocol_errors for r in results),
         transcript_mismatches=sum(r.transcript_ok is False for r in results),
-        wrong_end_reasons=sum(r.ok and not _bot_hung_up(r) for r in results),
+        wrong_end_reasons=sum(r.ok and _checked(r) and not _bot_hung_up(r) for r in results),
         server_cpu_s=server_cpu,
         server_cpu_s_per_call_minute=server_cpu / call_minutes if call_minutes else None,
         server_cpu_pct_of_one_core=100 * server_cpu / wall,
@@ -724,21 +905,24 @@ def fmt(value: float | None, digits: int = 0) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
-def print_run(run: RunResult) -> None:
+def print_run(run: RunResult, target: Target) -> None:
     print(
-        f"\n== N = {run.calls}: {run.ok} ok, {run.failed} failed, {run.wall_s:.1f} s wall, "
-        f"{run.call_minutes:.2f} call-minutes"
+        f"\n== {target.name}, N = {run.calls}: {run.ok} ok, {run.failed} failed, "
+        f"{run.wall_s:.1f} s wall, {run.call_minutes:.2f} call-minutes"
     )
     print(
         f"  turn latency   p50 {fmt(run.turn_ms_p50)} ms, p95 {fmt(run.turn_ms_p95)} ms, "
         f"max {fmt(run.turn_ms_max)} ms   (goodbye p50 {fmt(run.goodbye_ms_p50)} ms)"
     )
     print(f"  greeting       p50 {fmt(run.greeting_ms_p50)} ms, p95 {fmt(run.greeting_ms_p95)} ms")
-    print(
-        f"  audio          {run.underruns} underruns, {run.protocol_errors} protocol errors, "
-        f"{run.transcript_mismatches} transcript mismatches"
-    )
-    print(f"  records        {run.wrong_end_reasons} calls stored with a wrong end reason")
+    print(f"  audio          {run.underruns} underruns, {run.protocol_errors} protocol errors")
+    if target.stores_records:
+        print(
+            f"  records        {run.transcript_mismatches} transcript mismatches, "
+            f"{run.wrong_end_reasons} calls stored with a wrong end reason"
+        )
+    else:
+        print(f"  records        not checked ({target.name} has no store)")
     print(
         f"  server CPU     {run.server_cpu_s:.1f} s = {fmt(run.server_cpu_s_per_call_minute, 2)} "
         f"CPU-s per call-minute, {run.server_cpu_pct_of_one_core:.0f} % of one core"
@@ -791,7 +975,14 @@ def summary_table(runs: Sequence[RunResult]) -> str:
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m bench.calls", description="Concurrent simulated calls against carecall."
+        prog="python -m bench.calls",
+        description="Concurrent simulated calls against carecall or a plain pipecat bot.",
+    )
+    parser.add_argument(
+        "--target",
+        choices=sorted(TARGETS),
+        default="carecall",
+        help="the server to call: carecall, or the plain pipecat bot bench.reference_bot",
     )
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 8, 20], metavar="N")
     parser.add_argument("--turns", type=int, default=3, help="answers per call before goodbye")
@@ -822,8 +1013,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 
 def prepare_speech() -> dict[str, float]:
-    """Synthesize every sentence once (espeak-ng), so no caller does it while measured."""
-    return {text: len(_speech_frames(text)) * FRAME_SECONDS for text in (*SENTENCES, GOODBYE)}
+    """Synthesize every sentence once (espeak-ng), so no caller does it while measured;
+    return how long each is spoken (until its voice ends, without the trailing silence)."""
+    return {text: voice_seconds(_speech_frames(text)) for text in (*SENTENCES, GOODBYE)}
+
+
+def voice_seconds(frames: Sequence[str]) -> float:
+    """Seconds from the start of base64 μ-law ``frames`` to the end of the last voiced one."""
+    pcm = b"".join(ulaw_to_pcm16(base64.b64decode(frame)) for frame in frames)
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64).reshape(len(frames), -1)
+    voiced = np.flatnonzero(np.sqrt((samples**2).mean(axis=1)) > VOICE_RMS)
+    return (int(voiced[-1]) + 1 if voiced.size else len(frames)) * FRAME_SECONDS
 
 
 async def bench(args: argparse.Namespace, workdir: Path) -> list[RunResult]:
@@ -834,9 +1034,9 @@ async def bench(args: argparse.Namespace, workdir: Path) -> list[RunResult]:
     speech_seconds = await asyncio.to_thread(prepare_speech)
     runs: list[RunResult] = []
     for n in args.calls:
-        print(f"\n… {n} concurrent call(s), {args.turns} turns each", flush=True)
+        print(f"\n… {args.target}: {n} concurrent call(s), {args.turns} turns each", flush=True)
         run = await run_n(args, n, workdir, speech_seconds)
-        print_run(run)
+        print_run(run, TARGETS[args.target])
         runs.append(run)
     return runs
 
@@ -845,6 +1045,7 @@ def write_json(path: Path, args: argparse.Namespace, runs: Sequence[RunResult]) 
     document = {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
         "command": " ".join(["python -m bench.calls", *sys.argv[1:]]),
+        "target": args.target,
         "cpu_count": os.cpu_count(),
         "latencies_s": {"stt": args.stt_latency, "llm": args.llm_latency, "tts": args.tts_latency},
         "runs": [asdict(run) for run in runs],
@@ -872,9 +1073,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         _kill_leftovers()
     print(
-        f"\nSummary ({os.cpu_count()} CPUs; STT {args.stt_latency * 1000:.0f} ms, LLM first "
-        f"token {args.llm_latency * 1000:.0f} ms, TTS first byte {args.tts_latency * 1000:.0f} "
-        f"ms; {args.turns} turns + goodbye per call)\n"
+        f"\nSummary: {args.target} ({os.cpu_count()} CPUs; STT {args.stt_latency * 1000:.0f} "
+        f"ms, LLM first token {args.llm_latency * 1000:.0f} ms, TTS first byte "
+        f"{args.tts_latency * 1000:.0f} ms; {args.turns} turns + goodbye per call)\n"
     )
     print(summary_table(runs))
     if args.json:
