@@ -91,6 +91,8 @@ def create_app(
         writer.start()
         twilio = TwilioGateway(settings, twilio_http_client)
         tokens = CallTokens(settings.session_secret.get_secret_value())
+        service_clients = ServiceClients(settings)
+        service_clients.prepare_speech_soon()
         auth_token = settings.twilio_auth_token
         state = AppState(
             settings=settings,
@@ -104,8 +106,15 @@ def create_app(
             signatures=TwilioSignatureChecker(
                 auth_token.get_secret_value() if auth_token else None, settings.webhook_url
             ),
-            call_service=CallService(settings, calls, twilio, tokens, bus),
-            service_clients=ServiceClients(settings),
+            call_service=CallService(
+                settings,
+                calls,
+                twilio,
+                tokens,
+                bus,
+                before_answer=lambda _call: service_clients.prepare_speech_soon(),
+            ),
+            service_clients=service_clients,
             active_calls=ActiveCalls(),
             auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
         )

@@ -1,11 +1,14 @@
 """Speech and language services for one call, built from `Settings`.
 
-All three OpenAI services share one pooled HTTP client (`ServiceClients`), made once per server
-process: building TLS contexts and clients per call stalls every other call's audio.
+Whatever can be shared is made once per server process (`ServiceClients`): the pooled HTTP
+client all three OpenAI services use (building TLS contexts and clients per call stalls every
+other call's audio), the voice activity detector's model and batcher, and the audio of the
+lines every call says.
 """
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,19 +19,66 @@ from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.services.openai.tts import OpenAITTSService
 from pipecat.transcriptions.language import Language
 
+from bot import prompts
+from bot.speech import CallTTSService, SpeechCache, Voice
+from pipeline.vad import SileroBatcher
 from settings import MissingConfiguration, Settings
 
 OPENAI_TTS_SAMPLE_RATE = 24_000
 
 
 class ServiceClients:
-    """Process-wide HTTP client pool for the OpenAI-compatible services."""
+    """What every call of a server process shares: the HTTP pool for the OpenAI-compatible
+    services, the VAD batcher and the cache of fixed lines' audio."""
 
     def __init__(self, settings: Settings) -> None:
         # openai's own client class: it keeps openai's pool limits and error mapping.
         self.http = DefaultAsyncHttpxClient(timeout=settings.service_timeout_seconds)
+        self.vad = SileroBatcher()
+        speech_client = None
+        if settings.openai_api_key is not None:
+            speech_client = AsyncOpenAI(
+                api_key=settings.openai_api_key.get_secret_value(),
+                base_url=settings.openai_base_url,
+                http_client=self.http,
+                timeout=settings.service_timeout_seconds,
+                max_retries=1,  # not in a call: one retry costs nobody a silence
+            )
+        self.speech = SpeechCache(speech_client)
+        self.voice = Voice(
+            model=settings.tts_model,
+            voice=settings.tts_voice,
+            instructions=settings.tts_instructions or None,
+            sample_rate=OPENAI_TTS_SAMPLE_RATE,
+        )
+        self._settings = settings
+        self._background: set[asyncio.Task[None]] = set()
+
+    def fixed_lines(self) -> list[str]:
+        """The lines calls say word for word: the greeting, the fallback and goodbye lines."""
+        settings = self._settings
+        return [
+            *prompts.greeting(
+                bot_name=settings.bot_name, organization_name=settings.organization_name
+            ),
+            *prompts.FIXED_LINES,
+        ]
+
+    async def prepare_speech(self) -> None:
+        """Synthesize the fixed lines not cached yet (before a call is answered)."""
+        await self.speech.warm(self.voice, self.fixed_lines())
+
+    def prepare_speech_soon(self) -> None:
+        """`prepare_speech` in the background (when the server starts, when a call rings)."""
+        task = asyncio.create_task(self.prepare_speech())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
 
     async def aclose(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await asyncio.gather(*self._background, return_exceptions=True)
+        self.vad.close()
         await self.http.aclose()
 
 
@@ -36,7 +86,8 @@ class ServiceClients:
 class CallServices:
     stt: OpenAISTTService
     llm: OpenAILLMService
-    tts: OpenAITTSService
+    tts: CallTTSService
+    vad: SileroBatcher
 
 
 class _PooledOpenAILLMService(OpenAILLMService):
@@ -93,8 +144,9 @@ def build_call_services(
             temperature=settings.llm_temperature,
         ),
     )
-    tts = OpenAITTSService(
-        **common,  # type: ignore[arg-type]
+    tts = CallTTSService(
+        cache=clients.speech,
+        **common,
         sample_rate=OPENAI_TTS_SAMPLE_RATE,
         settings=OpenAITTSService.Settings(
             model=settings.tts_model,
@@ -104,10 +156,10 @@ def build_call_services(
     )
     for service in (stt, tts):
         _bound_requests(service, settings.service_timeout_seconds)
-    return CallServices(stt=stt, llm=llm, tts=tts)
+    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
 
 
-def _bound_requests(service: OpenAISTTService | OpenAITTSService, timeout: float) -> None:
+def _bound_requests(service: OpenAISTTService | CallTTSService, timeout: float) -> None:
     """Give the service's OpenAI client a per-request time limit and no retries.
 
     pipecat builds these clients itself with openai's defaults (10 minutes, 2 retries), which a

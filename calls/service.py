@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import phonenumbers
 from loguru import logger
 
@@ -65,12 +67,15 @@ class CallService:
         twilio: TwilioGateway,
         tokens: CallTokens,
         bus: EventBus,
+        *,
+        before_answer: Callable[[Call], None] | None = None,
     ) -> None:
         self._settings = settings
         self._calls = calls
         self._twilio = twilio
         self._tokens = tokens
         self._bus = bus
+        self._before_answer = before_answer
 
     async def place_call(self, raw_number: str) -> Call:
         """Validate, store, and ask Twilio to dial. Raises `InvalidPhoneNumber`,
@@ -96,6 +101,8 @@ class CallService:
         updated = await self._calls.mark_placed(call.id, placed.sid, CallStatus(placed.status))
         log.bind(call_sid=placed.sid).info("Call placed")
         call = updated or call
+        if self._before_answer is not None:
+            self._before_answer(call)  # e.g. prepare the greeting's audio while it rings
         await self._publish_status(call)
         return call
 

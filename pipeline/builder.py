@@ -5,7 +5,8 @@
     → ServiceErrorFallback   (a service failed: say a short line, keep going)
     → CallTimeLimit          (wrap up, then say goodbye at the maximum length)
     → STT (Whisper)
-    → user context aggregator (Silero VAD + pause-tolerant end of turn; barge-in)
+    → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
+                               barge-in)
     → LLM (GPT-4o, end_call tool)
     → TTS
     → PlaybackMarks          (a Twilio mark after each sentence: what the caller really heard)
@@ -24,7 +25,6 @@ from dataclasses import dataclass
 
 from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
-from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
@@ -43,6 +43,7 @@ from bot import prompts
 from bot.services import CallServices
 from bot.tools import END_CALL, end_call_handler
 from pipeline.observers import CallRecorder, RecordSink
+from pipeline.vad import BatchedSileroVAD
 from processors.call_time_limit import CallTimeLimit
 from processors.playback_marks import PlaybackMarks
 from processors.service_fallback import ServiceErrorFallback
@@ -96,9 +97,10 @@ def build_call_worker(
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            vad_analyzer=SileroVADAnalyzer(
+            vad_analyzer=BatchedSileroVAD(
                 sample_rate=TWILIO_SAMPLE_RATE,
                 params=VADParams(stop_secs=settings.vad_stop_seconds),
+                batcher=services.vad,
             ),
             # Older callers pause mid-sentence: a turn ends only after VAD silence plus a
             # further pause, and only once there is a transcript (see README, "Turn-taking").

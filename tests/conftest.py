@@ -52,6 +52,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "twilio_phone_number": "+15005550006",
             "webhook_url": PUBLIC_BASE,
             "openai_api_key": "sk-test",
+            # Nothing listens there: a test without the fake OpenAI never reaches the internet.
+            "openai_base_url": "http://127.0.0.1:9/v1",
             "session_secret": "test-session-secret-that-is-long-enough-0123",
             "log_level": "WARNING",
         }

@@ -38,3 +38,6 @@ TIME_UP_GOODBYE = (
     "We've been chatting for a while, so I'll let you go now. Thank you, and take care. Goodbye!"
 )
 DEFAULT_GOODBYE = "Thank you for talking with me today. Goodbye, and take care!"
+
+FIXED_LINES = (FALLBACK_LINE, TIME_UP_GOODBYE, DEFAULT_GOODBYE)
+"""Lines said word for word in some calls: their audio is made once and kept (`bot.speech`)."""

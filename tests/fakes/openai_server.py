@@ -458,7 +458,11 @@ class FakeOpenAI:
             }
         )
 
-        pcm, _ = await asyncio.gather(self._synthesize(text), asyncio.sleep(self._tts_latency))
+        # The first byte goes out tts_latency after the request, however long synthesis took
+        # (as long as it took less).
+        started = time.monotonic()
+        pcm = await self._synthesize(text)
+        await asyncio.sleep(max(0.0, self._tts_latency - (time.monotonic() - started)))
         if response_format == "wav":
             audio, content_type = pcm16_wav(pcm, TTS_SAMPLE_RATE), "audio/wav"
         else:
@@ -481,7 +485,7 @@ class FakeOpenAI:
         if cached is not None:
             return cached
         if self._tts_mode == "tone":
-            pcm = tone_pcm(text)
+            pcm = await asyncio.to_thread(tone_pcm, text)  # keeps the other requests on time
         else:
             process = await asyncio.create_subprocess_exec(
                 *espeak_command(text),
