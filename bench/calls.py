@@ -49,6 +49,7 @@ import psutil
 from twilio.request_validator import RequestValidator
 
 from cli import standalone_auth
+from tests.fakes.openai_server import echo_reply, first_sentence_seconds
 from tests.fakes.speech import ulaw_to_pcm16
 from tests.fakes.twilio_caller import (
     FRAME_SECONDS,
@@ -116,6 +117,11 @@ class CallResult:
     """First bot audio − stream connect."""
     turn_latencies_s: list[float] = field(default_factory=list)
     """Per answer: first audio of the reply − the moment the caller finished speaking."""
+    reply_at: list[float] = field(default_factory=list)
+    """Per answer: monotonic time its first audio reached the caller."""
+    overheads_s: list[float] = field(default_factory=list)
+    """Per answer (carecall): first audio − (end-of-turn decision + the fake's LLM time to the
+    end of the first sentence + its TTS first byte): what the pipeline itself added."""
     goodbye_latency_s: float | None = None
     """Same, for the goodbye (the end_call tool round trip, then the closing line)."""
     underruns: int = 0
@@ -144,6 +150,9 @@ class RunResult:
     turn_ms_p50: float | None
     turn_ms_p95: float | None
     turn_ms_max: float | None
+    overhead_ms_p50: float | None
+    overhead_ms_p95: float | None
+    overhead_ms_max: float | None
     greeting_ms_p50: float | None
     greeting_ms_p95: float | None
     goodbye_ms_p50: float | None
@@ -378,6 +387,8 @@ class CallContext:
     spacer: SpeechEndSpacer
     speech_seconds: dict[str, float]
     wait_s: float
+    llm_latency: float
+    tts_latency: float
 
 
 def sentence(call_index: int, turn: int) -> str:
@@ -425,6 +436,7 @@ async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float)
             result.said_end_s.append(round(finished_at - caller.connected_at, 3))
             reply = await caller.wait_for_bot_utterance(timeout=ctx.wait_s)
             result.turn_latencies_s.append(reply.started_at - finished_at)
+            result.reply_at.append(reply.started_at)
         result.said.append(GOODBYE)
         finished_at = await speak(ctx, caller, GOODBYE)
         result.said_end_s.append(round(finished_at - caller.connected_at, 3))
@@ -509,6 +521,11 @@ class Target(ABC):
     async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
         """After all calls of one N: check what the server stored."""
 
+    def turn_decisions(self, stack: Stack) -> dict[int, list[float]]:
+        """Per call id, the monotonic times the server decided the caller's turns were over,
+        in order, if the server reports them ({} if not)."""
+        return {}
+
 
 class Carecall(Target):
     """carecall itself: places the call through the fake Twilio REST API, gets Twilio's signed
@@ -538,7 +555,7 @@ class Carecall(Target):
             WEBHOOK_URL=f"http://127.0.0.1:{port}",
             DATABASE_URL=database_url,
             SESSION_SECRET=secrets.token_urlsafe(36),  # 48 characters
-            LOG_LEVEL="WARNING",
+            LOG_LEVEL="INFO",  # as in production; the answers' timing lines are INFO
         )
         server = await start_server(self.name, "server:app", port, env, workdir, tag)
         exits.push_async_callback(server.stop)
@@ -567,6 +584,14 @@ class Carecall(Target):
 
     async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
         await check_records(ctx, results)
+
+    def turn_decisions(self, stack: Stack) -> dict[int, list[float]]:
+        """From carecall's INFO line per answer ("Answered … decided_at=<monotonic>")."""
+        decisions: dict[int, list[float]] = {}
+        log = stack.server.log_path.read_text(errors="replace")
+        for match in _DECISION.finditer(log):
+            decisions.setdefault(int(match["call"]), []).append(float(match["at"]))
+        return decisions
 
 
 class Reference(Target):
@@ -764,6 +789,7 @@ def ms(value: float | None) -> float | None:
     return None if value is None else value * 1000
 
 
+_DECISION = re.compile(r"Answered .* call_id=(?P<call>\d+).* decided_at=(?P<at>[\d.]+)")
 _LOG_ERROR = re.compile(r"\| (ERROR|CRITICAL) +\||Traceback|^ERROR:")
 _LOG_WARNING = re.compile(r"\| WARNING +\||^WARNING:")
 
@@ -782,14 +808,23 @@ async def run_n(
 ) -> RunResult:
     """Start ``args.target``'s processes, make one warm-up call, then ``n`` concurrent calls
     (``args.turns`` answers each); measure them and stop the processes."""
+    async with bench_context(args, workdir, f"n{n}", speech_seconds) as ctx:
+        return await measure(ctx, n, args.turns, args.stagger)
+
+
+@contextlib.asynccontextmanager
+async def bench_context(
+    args: argparse.Namespace, workdir: Path, tag: str, speech_seconds: dict[str, float]
+) -> AsyncIterator[CallContext]:
+    """``args.target``'s processes and the clients to call them, stopped on the way out."""
     target = TARGETS[args.target]
-    async with running_stack(args, target, workdir, f"n{n}") as stack:
+    async with running_stack(args, target, workdir, tag) as stack:
         api_auth = {"Authorization": f"Bearer {stack.api_key}"} if stack.api_key else {}
         async with (
             httpx.AsyncClient(base_url=stack.server.url, timeout=30, headers=api_auth) as server,
             httpx.AsyncClient(base_url=stack.openai.url.removesuffix("/v1"), timeout=30) as control,
         ):
-            ctx = CallContext(
+            yield CallContext(
                 target=target,
                 stack=stack,
                 server=server,
@@ -798,8 +833,9 @@ async def run_n(
                 spacer=SpeechEndSpacer(args.speech_gap),
                 speech_seconds=speech_seconds,
                 wait_s=args.wait,
+                llm_latency=args.llm_latency,
+                tts_latency=args.tts_latency,
             )
-            return await measure(ctx, n, args.turns, args.stagger)
 
 
 async def measure(ctx: CallContext, n: int, turns: int, stagger: float) -> RunResult:
@@ -829,6 +865,7 @@ async def measure(ctx: CallContext, n: int, turns: int, stagger: float) -> RunRe
     cpu = {s.name: s.cpu_seconds() - cpu_before[s.name] for s in stack.services}
 
     await ctx.target.check_records(ctx, results)
+    add_overheads(ctx, results)
     return summarize(
         n,
         results,
@@ -842,6 +879,19 @@ async def measure(ctx: CallContext, n: int, turns: int, stagger: float) -> RunRe
         log_counts=count_log_lines(stack.server),
         server=stack.server,
     )
+
+
+def add_overheads(ctx: CallContext, results: Sequence[CallResult]) -> None:
+    """Each answer's pipeline overhead, where the server reports its end-of-turn decisions:
+    first audio heard − decision − the fake LLM's time to the end of the reply's first sentence
+    (first chunk + chunks) − the fake TTS's first byte. The speech-to-text request runs during
+    the turn-taking pause (it starts when the VAD hears silence), so it is not on this path."""
+    decisions = ctx.target.turn_decisions(ctx.stack)
+    for result in results:
+        decided = decisions.get(result.call_id or -1, [])
+        for decided_at, reply_at, said in zip(decided, result.reply_at, result.said, strict=False):
+            llm = ctx.llm_latency + first_sentence_seconds(echo_reply(said))
+            result.overheads_s.append(reply_at - decided_at - llm - ctx.tts_latency)
 
 
 def summarize(
@@ -859,6 +909,7 @@ def summarize(
     server: Service,
 ) -> RunResult:
     turns = [t for r in results for t in r.turn_latencies_s]
+    overheads = [t for r in results for t in r.overheads_s]
     greetings = [r.greeting_s for r in results if r.greeting_s is not None]
     goodbyes = [r.goodbye_latency_s for r in results if r.goodbye_latency_s is not None]
     call_minutes = sum(r.duration_s for r in results) / 60
@@ -875,6 +926,9 @@ def summarize(
         turn_ms_p50=ms(percentile(turns, 50)),
         turn_ms_p95=ms(percentile(turns, 95)),
         turn_ms_max=ms(max(turns, default=None)),
+        overhead_ms_p50=ms(percentile(overheads, 50)),
+        overhead_ms_p95=ms(percentile(overheads, 95)),
+        overhead_ms_max=ms(max(overheads, default=None)),
         greeting_ms_p50=ms(percentile(greetings, 50)),
         greeting_ms_p95=ms(percentile(greetings, 95)),
         goodbye_ms_p50=ms(percentile(goodbyes, 50)),
@@ -914,6 +968,11 @@ def print_run(run: RunResult, target: Target) -> None:
         f"  turn latency   p50 {fmt(run.turn_ms_p50)} ms, p95 {fmt(run.turn_ms_p95)} ms, "
         f"max {fmt(run.turn_ms_max)} ms   (goodbye p50 {fmt(run.goodbye_ms_p50)} ms)"
     )
+    if run.overhead_ms_p50 is not None:
+        print(
+            f"  overhead       p50 {fmt(run.overhead_ms_p50)} ms, p95 {fmt(run.overhead_ms_p95)} "
+            f"ms, max {fmt(run.overhead_ms_max)} ms   (first audio − end of turn − services)"
+        )
     print(f"  greeting       p50 {fmt(run.greeting_ms_p50)} ms, p95 {fmt(run.greeting_ms_p95)} ms")
     print(f"  audio          {run.underruns} underruns, {run.protocol_errors} protocol errors")
     if target.stores_records:
@@ -947,6 +1006,7 @@ SUMMARY_COLUMNS: tuple[tuple[str, Callable[[RunResult], str]], ...] = (
         "turn p50/p95/max ms",
         lambda r: "/".join(fmt(v) for v in (r.turn_ms_p50, r.turn_ms_p95, r.turn_ms_max)),
     ),
+    ("overhead p50/p95 ms", lambda r: f"{fmt(r.overhead_ms_p50)}/{fmt(r.overhead_ms_p95)}"),
     ("greeting p50/p95 ms", lambda r: f"{fmt(r.greeting_ms_p50)}/{fmt(r.greeting_ms_p95)}"),
     ("underruns", lambda r: str(r.underruns)),
     ("CPU-s/call-min", lambda r: fmt(r.server_cpu_s_per_call_minute, 2)),
@@ -1053,10 +1113,16 @@ def write_json(path: Path, args: argparse.Namespace, runs: Sequence[RunResult]) 
     path.write_text(json.dumps(document, indent=2))
 
 
-def _kill_leftovers() -> None:
+def kill_leftovers() -> None:
     for process in list(_running):
         with contextlib.suppress(ProcessLookupError):
             os.kill(process.pid, signal.SIGKILL)
+
+
+def functional_errors(run: RunResult) -> int:
+    """What makes the benchmark fail (exit 1): failed calls, turns stored wrongly or lost,
+    errors in the server's log. Slow answers and audio gaps are figures, not failures."""
+    return run.failed + run.transcript_mismatches + run.wrong_end_reasons + run.server_log_errors
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -1071,7 +1137,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"\nbenchmark error: {exc}\nlogs in {workdir}", file=sys.stderr)
         return 1
     finally:
-        _kill_leftovers()
+        kill_leftovers()
     print(
         f"\nSummary: {args.target} ({os.cpu_count()} CPUs; STT {args.stt_latency * 1000:.0f} "
         f"ms, LLM first token {args.llm_latency * 1000:.0f} ms, TTS first byte "
@@ -1080,13 +1146,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(summary_table(runs))
     if args.json:
         write_json(args.json, args, runs)
-    failed = any(run.failed or run.server_log_errors for run in runs)
-    suspect = any(
-        run.transcript_mismatches or run.wrong_end_reasons or run.underruns for run in runs
-    )
+    failed = any(functional_errors(run) for run in runs)
     if failed:
         print(f"\nsomething failed (see above); logs in {workdir}", file=sys.stderr)
-    elif args.keep_logs or suspect:
+    elif args.keep_logs or any(run.underruns for run in runs):
         print(f"\nlogs in {workdir}", file=sys.stderr)
     else:
         shutil.rmtree(workdir, ignore_errors=True)

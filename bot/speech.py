@@ -143,7 +143,7 @@ class CallTTSService(OpenAITTSService):
             model=str(settings.model),
             voice=str(settings.voice),
             instructions=settings.instructions or None,
-            sample_rate=self.sample_rate,
+            sample_rate=self.sample_rate or self._init_sample_rate or 0,  # init: before start
             speed=settings.speed or None,
         )
 

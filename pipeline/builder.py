@@ -12,7 +12,8 @@
     → PlaybackMarks          (a Twilio mark after each sentence: what the caller really heard)
     → transport.output       (paced audio; `clear` on barge-in)
     → assistant context aggregator
-    observer: CallRecorder → RecordWriter (database + event bus, off the real-time path)
+    observer: CallRecorder → RecordWriter (database + event bus, off the real-time path);
+              raw audio is kept away from observers (`observe_without_audio`)
 
 To add a processor to every call, write it in `processors/` and add one line to the list in
 `build_call_worker`.
@@ -34,15 +35,13 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
-from pipecat.turns.user_stop.speech_timeout_user_turn_stop_strategy import (
-    SpeechTimeoutUserTurnStopStrategy,
-)
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from bot import prompts
 from bot.services import CallServices
 from bot.tools import END_CALL, end_call_handler
-from pipeline.observers import CallRecorder, RecordSink
+from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
+from pipeline.turns import PauseTolerantTurnStop
 from pipeline.vad import BatchedSileroVAD
 from processors.call_time_limit import CallTimeLimit
 from processors.playback_marks import PlaybackMarks
@@ -94,6 +93,9 @@ def build_call_worker(
     )
 
     context = LLMContext(tools=ToolsSchema(standard_tools=[END_CALL]))
+    # Older callers pause mid-sentence: a turn ends only after VAD silence plus a further
+    # pause, and only once there is a transcript (see README, "Turn-taking").
+    turn_stop = PauseTolerantTurnStop(pause_seconds=settings.user_turn_pause_seconds)
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -102,15 +104,7 @@ def build_call_worker(
                 params=VADParams(stop_secs=settings.vad_stop_seconds),
                 batcher=services.vad,
             ),
-            # Older callers pause mid-sentence: a turn ends only after VAD silence plus a
-            # further pause, and only once there is a transcript (see README, "Turn-taking").
-            user_turn_strategies=UserTurnStrategies(
-                stop=[
-                    SpeechTimeoutUserTurnStopStrategy(
-                        user_speech_timeout=settings.user_turn_pause_seconds
-                    )
-                ]
-            ),
+            user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
         ),
     )
     services.llm.register_function("end_call", end_call_handler(on_bot_ends_call))
@@ -135,7 +129,7 @@ def build_call_worker(
             assistant_aggregator,
         ]
     )
-    recorder = CallRecorder(stream.call_id, sink, spoken_by=transport.output())
+    recorder = CallRecorder(stream.call_id, sink, spoken_by=transport.output(), turn_stop=turn_stop)
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
@@ -147,6 +141,7 @@ def build_call_worker(
         observers=[recorder],
         name=f"call-{stream.call_id}",
     )
+    observe_without_audio(worker)
     greeting = prompts.greeting(
         bot_name=settings.bot_name, organization_name=settings.organization_name
     )

@@ -7,7 +7,8 @@ What it records:
 - a user turn per caller turn: the final transcripts between the turn's start and the bot's
   answer;
 - an assistant turn per bot answer: the sentences the output transport sent, whether the caller
-  interrupted it, and the latency from the end of the caller's speech to the bot's first audio.
+  interrupted it, and the latency from the end of the caller's speech to the bot's first audio
+  (logged at INFO with the part after the end-of-turn decision: the services and the pipeline).
   When the caller interrupts, only the sentences the caller has heard are kept: the ones whose
   playback mark (`processors.playback_marks`) Twilio echoed before the interruption. Without
   mark echoes (a transport that doesn't send them) the sentences sent are kept;
@@ -21,7 +22,9 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Protocol
 
+from loguru import logger
 from pipecat.frames.frames import (
+    AudioRawFrame,
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     ErrorFrame,
@@ -32,11 +35,14 @@ from pipecat.frames.frames import (
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.observers.base_observer import BaseObserver, FramePushed
+from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
+from pipecat.pipeline.worker import PipelineWorker
+from pipecat.pipeline.worker_observer import WorkerObserver
 from pipecat.processors.frame_processor import FrameProcessor
 
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
+from pipeline.turns import PauseTolerantTurnStop
 from processors.playback_marks import mark_name
 
 
@@ -64,11 +70,20 @@ class CallRecorder(BaseObserver):
     """Observer for one call's pipeline. `spoken_by` is the output transport: text counts as
     spoken only once that processor has sent its audio."""
 
-    def __init__(self, call_id: int, sink: RecordSink, *, spoken_by: FrameProcessor) -> None:
+    def __init__(
+        self,
+        call_id: int,
+        sink: RecordSink,
+        *,
+        spoken_by: FrameProcessor,
+        turn_stop: PauseTolerantTurnStop | None = None,
+    ) -> None:
         super().__init__()
         self._call_id = call_id
         self._sink = sink
         self._output = spoken_by
+        self._turn_stop = turn_stop
+        self._log = logger.bind(call_id=call_id)
         self._sequence = 0
         self._user: _OpenTurn | None = None
         self._assistant: _OpenTurn | None = None
@@ -149,8 +164,16 @@ class CallRecorder(BaseObserver):
         self._close_user()
         turn = _OpenTurn(TurnRole.ASSISTANT, _now())
         if self._speech_ended_at is not None:
-            turn.latency_ms = round((time.monotonic() - self._speech_ended_at) * 1000)
+            now = time.monotonic()
+            turn.latency_ms = round((now - self._speech_ended_at) * 1000)
             self._speech_ended_at = None
+            decided_at = self._turn_stop.decided_at if self._turn_stop else None
+            if decided_at is not None:
+                # decided_at: the benchmark lines this up with when the caller heard the answer.
+                self._log.bind(decided_at=f"{decided_at:.4f}").info(
+                    f"Answered {turn.latency_ms} ms after the caller stopped talking, "
+                    f"{(now - decided_at) * 1000:.0f} ms after the end of the turn"
+                )
         self._assistant = turn
 
     def _close_user(self) -> None:
@@ -193,3 +216,32 @@ class CallRecorder(BaseObserver):
 def _join_spoken(parts: list[str]) -> str:
     """TTS text frames are sentences or words; join them the way they were spoken."""
     return " ".join(p.strip() for p in parts if p.strip())
+
+
+class AudioBlindWorkerObserver(WorkerObserver):
+    """pipecat's proxy to a worker's observers, without the traffic no observer of ours reads.
+
+    pipecat tells every observer about every frame each processor processes and every frame it
+    pushes, through a queue and a task per observer: for one call that is ~20 queued events per
+    20 ms of caller audio, all for raw audio frames (and "processed" events) that neither the
+    `CallRecorder` nor pipecat's idle monitor looks at. Dropping them here, before the queues,
+    is a large part of a call's CPU (see bench/README.md).
+    """
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        return  # no observer in a carecall worker implements on_process_frame
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        if isinstance(data.frame, AudioRawFrame):
+            return
+        await super().on_push_frame(data)
+
+
+def observe_without_audio(worker: PipelineWorker) -> None:
+    """Give ``worker`` an `AudioBlindWorkerObserver` for the observers it was built with.
+
+    pipecat 1.14 builds its `WorkerObserver` in `PipelineWorker.__init__` and offers no way to
+    choose another, so it is swapped before the worker starts (pinned pipecat; a test checks).
+    """
+    current = worker._observer
+    worker._observer = AudioBlindWorkerObserver(observers=list(current._observers))

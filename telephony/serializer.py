@@ -14,7 +14,14 @@ import json
 from typing import Any
 
 from loguru import logger
-from pipecat.frames.frames import Frame, InputTransportMessageFrame
+from pipecat.audio.dtmf.types import KeypadEntry
+from pipecat.audio.utils import ulaw_to_pcm
+from pipecat.frames.frames import (
+    Frame,
+    InputAudioRawFrame,
+    InputDTMFFrame,
+    InputTransportMessageFrame,
+)
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
@@ -42,9 +49,20 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         if event == "mark":
             # The caller has heard everything sent before this mark (see PlaybackMarks).
             return InputTransportMessageFrame(message={"event": "mark", "name": message["name"]})
-        if event != "media" and event != "dtmf":
-            return None  # a repeated handshake carries nothing for the pipeline
-        return await super().deserialize(data)
+        if event == "media":
+            # Parsed and decoded once (pipecat's deserialize would parse the JSON again).
+            pcm = await ulaw_to_pcm(
+                message["audio"], self._twilio_sample_rate, self._sample_rate, self._input_resampler
+            )
+            if not pcm:
+                return None
+            return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
+        if event == "dtmf":
+            try:
+                return InputDTMFFrame(KeypadEntry(message["dtmf"]["digit"]))
+            except ValueError:
+                self._reject("dtmf with an unknown key")
+        return None  # a repeated handshake carries nothing for the pipeline
 
     def _parse(self, data: str | bytes) -> dict[str, Any] | None:
         try:
@@ -62,9 +80,11 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             if not isinstance(payload, str) or len(payload) > _MAX_PAYLOAD_BYTES * 4 // 3 + 4:
                 return self._reject("media without a usable payload")
             try:
-                base64.b64decode(payload, validate=True)
+                message["audio"] = base64.b64decode(payload, validate=True)
             except (binascii.Error, ValueError):
                 return self._reject("media payload is not base64")
+            if not message["audio"]:
+                return None
         elif event == "mark":
             mark = message.get("mark")
             name = mark.get("name") if isinstance(mark, dict) else None

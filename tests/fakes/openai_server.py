@@ -138,10 +138,26 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
         if isinstance(properties, dict) and "reason" in properties:
             arguments["reason"] = "caller said goodbye"
         return ScriptedReply(tool_name=END_CALL_TOOL, tool_arguments=json.dumps(arguments))
-    return ScriptedReply(
-        text=f"I heard you say: {user_text.rstrip('.!?')}. "
+    return ScriptedReply(text=echo_reply(user_text))
+
+
+def echo_reply(user_text: str) -> str:
+    """The fake LLM's answer to an ordinary user turn."""
+    return (
+        f"I heard you say: {user_text.strip().rstrip('.!?')}. "
         "Thank you for telling me. How else are you doing today?"
     )
+
+
+def first_sentence_seconds(reply_text: str) -> float:
+    """When, after the first chunk of a streamed reply (the LLM latency), the fake has sent the
+    end of the reply's first sentence: the earliest a text-to-speech request for it can start."""
+    sent = ""
+    for index, piece in enumerate(_text_chunks(reply_text), start=1):
+        sent += piece
+        if re.search(r"[.!?]", sent):
+            return index * _CHUNK_INTERVAL_S
+    return len(_text_chunks(reply_text)) * _CHUNK_INTERVAL_S
 
 
 def _text_chunks(text: str) -> list[str]:

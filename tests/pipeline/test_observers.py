@@ -9,20 +9,25 @@ from pipecat.frames.frames import (
     BotStoppedSpeakingFrame,
     ErrorFrame,
     Frame,
+    InputAudioRawFrame,
     InputTransportMessageFrame,
     TranscriptionFrame,
+    TTSAudioRawFrame,
     TTSTextFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
-from pipecat.observers.base_observer import FramePushed
+from pipecat.observers.base_observer import BaseObserver, FrameProcessed, FramePushed
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.pipeline.worker import PipelineWorker
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.utils.asyncio.task_manager import TaskManager
 from pipecat.utils.text.base_text_aggregator import TextType
 
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
-from pipeline.observers import CallRecorder
+from pipeline.observers import AudioBlindWorkerObserver, CallRecorder, observe_without_audio
 from processors.playback_marks import mark_name
 
 CALL_ID = 7
@@ -291,3 +296,50 @@ async def test_caller_talking_over_audio_still_playing_interrupts_it() -> None:
     await h.push(BotStoppedSpeakingFrame())
     await h.push(UserStartedSpeakingFrame())
     assert [(t.text, t.interrupted) for t in h.sink.turns] == [("Good.", True)]
+
+
+class _Seen(BaseObserver):
+    def __init__(self) -> None:
+        super().__init__()
+        self.pushed: list[type] = []
+        self.processed = 0
+
+    async def on_push_frame(self, data: FramePushed) -> None:
+        self.pushed.append(type(data.frame))
+
+    async def on_process_frame(self, data: FrameProcessed) -> None:
+        self.processed += 1
+
+
+async def test_observers_of_a_call_worker_get_every_frame_but_raw_audio() -> None:
+    seen = _Seen()
+    worker = PipelineWorker(Pipeline([FrameProcessor()]), observers=[seen])
+    observe_without_audio(worker)
+    observer = worker._observer
+    assert isinstance(observer, AudioBlindWorkerObserver)
+    await observer.setup(TaskManager())
+    source, destination = FrameProcessor(), FrameProcessor()
+    for frame in (
+        InputAudioRawFrame(audio=bytes(320), sample_rate=8000, num_channels=1),
+        TranscriptionFrame("hello", "user", "now"),
+        TTSAudioRawFrame(audio=bytes(320), sample_rate=24000, num_channels=1),
+        BotStartedSpeakingFrame(),
+    ):
+        push = FramePushed(
+            source=source,
+            destination=destination,
+            frame=frame,
+            direction=FrameDirection.DOWNSTREAM,
+            timestamp=0,
+        )
+        await observer.on_push_frame(push)
+        await observer.on_process_frame(
+            FrameProcessed(
+                processor=destination, frame=frame, direction=FrameDirection.DOWNSTREAM, timestamp=0
+            )
+        )
+    for _ in range(20):
+        await asyncio.sleep(0)
+    await observer.cleanup()
+    assert seen.pushed == [TranscriptionFrame, BotStartedSpeakingFrame]
+    assert seen.processed == 0
