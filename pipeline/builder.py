@@ -7,10 +7,12 @@
     → STT (Whisper)
     → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
                                barge-in)
+    → AudioStop              (the caller's audio goes no further)
     → LLM (GPT-4o, end_call tool)
     → TTS
     → PlaybackMarks          (a Twilio mark after each sentence: what the caller really heard)
     → transport.output       (paced audio; `clear` on barge-in)
+    → AudioStop              (nor does the bot's, once sent)
     → assistant context aggregator
     observer: CallRecorder → RecordWriter (database + event bus, off the real-time path);
               raw audio is kept away from observers (`observe_without_audio`)
@@ -27,6 +29,7 @@ from dataclasses import dataclass
 from fastapi import WebSocket
 from pipecat.adapters.llm.schemas.tools_schema import ToolsSchema
 from pipecat.audio.vad.vad_analyzer import VADParams
+from pipecat.frames.frames import InputAudioRawFrame, OutputAudioRawFrame
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.pipeline.worker import PipelineParams, PipelineWorker
 from pipecat.processors.aggregators.llm_context import LLMContext
@@ -43,6 +46,7 @@ from bot.tools import END_CALL, end_call_handler
 from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
 from pipeline.turns import PauseTolerantTurnStop
 from pipeline.vad import BatchedSileroVAD
+from processors.audio_stop import AudioStop
 from processors.call_time_limit import CallTimeLimit
 from processors.playback_marks import PlaybackMarks
 from processors.service_fallback import ServiceErrorFallback
@@ -122,10 +126,12 @@ def build_call_worker(
             ),
             services.stt,
             user_aggregator,
+            AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
             services.llm,
             services.tts,
             PlaybackMarks(stream.stream_sid),
             transport.output(),
+            AudioStop(OutputAudioRawFrame, name="bot-audio-stop"),
             assistant_aggregator,
         ]
     )

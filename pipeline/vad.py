@@ -32,6 +32,10 @@ SAMPLE_RATES = {8000: (256, 32), 16000: (512, 64)}
 _RESET_INTERVAL_SECONDS = 2.0
 _RESET_MAX_CONFIDENCE = 0.1
 _RESET_LOW_CONFIDENCE_WINDOWS = 5
+QUIET_PEAK = 32
+"""A window whose loudest sample is below this (−60 dBFS) is silence, not speech."""
+SETTLE_WINDOWS = 8
+"""Silent windows the model sees (after speech, or a reset) before silence skips it."""
 
 
 @dataclass
@@ -159,6 +163,15 @@ def _deliver(batch: list[_Pending], done: asyncio.Future[list[float]]) -> None:
             pending.future.set_result(done.result()[i])
 
 
+def _is_quiet(window: bytes) -> bool:
+    return int(np.abs(np.frombuffer(window, dtype=np.int16)).max()) < QUIET_PEAK
+
+
+def _context_of(window: bytes, samples: int) -> np.ndarray:
+    tail = np.frombuffer(window, dtype=np.int16)[-samples:]
+    return (tail.astype(np.float32) / 32768.0).reshape(1, -1)
+
+
 class BatchedSileroVAD(VADAnalyzer):
     """A call's VAD: pipecat's analyzer state machine, scored by the shared `SileroBatcher`."""
 
@@ -176,6 +189,7 @@ class BatchedSileroVAD(VADAnalyzer):
         self._unscored = b""
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
+        self._settled = 0  # silent windows in a row the model has seen
 
     def set_sample_rate(self, sample_rate: int) -> None:
         rate = self._init_sample_rate or sample_rate
@@ -197,7 +211,16 @@ class BatchedSileroVAD(VADAnalyzer):
         self._unscored = audio[whole:]
         for offset in range(0, whole, window_bytes):
             window = audio[offset : offset + window_bytes]
-            score = await self._batcher.confidence(self._stream, window)
+            quiet = _is_quiet(window)
+            if quiet and self._vad_state == VADState.QUIET and self._settled >= SETTLE_WINDOWS:
+                # Silence, already judged quiet, and the model has settled into it: skip the
+                # inference (pipecat's state machine can't leave QUIET on a window this quiet,
+                # and the model's state has stopped changing).
+                score = 0.0
+                self._stream.context = _context_of(window, self._stream.context.shape[1])
+            else:
+                score = await self._batcher.confidence(self._stream, window)
+                self._settled = self._settled + 1 if quiet else 0
             self._after_window(score)
             self._scores.append(score)
         # pipecat's state machine asks voice_confidence() once per complete window, in order.
@@ -225,6 +248,7 @@ class BatchedSileroVAD(VADAnalyzer):
         ):
             self._stream.reset()
             self._windows_since_reset = 0
+            self._settled = 0
 
     async def cleanup(self) -> None:
         await super().cleanup()

@@ -35,7 +35,7 @@ class CallTimeLimit(FrameProcessor):
         goodbye: str,
         on_time_up: Callable[[], None] | None = None,
     ) -> None:
-        super().__init__()
+        super().__init__(enable_direct_mode=True)  # a pass-through: no queue or task of its own
         if not 0 < wrap_up_after < end_after:
             raise ValueError("wrap_up_after must be positive and before end_after")
         self._wrap_up_after = wrap_up_after

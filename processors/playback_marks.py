@@ -20,7 +20,7 @@ def mark_name(frame: TTSTextFrame) -> str:
 
 class PlaybackMarks(FrameProcessor):
     def __init__(self, stream_sid: str) -> None:
-        super().__init__()
+        super().__init__(enable_direct_mode=True)  # a pass-through: no queue or task of its own
         self._stream_sid = stream_sid
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:

@@ -16,7 +16,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 class ServiceErrorFallback(FrameProcessor):
     def __init__(self, line: str, *, min_interval: float = 4.0) -> None:
-        super().__init__()
+        super().__init__(enable_direct_mode=True)  # a pass-through: no queue or task of its own
         self._line = line
         self._min_interval = min_interval
         self._last_spoken = float("-inf")

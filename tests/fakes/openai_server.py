@@ -150,14 +150,17 @@ def echo_reply(user_text: str) -> str:
 
 
 def first_sentence_seconds(reply_text: str) -> float:
-    """When, after the first chunk of a streamed reply (the LLM latency), the fake has sent the
-    end of the reply's first sentence: the earliest a text-to-speech request for it can start."""
+    """How long after the first chunk of a streamed reply (the LLM latency) the fake has sent
+    what confirms the end of the reply's first sentence: its final punctuation and the start
+    of the next sentence (a sentence splitter can't tell "night. Thank" from "Dr. Smith" before
+    it sees what follows). The earliest a text-to-speech request for it can start."""
+    chunks = _text_chunks(reply_text)
     sent = ""
-    for index, piece in enumerate(_text_chunks(reply_text), start=1):
+    for index, piece in enumerate(chunks, start=1):
         sent += piece
         if re.search(r"[.!?]", sent):
-            return index * _CHUNK_INTERVAL_S
-    return len(_text_chunks(reply_text)) * _CHUNK_INTERVAL_S
+            return min(index + 1, len(chunks)) * _CHUNK_INTERVAL_S
+    return len(chunks) * _CHUNK_INTERVAL_S
 
 
 def _text_chunks(text: str) -> list[str]:
