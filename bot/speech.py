@@ -152,6 +152,7 @@ class CallTTSService(OpenAITTSService):
         if cached is not None:
             for chunk in cached:
                 yield TTSAudioRawFrame(chunk, self.sample_rate, 1, context_id=context_id)
+                await asyncio.sleep(0)  # see below
             return
         voice = self.voice
         if voice.voice not in VALID_VOICES:
@@ -182,6 +183,10 @@ class CallTTSService(OpenAITTSService):
                             bytes(buffer[:whole]), self.sample_rate, 1, context_id=context_id
                         )
                         del buffer[:whole]
+                        # Let the frame on its way to the caller before reading on: audio that
+                        # has already arrived would otherwise be read to the end (and the next
+                        # sentence requested) before the first chunk reaches the output.
+                        await asyncio.sleep(0)
         except BadRequestError as exc:
             yield ErrorFrame(error=f"Text-to-speech refused the request: {exc}")
             return
