@@ -102,10 +102,10 @@ async def find_capacity(
             print(f"  → {target} does not sustain {n} calls ({reason})", flush=True)
             break
         found.capacity = n
-    found.cpu_run = found.run_at(CPU_N)
+    found.cpu_run = found.run_at(args.cpu_calls)
     if found.cpu_run is None:
-        print(f"\n… {target}: {CPU_N} calls for the CPU figure", flush=True)
-        found.cpu_run = await run_n(_calls_args(args, target), CPU_N, workdir, speech)
+        print(f"\n… {target}: {args.cpu_calls} calls for the CPU figure", flush=True)
+        found.cpu_run = await run_n(_calls_args(args, target), args.cpu_calls, workdir, speech)
         print_run(found.cpu_run, TARGETS[target])
     return found
 
@@ -213,12 +213,13 @@ def targets(reference: Capacity, carecall: Capacity, soaked: Soak | None) -> lis
             or (reference.capacity == 0 and carecall.capacity > 0),
         )
     )
+    args_cpu = carecall.cpu_run.calls if carecall.cpu_run else "-"
     cc_cpu = carecall.cpu_run.server_cpu_s_per_call_minute if carecall.cpu_run else None
     ref_cpu = reference.cpu_run.server_cpu_s_per_call_minute if reference.cpu_run else None
     cpu_ratio = ratio(cc_cpu, ref_cpu)
     rows.append(
         Target(
-            f"2. server CPU-s per call-minute at N = {CPU_N}",
+            f"2. server CPU-s per call-minute at N = {args_cpu}",
             "≤ 0.5 × reference",
             f"{fmt(cc_cpu, 2)} vs {fmt(ref_cpu, 2)} = {fmt(cpu_ratio, 2)} ×",
             cpu_ratio is not None and cpu_ratio <= 0.5,
@@ -346,6 +347,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=sorted(TARGETS),
         default=["reference", "carecall"],
         help="which servers to step (the report needs both)",
+    )
+    parser.add_argument(
+        "--cpu-calls", type=int, default=CPU_N, metavar="N", help="N for the CPU comparison"
     )
     parser.add_argument("--soak-minutes", type=float, default=10.0, metavar="M", help="0: none")
     parser.add_argument("--soak-calls", type=int, default=8, metavar="N")

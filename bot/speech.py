@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from typing import cast
 
 from loguru import logger
-from openai import AsyncOpenAI, BadRequestError, OpenAIError, omit
+from openai import AsyncOpenAI, OpenAIError, omit
 from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
 from pipecat.services.openai.tts import VALID_VOICES, OpenAITTSService, OpenAITTSSettings
 
@@ -160,36 +160,44 @@ class CallTTSService(OpenAITTSService):
             return
         least = chunk_bytes(FIRST_CHUNK_SECONDS, self.sample_rate)
         buffer = bytearray()
-        try:
-            async with self._client.audio.speech.with_streaming_response.create(
-                input=text,
-                model=voice.model,
-                voice=voice.voice,
-                response_format="pcm",
-                instructions=voice.instructions or omit,
-                speed=voice.speed or omit,
-            ) as response:
-                if response.status_code != 200:
-                    error = await response.text()
-                    yield ErrorFrame(
-                        error=f"Text-to-speech failed ({response.status_code}): {error}"
-                    )
+        body: dict[str, object] = {
+            "input": text,
+            "model": voice.model,
+            "voice": voice.voice,
+            "response_format": "pcm",
+        }
+        if voice.instructions:
+            body["instructions"] = voice.instructions
+        if voice.speed:
+            body["speed"] = voice.speed
+        # The request goes straight through the shared pool: the OpenAI client's request
+        # building costs about a millisecond, on every sentence, before any audio.
+        client = self._client
+        async with client._client.stream(
+            "POST",
+            f"{str(client.base_url).rstrip('/')}/audio/speech",
+            json=body,
+            headers={"Authorization": f"Bearer {client.api_key}"},
+            timeout=client.timeout,
+        ) as response:
+            if response.status_code != 200:
+                error = (await response.aread()).decode(errors="replace")[:300]
+                if response.status_code == 400:  # as pipecat: a refused line is not a failure
+                    yield ErrorFrame(error=f"Text-to-speech refused the request: {error}")
                     return
-                async for data in response.iter_bytes():
-                    buffer += data
-                    if len(buffer) >= least:
-                        whole = len(buffer) - len(buffer) % BYTES_PER_SAMPLE
-                        yield TTSAudioRawFrame(
-                            bytes(buffer[:whole]), self.sample_rate, 1, context_id=context_id
-                        )
-                        del buffer[:whole]
-                        # Let the frame on its way to the caller before reading on: audio that
-                        # has already arrived would otherwise be read to the end (and the next
-                        # sentence requested) before the first chunk reaches the output.
-                        await asyncio.sleep(0)
-        except BadRequestError as exc:
-            yield ErrorFrame(error=f"Text-to-speech refused the request: {exc}")
-            return
+                response.raise_for_status()  # the caller hears the fallback line
+            async for data in response.aiter_bytes():
+                buffer += data
+                if len(buffer) >= least:
+                    whole = len(buffer) - len(buffer) % BYTES_PER_SAMPLE
+                    yield TTSAudioRawFrame(
+                        bytes(buffer[:whole]), self.sample_rate, 1, context_id=context_id
+                    )
+                    del buffer[:whole]
+                    # Let the frame on its way to the caller before reading on: audio that
+                    # has already arrived would otherwise be read to the end (and the next
+                    # sentence requested) before the first chunk reaches the output.
+                    await asyncio.sleep(0)
         whole = len(buffer) - len(buffer) % BYTES_PER_SAMPLE
         if whole:
             yield TTSAudioRawFrame(

@@ -151,15 +151,15 @@ def echo_reply(user_text: str) -> str:
 
 def first_sentence_seconds(reply_text: str) -> float:
     """How long after the first chunk of a streamed reply (the LLM latency) the fake has sent
-    what confirms the end of the reply's first sentence: its final punctuation and the start
-    of the next sentence (a sentence splitter can't tell "night. Thank" from "Dr. Smith" before
+    what confirms the end of the reply's first sentence: its final punctuation and the first
+    character after it (a sentence splitter can't tell "night. Thank" from "Dr. Smith" before
     it sees what follows). The earliest a text-to-speech request for it can start."""
     chunks = _text_chunks(reply_text)
     sent = ""
     for index, piece in enumerate(chunks, start=1):
         sent += piece
-        if re.search(r"[.!?]", sent):
-            return min(index + 1, len(chunks)) * _CHUNK_INTERVAL_S
+        if re.search(r"[.!?]\s*\S", sent):
+            return index * _CHUNK_INTERVAL_S
     return len(chunks) * _CHUNK_INTERVAL_S
 
 
@@ -351,6 +351,9 @@ class FakeOpenAI:
     # -- /v1/chat/completions -----------------------------------------------------------
 
     async def _chat_completions(self, request: web.Request) -> web.StreamResponse:
+        # Latency counts from the request's arrival, like a real service's time to first
+        # token; the chunks then go out on a fixed grid after it.
+        first_at = time.monotonic() + self._llm_latency
         body = await _json_body(request)
         self.chat_requests.append(body)
         if self._failures_left > 0:
@@ -378,8 +381,8 @@ class FakeOpenAI:
             "total_tokens": prompt_tokens + completion_tokens,
         }
 
-        await asyncio.sleep(self._llm_latency)
         if not body.get("stream"):
+            await _sleep_until(first_at)
             message: dict[str, Any] = {
                 "role": "assistant",
                 "content": reply.text or None,
@@ -441,12 +444,13 @@ class FakeOpenAI:
         response = web.StreamResponse(
             headers={"Content-Type": "text/event-stream", "Cache-Control": "no-cache"}
         )
+        events = [f"data: {json.dumps(event)}\n\n".encode() for event in chunks]
+        await _sleep_until(first_at)
         await response.prepare(request)
         try:
-            for index, event in enumerate(chunks):
-                if index:
-                    await asyncio.sleep(_CHUNK_INTERVAL_S)
-                await response.write(f"data: {json.dumps(event)}\n\n".encode())
+            for index, event in enumerate(events):
+                await _sleep_until(first_at + index * _CHUNK_INTERVAL_S)
+                await response.write(event)
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:
@@ -456,6 +460,7 @@ class FakeOpenAI:
     # -- /v1/audio/speech ---------------------------------------------------------------
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
+        first_at = time.monotonic() + self._tts_latency  # from the request's arrival
         body = await _json_body(request)
         for required in ("model", "input", "voice"):
             if not isinstance(body.get(required), str) or not body[required]:
@@ -477,15 +482,14 @@ class FakeOpenAI:
             }
         )
 
-        # The first byte goes out tts_latency after the request, however long synthesis took
-        # (as long as it took less).
-        started = time.monotonic()
+        # The first byte goes out tts_latency after the request arrived, however long
+        # synthesis took (as long as it took less).
         pcm = await self._synthesize(text)
-        await asyncio.sleep(max(0.0, self._tts_latency - (time.monotonic() - started)))
         if response_format == "wav":
             audio, content_type = pcm16_wav(pcm, TTS_SAMPLE_RATE), "audio/wav"
         else:
             audio, content_type = pcm, "application/octet-stream"
+        await _sleep_until(first_at)
 
         response = web.StreamResponse(headers={"Content-Type": content_type})
         response.enable_chunked_encoding()
@@ -549,6 +553,10 @@ class FakeOpenAI:
     async def _control_reset(self, request: web.Request) -> web.StreamResponse:
         self.reset()
         return web.json_response({"ok": True})
+
+
+async def _sleep_until(moment: float) -> None:
+    await asyncio.sleep(max(0.0, moment - time.monotonic()))
 
 
 async def _json_body(request: web.Request) -> dict[str, Any]:
