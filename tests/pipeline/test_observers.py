@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import time
 
+from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -28,6 +30,7 @@ from pipecat.utils.text.base_text_aggregator import TextType
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
 from pipeline.observers import AudioBlindWorkerObserver, CallRecorder, observe_without_audio
+from pipeline.turns import PauseTolerantTurnStop
 from processors.playback_marks import mark_name
 
 CALL_ID = 7
@@ -343,3 +346,37 @@ async def test_observers_of_a_call_worker_get_every_frame_but_raw_audio() -> Non
     await observer.cleanup()
     assert seen.pushed == [TranscriptionFrame, BotStartedSpeakingFrame]
     assert seen.processed == 0
+
+
+async def test_each_answer_logs_its_timing_from_the_end_of_turn_decision() -> None:
+    sink = ListSink()
+    turn_stop = PauseTolerantTurnStop(pause_seconds=0.9)
+    output, other = FrameProcessor(name="output"), FrameProcessor(name="other")
+    recorder = CallRecorder(CALL_ID, sink, spoken_by=output, turn_stop=turn_stop)
+    lines: list[str] = []
+    handler = logger.add(lambda m: lines.append(m.record["message"] + str(m.record["extra"])))
+
+    async def push(frame: Frame) -> None:
+        await recorder.on_push_frame(
+            FramePushed(
+                source=other,
+                destination=output,
+                frame=frame,
+                direction=FrameDirection.DOWNSTREAM,
+                timestamp=0,
+            )
+        )
+
+    try:
+        await push(UserStartedSpeakingFrame())
+        await push(TranscriptionFrame("I slept well", "caller", "now"))
+        await push(VADUserStoppedSpeakingFrame(stop_secs=0.5))
+        turn_stop.decided_at = time.monotonic()
+        await asyncio.sleep(0.05)
+        await push(BotStartedSpeakingFrame())
+    finally:
+        logger.remove(handler)
+    [line] = [line for line in lines if line.startswith("Answered")]
+    assert "ms after the caller stopped talking" in line
+    assert f"'decided_at': '{turn_stop.decided_at:.4f}'" in line
+    assert f"'call_id': {CALL_ID}" in line
