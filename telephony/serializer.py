@@ -3,7 +3,8 @@
 pipecat's `TwilioFrameSerializer` raises on a bad base64 payload, and any exception ends the
 transport's receive loop (the call goes deaf). This subclass validates every inbound message,
 logs and drops what is malformed or unknown, and leaves hanging up to carecall (it ends calls
-through `TwilioGateway`, which the tests can fake) instead of an untestable aiohttp call.
+through `TwilioGateway`, which the tests can fake) instead of an untestable aiohttp call. It
+parses each message once, and hands the caller's audio on 40 ms at a time.
 """
 
 from __future__ import annotations
@@ -26,6 +27,10 @@ from pipecat.serializers.twilio import TwilioFrameSerializer
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
 _MAX_PAYLOAD_BYTES = 16_000
+INBOUND_CHUNK_BYTES = 320
+"""The caller's audio enters the pipeline 40 ms at a time: two Twilio messages per frame. Each
+frame costs the same to move through the pipeline whatever its length, so this halves that
+cost, for at most 20 ms more before the VAD hears a sound (it scores 32 ms windows anyway)."""
 _KNOWN_EVENTS = {"media", "dtmf", "mark", "stop", "connected", "start"}
 _LOG_FIRST_N_BAD = 5
 
@@ -37,6 +42,7 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         )
         self.bad_messages = 0
         self.stopped = False
+        self._inbound = bytearray()
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         message = self._parse(data)
@@ -51,8 +57,12 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             return InputTransportMessageFrame(message={"event": "mark", "name": message["name"]})
         if event == "media":
             # Parsed and decoded once (pipecat's deserialize would parse the JSON again).
+            self._inbound += message["audio"]
+            if len(self._inbound) < INBOUND_CHUNK_BYTES:
+                return None
+            ulaw, self._inbound = bytes(self._inbound), bytearray()
             pcm = await ulaw_to_pcm(
-                message["audio"], self._twilio_sample_rate, self._sample_rate, self._input_resampler
+                ulaw, self._twilio_sample_rate, self._sample_rate, self._input_resampler
             )
             if not pcm:
                 return None

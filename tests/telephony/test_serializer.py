@@ -34,10 +34,16 @@ def _media(payload: str) -> str:
     )
 
 
-async def test_media_becomes_pcm_audio(serializer: SafeTwilioSerializer) -> None:
-    frame = await serializer.deserialize(_media(base64.b64encode(b"\xff" * 160).decode()))
+async def test_media_becomes_pcm_audio_40_ms_at_a_time(serializer: SafeTwilioSerializer) -> None:
+    first = base64.b64encode(b"\xff" * 160).decode()  # μ-law silence: PCM 0
+    second = base64.b64encode(b"\x80" * 160).decode()  # loudest positive: PCM 32124
+    assert await serializer.deserialize(_media(first)) is None  # 20 ms: held
+    frame = await serializer.deserialize(_media(second))
     assert isinstance(frame, InputAudioRawFrame)
-    assert frame.sample_rate == 8000 and len(frame.audio) == 320  # 160 samples of 16-bit PCM
+    assert frame.sample_rate == 8000 and len(frame.audio) == 640  # 320 samples of 16-bit PCM
+    samples = memoryview(frame.audio).cast("h")
+    assert set(samples[:160]) == {0} and set(samples[160:]) == {32124}  # in order
+    assert await serializer.deserialize(_media(first)) is None  # the next 40 ms start afresh
 
 
 async def test_dtmf_becomes_a_keypad_frame(serializer: SafeTwilioSerializer) -> None:
