@@ -511,15 +511,15 @@ class Target(ABC):
     async def finish_call(self, ctx: CallContext, caller: SimulatedCaller) -> None:
         """After the caller's goodbye: return once the call is over (the socket closed)."""
 
-    @abstractmethod
     async def after_call(
         self, ctx: CallContext, caller: SimulatedCaller, result: CallResult
     ) -> None:
-        """Once the call is over (``result.duration_s`` is known)."""
+        """Once the call is over (``result.duration_s`` is known); nothing by default."""
+        return None
 
-    @abstractmethod
     async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
-        """After all calls of one N: check what the server stored."""
+        """After all calls of one N: check what the server stored (nothing stored: nothing)."""
+        return None
 
     def turn_decisions(self, stack: Stack) -> dict[int, list[float]]:
         """Per call id, the monotonic times the server decided the caller's turns were over,
@@ -617,14 +617,6 @@ class Reference(Target):
     async def finish_call(self, ctx: CallContext, caller: SimulatedCaller) -> None:
         await caller.wait_for_bot_utterance(timeout=ctx.wait_s)  # its answer to the goodbye
         await caller.hang_up()
-
-    async def after_call(
-        self, ctx: CallContext, caller: SimulatedCaller, result: CallResult
-    ) -> None:
-        pass  # no Twilio to report the end of the call to
-
-    async def check_records(self, ctx: CallContext, results: Sequence[CallResult]) -> None:
-        pass  # it stores nothing
 
 
 TARGETS: dict[str, Target] = {target.name: target for target in (Carecall(), Reference())}

@@ -249,6 +249,3 @@ class BatchedSileroVAD(VADAnalyzer):
             self._stream.reset()
             self._windows_since_reset = 0
             self._settled = 0
-
-    async def cleanup(self) -> None:
-        await super().cleanup()
