@@ -6,10 +6,11 @@ from collections.abc import Callable
 
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
-from pipecat.frames.frames import EndWorkerFrame, FunctionCallResultProperties, TTSSpeakFrame
+from pipecat.frames.frames import FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
 from bot.prompts import DEFAULT_GOODBYE
+from processors.call_end import say_goodbye_and_end
 
 END_CALL = FunctionSchema(
     name="end_call",
@@ -36,20 +37,16 @@ def end_call_handler(on_end: Callable[[str], None]) -> Callable[[FunctionCallPar
 
     The goodbye is spoken from the tool's arguments (one model request, not two), then the
     pipeline ends once that audio has been sent; the caller's websocket closes and carecall
-    hangs up through Twilio's REST API.
+    hangs up through Twilio's REST API (`processors.call_end`, as the guided check-in ends).
     """
 
     async def end_call(params: FunctionCallParams) -> None:
         goodbye = str(params.arguments.get("goodbye") or "").strip() or DEFAULT_GOODBYE
         reason = str(params.arguments.get("reason") or "").strip() or "conversation finished"
         logger.info(f"The model ended the call ({reason})")
-        on_end(reason)
         await params.result_callback(
             {"status": "ending call"}, properties=FunctionCallResultProperties(run_llm=False)
         )
-        speak = TTSSpeakFrame(goodbye)
-        speak.interruptible = False
-        await params.llm.push_frame(speak)
-        await params.llm.push_frame(EndWorkerFrame(reason=reason))
+        await say_goodbye_and_end(params.llm.push_frame, on_end, goodbye=goodbye, reason=reason)
 
     return end_call

@@ -8,7 +8,7 @@
     → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
                                barge-in)
     → AudioStop              (the caller's audio goes no further)
-    → LLM (GPT-4o, end_call tool)
+    → LLM (GPT-4o, end_call tool), or without one GuidedDialogue (the guided check-in)
     → TTS
     → PlaybackMarks          (a Twilio mark after each sentence: what the caller really heard)
     → transport.output       (paced audio; `clear` on barge-in)
@@ -37,10 +37,12 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMContextAggregatorPair,
     LLMUserAggregatorParams,
 )
+from pipecat.processors.frame_processor import FrameProcessor
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from bot import prompts
+from bot.checkin import DEFAULT_PLAN, CheckinDialogue
 from bot.services import CallServices
 from bot.tools import END_CALL, end_call_handler
 from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
@@ -48,6 +50,7 @@ from pipeline.turns import PauseTolerantTurnStop
 from pipeline.vad import BatchedSileroVAD
 from processors.audio_stop import AudioStop
 from processors.call_time_limit import CallTimeLimit
+from processors.guided_dialogue import GuidedDialogue
 from processors.playback_marks import PlaybackMarks
 from processors.service_fallback import ServiceErrorFallback
 from settings import Settings
@@ -72,6 +75,8 @@ class BuiltCall:
     recorder: CallRecorder
     serializer: SafeTwilioSerializer
     greeting: list[str]
+    checkin: CheckinDialogue | None = None
+    """The guided check-in, when there is no model: its `answers` are the caller's answers."""
 
 
 def build_call_worker(
@@ -96,7 +101,17 @@ def build_call_worker(
         ),
     )
 
-    context = LLMContext(tools=ToolsSchema(standard_tools=[END_CALL]))
+    checkin: CheckinDialogue | None = None
+    dialogue: FrameProcessor
+    if services.llm is None:
+        # No language model: a deterministic walk through the check-in plan answers instead.
+        checkin = CheckinDialogue(DEFAULT_PLAN)
+        dialogue = GuidedDialogue(checkin, on_end=on_bot_ends_call)
+        context = LLMContext()
+    else:
+        services.llm.register_function("end_call", end_call_handler(on_bot_ends_call))
+        dialogue = services.llm
+        context = LLMContext(tools=ToolsSchema(standard_tools=[END_CALL]))
     # Older callers pause mid-sentence: a turn ends only after VAD silence plus a further
     # pause, and only once there is a transcript (see README, "Turn-taking").
     turn_stop = PauseTolerantTurnStop(pause_seconds=settings.user_turn_pause_seconds)
@@ -111,8 +126,6 @@ def build_call_worker(
             user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
         ),
     )
-    services.llm.register_function("end_call", end_call_handler(on_bot_ends_call))
-
     pipeline = Pipeline(
         [
             transport.input(),
@@ -127,7 +140,7 @@ def build_call_worker(
             services.stt,
             user_aggregator,
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
-            services.llm,
+            dialogue,
             services.tts,
             PlaybackMarks(stream.stream_sid),
             transport.output(),
@@ -151,4 +164,4 @@ def build_call_worker(
     greeting = prompts.greeting(
         bot_name=settings.bot_name, organization_name=settings.organization_name
     )
-    return BuiltCall(worker, transport, recorder, serializer, greeting)
+    return BuiltCall(worker, transport, recorder, serializer, greeting, checkin)

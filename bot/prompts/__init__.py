@@ -5,6 +5,8 @@ from __future__ import annotations
 from functools import cache
 from pathlib import Path
 
+from bot.checkin import DEFAULT_PLAN, CheckinPlan, plan_for_prompt
+
 _HERE = Path(__file__).parent
 
 
@@ -13,20 +15,21 @@ def _template(name: str) -> str:
     return (_HERE / f"{name}.md").read_text(encoding="utf-8")
 
 
-def system_prompt(*, bot_name: str, organization_name: str) -> str:
-    return _template("system").format(bot_name=bot_name, organization_name=organization_name)
+def system_prompt(
+    *, bot_name: str, organization_name: str, plan: CheckinPlan = DEFAULT_PLAN
+) -> str:
+    """The model's instructions, with the check-in plan it should cover (`bot.checkin`)."""
+    return _template("system").format(
+        bot_name=bot_name, organization_name=organization_name, checkin_plan=plan_for_prompt(plan)
+    )
 
 
 def greeting(*, bot_name: str, organization_name: str) -> list[str]:
-    """The first words of every call, one sentence each: who is calling, on whose behalf, and
-    that it's automated. Sentence by sentence, the first one is heard sooner and a caller who
-    talks over the greeting is recorded as having heard exactly the sentences they heard."""
-    return [
-        "Hello!",
-        f"This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
-        "for your daily check-in.",
-        "How are you today?",
-    ]
+    """The first words of every call, one sentence each: who is calling, on whose behalf, that
+    it's automated, and the check-in's first question. Sentence by sentence, the first one is
+    heard sooner and a caller who talks over the greeting is recorded as having heard exactly
+    the sentences they heard."""
+    return DEFAULT_PLAN.opening(bot_name=bot_name, organization_name=organization_name)
 
 
 FALLBACK_LINE = "I'm sorry, I didn't catch that. Could you say it again?"
@@ -37,7 +40,7 @@ WRAP_UP_NOTE = (
 TIME_UP_GOODBYE = (
     "We've been chatting for a while, so I'll let you go now. Thank you, and take care. Goodbye!"
 )
-DEFAULT_GOODBYE = "Thank you for talking with me today. Goodbye, and take care!"
+DEFAULT_GOODBYE = DEFAULT_PLAN.goodbye
 
 FIXED_LINES = (FALLBACK_LINE, TIME_UP_GOODBYE, DEFAULT_GOODBYE)
 """Lines said word for word in some calls: their audio is made once and kept (`bot.speech`)."""
