@@ -58,7 +58,7 @@ async def media_stream(websocket: WebSocket) -> None:
 
     task = asyncio.current_task()
     assert task is not None
-    state.active_calls.by_call_id[stream.call_id] = task
+    state.active_calls.started(stream.call_id, task)
     try:
         await run_conversation(
             websocket,
@@ -70,7 +70,7 @@ async def media_stream(websocket: WebSocket) -> None:
             twilio=state.twilio,
         )
     finally:
-        state.active_calls.by_call_id.pop(stream.call_id, None)
+        state.active_calls.ended(stream.call_id)
 
 
 async def _read_start(websocket: WebSocket) -> dict[str, Any]:

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import gc
+import time
 from dataclasses import dataclass
 
 from fastapi import WebSocket
@@ -25,13 +27,46 @@ class _Ending:
 
 
 class ActiveCalls:
-    """The conversations running in this process (for metrics and graceful shutdown)."""
+    """The conversations running in this process (for metrics and graceful shutdown).
 
-    def __init__(self) -> None:
+    Soon after calls end it has the garbage collector reclaim what they left: a call's pipeline
+    leaves reference cycles (pipecat's processors, tasks and frames), and the collector's own
+    thresholds, which count allocations, let about 30,000 such objects pile up for minutes
+    before a full pass; the server's memory rose by 6 % in steps in a 10-minute soak
+    (bench/README.md). One full pass takes about 20 ms of the event loop with 16 calls live
+    (the heap made at start-up is frozen, see `server.py`), so it runs at most every
+    ``collect_every`` seconds, ``settle`` seconds after a call ends.
+    """
+
+    def __init__(self, *, collect_every: float = 30.0, settle: float = 1.0) -> None:
         self.by_call_id: dict[int, asyncio.Task[None]] = {}
+        self._collect_every = collect_every
+        self._settle = settle
+        self._collection: asyncio.TimerHandle | None = None
+        self._last_collection = -collect_every
 
     def __len__(self) -> int:
         return len(self.by_call_id)
+
+    def started(self, call_id: int, task: asyncio.Task[None]) -> None:
+        self.by_call_id[call_id] = task
+
+    def ended(self, call_id: int) -> None:
+        self.by_call_id.pop(call_id, None)
+        if self._collection is None:
+            loop = asyncio.get_running_loop()
+            due = max(loop.time() + self._settle, self._last_collection + self._collect_every)
+            self._collection = loop.call_at(due, self._collect)
+
+    def _collect(self) -> None:
+        self._collection = None
+        started = time.perf_counter()
+        found = gc.collect()
+        self._last_collection = asyncio.get_running_loop().time()
+        logger.debug(
+            f"Collected {found} objects left by ended calls in "
+            f"{(time.perf_counter() - started) * 1000:.0f} ms"
+        )
 
 
 async def run_conversation(

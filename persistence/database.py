@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.engine.url import make_url
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -13,12 +14,22 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 
+SQLITE_CONNECTIONS = 5
+"""A file database's pool size, with no overflow. Each aiosqlite connection is a thread with its
+own page cache, and SQLite runs one write at a time anyway: overflow connections, opened for a
+burst of webhooks and closed after it, only churned threads (up to 17 at once in a soak, each
+with its own malloc arena). A request beyond five waits for a connection."""
+
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
     if database_url.startswith("sqlite"):
+        in_memory = make_url(database_url).database in (None, "", ":memory:")
+        pool: dict[str, Any] = (
+            {} if in_memory else {"pool_size": SQLITE_CONNECTIONS, "max_overflow": 0}
+        )
         engine = create_async_engine(
-            database_url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=True
+            database_url, echo=echo, connect_args={"timeout": 30}, pool_pre_ping=True, **pool
         )
         _tune_sqlite(engine.sync_engine)
         return engine
