@@ -183,6 +183,7 @@ def create_app(
 
 async def _announce(state: AppState) -> None:
     settings = state.settings
+    logger.info(f"Calls' speech and language services: {state.service_clients.describe()}")
     if await state.auth.operators.count() == 0:
         logger.warning(
             "No operator account yet. Create the first one, then sign in at /login:\n"

@@ -6,6 +6,7 @@ other module reads `os.environ`. Secrets are `SecretStr`, so they never show up 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
@@ -23,6 +24,22 @@ class MissingConfiguration(RuntimeError):
         self.variables = variables
         names = ", ".join(variables)
         super().__init__(f"{feature} is not configured: set {names} (see .env.example).")
+
+
+@dataclass(frozen=True)
+class ServiceChoice:
+    """Which speech and language services calls use, resolved from `SERVICES` and the keys.
+
+    ``speech`` is where speech-to-text and text-to-speech run: OpenAI (or the OpenAI-compatible
+    server at OPENAI_BASE_URL), or this machine (Whisper and Piper, the `local` and `piper`
+    extras). ``llm`` is the conversation model: ``"openai"`` (api.openai.com, or OPENAI_BASE_URL
+    with the key), ``"compatible"`` (the OpenAI-compatible server at OPENAI_BASE_URL, such as
+    Ollama, a llama.cpp server or vLLM; a key is optional), or ``None``: no language model, the
+    bot follows a guided check-in script.
+    """
+
+    speech: Literal["openai", "local"]
+    llm: Literal["openai", "compatible"] | None
 
 
 class Settings(BaseSettings):
@@ -53,6 +70,15 @@ class Settings(BaseSettings):
     )
     database_url: str = DEFAULT_DATABASE_URL
     session_secret: SecretStr = SecretStr(DEFAULT_SESSION_SECRET)
+
+    # --- which services ---------------------------------------------------------------------
+    services: Literal["auto", "openai", "local"] = Field(
+        default="auto",
+        description=(
+            "auto: OpenAI when OPENAI_API_KEY is set, else speech on this machine; "
+            "openai: always OpenAI (needs the key); local: speech on this machine."
+        ),
+    )
 
     # --- service endpoints -------------------------------------------------------------------
     openai_base_url: str | None = Field(
@@ -148,15 +174,39 @@ class Settings(BaseSettings):
         return self.webhook_url
 
     def missing_for_calls(self) -> list[str]:
-        """Environment variables still needed before carecall can place a phone call."""
-        needed = {
+        """Environment variables still needed before carecall can place a phone call.
+
+        OPENAI_API_KEY is needed only when the services are OpenAI's (`SERVICES=openai`): by
+        default a missing key means speech on this machine instead."""
+        needed: dict[str, object] = {
             "TWILIO_ACCOUNT_SID": self.twilio_account_sid,
             "TWILIO_AUTH_TOKEN": self.twilio_auth_token,
             "TWILIO_PHONE_NUMBER": self.twilio_phone_number,
             "WEBHOOK_URL": self.webhook_url,
-            "OPENAI_API_KEY": self.openai_api_key,
         }
+        if self.service_choice.speech == "openai":
+            needed["OPENAI_API_KEY"] = self.openai_api_key
         return [name for name, value in needed.items() if not value]
+
+    @property
+    def service_choice(self) -> ServiceChoice:
+        """`SERVICES` resolved against the keys and endpoints that are set.
+
+        * ``openai``, or ``auto`` with OPENAI_API_KEY: OpenAI speech-to-text, model and
+          text-to-speech, all at OPENAI_BASE_URL when it is set (as before).
+        * ``local``, or ``auto`` without a key: Whisper and Piper on this machine; the model is
+          the OpenAI-compatible server at OPENAI_BASE_URL when set, else OpenAI's own when a key
+          is set (``local`` only), else none (the guided check-in script).
+        """
+        if self.services == "openai" or (
+            self.services == "auto" and self.openai_api_key is not None
+        ):
+            return ServiceChoice(speech="openai", llm="openai")
+        if self.openai_base_url:
+            return ServiceChoice(speech="local", llm="compatible")
+        if self.openai_api_key is not None:
+            return ServiceChoice(speech="local", llm="openai")
+        return ServiceChoice(speech="local", llm=None)
 
     @property
     def trusted_proxies(self) -> list[str]:

@@ -1,40 +1,72 @@
 """Speech and language services for one call, built from `Settings`.
 
+Which services: `Settings.service_choice` (the `SERVICES` setting and the keys): OpenAI's
+speech-to-text, model and text-to-speech, or Whisper and Piper on this machine
+(`bot.local_speech`) with an OpenAI-compatible model, OpenAI's model, or none (`llm` is None:
+the pipeline then follows a guided check-in script).
+
 Whatever can be shared is made once per server process (`ServiceClients`): the pooled HTTP
-client all three OpenAI services use (building TLS contexts and clients per call stalls every
-other call's audio), the voice activity detector's model and batcher, and the audio of the
-lines every call says.
+client the OpenAI services use (building TLS contexts and clients per call stalls every
+other call's audio), the voice activity detector's model and batcher, the local speech models,
+and the audio of the lines every call says.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
 
+from loguru import logger
 from openai import AsyncOpenAI, DefaultAsyncHttpxClient
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.services.openai.tts import OpenAITTSService
+from pipecat.services.stt_service import STTService
+from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 
 from bot import prompts
 from bot.speech import CallTTSService, SpeechCache, Voice
 from pipeline.vad import SileroBatcher
-from settings import MissingConfiguration, Settings
+from settings import MissingConfiguration, ServiceChoice, Settings
+
+if TYPE_CHECKING:
+    from bot.local_speech import LocalSpeech
 
 OPENAI_TTS_SAMPLE_RATE = 24_000
+NO_KEY = "not-needed"
+"""The API key sent to an OpenAI-compatible server when none is set (most ignore it)."""
 
 
 class ServiceClients:
     """What every call of a server process shares: the HTTP pool for the OpenAI-compatible
-    services, the VAD batcher and the cache of fixed lines' audio."""
+    services, the VAD batcher, the local speech models and the cache of fixed lines' audio."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, *, local_speech: Callable[[], LocalSpeech] | None = None
+    ) -> None:
         # openai's own client class: it keeps openai's pool limits and error mapping.
         self.http = DefaultAsyncHttpxClient(timeout=settings.service_timeout_seconds)
         self.vad = SileroBatcher()
+        self.choice: ServiceChoice = settings.service_choice
+        self.local: LocalSpeech | None = None
+        self.local_problem: Exception | None = None
+        self.speech: SpeechCache
+        self.voice: Voice
+        self._settings = settings
+        self._background: set[asyncio.Task[None]] = set()
+        if self.choice.speech == "local":
+            self._find_local_speech(local_speech)
+            if self.local is not None:
+                self.speech = SpeechCache(None, synthesize=self.local.synthesize_line)
+                self.voice = self.local.voice
+            else:
+                self.speech = SpeechCache(None)
+                self.voice = Voice("none", "none", None, sample_rate=0)
+            return
         speech_client = None
         if settings.openai_api_key is not None:
             speech_client = AsyncOpenAI(
@@ -51,8 +83,52 @@ class ServiceClients:
             instructions=settings.tts_instructions or None,
             sample_rate=OPENAI_TTS_SAMPLE_RATE,
         )
-        self._settings = settings
-        self._background: set[asyncio.Task[None]] = set()
+
+    def _find_local_speech(self, make: Callable[[], LocalSpeech] | None) -> None:
+        """Find this machine's speech models (not load them); a missing package is kept, and
+        named in the log now and to each call that needs it."""
+        from bot.local_speech import LocalSpeech, LocalSpeechMissing
+
+        try:
+            self.local = (make or LocalSpeech)()
+        except LocalSpeechMissing as exc:
+            self.local_problem = exc
+            logger.error(str(exc))
+
+    def require_local(self) -> LocalSpeech:
+        """The local speech models, or the reason they can't be had (names the install)."""
+        if self.local is None:
+            if self.local_problem is not None:
+                raise self.local_problem
+            raise RuntimeError("This server's services are OpenAI's, not local speech.")
+        return self.local
+
+    def describe(self) -> str:
+        """Which services calls use, for the startup log (no secrets)."""
+        settings, choice = self._settings, self.choice
+        where = _safe_url(settings.openai_base_url) if settings.openai_base_url else None
+        if choice.speech == "openai":
+            at = f" at {where}" if where else ""
+            return (
+                f"OpenAI{at}: speech-to-text {settings.stt_model}, model {settings.llm_model}, "
+                f"text-to-speech {settings.tts_model} ({settings.tts_voice})"
+            )
+        from bot.local_speech import PIPER_VOICE_NAME, WHISPER_MODEL_NAME
+
+        if choice.llm == "compatible":
+            llm = f"model {settings.llm_model} at the OpenAI-compatible server {where}"
+        elif choice.llm == "openai":
+            llm = f"OpenAI's model {settings.llm_model}"
+        else:
+            llm = (
+                "no language model: the guided check-in script (set OPENAI_BASE_URL to an "
+                "OpenAI-compatible server, or OPENAI_API_KEY, for a conversation model)"
+            )
+        missing = f" — NOT INSTALLED: {self.local_problem}" if self.local_problem else ""
+        return (
+            f"on this machine: speech-to-text {WHISPER_MODEL_NAME}, text-to-speech Piper "
+            f"{PIPER_VOICE_NAME}; {llm}{missing}"
+        )
 
     def fixed_lines(self) -> list[str]:
         """The lines calls say word for word: the greeting, the fallback and goodbye lines."""
@@ -65,7 +141,14 @@ class ServiceClients:
         ]
 
     async def prepare_speech(self) -> None:
-        """Synthesize the fixed lines not cached yet (before a call is answered)."""
+        """Load this machine's models (once) and synthesize the fixed lines not cached yet
+        (before a call is answered). Never raises: a failure is logged."""
+        if self.local is not None:
+            try:
+                await self.local.aload()
+            except Exception as exc:
+                logger.error(f"Could not load the speech models on this machine: {exc}")
+                return
         await self.speech.warm(self.voice, self.fixed_lines())
 
     def prepare_speech_soon(self) -> None:
@@ -84,9 +167,10 @@ class ServiceClients:
 
 @dataclass(frozen=True)
 class CallServices:
-    stt: OpenAISTTService
-    llm: OpenAILLMService
-    tts: CallTTSService
+    stt: STTService
+    llm: OpenAILLMService | None
+    """None: no language model; the call follows the guided check-in script."""
+    tts: TTSService
     vad: SileroBatcher
 
 
@@ -125,6 +209,35 @@ class _PooledOpenAILLMService(OpenAILLMService):
 def build_call_services(
     settings: Settings, clients: ServiceClients, *, system_prompt: str
 ) -> CallServices:
+    """The services of one call, as `Settings.service_choice` says.
+
+    Raises `MissingConfiguration` (OpenAI's services without OPENAI_API_KEY) or
+    `bot.local_speech.LocalSpeechMissing` (local speech without its packages; the message names
+    the install command)."""
+    choice = settings.service_choice
+    if choice.speech == "openai":
+        return _openai_services(settings, clients, system_prompt=system_prompt)
+    local = clients.require_local()
+    from bot.local_speech import LocalPiperTTSService, LocalWhisperSTTService
+
+    # The models are normally loaded already (when the server started or the call rang).
+    stt = LocalWhisperSTTService(engine=local.whisper)
+    tts = LocalPiperTTSService(engine=local.piper, voice=local.voice, cache=clients.speech)
+    llm = None
+    if choice.llm is not None:
+        key = settings.openai_api_key
+        llm = _llm(
+            settings,
+            clients,
+            api_key=key.get_secret_value() if key is not None else NO_KEY,
+            system_prompt=system_prompt,
+        )
+    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
+
+
+def _openai_services(
+    settings: Settings, clients: ServiceClients, *, system_prompt: str
+) -> CallServices:
     if settings.openai_api_key is None:
         raise MissingConfiguration("Speech and language services", ["OPENAI_API_KEY"])
     api_key = settings.openai_api_key.get_secret_value()
@@ -133,17 +246,7 @@ def build_call_services(
         **common,  # type: ignore[arg-type]
         settings=OpenAISTTService.Settings(model=settings.stt_model, language=Language.EN),
     )
-    llm = _PooledOpenAILLMService(
-        api_key=api_key,
-        base_url=settings.openai_base_url,
-        http_client=clients.http,
-        timeout=settings.service_timeout_seconds,
-        settings=OpenAILLMService.Settings(
-            model=settings.llm_model,
-            system_instruction=system_prompt,
-            temperature=settings.llm_temperature,
-        ),
-    )
+    llm = _llm(settings, clients, api_key=api_key, system_prompt=system_prompt)
     tts = CallTTSService(
         cache=clients.speech,
         **common,
@@ -157,6 +260,31 @@ def build_call_services(
     for service in (stt, tts):
         _bound_requests(service, settings.service_timeout_seconds)
     return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
+
+
+def _llm(
+    settings: Settings, clients: ServiceClients, *, api_key: str, system_prompt: str
+) -> OpenAILLMService:
+    return _PooledOpenAILLMService(
+        api_key=api_key,
+        base_url=settings.openai_base_url,
+        http_client=clients.http,
+        timeout=settings.service_timeout_seconds,
+        settings=OpenAILLMService.Settings(
+            model=settings.llm_model,
+            system_instruction=system_prompt,
+            temperature=settings.llm_temperature,
+        ),
+    )
+
+
+def _safe_url(url: str) -> str:
+    """``url`` without any user name or password in it (for logs)."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
 def _bound_requests(service: OpenAISTTService | CallTTSService, timeout: float) -> None:

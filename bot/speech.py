@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Iterable
+from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
@@ -44,16 +44,30 @@ class Voice:
     speed: float | None = None
 
 
+LineSynthesizer = Callable[["Voice", str], Awaitable[bytes]]
+"""Makes a line's audio (16-bit mono PCM at the voice's rate) without an OpenAI client: the
+voice on this machine (`bot.local_speech`)."""
+
+
 class SpeechCache:
     """Process-wide audio of fixed lines, least recently used dropped beyond a bound.
 
     A line is 16-bit mono PCM at the voice's sample rate, kept as the chunks it is played in.
-    `warm()` synthesizes missing lines in the background (one request per line at a time, however
-    many calls ask); a line that fails is simply not cached, and its call synthesizes it live.
+    Lines are made by the OpenAI-compatible ``client``, or by ``synthesize`` when given (Piper on
+    this machine). `warm()` synthesizes missing lines in the background (one request per line
+    at a time, however many calls ask); a line that fails is simply not cached, and its call
+    synthesizes it live.
     """
 
-    def __init__(self, client: AsyncOpenAI | None, *, max_lines: int = MAX_CACHED_LINES) -> None:
+    def __init__(
+        self,
+        client: AsyncOpenAI | None,
+        *,
+        max_lines: int = MAX_CACHED_LINES,
+        synthesize: LineSynthesizer | None = None,
+    ) -> None:
         self._client = client
+        self._synthesize = synthesize
         self._lines: OrderedDict[tuple[Voice, str], tuple[bytes, ...]] = OrderedDict()
         self._max_lines = max_lines
         self._in_flight: dict[tuple[Voice, str], asyncio.Task[None]] = {}
@@ -64,6 +78,18 @@ class SpeechCache:
         if chunks is not None:
             self._lines.move_to_end(key)
         return chunks
+
+    async def get_or_wait(self, voice: Voice, text: str) -> tuple[bytes, ...] | None:
+        """`get`, after waiting for the line if it is being made right now (a call that starts
+        while the lines are warmed plays them as they are made instead of making them twice)."""
+        task = self._in_flight.get((voice, text))
+        if task is not None:
+            try:
+                await asyncio.shield(task)
+            except asyncio.CancelledError:
+                if not task.cancelled():
+                    raise  # this call was cancelled, not the warming
+        return self.get(voice, text)
 
     def put(self, voice: Voice, text: str, audio: bytes) -> None:
         self._lines[(voice, text)] = split_audio(audio, voice.sample_rate)
@@ -77,7 +103,7 @@ class SpeechCache:
     async def warm(self, voice: Voice, texts: Iterable[str]) -> None:
         """Make sure every line in ``texts`` is cached; waits for them (bounded by the client's
         timeout). Never raises: a failure is logged and leaves that line uncached."""
-        if self._client is None:
+        if self._client is None and self._synthesize is None:
             return
         tasks = []
         for text in dict.fromkeys(t for t in texts if t.strip()):
@@ -97,6 +123,15 @@ class SpeechCache:
         self._in_flight.pop(key, None)
 
     async def _fetch(self, voice: Voice, text: str) -> None:
+        if self._synthesize is not None:
+            try:
+                audio = await self._synthesize(voice, text)
+            except Exception as exc:  # a line that fails is made live in its call
+                logger.warning(f"Could not prepare the audio of a fixed line ({exc}); live then")
+                return
+            if audio:
+                self.put(voice, text, audio)
+            return
         assert self._client is not None
         try:
             response = await self._client.audio.speech.create(

@@ -15,6 +15,8 @@ def _settings(**values: Any) -> Settings:
 def test_starts_without_any_keys_and_names_what_is_missing(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in (
         "OPENAI_API_KEY",
+        "OPENAI_BASE_URL",
+        "SERVICES",
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",
         "TWILIO_PHONE_NUMBER",
@@ -22,15 +24,59 @@ def test_starts_without_any_keys_and_names_what_is_missing(monkeypatch: pytest.M
     ):
         monkeypatch.delenv(name, raising=False)
     settings = _settings()
+    # No key needed: without one, speech runs on this machine.
+    assert settings.services == "auto"
     assert settings.missing_for_calls() == [
         "TWILIO_ACCOUNT_SID",
         "TWILIO_AUTH_TOKEN",
         "TWILIO_PHONE_NUMBER",
         "WEBHOOK_URL",
-        "OPENAI_API_KEY",
     ]
     with pytest.raises(MissingConfiguration, match="WEBHOOK_URL"):
         _ = settings.media_stream_url
+
+
+def test_openai_services_name_the_missing_key(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    monkeypatch.setenv("SERVICES", "openai")
+    settings = _settings(webhook_url="https://x.org", twilio_account_sid="AC1")
+    assert settings.missing_for_calls() == [
+        "TWILIO_AUTH_TOKEN",
+        "TWILIO_PHONE_NUMBER",
+        "OPENAI_API_KEY",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("values", "speech", "llm"),
+    [
+        # auto: OpenAI's services when there is a key, as before (at OPENAI_BASE_URL if set)...
+        ({"openai_api_key": "sk-x"}, "openai", "openai"),
+        ({"openai_api_key": "sk-x", "openai_base_url": "http://h/v1"}, "openai", "openai"),
+        # ...else speech on this machine, with a compatible server's model, or none.
+        ({}, "local", None),
+        ({"openai_base_url": "http://127.0.0.1:11434/v1"}, "local", "compatible"),
+        # local: this machine's speech whatever the keys; the model as available.
+        ({"services": "local"}, "local", None),
+        ({"services": "local", "openai_api_key": "sk-x"}, "local", "openai"),
+        ({"services": "local", "openai_api_key": "sk-x", "openai_base_url": "http://h/v1"},
+         "local", "compatible"),
+        # openai: OpenAI's services even without a key (the key is then named as missing).
+        ({"services": "openai"}, "openai", "openai"),
+    ],
+)  # fmt: skip
+def test_the_services_setting_resolves_against_the_keys(
+    monkeypatch: pytest.MonkeyPatch, values: dict[str, Any], speech: str, llm: str | None
+) -> None:
+    for name in ("OPENAI_API_KEY", "OPENAI_BASE_URL", "SERVICES"):
+        monkeypatch.delenv(name, raising=False)
+    choice = _settings(**values).service_choice
+    assert (choice.speech, choice.llm) == (speech, llm)
+
+
+def test_services_must_be_one_of_the_known_values() -> None:
+    with pytest.raises(ValidationError, match="services"):
+        _settings(services="cloud")
 
 
 def test_reads_the_briefs_environment_variables(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,8 @@ async def test_every_service_uses_the_configured_endpoint_time_limit_and_no_retr
     clients = ServiceClients(settings)
     try:
         services = build_call_services(settings, clients, system_prompt="Be kind.")
-        for service in (services.stt, services.llm, services.tts):
+        openai_services: list[Any] = [services.stt, services.llm, services.tts]
+        for service in openai_services:
             client = service._client
             assert str(client.base_url) == "http://127.0.0.1:9/v1/"
             assert client.timeout == 3.5
@@ -25,7 +27,7 @@ async def test_every_service_uses_the_configured_endpoint_time_limit_and_no_retr
         await clients.aclose()
 
 
-def test_speech_services_need_an_openai_key(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings(openai_api_key=None)
+def test_openai_services_need_an_openai_key(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings(services="openai", openai_api_key=None)  # without: local speech
     with pytest.raises(MissingConfiguration, match="OPENAI_API_KEY"):
         build_call_services(settings, ServiceClients(settings), system_prompt="")
