@@ -32,6 +32,7 @@ class CallOut(BaseModel):
     to_number: str
     from_number: str | None
     status: str
+    channel: str
     answered_by: str | None
     created_at: datetime
     answered_at: datetime | None
@@ -42,7 +43,9 @@ class CallOut(BaseModel):
 
     @classmethod
     def of(cls, call: Call) -> CallOut:
-        return cls.model_validate(call).model_copy(update={"status": call.status.value})
+        return cls.model_validate(call).model_copy(
+            update={"status": call.status.value, "channel": call.channel.value}
+        )
 
 
 class TurnOut(BaseModel):

@@ -51,8 +51,10 @@ async def media_stream(websocket: WebSocket) -> None:
     except WebSocketDisconnect:
         return
 
-    if state.settings.openai_api_key is None:
-        logger.error("A call connected but OPENAI_API_KEY is not set; hanging up")
+    if state.settings.service_choice.speech == "openai" and state.settings.openai_api_key is None:
+        logger.error(
+            "A call connected but SERVICES=openai and OPENAI_API_KEY is not set; hanging up"
+        )
         await websocket.close(code=INTERNAL_ERROR, reason="speech services not configured")
         return
 

@@ -74,6 +74,15 @@ _RANK = {
 }
 
 
+class CallChannel(enum.StrEnum):
+    """How the person and the bot talk: a Twilio phone call, the dashboard's demo call (a
+    simulated caller on loopback), or the browser's microphone (WebRTC)."""
+
+    PHONE = "phone"
+    DEMO = "demo"
+    BROWSER = "browser"
+
+
 class TurnRole(enum.StrEnum):
     USER = "user"
     ASSISTANT = "assistant"
@@ -97,6 +106,11 @@ class Call(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
     to_number: Mapped[str] = mapped_column(String(32), index=True)
+    channel: Mapped[CallChannel] = mapped_column(
+        _enum(CallChannel, "call_channel"),
+        default=CallChannel.PHONE,
+        server_default=CallChannel.PHONE.value,
+    )
     from_number: Mapped[str | None] = mapped_column(String(32))
     status: Mapped[CallStatus] = mapped_column(
         _enum(CallStatus, "call_status"), default=CallStatus.CREATED, index=True

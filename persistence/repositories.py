@@ -13,7 +13,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from persistence.models import Call, CallStatus, ConversationTurn, TurnRole, utcnow
+from persistence.models import Call, CallChannel, CallStatus, ConversationTurn, TurnRole, utcnow
 
 
 class TurnLike(Protocol):
@@ -79,9 +79,16 @@ class CallRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def create(self, to_number: str, from_number: str | None) -> Call:
+    async def create(
+        self, to_number: str, from_number: str | None, *, channel: CallChannel = CallChannel.PHONE
+    ) -> Call:
         async with self._sessions.begin() as session:
-            call = Call(to_number=to_number, from_number=from_number, status=CallStatus.CREATED)
+            call = Call(
+                to_number=to_number,
+                from_number=from_number,
+                status=CallStatus.CREATED,
+                channel=channel,
+            )
             session.add(call)
         return call
 

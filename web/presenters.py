@@ -84,6 +84,7 @@ def call_view(call: Call) -> CallView:
         "id": call.id,
         "url": f"/calls/{call.id}",
         "number": mask_phone_number(call.to_number),
+        "channel": call.channel.value,
         "created_at": iso(call.created_at),
         "answered_at": iso(call.answered_at),
         "ended_at": iso(call.ended_at),

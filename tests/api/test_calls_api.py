@@ -38,6 +38,7 @@ CALL_FIELDS = {
     "to_number",
     "from_number",
     "status",
+    "channel",
     "answered_by",
     "created_at",
     "answered_at",

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.models import CallStatus, TurnRole
+from persistence.models import CallChannel, CallStatus, TurnRole
 from persistence.repositories import CallRepository, StatusUpdate
 from pipeline.events import TurnRecord
 
@@ -24,6 +24,13 @@ async def test_migrations_create_the_tables(engine: AsyncEngine) -> None:
     async with engine.connect() as connection:
         tables = await connection.run_sync(lambda c: inspect(c).get_table_names())
     assert {"calls", "conversation_turns", "alembic_version"} <= set(tables)
+
+
+async def test_a_call_is_a_phone_call_unless_told_otherwise(calls_repo: CallRepository) -> None:
+    phone = await calls_repo.create("+14155550100", "+15005550006")
+    demo = await calls_repo.create("demo", None, channel=CallChannel.DEMO)
+    stored = [await calls_repo.get(phone.id), await calls_repo.get(demo.id)]
+    assert [call.channel for call in stored if call] == [CallChannel.PHONE, CallChannel.DEMO]
 
 
 async def test_status_moves_forward_and_records_times(calls_repo: CallRepository) -> None:
