@@ -351,10 +351,9 @@ async def running_stack(
 class SpeechEndSpacer:
     """Keeps the moments callers' voices end at least ``gap`` seconds apart.
 
-    The fake STT is one FIFO for every call: it answers each transcription request with the
-    oldest announced sentence. Each caller announces its sentence when its voice ends, and the
-    server asks for the transcript once its VAD has heard a moment of silence, so the FIFO
-    stays in step as long as no two callers' voices end at (almost) the same moment. A caller
+    The fake STT answers each transcription request with the sentence announced for it: the
+    oldest pending one, or, when several callers' voices ended at almost the same moment, the
+    one the audio sounds most like. Spacing the ends keeps that guess rarely needed. A caller
     may wait a moment before it speaks, as people do; latency is measured from the end of its
     speech.
     """
@@ -1049,7 +1048,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         type=float,
         default=0.2,
         metavar="S",
-        help="keep callers' ends of speech this far apart (fake STT is one FIFO)",
+        help="keep callers' ends of speech this far apart",
     )
     parser.add_argument(
         "--wait", type=float, default=30.0, metavar="S", help="longest wait for the bot"

@@ -291,3 +291,29 @@ async def test_subprocess_mode_serves_and_is_controllable() -> None:
     finally:
         process.terminate()
         assert await asyncio.wait_for(process.wait(), timeout=10) == 0
+
+
+@pytest.mark.asyncio
+async def test_with_several_utterances_pending_the_audio_decides_which(fake: FakeOpenAI) -> None:
+    """Two callers' voices end at almost the same moment; their transcription requests may
+    arrive in either order. Each gets its own words back, as a real STT would give."""
+    client = _client(fake)
+    sentences = [
+        "I am watching the birds outside",
+        "I slept well last night",
+        "My neighbour brought me flowers",
+        "Okay, goodbye",
+    ]
+    for text in sentences:
+        fake.expect_utterance(text)
+    silence = bytes(8000)  # 0.5 s at 8 kHz, as a server's VAD segment has around the voice
+    heard = []
+    for text in reversed(sentences):
+        # What a server sends: the caller's μ-law audio, decoded, with silence around it.
+        pcm = ulaw_to_pcm16(pcm16_to_ulaw(espeak_pcm(text, 8000)))
+        wav = pcm16_wav(silence[:3200] + pcm + silence, 8000)
+        result = await client.audio.transcriptions.create(
+            file=("audio.wav", wav, "audio/wav"), model="gpt-4o-transcribe"
+        )
+        heard.append(result.text)
+    assert heard == list(reversed(sentences))

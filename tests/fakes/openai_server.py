@@ -4,8 +4,10 @@ It fakes the network boundary of OpenAI, so the real ``openai`` SDK (and pipecat
 ``OpenAISTTService`` / ``OpenAILLMService`` / ``OpenAITTSService``, pointed at
 ``base_url=<fake>/v1``) run unchanged against it:
 
-* ``POST /v1/audio/transcriptions`` returns, FIFO, the utterances the simulated caller
-  announced with :meth:`FakeOpenAI.expect_utterance` (``""`` when none is pending).
+* ``POST /v1/audio/transcriptions`` returns the utterances the simulated caller announced
+  with :meth:`FakeOpenAI.expect_utterance` (``""`` when none is pending): the oldest, or,
+  while several callers' sentences are pending, the one whose espeak-ng rendering sounds
+  most like the audio sent (see :func:`most_like`).
 * ``POST /v1/chat/completions`` answers from a deterministic script (see
   :func:`scripted_reply`), streamed as server-sent events exactly like OpenAI.
 * ``POST /v1/audio/speech`` streams 24 kHz 16-bit mono PCM (or a WAV): real speech from
@@ -37,7 +39,14 @@ from typing import Any, Literal
 import numpy as np
 from aiohttp import web
 
-from tests.fakes.speech import espeak_command, espeak_wav_to_pcm16, pcm16_wav, read_wav
+from tests.fakes.speech import (
+    WavAudio,
+    espeak_command,
+    espeak_pcm,
+    espeak_wav_to_pcm16,
+    pcm16_wav,
+    read_wav,
+)
 
 TTSMode = Literal["espeak", "tone"]
 
@@ -55,6 +64,10 @@ _TTS_CHUNK_BYTES = TTS_SAMPLE_RATE * 2 // 10  # 100 ms of 16-bit mono audio
 _TONE_SECONDS_PER_CHAR = 0.06
 _TONE_MIN_SECONDS = 0.5
 _MAX_UPLOAD_BYTES = 64 * 1024 * 1024
+_MATCH_CANDIDATES = 8
+_ENVELOPE_RATE = 8000
+_ENVELOPE_FRAME = 160  # 20 ms at 8 kHz
+_VOICE_RMS = 200.0
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -301,6 +314,18 @@ class FakeOpenAI:
 
     # -- /v1/audio/transcriptions -------------------------------------------------------
 
+    async def _take_utterance(self, audio: WavAudio) -> str:
+        """The pending utterance this audio is. With one pending, that one; with several (calls
+        whose voices ended at nearly the same moment, whose transcription requests may arrive
+        in either order), the one ``audio`` sounds most like."""
+        pending = self._pending_utterances
+        if len(pending) <= 1:
+            return pending.popleft() if pending else ""
+        candidates = list(dict.fromkeys(list(pending)[:_MATCH_CANDIDATES]))
+        text = await asyncio.to_thread(most_like, audio, candidates)
+        pending.remove(text)
+        return text
+
     async def _transcriptions(self, request: web.Request) -> web.StreamResponse:
         try:
             form = await request.post()
@@ -324,7 +349,7 @@ class FakeOpenAI:
         except ValueError as exc:
             raise _BadRequest(f"Invalid file format: {exc}", "file") from exc
 
-        text = self._pending_utterances.popleft() if self._pending_utterances else ""
+        text = await self._take_utterance(audio)
         self.stt_requests.append(
             {
                 "model": model,
@@ -623,3 +648,39 @@ def main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def voice_envelope(pcm: bytes, sample_rate: int) -> np.ndarray:
+    """Log loudness per 20 ms of 16-bit mono PCM (resampled to 8 kHz), from the first to the
+    last voiced 20 ms."""
+    samples = np.frombuffer(pcm, dtype="<i2").astype(np.float64)
+    if sample_rate != _ENVELOPE_RATE and samples.size:
+        positions = np.arange(0, samples.size, sample_rate / _ENVELOPE_RATE)
+        samples = np.interp(positions, np.arange(samples.size), samples)
+    frames = samples[: samples.size // _ENVELOPE_FRAME * _ENVELOPE_FRAME]
+    rms = np.sqrt((frames.reshape(-1, _ENVELOPE_FRAME) ** 2).mean(axis=1))
+    voiced = np.flatnonzero(rms > _VOICE_RMS)
+    if not voiced.size:
+        return np.zeros(0)
+    return np.log10(rms[voiced[0] : voiced[-1] + 1] + 1.0)
+
+
+def most_like(audio: WavAudio, candidates: list[str]) -> str:
+    """The candidate whose espeak-ng rendering best matches ``audio``: voiced spans of about
+    the same length, whose loudness rises and falls together (the highest normalized
+    correlation at any offset)."""
+    heard = voice_envelope(audio.pcm, audio.sample_rate)
+
+    def score(text: str) -> float:
+        spoken = voice_envelope(espeak_pcm(text, _ENVELOPE_RATE), _ENVELOPE_RATE)
+        long, short = (heard, spoken) if heard.size >= spoken.size else (spoken, heard)
+        if short.size < 2:
+            return -1.0
+        windows = np.lib.stride_tricks.sliding_window_view(long, short.size)
+        windows = windows - windows.mean(axis=1, keepdims=True)
+        centred = short - short.mean()
+        norms = np.linalg.norm(windows, axis=1) * np.linalg.norm(centred)
+        correlation = windows @ centred / np.where(norms > 0, norms, 1.0)
+        return float(correlation.max()) * short.size / long.size
+
+    return max(candidates, key=score)
