@@ -1,11 +1,14 @@
-"""Running one conversation on a Twilio media websocket, from `start` to hang-up."""
+"""Running one conversation, from the greeting to the end: on a Twilio media websocket
+(`run_conversation`), or on any line already built (`converse`: the browser's too)."""
 
 from __future__ import annotations
 
 import asyncio
 import gc
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fastapi import WebSocket
 from loguru import logger
@@ -15,15 +18,23 @@ from pipecat.workers.runner import WorkerRunner
 from bot import prompts
 from bot.services import ServiceClients, build_call_services
 from calls.recorder import RecordWriter
-from pipeline.builder import MediaStream, build_call_worker
+from pipeline.builder import BuiltCall, MediaStream, build_call_worker, twilio_line
 from pipeline.events import CallEvent, CallNote, EventBus
 from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError, TwilioGateway
 
+if TYPE_CHECKING:
+    from loguru import Logger
+
 
 @dataclass
-class _Ending:
+class Ending:
+    """Why a conversation ended; the first reason given wins."""
+
     reason: str | None = None
+
+    def bot_ends_call(self, reason: str) -> None:
+        self.reason = self.reason or f"bot-hangup: {reason}"
 
 
 class ActiveCalls:
@@ -79,54 +90,76 @@ async def run_conversation(
     bus: EventBus,
     twilio: TwilioGateway,
 ) -> None:
-    log = logger.bind(call_id=stream.call_id, call_sid=stream.call_sid)
-    ending = _Ending()
-
-    def bot_ends_call(reason: str) -> None:
-        ending.reason = ending.reason or f"bot-hangup: {reason}"
-
-    services = build_call_services(
-        settings,
-        clients,
-        system_prompt=prompts.system_prompt(
-            bot_name=settings.bot_name, organization_name=settings.organization_name
-        ),
-    )
+    ending = Ending()
+    services = build_call_services(settings, clients, system_prompt=system_prompt(settings))
+    line = twilio_line(websocket, stream, settings)
     call = build_call_worker(
-        websocket,
-        stream,
+        line,
+        call_id=stream.call_id,
         settings=settings,
         services=services,
         sink=writer,
-        on_bot_ends_call=bot_ends_call,
+        on_bot_ends_call=ending.bot_ends_call,
     )
+    try:
+        await converse(
+            call,
+            stream.call_id,
+            writer=writer,
+            bus=bus,
+            ending=ending,
+            caller_hung_up=lambda: line.caller_hung_up,
+            log=logger.bind(call_id=stream.call_id, call_sid=stream.call_sid),
+        )
+    finally:
+        if (ending.reason or "").startswith("bot-hangup"):
+            await _hang_up_quietly(twilio, stream.call_sid)
+
+
+def system_prompt(settings: Settings) -> str:
+    return prompts.system_prompt(
+        bot_name=settings.bot_name, organization_name=settings.organization_name
+    )
+
+
+async def converse(
+    call: BuiltCall,
+    call_id: int,
+    *,
+    writer: RecordWriter,
+    bus: EventBus,
+    ending: Ending,
+    caller_hung_up: Callable[[], bool],
+    log: Logger,
+) -> None:
+    """Run a built call, whatever its line, until it ends: the bot greets the person once they
+    are connected; the recorder's last turns and the end reason (in `ending`) are written and
+    published. A phone call and a talk in the browser both run here."""
     runner = WorkerRunner(handle_sigint=False, force_gc=False)
 
     @call.transport.event_handler("on_client_connected")
-    async def _greet(_transport: object, _ws: object) -> None:
+    async def _greet(_transport: object, _client: object) -> None:
         # The bot speaks first, and says it is automated and for whom it calls.
         await call.worker.queue_frames([TTSSpeakFrame(sentence) for sentence in call.greeting])
 
     @call.transport.event_handler("on_client_disconnected")
-    async def _caller_left(_transport: object, _ws: object) -> None:
+    async def _caller_left(_transport: object, _client: object) -> None:
         ending.reason = ending.reason or "caller-hangup"
         await call.worker.cancel(reason="caller hung up")
 
-    await bus.publish(CallEvent("call.media", stream.call_id, {"state": "connected"}))
+    await bus.publish(CallEvent("call.media", call_id, {"state": "connected"}))
     log.info("Conversation started")
     try:
         await runner.add_workers(call.worker)
         await runner.run()
     finally:
         call.recorder.finish()
-        reason = ending.reason or ("caller-hangup" if call.serializer.stopped else "stream-closed")
-        writer.submit(CallNote(stream.call_id, end_reason=reason))
+        ending.reason = ending.reason or ("caller-hangup" if caller_hung_up() else "stream-closed")
+        writer.submit(CallNote(call_id, end_reason=ending.reason))
         await bus.publish(
-            CallEvent("call.media", stream.call_id, {"state": "ended", "reason": reason})
+            CallEvent("call.media", call_id, {"state": "ended", "reason": ending.reason})
         )
-        log.info(f"Conversation ended ({reason})")
-        if reason.startswith("bot-hangup"):
-            await _hang_up_quietly(twilio, stream.call_sid)
+        log.info(f"Conversation ended ({ending.reason})")
 
 
 async def _hang_up_quietly(twilio: TwilioGateway, call_sid: str) -> None:

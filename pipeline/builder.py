@@ -1,7 +1,11 @@
-"""How one phone call is assembled: transport, our processors and the services → a worker.
+"""How one call is assembled: its line (transport), our processors and the services → a worker.
 
-    Twilio media websocket (SafeTwilioSerializer: μ-law 8 kHz ⇄ PCM)
-    → transport.input
+A call's line is the only part that differs between a phone call and a talk in the browser:
+`twilio_line` (the Twilio media websocket, μ-law 8 kHz, playback marks) or `browser_line`
+(pipecat's small WebRTC transport: the browser's microphone at 16 kHz, the bot's audio at 24 kHz;
+no marks: what the browser was sent is what the person heard). Everything else is shared:
+
+    line's transport.input
     → ServiceErrorFallback   (a service failed: say a short line, keep going)
     → CallTimeLimit          (wrap up, then say goodbye at the maximum length)
     → STT (Whisper)
@@ -10,8 +14,9 @@
     → AudioStop              (the caller's audio goes no further)
     → LLM (GPT-4o, end_call tool), or without one GuidedDialogue (the guided check-in)
     → TTS
-    → PlaybackMarks          (a Twilio mark after each sentence: what the caller really heard)
-    → transport.output       (paced audio; `clear` on barge-in)
+    → the line's own processors (Twilio: PlaybackMarks, a mark after each sentence: what the
+                               caller really heard)
+    → transport.output       (paced audio; Twilio `clear` on barge-in)
     → AudioStop              (nor does the bot's, once sent)
     → assistant context aggregator
     observer: CallRecorder → RecordWriter (database + event bus, off the real-time path);
@@ -38,6 +43,9 @@ from pipecat.processors.aggregators.llm_response_universal import (
     LLMUserAggregatorParams,
 )
 from pipecat.processors.frame_processor import FrameProcessor
+from pipecat.transports.base_transport import BaseTransport, TransportParams
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+from pipecat.transports.smallwebrtc.transport import SmallWebRTCTransport
 from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPIWebsocketTransport
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
@@ -57,6 +65,10 @@ from settings import Settings
 from telephony.serializer import SafeTwilioSerializer
 
 TWILIO_SAMPLE_RATE = 8000
+BROWSER_IN_SAMPLE_RATE = 16_000
+"""The browser's microphone, as pipecat resamples it from WebRTC's 48 kHz: what Silero and
+Whisper take as they are."""
+BROWSER_OUT_SAMPLE_RATE = 24_000
 
 
 @dataclass(frozen=True)
@@ -69,25 +81,26 @@ class MediaStream:
 
 
 @dataclass
-class BuiltCall:
-    worker: PipelineWorker
-    transport: FastAPIWebsocketTransport
-    recorder: CallRecorder
+class CallLine:
+    """The transport-specific part of a call: how the person's audio comes in and the bot's goes
+    out, at which rates, and any processors of its own just before the output."""
+
+    transport: BaseTransport
+    sample_rate_in: int
+    sample_rate_out: int
+    before_output: list[FrameProcessor]
+
+
+@dataclass
+class TwilioLine(CallLine):
     serializer: SafeTwilioSerializer
-    greeting: list[str]
-    checkin: CheckinDialogue | None = None
-    """The guided check-in, when there is no model: its `answers` are the caller's answers."""
+
+    @property
+    def caller_hung_up(self) -> bool:
+        return self.serializer.stopped
 
 
-def build_call_worker(
-    websocket: WebSocket,
-    stream: MediaStream,
-    *,
-    settings: Settings,
-    services: CallServices,
-    sink: RecordSink,
-    on_bot_ends_call: Callable[[str], None],
-) -> BuiltCall:
+def twilio_line(websocket: WebSocket, stream: MediaStream, settings: Settings) -> TwilioLine:
     serializer = SafeTwilioSerializer(stream.stream_sid, stream.call_sid)
     transport = FastAPIWebsocketTransport(
         websocket,
@@ -100,7 +113,48 @@ def build_call_worker(
             session_timeout=settings.max_call_seconds + 60,
         ),
     )
+    return TwilioLine(
+        transport,
+        TWILIO_SAMPLE_RATE,
+        TWILIO_SAMPLE_RATE,
+        [PlaybackMarks(stream.stream_sid)],
+        serializer,
+    )
 
+
+def browser_line(connection: SmallWebRTCConnection) -> CallLine:
+    """The browser's microphone and speaker over a WebRTC peer connection (its offer answered)."""
+    transport = SmallWebRTCTransport(
+        webrtc_connection=connection,
+        params=TransportParams(audio_in_enabled=True, audio_out_enabled=True),
+    )
+    return CallLine(transport, BROWSER_IN_SAMPLE_RATE, BROWSER_OUT_SAMPLE_RATE, [])
+
+
+@dataclass
+class BuiltCall:
+    worker: PipelineWorker
+    line: CallLine
+    recorder: CallRecorder
+    greeting: list[str]
+    checkin: CheckinDialogue | None = None
+    """The guided check-in, when there is no model: its `answers` are the caller's answers."""
+
+    @property
+    def transport(self) -> BaseTransport:
+        return self.line.transport
+
+
+def build_call_worker(
+    line: CallLine,
+    *,
+    call_id: int,
+    settings: Settings,
+    services: CallServices,
+    sink: RecordSink,
+    on_bot_ends_call: Callable[[str], None],
+) -> BuiltCall:
+    transport = line.transport
     checkin: CheckinDialogue | None = None
     dialogue: FrameProcessor
     if services.llm is None:
@@ -119,7 +173,7 @@ def build_call_worker(
         context,
         user_params=LLMUserAggregatorParams(
             vad_analyzer=BatchedSileroVAD(
-                sample_rate=TWILIO_SAMPLE_RATE,
+                sample_rate=line.sample_rate_in,
                 params=VADParams(stop_secs=settings.vad_stop_seconds),
                 batcher=services.vad,
             ),
@@ -142,26 +196,26 @@ def build_call_worker(
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
             dialogue,
             services.tts,
-            PlaybackMarks(stream.stream_sid),
+            *line.before_output,
             transport.output(),
             AudioStop(OutputAudioRawFrame, name="bot-audio-stop"),
             assistant_aggregator,
         ]
     )
-    recorder = CallRecorder(stream.call_id, sink, spoken_by=transport.output(), turn_stop=turn_stop)
+    recorder = CallRecorder(call_id, sink, spoken_by=transport.output(), turn_stop=turn_stop)
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
-            audio_in_sample_rate=TWILIO_SAMPLE_RATE,
-            audio_out_sample_rate=TWILIO_SAMPLE_RATE,
+            audio_in_sample_rate=line.sample_rate_in,
+            audio_out_sample_rate=line.sample_rate_out,
         ),
         enable_rtvi=False,
         enable_turn_tracking=False,
         observers=[recorder],
-        name=f"call-{stream.call_id}",
+        name=f"call-{call_id}",
     )
     observe_without_audio(worker)
     greeting = prompts.greeting(
         bot_name=settings.bot_name, organization_name=settings.organization_name
     )
-    return BuiltCall(worker, transport, recorder, serializer, greeting, checkin)
+    return BuiltCall(worker, line, recorder, greeting, checkin)
