@@ -184,9 +184,11 @@ def create_app(
 async def _announce(state: AppState) -> None:
     settings = state.settings
     logger.info(f"Calls' speech and language services: {state.service_clients.describe()}")
-    if await state.auth.operators.count() == 0:
+    if await state.auth.needs_setup():
         logger.warning(
-            "No operator account yet. Create the first one, then sign in at /login:\n"
+            "No operator account yet. Create the first one in the browser at "
+            f"/setup?code={state.auth.setup_code} on this server (e.g. "
+            f"http://127.0.0.1:8000/setup?code={state.auth.setup_code}), or with\n"
             "    uv run carecall create-admin --email you@example.org "
             "--password '<a long password>'"
         )

@@ -32,6 +32,10 @@ class TooManyAttempts(Exception):
         self.retry_after = retry_after
 
 
+class SetupClosed(PermissionError):
+    """The first-run setup is over, or its code is wrong; the message says which."""
+
+
 class WeakPassword(ValueError):
     pass
 
@@ -104,6 +108,29 @@ class AuthService:
         self._hasher = PasswordHasher()
         # Verified against when the email is unknown, so both cases take the same time.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        self.setup_code = secrets.token_urlsafe(18)
+        """While there is no operator, whoever has this (it is only in the server's log) may
+        create the first, administrator account at `/setup`. A new one each start."""
+        self._setup_lock = asyncio.Lock()
+
+    async def needs_setup(self) -> bool:
+        return await self.operators.count() == 0
+
+    def is_setup_code(self, code: str) -> bool:
+        return hmac.compare_digest(code.encode(), self.setup_code.encode())
+
+    async def create_first_admin(self, code: str, email: str, password: str) -> Operator:
+        """The first operator, an administrator, from the setup link's code.
+
+        Raises `SetupClosed` once any operator exists or for a wrong code, `ValueError` /
+        `WeakPassword` for the account's details.
+        """
+        if not self.is_setup_code(code):
+            raise SetupClosed("This setup link is not valid: use the one in the server's log.")
+        async with self._setup_lock:
+            if not await self.needs_setup():
+                raise SetupClosed("carecall already has an account: sign in instead.")
+            return await self.create_operator(email, password, is_admin=True)
 
     async def create_operator(self, email: str, password: str, *, is_admin: bool) -> Operator:
         email = normalize_email(email)

@@ -1,4 +1,4 @@
-"""Sign in and sign out."""
+"""Sign in and sign out, and the first-run setup of the first (administrator) account."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app_state import AppState, get_state
 from auth.dependencies import check_csrf, log_in, log_out
-from auth.service import InvalidCredentials, TooManyAttempts
+from auth.service import InvalidCredentials, SetupClosed, TooManyAttempts, WeakPassword
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -24,8 +24,14 @@ def _safe_next(next_path: str | None) -> str:
 
 
 @router.get("/login")
-async def login_page(request: Request, next: str = "/") -> Response:
-    return render(request, "login.html", next_path=_safe_next(next), operator=None)
+async def login_page(request: Request, state: State, next: str = "/") -> Response:
+    return render(
+        request,
+        "login.html",
+        next_path=_safe_next(next),
+        operator=None,
+        needs_setup=await state.auth.needs_setup(),
+    )
 
 
 @router.post("/login")
@@ -59,6 +65,48 @@ async def login(
         email=email,
         next_path=_safe_next(next),
         operator=None,
+        needs_setup=False,
+    )
+
+
+@router.get("/setup")
+async def setup_page(request: Request, state: State, code: str = "") -> Response:
+    """The first account's form, from the link the server logs while it has no account."""
+    if not await state.auth.needs_setup():
+        return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)
+    if not state.auth.is_setup_code(code):
+        return render(
+            request,
+            "setup.html",
+            status.HTTP_404_NOT_FOUND,
+            error="This setup link is not valid: use the one in the server's log.",
+            code="",
+            operator=None,
+        )
+    return render(request, "setup.html", code=code, operator=None)
+
+
+@router.post("/setup")
+async def create_first_account(
+    request: Request,
+    state: State,
+    code: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",
+    csrf_token: Annotated[str, Form()] = "",
+) -> Response:
+    check_csrf(request, csrf_token)
+    try:
+        operator = await state.auth.create_first_admin(code, email, password)
+    except SetupClosed as exc:
+        error, code_status = str(exc), status.HTTP_403_FORBIDDEN
+    except (WeakPassword, ValueError) as exc:
+        error, code_status = str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT
+    else:
+        log_in(request, operator)
+        return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
+    return render(
+        request, "setup.html", code_status, error=error, email=email, code=code, operator=None
     )
 
 
