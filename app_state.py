@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.service import AuthService
 from bot.services import ServiceClients
+from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService
@@ -33,6 +34,7 @@ class AppState:
     call_service: CallService
     service_clients: ServiceClients
     active_calls: ActiveCalls
+    browser_calls: BrowserCalls
     auth: AuthService
 
 

@@ -24,11 +24,13 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 from api import calls as calls_api
 from api import dashboard_ws, twilio_webhooks
 from api import media as media_api
+from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
 from bot.services import ServiceClients
+from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
@@ -94,6 +96,7 @@ def create_app(
         tokens = CallTokens(settings.session_secret.get_secret_value())
         service_clients = ServiceClients(settings)
         service_clients.prepare_speech_soon()
+        active_calls = ActiveCalls()
         auth_token = settings.twilio_auth_token
         state = AppState(
             settings=settings,
@@ -116,7 +119,8 @@ def create_app(
                 before_answer=lambda _call: service_clients.prepare_speech_soon(),
             ),
             service_clients=service_clients,
-            active_calls=ActiveCalls(),
+            active_calls=active_calls,
+            browser_calls=BrowserCalls(settings, calls, service_clients, writer, bus, active_calls),
             auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
         )
         app.state.carecall = state
@@ -129,6 +133,7 @@ def create_app(
         try:
             yield
         finally:
+            await state.browser_calls.aclose()
             await writer.stop()
             await feed.stop()
             await state.service_clients.aclose()
@@ -136,6 +141,7 @@ def create_app(
 
     app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
     app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
+    app.include_router(webrtc_api.router, dependencies=[Depends(api_principal)])
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
     app.include_router(api_keys_page.router)

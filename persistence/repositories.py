@@ -195,6 +195,31 @@ class CallRepository:
             call = (await session.execute(select(Call).where(this_call))).scalar_one_or_none()
             return call, changed and call is not None
 
+    async def mark_connected(self, call_id: int) -> Call | None:
+        """A call without Twilio (talk in the browser) is answered: in progress from now."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(Call)
+                .where(Call.id == call_id, Call.status.in_(_before(CallStatus.IN_PROGRESS)))
+                .values(status=CallStatus.IN_PROGRESS, answered_at=utcnow())
+            )
+            return await session.get(Call, call_id)
+
+    async def mark_finished(self, call_id: int) -> Call | None:
+        """A call without Twilio is over: completed if it was answered, else failed; how long
+        it lasted from the answer."""
+        async with self._sessions.begin() as session:
+            call = await session.get(Call, call_id)
+            if call is None or call.status.is_final:
+                return call
+            now = utcnow()
+            answered = call.answered_at
+            call.status = CallStatus.COMPLETED if answered else CallStatus.FAILED
+            call.ended_at = now
+            if answered is not None:
+                call.duration_seconds = round((now - _as_utc(answered)).total_seconds())
+            return call
+
     async def note_end_reason(self, call_id: int, reason: str) -> None:
         """Why the conversation ended (e.g. `bot-hangup`, `caller-hangup`), first writer wins."""
         async with self._sessions.begin() as session:

@@ -184,3 +184,9 @@ async def history_page(request: Request, state: State, operator: PageOperator) -
         last=first + len(calls) - 1,
         statuses=[(status.value, label) for status, label in STATUS_LABELS.items()],
     )
+
+
+@router.get("/talk")
+async def talk_page(request: Request, operator: PageOperator) -> Response:
+    """Talk to the bot with this browser's microphone and speaker (WebRTC, `api/webrtc.py`)."""
+    return render(request, "talk.html", operator=operator, active="talk")
