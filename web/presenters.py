@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from calls.service import mask_phone_number
-from persistence.models import Call, CallStatus, ConversationTurn
+from persistence.models import Call, CallChannel, CallStatus, ConversationTurn
 from pipeline.events import CallEvent
 
 CallView = dict[str, Any]
@@ -83,7 +83,12 @@ def call_view(call: Call) -> CallView:
     view: CallView = {
         "id": call.id,
         "url": f"/calls/{call.id}",
-        "number": mask_phone_number(call.to_number),
+        # A talk in the browser has no number: say where it happened instead.
+        "number": (
+            "the browser"
+            if call.channel is CallChannel.BROWSER
+            else mask_phone_number(call.to_number)
+        ),
         "channel": call.channel.value,
         "created_at": iso(call.created_at),
         "answered_at": iso(call.answered_at),
