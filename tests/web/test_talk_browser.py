@@ -162,3 +162,26 @@ async def test_talk_in_the_browser(local_server: LiveServer, tmp_path: Path) -> 
     roles = [turn.role for turn in call.turns]
     assert roles[:3] == [TurnRole.ASSISTANT, TurnRole.USER, TurnRole.ASSISTANT], roles
     assert "feeling" in call.turns[1].text.lower()
+
+
+async def test_a_refused_microphone_is_explained(local_server: LiveServer) -> None:
+    async with async_playwright() as playwright:
+        # No fake permission prompt: headless Chromium refuses the microphone.
+        browser = await playwright.chromium.launch(
+            executable_path=str(CHROMIUM),
+            args=[*CHROMIUM_ARGS, "--use-fake-device-for-media-stream"],
+        )
+        try:
+            page = await browser.new_page(base_url=local_server.base_url)
+            await page.goto("/talk")
+            await page.get_by_label("Email").fill(EMAIL)
+            await page.get_by_label("Password").fill(PASSWORD)
+            await page.get_by_role("button", name="Sign in", exact=True).click()
+            await page.get_by_role("button", name="Talk to it").focus()
+            await page.keyboard.press("Enter")
+            alert = page.get_by_role("alert")
+            await expect(alert).to_contain_text("may not use the microphone", timeout=10_000)
+            await expect(page.locator("#talk-state")).to_have_text("Not connected")
+            await expect(page.get_by_role("button", name="Talk again")).to_be_focused()
+        finally:
+            await browser.close()

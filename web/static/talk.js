@@ -34,6 +34,8 @@ function show(state) {
   startButton.hidden = busy;
   startButton.textContent = state === "idle" ? "Talk to it" : "Talk again";
   hangupButton.hidden = !busy || state === "asking";
+  // Keep the keyboard's place: the button pressed may just have been hidden.
+  if (state === "connecting") hangupButton.focus();
 }
 
 function fail(message) {
@@ -49,7 +51,7 @@ function end(state = "ended") {
     talk.pc = null;
   }
   show(state);
-  if (state === "ended") startButton.focus();
+  startButton.focus();
 }
 
 function addTurn(turn) {
