@@ -142,6 +142,10 @@ async def get_call(call_id: int, state: State) -> CallDetail:
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)
 async def hang_up(call_id: int, state: State) -> CallOut:
+    if await state.browser_calls.hang_up(call_id):  # a talk in the browser: no Twilio
+        call = await state.calls.get(call_id)
+        if call is not None:
+            return CallOut.of(call)
     try:
         call = await state.call_service.hang_up(call_id)
     except CallNotFound:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
@@ -54,6 +55,7 @@ class BrowserCalls:
         self._bus = bus
         self._active = active
         self._tasks: set[asyncio.Task[None]] = set()
+        self._hang_ups: dict[int, Callable[[], Awaitable[None]]] = {}
 
     async def start(self, sdp: str) -> tuple[Call, str]:
         """Answer the browser's offer ``sdp`` and start the conversation; returns the stored
@@ -115,17 +117,31 @@ class BrowserCalls:
                     log=log,
                 )
             finally:
+                self._hang_ups.pop(call.id, None)
                 watchdog.cancel()
                 self._active.ended(call.id)
                 await connection.disconnect()
                 await self._publish_status(await self._calls.mark_finished(call.id))
 
+        async def hang_up() -> None:
+            ending.reason = ending.reason or "operator-hangup"
+            await built.worker.cancel(reason="hung up from the dashboard")
+
+        self._hang_ups[call.id] = hang_up
         task = asyncio.create_task(talk(), name=f"browser-call-{call.id}")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         self._active.started(call.id, task)
         log.info("A talk in the browser is connecting")
         return call, answer["sdp"]
+
+    async def hang_up(self, call_id: int) -> bool:
+        """End the talk stored as ``call_id`` if it runs in this process; False if it doesn't."""
+        hang_up = self._hang_ups.get(call_id)
+        if hang_up is None:
+            return False
+        await hang_up()
+        return True
 
     async def _publish_status(self, call: Call | None) -> None:
         if call is None:

@@ -79,14 +79,25 @@ def test_refuses_malformed_offers_with_a_clear_4xx(
     assert total == 0, "a refused offer stores no call"
 
 
-def test_a_talk_is_stored_as_a_browser_call_with_its_turns(browser: TestClient) -> None:
+@pytest.mark.parametrize(
+    ("who_hangs_up", "end_reason"),
+    [("person", "caller-hangup"), ("operator", "operator-hangup")],
+)
+def test_a_talk_is_stored_as_a_browser_call_with_its_turns(
+    browser: TestClient, who_hangs_up: str, end_reason: str
+) -> None:
     headers = _signed_in(browser)
     state = app_state(browser)
 
     async def talk() -> int:
         pc = await _browser_offer()
-        heard = asyncio.Event()
+        heard, closed = asyncio.Event(), asyncio.Event()
         listening: list[asyncio.Task[None]] = []
+
+        @pc.on("connectionstatechange")
+        def _on_state() -> None:
+            if pc.connectionState in ("closed", "failed"):
+                closed.set()
 
         @pc.on("track")
         def _on_track(track: Any) -> None:
@@ -110,23 +121,30 @@ def test_a_talk_is_stored_as_a_browser_call_with_its_turns(browser: TestClient) 
         await pc.setRemoteDescription(RTCSessionDescription(answer["sdp"], "answer"))
         await asyncio.wait_for(heard.wait(), 20)  # the greeting's audio, not silence
         await asyncio.sleep(1.5)
-        await pc.close()  # the person hangs up
+        call_id = int(answer["call_id"])
+        if who_hangs_up == "operator":  # from the call's page
+            hung_up = await asyncio.to_thread(
+                browser.post, f"/api/calls/{call_id}/hangup", headers=headers
+            )
+            assert hung_up.status_code == 202, hung_up.text
+            await asyncio.wait_for(closed.wait(), 10)  # carecall closes the connection
+        await pc.close()
         for task in listening:
             task.cancel()
-        return int(answer["call_id"])
+        return call_id
 
     call_id = asyncio.run(talk())
     deadline = time.monotonic() + 20
     while True:
         call = on_app_loop(browser, state.calls.get, call_id, with_turns=True)
         assert call is not None
-        if call.status.is_final and call.turns:
+        if call.status.is_final and call.turns and call.end_reason:
             break
         assert time.monotonic() < deadline, call.status
         time.sleep(0.2)
     assert call.channel is CallChannel.BROWSER
     assert call.status is CallStatus.COMPLETED
-    assert call.end_reason == "caller-hangup"
+    assert call.end_reason == end_reason
     assert call.to_number == "" and call.twilio_sid is None
     assert call.turns[0].role is TurnRole.ASSISTANT
     greeting = prompts.greeting(bot_name="Sunny", organization_name="your care team")

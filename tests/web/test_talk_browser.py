@@ -150,7 +150,7 @@ async def test_talk_in_the_browser(local_server: LiveServer, tmp_path: Path) -> 
         while True:
             call = await calls.get(call_id, with_turns=True)
             assert call is not None
-            if call.status.is_final or time.monotonic() > deadline:
+            if (call.status.is_final and call.end_reason) or time.monotonic() > deadline:
                 break
             await asyncio.sleep(0.2)
     finally:
