@@ -11,6 +11,7 @@ from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
+from calls.demo import DemoCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService
 from persistence.repositories import CallRepository
@@ -35,6 +36,7 @@ class AppState:
     service_clients: ServiceClients
     active_calls: ActiveCalls
     browser_calls: BrowserCalls
+    demo_calls: DemoCalls
     auth: AuthService
 
 

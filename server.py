@@ -23,6 +23,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import calls as calls_api
 from api import dashboard_ws, twilio_webhooks
+from api import demo as demo_api
 from api import media as media_api
 from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit
@@ -32,6 +33,7 @@ from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
+from calls.demo import DemoCalls, DemoTokens
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
 from persistence.accounts import ApiKeyRepository, OperatorRepository
@@ -121,6 +123,9 @@ def create_app(
             service_clients=service_clients,
             active_calls=active_calls,
             browser_calls=BrowserCalls(settings, calls, service_clients, writer, bus, active_calls),
+            demo_calls=DemoCalls(
+                calls, bus, DemoTokens(settings.session_secret.get_secret_value())
+            ),
             auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
         )
         app.state.carecall = state
@@ -134,6 +139,7 @@ def create_app(
             yield
         finally:
             await state.browser_calls.aclose()
+            await state.demo_calls.aclose()
             await writer.stop()
             await feed.stop()
             await state.service_clients.aclose()
@@ -142,12 +148,14 @@ def create_app(
     app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
     app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
     app.include_router(webrtc_api.router, dependencies=[Depends(api_principal)])
+    app.include_router(demo_api.router, dependencies=[Depends(api_principal)])
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
     app.include_router(api_keys_page.router)
     app.include_router(dashboard_ws.router)
     app.include_router(twilio_webhooks.router)
     app.include_router(media_api.router)
+    app.include_router(demo_api.stream_router)
 
     @app.exception_handler(RequestValidationError)
     async def _readable_validation_error(

@@ -14,7 +14,7 @@ from typing import Any
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from loguru import logger
 
-from app_state import get_ws_state
+from app_state import AppState, get_ws_state
 from calls.conversation import run_conversation
 from pipeline.builder import MediaStream
 
@@ -26,7 +26,7 @@ _MAX_MESSAGES_BEFORE_START = 50
 _MAX_HANDSHAKE_MESSAGE_BYTES = 16_384
 
 
-class _RefusedStream(Exception):
+class RefusedStream(Exception):
     pass
 
 
@@ -39,18 +39,25 @@ async def media_stream(websocket: WebSocket) -> None:
         if not state.signatures.is_valid(
             signature, websocket.url.path, websocket.url.query, {}, websocket=True
         ):
-            raise _RefusedStream("missing or invalid Twilio signature")
+            raise RefusedStream("missing or invalid Twilio signature")
         start = await asyncio.wait_for(
-            _read_start(websocket), state.settings.media_start_timeout_seconds
+            read_start(websocket), state.settings.media_start_timeout_seconds
         )
-        stream = _verified_stream(start, state.tokens.verify)
-    except (_RefusedStream, TimeoutError) as exc:
+        stream = verified_stream(start, state.tokens.verify)
+    except (RefusedStream, TimeoutError) as exc:
         logger.warning(f"Refused a media stream: {exc or 'no start message in time'}")
         await websocket.close(code=POLICY_VIOLATION, reason="refused")
         return
     except WebSocketDisconnect:
         return
 
+    await serve_stream(websocket, state, stream)
+
+
+async def serve_stream(
+    websocket: WebSocket, state: AppState, stream: MediaStream, *, demo: bool = False
+) -> None:
+    """Run a verified media stream's conversation (a demo's never asks Twilio to hang up)."""
     if state.settings.service_choice.speech == "openai" and state.settings.openai_api_key is None:
         logger.error(
             "A call connected but SERVICES=openai and OPENAI_API_KEY is not set; hanging up"
@@ -69,13 +76,13 @@ async def media_stream(websocket: WebSocket) -> None:
             clients=state.service_clients,
             writer=state.writer,
             bus=state.bus,
-            twilio=state.twilio,
+            twilio=None if demo else state.twilio,
         )
     finally:
         state.active_calls.ended(stream.call_id)
 
 
-async def _read_start(websocket: WebSocket) -> dict[str, Any]:
+async def read_start(websocket: WebSocket) -> dict[str, Any]:
     """Skip `connected` (and anything malformed) until the `start` message arrives."""
     for _ in range(_MAX_MESSAGES_BEFORE_START):
         received = await websocket.receive()
@@ -85,27 +92,27 @@ async def _read_start(websocket: WebSocket) -> dict[str, Any]:
         if raw is None:
             continue  # Twilio sends text frames only
         if len(raw) > _MAX_HANDSHAKE_MESSAGE_BYTES:
-            raise _RefusedStream("oversized message before start")
+            raise RefusedStream("oversized message before start")
         try:
             message = json.loads(raw)
         except ValueError:
             continue
         if isinstance(message, dict) and message.get("event") == "start":
             return message
-    raise _RefusedStream("no start message")
+    raise RefusedStream("no start message")
 
 
-def _verified_stream(
+def verified_stream(
     message: dict[str, Any], verify_token: Callable[[int, str], bool]
 ) -> MediaStream:
     start = message.get("start")
     if not isinstance(start, dict):
-        raise _RefusedStream("start message without details")
+        raise RefusedStream("start message without details")
     params = start.get("customParameters") or {}
     call_id_raw, token = str(params.get("call_id", "")), str(params.get("token", ""))
     if not call_id_raw.isdigit() or not verify_token(int(call_id_raw), token):
-        raise _RefusedStream("wrong or missing call token")
+        raise RefusedStream("wrong or missing call token")
     call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")
     if not isinstance(call_sid, str) or not isinstance(stream_sid, str):
-        raise _RefusedStream("start message without callSid/streamSid")
+        raise RefusedStream("start message without callSid/streamSid")
     return MediaStream(call_id=int(call_id_raw), call_sid=call_sid, stream_sid=stream_sid)

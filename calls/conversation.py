@@ -88,8 +88,10 @@ async def run_conversation(
     clients: ServiceClients,
     writer: RecordWriter,
     bus: EventBus,
-    twilio: TwilioGateway,
+    twilio: TwilioGateway | None,
 ) -> None:
+    """A Twilio media stream's conversation; with ``twilio`` None (a demo call, which dials
+    no one) the bot's hang-up only closes the stream."""
     ending = Ending()
     services = build_call_services(settings, clients, system_prompt=system_prompt(settings))
     line = twilio_line(websocket, stream, settings)
@@ -112,7 +114,7 @@ async def run_conversation(
             log=logger.bind(call_id=stream.call_id, call_sid=stream.call_sid),
         )
     finally:
-        if (ending.reason or "").startswith("bot-hangup"):
+        if twilio is not None and (ending.reason or "").startswith("bot-hangup"):
             await _hang_up_quietly(twilio, stream.call_sid)
 
 

@@ -87,12 +87,13 @@ async def running_carecall(
     openai = FakeOpenAI(tts_mode="espeak")
     await openai.start()
     port = free_port()
-    settings = make_settings(
-        database_url=database_url,
-        openai_base_url=openai.base_url,
-        webhook_url=f"http://127.0.0.1:{port}",
-        **overrides,
-    )
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "openai_base_url": openai.base_url,
+        "webhook_url": f"http://127.0.0.1:{port}",
+    }
+    values.update(overrides)  # e.g. openai_base_url=None: local mode, no model
+    settings = make_settings(**values)
     twilio_http = FakeAsyncTwilioHttpClient()
     try:
         with LiveServer(settings, twilio_http, port) as server:
