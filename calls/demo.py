@@ -21,7 +21,6 @@ except that its end never asks Twilio to hang up: a demo call never dials Twilio
 from __future__ import annotations
 
 import asyncio
-import audioop
 import base64
 import contextlib
 import hashlib
@@ -36,6 +35,7 @@ from dataclasses import dataclass, field
 
 import websockets
 from loguru import logger
+from pipecat.audio.utils import create_file_resampler, pcm_to_ulaw
 
 from persistence.models import Call, CallChannel
 from persistence.repositories import CallRepository
@@ -84,11 +84,9 @@ Speak = Callable[[str], Awaitable[bytes]]
 """Text → the senior's speech as 8 kHz μ-law."""
 
 
-def to_mulaw_8k(pcm: bytes, sample_rate: int) -> bytes:
+async def to_mulaw_8k(pcm: bytes, sample_rate: int) -> bytes:
     """16-bit mono PCM at ``sample_rate`` → 8 kHz μ-law (Twilio's media format)."""
-    if sample_rate != SAMPLE_RATE:
-        pcm, _ = audioop.ratecv(pcm, 2, 1, sample_rate, SAMPLE_RATE, None)
-    return audioop.lin2ulaw(pcm, 2)
+    return bytes(await pcm_to_ulaw(pcm, sample_rate, SAMPLE_RATE, create_file_resampler()))
 
 
 def local_voice() -> Speak:
@@ -113,7 +111,7 @@ def local_voice() -> Speak:
             )
 
         pcm = await asyncio.get_running_loop().run_in_executor(engine._thread, synthesize)
-        return to_mulaw_8k(pcm, engine.sample_rate)
+        return await to_mulaw_8k(pcm, engine.sample_rate)
 
     return speak
 
@@ -133,7 +131,7 @@ def _espeak_voice() -> Speak:
             ).stdout
             return wav[44:]  # 22,050 Hz 16-bit mono PCM after the WAV header
 
-        return to_mulaw_8k(await asyncio.to_thread(run), 22_050)
+        return await to_mulaw_8k(await asyncio.to_thread(run), 22_050)
 
     return speak
 

@@ -83,10 +83,12 @@ def call_view(call: Call) -> CallView:
     view: CallView = {
         "id": call.id,
         "url": f"/calls/{call.id}",
-        # A talk in the browser has no number: say where it happened instead.
+        # A talk in the browser or a demo call has no number: say what it was instead.
         "number": (
             "the browser"
             if call.channel is CallChannel.BROWSER
+            else "a demo call"
+            if call.channel is CallChannel.DEMO
             else mask_phone_number(call.to_number)
         ),
         "channel": call.channel.value,

@@ -88,6 +88,27 @@ form.addEventListener("submit", async (event) => {
   }
 });
 
+const demoButton = document.getElementById("run-demo");
+const demoResult = document.getElementById("demo-result");
+
+demoButton.addEventListener("click", async () => {
+  demoButton.disabled = true;
+  demoButton.textContent = "Starting the demo call…";
+  demoResult.replaceChildren();
+  const response = await postJSON("/api/demo-calls", {});
+  if (response.ok) {
+    window.location.assign(`/calls/${response.data.id}`); // its live transcript
+    return;
+  }
+  demoButton.disabled = false;
+  demoButton.textContent = "Run a demo call";
+  const alert = document.createElement("div");
+  alert.className = `alert alert-${response.status === 429 ? "warning" : "danger"} mb-0`;
+  alert.setAttribute("role", "alert");
+  alert.textContent = response.detail;
+  demoResult.replaceChildren(alert);
+});
+
 list.addEventListener("click", async (event) => {
   const button = event.target.closest(".hangup");
   if (!button) return;
