@@ -634,22 +634,6 @@ async def _serve(args: argparse.Namespace) -> None:
         await server.stop()
 
 
-def main(argv: list[str] | None = None) -> None:
-    """Command-line entry point: ``python -m tests.fakes.openai_server``."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
-    parser.add_argument("--stt-latency", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--llm-latency", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--tts-latency", type=float, default=0.0, metavar="SECONDS")
-    parser.add_argument("--tts-mode", choices=("espeak", "tone"), default="espeak")
-    asyncio.run(_serve(parser.parse_args(argv)))
-
-
-if __name__ == "__main__":
-    main()
-
-
 def voice_envelope(pcm: bytes, sample_rate: int) -> np.ndarray:
     """Log loudness per 20 ms of 16-bit mono PCM (resampled to 8 kHz), from the first to the
     last voiced 20 ms."""
@@ -684,3 +668,19 @@ def most_like(audio: WavAudio, candidates: list[str]) -> str:
         return float(correlation.max()) * short.size / long.size
 
     return max(candidates, key=score)
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Command-line entry point: ``python -m tests.fakes.openai_server``."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--stt-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--llm-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--tts-latency", type=float, default=0.0, metavar="SECONDS")
+    parser.add_argument("--tts-mode", choices=("espeak", "tone"), default="espeak")
+    asyncio.run(_serve(parser.parse_args(argv)))
+
+
+if __name__ == "__main__":
+    main()
