@@ -21,10 +21,11 @@ from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 from bot.services import ServiceClients, build_call_services
 from calls.conversation import ActiveCalls, Ending, converse, system_prompt
 from calls.recorder import RecordWriter
+from calls.service import publish_status
 from persistence.models import Call, CallChannel
 from persistence.repositories import CallRepository
 from pipeline.builder import browser_line, build_call_worker
-from pipeline.events import CallEvent, EventBus
+from pipeline.events import EventBus
 from settings import Settings
 
 BROWSER_NUMBER = ""
@@ -144,19 +145,7 @@ class BrowserCalls:
         return True
 
     async def _publish_status(self, call: Call | None) -> None:
-        if call is None:
-            return
-        await self._bus.publish(
-            CallEvent(
-                "call.status",
-                call.id,
-                {
-                    "status": call.status.value,
-                    "duration_seconds": call.duration_seconds,
-                    "end_reason": call.end_reason,
-                },
-            )
-        )
+        await publish_status(self._bus, call)
 
     async def aclose(self) -> None:
         """End every talk (the server is stopping)."""

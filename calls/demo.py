@@ -37,9 +37,10 @@ import websockets
 from loguru import logger
 from pipecat.audio.utils import create_file_resampler, pcm_to_ulaw
 
+from calls.service import publish_status
 from persistence.models import Call, CallChannel
 from persistence.repositories import CallRepository
-from pipeline.events import CallEvent, EventBus
+from pipeline.events import EventBus
 
 DEMO_NUMBER = "demo"
 """The `to_number` a demo call is stored with."""
@@ -380,21 +381,7 @@ class DemoCalls:
         return call
 
     async def _publish_status(self, call: Call | None) -> None:
-        if call is None:
-            return
-        await self._bus.publish(
-            CallEvent(
-                "call.status",
-                call.id,
-                {
-                    "status": call.status.value,
-                    "answered_by": call.answered_by,
-                    "duration_seconds": call.duration_seconds,
-                    "end_reason": call.end_reason,
-                    "error": call.error,
-                },
-            )
-        )
+        await publish_status(self._bus, call)
 
     async def aclose(self) -> None:
         """End every demo call (the server is stopping)."""

@@ -127,16 +127,23 @@ class CallService:
         return {"call_id": str(call_id), "token": self._tokens.issue(call_id)}
 
     async def _publish_status(self, call: Call) -> None:
-        await self._bus.publish(
-            CallEvent(
-                "call.status",
-                call.id,
-                {
-                    "status": call.status.value,
-                    "answered_by": call.answered_by,
-                    "duration_seconds": call.duration_seconds,
-                    "end_reason": call.end_reason,
-                    "error": call.error,
-                },
-            )
+        await publish_status(self._bus, call)
+
+
+async def publish_status(bus: EventBus, call: Call | None) -> None:
+    """Tell the dashboard where a call stands (`call.status`), whatever its channel."""
+    if call is None:
+        return
+    await bus.publish(
+        CallEvent(
+            "call.status",
+            call.id,
+            {
+                "status": call.status.value,
+                "answered_by": call.answered_by,
+                "duration_seconds": call.duration_seconds,
+                "end_reason": call.end_reason,
+                "error": call.error,
+            },
         )
+    )
