@@ -102,6 +102,32 @@ async def running_carecall(
         await openai.stop()
 
 
+@asynccontextmanager
+async def local_carecall(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    *,
+    operator: tuple[str, str] | None = None,
+    **overrides: Any,
+) -> AsyncIterator[LiveServer]:
+    """A live carecall in local mode: no OpenAI key or base URL, so Whisper, Piper and the
+    guided check-in; ``operator`` (email, password) is created first, for a browser."""
+    if operator is not None:
+        async with standalone_auth(database_url) as auth:
+            await auth.create_operator(*operator, is_admin=True)
+    port = free_port()
+    values: dict[str, Any] = {
+        "database_url": database_url,
+        "openai_api_key": None,
+        "openai_base_url": None,
+        "webhook_url": f"http://127.0.0.1:{port}",
+    }
+    settings = make_settings(**{**values, **overrides})
+    assert settings.service_choice.speech == "local" and settings.service_choice.llm is None
+    with LiveServer(settings, FakeAsyncTwilioHttpClient(), port) as server:
+        yield server
+
+
 @dataclass
 class TwilioSide:
     """What Twilio does around a call: fetch TwiML, post status callbacks, open the stream."""

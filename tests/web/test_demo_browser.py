@@ -9,14 +9,11 @@ import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
-import httpx
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from cli import standalone_auth
 from settings import Settings
-from tests.e2e.harness import LiveServer, free_port
-from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
+from tests.e2e.harness import LiveServer, local_carecall
 from tests.web.test_dashboard_browser import (
     CHROMIUM,
     CHROMIUM_ARGS,
@@ -33,26 +30,15 @@ pytestmark = pytest.mark.e2e
 async def local_server(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> AsyncIterator[LiveServer]:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}"
-    async with standalone_auth(database_url) as auth:
-        await auth.create_operator(EMAIL, PASSWORD, is_admin=True)
-    port = free_port()
     # No keys at all: no OpenAI, no Twilio. The demo call needs neither.
-    settings = make_settings(
-        database_url=database_url,
-        openai_api_key=None,
-        openai_base_url=None,
+    async with local_carecall(
+        make_settings,
+        f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}",
+        operator=(EMAIL, PASSWORD),
         twilio_account_sid=None,
         twilio_auth_token=None,
         twilio_phone_number=None,
-        webhook_url=f"http://127.0.0.1:{port}",
-    )
-    assert settings.service_choice.speech == "local" and settings.service_choice.llm is None
-    with LiveServer(settings, FakeAsyncTwilioHttpClient(), port) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as http:
-            deadline = time.monotonic() + 30
-            while (await http.get("/healthz")).status_code != 200:
-                assert time.monotonic() < deadline
+    ) as server:
         yield server
 
 

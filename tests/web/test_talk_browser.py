@@ -11,19 +11,16 @@ from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from cli import standalone_auth
 from persistence.database import create_engine, create_session_factory
 from persistence.models import CallChannel, CallStatus, TurnRole
 from persistence.repositories import CallRepository
 from settings import Settings
-from tests.e2e.harness import LiveServer, free_port
+from tests.e2e.harness import LiveServer, local_carecall
 from tests.fakes.speech import espeak_pcm, pcm16_wav
-from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD
 
 pytestmark = pytest.mark.e2e
@@ -48,23 +45,11 @@ def _microphone_wav(folder: Path) -> Path:
 async def local_server(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> AsyncIterator[LiveServer]:
-    database_url = f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}"
-    async with standalone_auth(database_url) as auth:
-        await auth.create_operator(EMAIL, PASSWORD, is_admin=True)
-    port = free_port()
-    # No OPENAI_API_KEY and no OPENAI_BASE_URL: speech on this machine, the guided check-in.
-    settings = make_settings(
-        database_url=database_url,
-        openai_api_key=None,
-        openai_base_url=None,
-        webhook_url=f"http://127.0.0.1:{port}",
-    )
-    assert settings.service_choice.speech == "local" and settings.service_choice.llm is None
-    with LiveServer(settings, FakeAsyncTwilioHttpClient(), port) as server:
-        async with httpx.AsyncClient(base_url=server.base_url) as http:
-            deadline = time.monotonic() + 30
-            while (await http.get("/healthz")).status_code != 200:
-                assert time.monotonic() < deadline
+    async with local_carecall(
+        make_settings,
+        f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}",
+        operator=(EMAIL, PASSWORD),
+    ) as server:
         yield server
 
 
