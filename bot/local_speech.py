@@ -188,13 +188,15 @@ class PiperEngine:
         self.sample_rate: int = self.voice.config.sample_rate
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="piper")
 
-    def synthesize_now(self, text: str) -> bytes:
-        """All of ``text`` as 16-bit mono PCM at `sample_rate` (blocking)."""
-        return b"".join(chunk.audio_int16_bytes for chunk in self.voice.synthesize(text))
+    def synthesize_now(self, text: str, config: Any = None) -> bytes:
+        """All of ``text`` as 16-bit mono PCM at `sample_rate` (blocking); ``config``: a
+        `piper.SynthesisConfig` (pace, variation), or None for the voice's own."""
+        return b"".join(chunk.audio_int16_bytes for chunk in self.voice.synthesize(text, config))
 
-    async def synthesize(self, text: str) -> bytes:
+    async def synthesize(self, text: str, config: Any = None) -> bytes:
+        """`synthesize_now` on this voice's own thread."""
         return await asyncio.get_running_loop().run_in_executor(
-            self._thread, self.synthesize_now, text
+            self._thread, self.synthesize_now, text, config
         )
 
     async def stream(self, text: str) -> AsyncIterator[bytes]:

@@ -104,14 +104,7 @@ def local_voice() -> Speak:
         from piper import SynthesisConfig
 
         engine = speech.piper
-        config = SynthesisConfig(length_scale=1.25, noise_scale=0.5)
-
-        def synthesize() -> bytes:
-            return b"".join(
-                chunk.audio_int16_bytes for chunk in engine.voice.synthesize(text, config)
-            )
-
-        pcm = await asyncio.get_running_loop().run_in_executor(engine._thread, synthesize)
+        pcm = await engine.synthesize(text, SynthesisConfig(length_scale=1.25, noise_scale=0.5))
         return await to_mulaw_8k(pcm, engine.sample_rate)
 
     return speak
