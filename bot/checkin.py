@@ -1,8 +1,8 @@
 """The guided check-in: what a check-in call covers, as data, and a walk through it without a model.
 
-* `CheckinPlan` and `DEFAULT_PLAN`: the greeting, the questions in order (each with the kind of
+* `CheckinScript` and `DEFAULT_SCRIPT`: the greeting, the questions in order (each with the kind of
   answer it expects and what to say to each answer) and the goodbyes.
-* `plan_for_prompt`: the plan as text for the model's system prompt, so a conversation with the
+* `script_for_prompt`: the plan as text for the model's system prompt, so a conversation with the
   model covers the same ground in its own words.
 * `parse_answer` (and `parse_wellbeing`, `parse_yes_no`, `parse_number`) and `caller_intent`:
   short spoken answers understood by rule ("yeah", "not great", "about six hours", "pardon?",
@@ -54,7 +54,7 @@ class Question:
 
 
 @dataclass(frozen=True)
-class CheckinPlan:
+class CheckinScript:
     greeting: tuple[str, ...]
     """Sentences said before the first question; may name {bot_name} and {organization_name}."""
     questions: tuple[Question, ...]
@@ -71,7 +71,7 @@ class CheckinPlan:
         return [line.format(**names) for line in self.greeting] + [self.questions[0].text]
 
 
-DEFAULT_PLAN = CheckinPlan(
+DEFAULT_SCRIPT = CheckinScript(
     greeting=(
         "Hello!",
         "This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
@@ -152,7 +152,7 @@ DEFAULT_PLAN = CheckinPlan(
 )
 
 
-def plan_for_prompt(plan: CheckinPlan) -> str:
+def script_for_prompt(plan: CheckinScript) -> str:
     """The plan as a paragraph of the system prompt."""
     lines = [
         "What to talk about: the call opens with a greeting that asks the first question below.",
@@ -421,14 +421,14 @@ OPT_OUT_REASON = "asked not to be called again"
 class CheckinDialogue:
     """Asks a plan's questions one at a time and reacts to each answer.
 
-    The call's opening (`CheckinPlan.opening`, spoken by the pipeline when the caller connects)
+    The call's opening (`CheckinScript.opening`, spoken by the pipeline when the caller connects)
     asks the first question, so the first caller turn answers it. "Say that again" repeats the
     question; an answer not understood gets the question once more, then the walk moves on.
     "Goodbye", "stop calling me", or the last answer end the call. `answers` holds the answers
     understood, by question key.
     """
 
-    def __init__(self, plan: CheckinPlan) -> None:
+    def __init__(self, plan: CheckinScript) -> None:
         self.plan = plan
         self.answers: dict[str, Answer] = {}
         self.opted_out = False

@@ -1,19 +1,28 @@
-"""Typed SQLAlchemy 2 models: one `Call` per Twilio call SID, its `ConversationTurn`s in order."""
+"""Typed SQLAlchemy 2 models.
+
+Calls: one `Call` per Twilio call SID, its `ConversationTurn`s in order. The check-in program:
+a `Senior` (the person called) with `Caregiver` contacts and `CheckinPlan`s (recurring windows
+in their local time); each day's `Checkin` (one scheduled check-in and its tries), and the
+`Escalation` opened when a check-in could not reach the person, with each `EscalationNotice`
+sent to a caregiver."""
 
 from __future__ import annotations
 
 import enum
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
     Boolean,
+    Date,
     DateTime,
     Enum,
+    Float,
     ForeignKey,
     Integer,
     MetaData,
     String,
     Text,
+    Time,
     UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
@@ -125,6 +134,12 @@ class Call(Base):
     end_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
     last_callback_sequence: Mapped[int | None] = mapped_column(Integer)
+    senior_id: Mapped[int | None] = mapped_column(
+        ForeignKey("seniors.id", ondelete="SET NULL"), index=True
+    )
+    checkin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checkins.id", ondelete="SET NULL"), index=True
+    )
 
     turns: Mapped[list[ConversationTurn]] = relationship(
         back_populates="call",
@@ -176,3 +191,224 @@ class ApiKey(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+# --- the check-in program ------------------------------------------------------------------------
+
+
+class ContactMethod(enum.StrEnum):
+    """How a caregiver is told about an escalation."""
+
+    SMS = "sms"
+    CALL = "call"
+
+
+class Senior(Base):
+    """A person on the roster: called for check-ins, only with recorded consent and never
+    while marked do-not-call."""
+
+    __tablename__ = "seniors"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    preferred_name: Mapped[str | None] = mapped_column(String(60))
+    phone_number: Mapped[str] = mapped_column(String(32), unique=True)
+    timezone: Mapped[str] = mapped_column(String(64))
+    """An IANA zone, e.g. `America/Chicago`: plans and calling hours are in this local time."""
+    language: Mapped[str] = mapped_column(String(16), default="en")
+    notes: Mapped[str] = mapped_column(Text, default="")
+    """For the bot: interests, family names, hearing difficulties."""
+    on_behalf_of: Mapped[str | None] = mapped_column(String(100))
+    """Who the calls are made for, said in the greeting ("your daughter Susan"); else the
+    organization's name."""
+    consent_given_by: Mapped[str | None] = mapped_column(String(100))
+    consent_method: Mapped[str | None] = mapped_column(String(40))
+    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_recorded_by: Mapped[str | None] = mapped_column(String(254))
+    do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
+    do_not_call_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    do_not_call_reason: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, onupdate=utcnow
+    )
+
+    caregivers: Mapped[list[Caregiver]] = relationship(
+        back_populates="senior",
+        order_by="Caregiver.position",
+        cascade="all, delete-orphan",
+        lazy="raise",
+    )
+    plans: Mapped[list[CheckinPlan]] = relationship(
+        back_populates="senior",
+        order_by="CheckinPlan.id",
+        cascade="all, delete-orphan",
+        lazy="raise",
+    )
+
+    @property
+    def has_consent(self) -> bool:
+        return self.consent_at is not None
+
+    @property
+    def spoken_name(self) -> str:
+        """What the bot calls them: their preferred name, else their first name."""
+        return self.preferred_name or self.name.split()[0]
+
+
+class Caregiver(Base):
+    """Someone told when the senior can't be reached; `position` orders the escalation ladder."""
+
+    __tablename__ = "caregivers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    senior_id: Mapped[int] = mapped_column(ForeignKey("seniors.id", ondelete="CASCADE"), index=True)
+    position: Mapped[int] = mapped_column(Integer, default=0)
+    name: Mapped[str] = mapped_column(String(100))
+    relation: Mapped[str] = mapped_column(String(60), default="")
+    phone_number: Mapped[str] = mapped_column(String(32), index=True)
+    contact_by: Mapped[ContactMethod] = mapped_column(
+        _enum(ContactMethod, "contact_method"), default=ContactMethod.SMS
+    )
+
+    senior: Mapped[Senior] = relationship(back_populates="caregivers", lazy="raise")
+
+
+class CheckinPlan(Base):
+    """A recurring check-in: these weekdays, between these local times in the senior's zone."""
+
+    __tablename__ = "checkin_plans"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    senior_id: Mapped[int] = mapped_column(ForeignKey("seniors.id", ondelete="CASCADE"), index=True)
+    weekdays: Mapped[str] = mapped_column(String(32))
+    """Comma-separated, Monday first: `mon,tue,wed,thu,fri`."""
+    window_start: Mapped[time] = mapped_column(Time)
+    window_end: Mapped[time] = mapped_column(Time)
+    max_attempts: Mapped[int] = mapped_column(Integer, default=3)
+    retry_delay_minutes: Mapped[int] = mapped_column(Integer, default=15)
+    escalation_ack_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    """How long a caregiver has to acknowledge before the next one is told."""
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    senior: Mapped[Senior] = relationship(back_populates="plans", lazy="raise")
+
+
+class CheckinState(enum.StrEnum):
+    PENDING = "pending"
+    """Waiting for its next try (`next_attempt_at`)."""
+    CALLING = "calling"
+    """Claimed by one dispatcher: being dialed, ringing or talking."""
+    DONE = "done"
+
+
+class CheckinOutcome(enum.StrEnum):
+    COMPLETED = "completed"
+    VOICEMAIL = "voicemail"
+    NO_ANSWER = "no-answer"
+    BUSY = "busy"
+    FAILED = "failed"
+    OPTED_OUT = "opted-out"
+    SKIPPED = "skipped"
+    """Not called at all: no consent, do-not-call, or the window closed before a try."""
+
+    @property
+    def reached(self) -> bool:
+        """A conversation happened (an opt-out is one too)."""
+        return self in (CheckinOutcome.COMPLETED, CheckinOutcome.OPTED_OUT)
+
+
+class Checkin(Base):
+    """One scheduled check-in (a plan on one local date) and its tries. Unique per plan and
+    date, so however many dispatchers schedule it, it exists once."""
+
+    __tablename__ = "checkins"
+    __table_args__ = (UniqueConstraint("plan_id", "local_date", name="uq_checkin_plan_date"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("checkin_plans.id", ondelete="CASCADE"))
+    senior_id: Mapped[int] = mapped_column(ForeignKey("seniors.id", ondelete="CASCADE"), index=True)
+    local_date: Mapped[date] = mapped_column(Date)
+    window_start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    window_end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    state: Mapped[CheckinState] = mapped_column(
+        _enum(CheckinState, "checkin_state"), default=CheckinState.PENDING
+    )
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    outcome: Mapped[CheckinOutcome | None] = mapped_column(_enum(CheckinOutcome, "checkin_outcome"))
+    last_result: Mapped[CheckinOutcome | None] = mapped_column(
+        _enum(CheckinOutcome, "checkin_result")
+    )
+    """The latest try's result, while tries go on."""
+    current_call_id: Mapped[int | None] = mapped_column(Integer)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    note: Mapped[str | None] = mapped_column(String(200))
+
+
+class EscalationState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    EXHAUSTED = "exhausted"
+    """Every contact was told and none acknowledged: stays on the Today view."""
+
+
+class Escalation(Base):
+    """Caregivers being told, one after another, that a check-in couldn't reach the person."""
+
+    __tablename__ = "escalations"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    senior_id: Mapped[int] = mapped_column(ForeignKey("seniors.id", ondelete="CASCADE"), index=True)
+    checkin_id: Mapped[int | None] = mapped_column(
+        ForeignKey("checkins.id", ondelete="SET NULL"), unique=True
+    )
+    reason: Mapped[str] = mapped_column(Text)
+    state: Mapped[EscalationState] = mapped_column(
+        _enum(EscalationState, "escalation_state"), default=EscalationState.OPEN, index=True
+    )
+    step: Mapped[int] = mapped_column(Integer, default=0)
+    """How many contacts have been told so far."""
+    next_step_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    ack_minutes: Mapped[int] = mapped_column(Integer, default=30)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(254))
+
+    notices: Mapped[list[EscalationNotice]] = relationship(
+        order_by="EscalationNotice.id", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class EscalationNotice(Base):
+    """One message (SMS or call) to one caregiver, as sent."""
+
+    __tablename__ = "escalation_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    escalation_id: Mapped[int] = mapped_column(
+        ForeignKey("escalations.id", ondelete="CASCADE"), index=True
+    )
+    caregiver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("caregivers.id", ondelete="SET NULL")
+    )
+    contact_name: Mapped[str] = mapped_column(String(100))
+    to_number: Mapped[str] = mapped_column(String(32))
+    method: Mapped[ContactMethod] = mapped_column(_enum(ContactMethod, "notice_method"))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class DialPacer(Base):
+    """One row: the next moment any dispatcher may dial (epoch seconds), so Twilio's
+    calls-per-second limit holds across every dispatcher on this database."""
+
+    __tablename__ = "dial_pacer"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    next_slot: Mapped[float] = mapped_column(Float, default=0.0)

@@ -50,7 +50,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from bot import prompts
-from bot.checkin import DEFAULT_PLAN, CheckinDialogue
+from bot.checkin import DEFAULT_SCRIPT, CheckinDialogue
 from bot.services import CallServices
 from bot.tools import END_CALL, end_call_handler
 from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
@@ -159,7 +159,7 @@ def build_call_worker(
     dialogue: FrameProcessor
     if services.llm is None:
         # No language model: a deterministic walk through the check-in plan answers instead.
-        checkin = CheckinDialogue(DEFAULT_PLAN)
+        checkin = CheckinDialogue(DEFAULT_SCRIPT)
         dialogue = GuidedDialogue(checkin, on_end=on_bot_ends_call)
         context = LLMContext()
     else:

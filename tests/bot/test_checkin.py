@@ -7,7 +7,7 @@ import dataclasses
 import pytest
 
 from bot.checkin import (
-    DEFAULT_PLAN,
+    DEFAULT_SCRIPT,
     LABELS,
     AnswerKind,
     CheckinDialogue,
@@ -18,16 +18,16 @@ from bot.checkin import (
     parse_number,
     parse_wellbeing,
     parse_yes_no,
-    plan_for_prompt,
+    script_for_prompt,
     words_of,
 )
 
-QUESTIONS = {q.key: q for q in DEFAULT_PLAN.questions}
+QUESTIONS = {q.key: q for q in DEFAULT_SCRIPT.questions}
 
 
 def test_the_default_plan_asks_the_check_in_questions_in_order() -> None:
     assert list(QUESTIONS) == ["feeling", "sleep", "meals", "medication", "pain", "needs"]
-    assert [q.kind for q in DEFAULT_PLAN.questions] == [
+    assert [q.kind for q in DEFAULT_SCRIPT.questions] == [
         AnswerKind.WELLBEING,
         AnswerKind.NUMBER,
         AnswerKind.YES_NO,
@@ -35,12 +35,12 @@ def test_the_default_plan_asks_the_check_in_questions_in_order() -> None:
         AnswerKind.YES_NO,
         AnswerKind.FREE_TEXT,
     ]
-    assert all(q.text.endswith("?") for q in DEFAULT_PLAN.questions)
+    assert all(q.text.endswith("?") for q in DEFAULT_SCRIPT.questions)
     with pytest.raises(dataclasses.FrozenInstanceError):
-        DEFAULT_PLAN.goodbye = "Bye."  # type: ignore[misc]
+        DEFAULT_SCRIPT.goodbye = "Bye."  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("question", DEFAULT_PLAN.questions, ids=lambda q: q.key)
+@pytest.mark.parametrize("question", DEFAULT_SCRIPT.questions, ids=lambda q: q.key)
 def test_every_answer_a_question_can_get_has_a_reaction(question: Question) -> None:
     labels = set(LABELS[question.kind])
     if question.kind is AnswerKind.NUMBER and question.low_below is None:
@@ -50,7 +50,7 @@ def test_every_answer_a_question_can_get_has_a_reaction(question: Question) -> N
 
 
 def test_the_opening_greets_then_asks_the_first_question() -> None:
-    opening = DEFAULT_PLAN.opening(bot_name="Sunny", organization_name="Acme Care")
+    opening = DEFAULT_SCRIPT.opening(bot_name="Sunny", organization_name="Acme Care")
     assert opening == [
         "Hello!",
         "This is Sunny, an automated assistant calling on behalf of Acme Care for your daily "
@@ -60,10 +60,10 @@ def test_the_opening_greets_then_asks_the_first_question() -> None:
 
 
 def test_the_plan_for_the_prompt_names_every_question_in_order() -> None:
-    text = plan_for_prompt(DEFAULT_PLAN)
-    positions = [text.index(q.text) for q in DEFAULT_PLAN.questions]
+    text = script_for_prompt(DEFAULT_SCRIPT)
+    positions = [text.index(q.text) for q in DEFAULT_SCRIPT.questions]
     assert positions == sorted(positions)
-    for i, question in enumerate(DEFAULT_PLAN.questions, 1):
+    for i, question in enumerate(DEFAULT_SCRIPT.questions, 1):
         assert f"{i}. {question.topic.capitalize()}" in text
 
 
@@ -218,7 +218,7 @@ def test_words_join_contractions_and_split_hyphens() -> None:
 
 
 def test_the_dialogue_says_nothing_once_the_check_in_is_over() -> None:
-    dialogue = CheckinDialogue(DEFAULT_PLAN)
+    dialogue = CheckinDialogue(DEFAULT_SCRIPT)
     ending = dialogue.reply("bye")
     assert ending.end is not None
     assert dialogue.question is None

@@ -32,11 +32,11 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from bot.checkin import DEFAULT_PLAN, OPT_OUT_REASON, CheckinDialogue
+from bot.checkin import DEFAULT_SCRIPT, OPT_OUT_REASON, CheckinDialogue
 from pipeline.turns import PauseTolerantTurnStop
 from processors.guided_dialogue import GuidedDialogue
 
-QUESTIONS = [q.text for q in DEFAULT_PLAN.questions]
+QUESTIONS = [q.text for q in DEFAULT_SCRIPT.questions]
 HOW_ARE_YOU, SLEEP, MEALS, MEDICINES, PAIN, NEEDS = QUESTIONS
 SORRY = "I'm sorry to hear that."
 
@@ -64,7 +64,7 @@ class Call:
 
 
 async def _run(*frames: Frame, ends: bool) -> Call:
-    dialogue = CheckinDialogue(DEFAULT_PLAN)
+    dialogue = CheckinDialogue(DEFAULT_SCRIPT)
     ended_for: list[str] = []
     down, up = await run_test(
         GuidedDialogue(dialogue, on_end=ended_for.append),
@@ -191,7 +191,7 @@ async def test_an_unclear_answer_is_asked_again_once_then_the_check_in_moves_on(
         f"That's all right. {MEALS}",
     ]
     assert "sleep" not in call.dialogue.answers
-    assert call.dialogue.question is DEFAULT_PLAN.questions[2]
+    assert call.dialogue.question is DEFAULT_SCRIPT.questions[2]
 
 
 async def test_an_answer_on_the_second_try_is_kept() -> None:
@@ -207,7 +207,7 @@ async def test_an_answer_on_the_second_try_is_kept() -> None:
 async def test_goodbye_ends_the_call_like_end_call(line: str) -> None:
     # A turn after the goodbye (the caller still talking) gets no answer.
     call = await _run(*_turns("Fine", line, "hello?"), ends=True)
-    assert call.said == [f"I'm glad to hear that. {SLEEP}", f"(goodbye) {DEFAULT_PLAN.goodbye}"]
+    assert call.said == [f"I'm glad to hear that. {SLEEP}", f"(goodbye) {DEFAULT_SCRIPT.goodbye}"]
     assert _end_reason(call) == "caller said goodbye"
     assert call.dialogue.question is None
     assert not call.dialogue.opted_out
@@ -218,7 +218,7 @@ async def test_goodbye_ends_the_call_like_end_call(line: str) -> None:
 )
 async def test_stop_calling_me_is_acknowledged_and_recorded(line: str) -> None:
     call = await _run(*_turns(line), ends=True)
-    assert call.said == [f"(goodbye) {DEFAULT_PLAN.opt_out_goodbye}"]
+    assert call.said == [f"(goodbye) {DEFAULT_SCRIPT.opt_out_goodbye}"]
     assert _end_reason(call) == OPT_OUT_REASON
     assert call.dialogue.opted_out
 
@@ -233,7 +233,7 @@ async def test_the_whole_check_in_then_goodbye() -> None:
         f"Good, thank you. {PAIN}",
         f"I'm glad to hear that. {NEEDS}",
         "All right.",
-        f"(goodbye) {DEFAULT_PLAN.goodbye}",
+        f"(goodbye) {DEFAULT_SCRIPT.goodbye}",
     ]
     assert _end_reason(call) == "check-in complete"
     answers = {key: a.value for key, a in call.dialogue.answers.items()}
@@ -252,7 +252,7 @@ async def test_a_need_is_kept_in_the_callers_words() -> None:
     call = await _run(*_turns(*lines), ends=True)
     assert call.said[-2:] == [
         "Thank you. I'll make a note of that.",
-        f"(goodbye) {DEFAULT_PLAN.goodbye}",
+        f"(goodbye) {DEFAULT_SCRIPT.goodbye}",
     ]
     assert call.dialogue.answers["needs"].value == "Could someone bring me some milk?"
 
@@ -281,7 +281,7 @@ async def test_other_frames_pass_and_speculation_is_not_answered() -> None:
     assert call.dialogue.answers == {}
     going_up = TextFrame("up")
     _, up = await run_test(
-        GuidedDialogue(CheckinDialogue(DEFAULT_PLAN), on_end=lambda reason: None),
+        GuidedDialogue(CheckinDialogue(DEFAULT_SCRIPT), on_end=lambda reason: None),
         frames_to_send=[going_up],
         frames_to_send_direction=FrameDirection.UPSTREAM,
         expected_down_frames=[],
@@ -300,7 +300,7 @@ async def test_the_conversation_is_recorded_in_the_context_as_with_a_model() -> 
         ),
     )
     ended_for: list[str] = []
-    dialogue = GuidedDialogue(CheckinDialogue(DEFAULT_PLAN), on_end=ended_for.append)
+    dialogue = GuidedDialogue(CheckinDialogue(DEFAULT_SCRIPT), on_end=ended_for.append)
     caller_says = [
         LLMMessagesAppendFrame(messages=[{"role": "user", "content": "Not great."}], run_llm=True),
         SleepFrame(sleep=0.1),  # the caller's next turn comes later
