@@ -14,7 +14,9 @@ from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService
+from checkins.clock import Clock
 from persistence.repositories import CallRepository
+from persistence.roster import SeniorRepository
 from pipeline.events import EventBus, EventFeed
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
@@ -38,6 +40,8 @@ class AppState:
     browser_calls: BrowserCalls
     demo_calls: DemoCalls
     auth: AuthService
+    seniors: SeniorRepository
+    clock: Clock
 
 
 def get_state(request: Request) -> AppState:

@@ -36,10 +36,12 @@ from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls, DemoTokens
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
+from checkins.clock import Clock, SystemClock
 from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
+from persistence.roster import SeniorRepository
 from pipeline.events import EventBus, EventFeed, InProcessEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
@@ -79,8 +81,10 @@ def create_app(
     *,
     twilio_http_client: AsyncHttpClient | None = None,
     event_bus: EventBus | None = None,
+    clock: Clock | None = None,
 ) -> FastAPI:
     settings = settings or Settings()
+    clock = clock or SystemClock()
     configure_logging(settings.log_level)
 
     @asynccontextmanager
@@ -89,6 +93,7 @@ def create_app(
         await upgrade_to_head(engine)
         sessions = create_session_factory(engine)
         calls = CallRepository(sessions)
+        seniors = SeniorRepository(sessions)
         bus = event_bus or InProcessEventBus()
         feed = EventFeed(bus)
         await feed.start()
@@ -118,6 +123,8 @@ def create_app(
                 twilio,
                 tokens,
                 bus,
+                seniors=seniors,
+                clock=clock,
                 before_answer=lambda _call: service_clients.prepare_speech_soon(),
             ),
             service_clients=service_clients,
@@ -127,6 +134,8 @@ def create_app(
                 calls, bus, DemoTokens(settings.session_secret.get_secret_value())
             ),
             auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
+            seniors=seniors,
+            clock=clock,
         )
         app.state.carecall = state
         await _announce(state)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 import phonenumbers
 from loguru import logger
 
-from persistence.models import Call, CallStatus
+from checkins.clock import Clock, SystemClock
+from checkins.policy import ensure_callable
+from persistence.models import Call, CallStatus, Senior
 from persistence.repositories import CallRepository, StatusUpdate
+from persistence.roster import SeniorRepository
 from pipeline.events import CallEvent, EventBus
 from settings import MissingConfiguration, Settings
 from telephony.security import CallTokens
@@ -68,27 +71,51 @@ class CallService:
         tokens: CallTokens,
         bus: EventBus,
         *,
+        seniors: SeniorRepository | None = None,
+        clock: Clock | None = None,
         before_answer: Callable[[Call], None] | None = None,
     ) -> None:
         self._settings = settings
         self._calls = calls
+        self._seniors = seniors
+        self._clock = clock or SystemClock()
+        self._final_listeners: list[Callable[[Call], Awaitable[None]]] = []
         self._twilio = twilio
         self._tokens = tokens
         self._bus = bus
         self._before_answer = before_answer
 
-    async def place_call(self, raw_number: str) -> Call:
-        """Validate, store, and ask Twilio to dial. Raises `InvalidPhoneNumber`,
+    def on_call_final(self, listener: Callable[[Call], Awaitable[None]]) -> None:
+        """Have `listener(call)` told once a call reaches a final status (completed, busy,
+        no-answer, canceled, failed), e.g. to record a check-in's try."""
+        self._final_listeners.append(listener)
+
+    async def place_call(
+        self, raw_number: str, *, senior: Senior | None = None, checkin_id: int | None = None
+    ) -> Call:
+        """Validate, store, and ask Twilio to dial. A number on the roster is called only with
+        the person's consent, never while they are marked do-not-call, and only between 08:00
+        and 21:00 their time (`CallNotAllowed`). Also raises `InvalidPhoneNumber`,
         `MissingConfiguration`, or `TwilioError` (the stored call is then marked failed)."""
         to_number = normalize_phone_number(raw_number)
         missing = self._settings.missing_for_calls()
         if missing:
             raise MissingConfiguration("Placing phone calls", missing)
-        call = await self._calls.create(to_number, self._settings.twilio_phone_number)
+        if senior is None and self._seniors is not None:
+            senior = await self._seniors.find_by_number(to_number)
+        if senior is not None:
+            ensure_callable(senior, self._clock.now())
+        call = await self._calls.create(
+            to_number,
+            self._settings.twilio_phone_number,
+            senior_id=senior.id if senior else None,
+            checkin_id=checkin_id,
+        )
         log = logger.bind(call_id=call.id, to=mask_phone_number(to_number))
         urls = CallbackUrls(
             twiml_url=self._settings.public_url(f"/twilio/voice?call_id={call.id}"),
             status_url=self._settings.public_url(f"/twilio/status?call_id={call.id}"),
+            amd_url=self._settings.public_url(f"/twilio/amd?call_id={call.id}"),
         )
         try:
             placed = await self._twilio.place_call(to_number, urls)
@@ -97,6 +124,7 @@ class CallService:
             failed = await self._calls.mark_failed(call.id, exc.message)
             if failed is not None:
                 await self._publish_status(failed)
+                await self._tell_final(failed)
             raise
         updated = await self._calls.mark_placed(call.id, placed.sid, CallStatus(placed.status))
         log.bind(call_sid=placed.sid).info("Call placed")
@@ -121,7 +149,16 @@ class CallService:
         if call is not None and changed:
             logger.bind(call_sid=update.call_sid).info(f"Call status: {call.status.value}")
             await self._publish_status(call)
+            if call.status.is_final:
+                await self._tell_final(call)
         return call
+
+    async def _tell_final(self, call: Call) -> None:
+        for listener in self._final_listeners:
+            try:
+                await listener(call)
+            except Exception:
+                logger.bind(call_id=call.id).exception("A final-status listener failed")
 
     def stream_parameters(self, call_id: int) -> dict[str, str]:
         return {"call_id": str(call_id), "token": self._tokens.issue(call_id)}

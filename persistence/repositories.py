@@ -80,7 +80,13 @@ class CallRepository:
         self._sessions = sessions
 
     async def create(
-        self, to_number: str, from_number: str | None, *, channel: CallChannel = CallChannel.PHONE
+        self,
+        to_number: str,
+        from_number: str | None,
+        *,
+        channel: CallChannel = CallChannel.PHONE,
+        senior_id: int | None = None,
+        checkin_id: int | None = None,
     ) -> Call:
         async with self._sessions.begin() as session:
             call = Call(
@@ -88,6 +94,8 @@ class CallRepository:
                 from_number=from_number,
                 status=CallStatus.CREATED,
                 channel=channel,
+                senior_id=senior_id,
+                checkin_id=checkin_id,
             )
             session.add(call)
         return call

@@ -58,6 +58,8 @@ class PlacedCall:
 class CallbackUrls:
     twiml_url: str
     status_url: str
+    amd_url: str | None = None
+    """Where Twilio posts its answering-machine verdict (asynchronous AMD); None: no AMD."""
 
 
 class TwilioGateway:
@@ -94,7 +96,20 @@ class TwilioGateway:
         return self._client
 
     async def place_call(self, to_number: str, urls: CallbackUrls) -> PlacedCall:
+        """Dial `to_number`. With `urls.amd_url`, Twilio also listens for an answering machine
+        while the call goes on (asynchronous AMD, waiting for the end of the greeting's beep)
+        and posts its verdict there."""
         client = self._require_client()
+        amd: dict[str, object] = (
+            {
+                "machine_detection": "DetectMessageEnd",
+                "async_amd": "true",
+                "async_amd_status_callback": urls.amd_url,
+                "async_amd_status_callback_method": "POST",
+            }
+            if urls.amd_url
+            else {}
+        )
         call = await self._with_retries(
             "place a call",
             lambda: client.calls.create_async(
@@ -106,6 +121,7 @@ class TwilioGateway:
                 status_callback_event=["initiated", "ringing", "answered", "completed"],
                 status_callback_method="POST",
                 timeout=self._settings.ring_timeout_seconds,
+                **amd,
             ),
         )
         return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))

@@ -108,6 +108,11 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
         "StatusCallbackEvent": ["initiated", "ringing", "answered", "completed"],
         "StatusCallbackMethod": "POST",
         "Timeout": str(settings.ring_timeout_seconds),
+        # Asynchronous answering-machine detection: the call goes on while Twilio listens.
+        "MachineDetection": "DetectMessageEnd",
+        "AsyncAmd": "true",
+        "AsyncAmdStatusCallback": f"{PUBLIC_BASE}/twilio/amd?call_id={call_id}",
+        "AsyncAmdStatusCallbackMethod": "POST",
     }
     assert fake_twilio.calls[created["twilio_sid"]]["to"] == TO
 
