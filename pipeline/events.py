@@ -19,7 +19,19 @@ from loguru import logger
 
 from persistence.models import TurnRole
 
-EventKind = Literal["call.status", "call.turn", "call.error", "call.media"]
+EventKind = Literal[
+    "call.status",
+    "call.turn",
+    "call.error",
+    "call.media",
+    "checkin.updated",
+    "escalation.updated",
+]
+"""`call.*` events are about the call `call_id`. The check-in program's events carry the senior
+(`data["senior_id"]`) and the check-in or escalation; their `call_id` is the call concerned, or
+`NO_CALL`."""
+
+NO_CALL = 0
 
 
 @dataclass(frozen=True)
