@@ -15,6 +15,8 @@ from calls.demo import DemoCalls
 from calls.recorder import RecordWriter
 from calls.service import CallService
 from checkins.clock import Clock
+from checkins.dispatcher import Dispatcher
+from persistence.checkins import CheckinRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from pipeline.events import EventBus, EventFeed
@@ -42,6 +44,8 @@ class AppState:
     auth: AuthService
     seniors: SeniorRepository
     clock: Clock
+    checkins: CheckinRepository
+    dispatcher: Dispatcher
 
 
 def get_state(request: Request) -> AppState:

@@ -37,7 +37,9 @@ from calls.demo import DemoCalls, DemoTokens
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
 from checkins.clock import Clock, SystemClock
+from checkins.dispatcher import Dispatcher
 from persistence.accounts import ApiKeyRepository, OperatorRepository
+from persistence.checkins import CheckinRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
@@ -105,6 +107,18 @@ def create_app(
         service_clients.prepare_speech_soon()
         active_calls = ActiveCalls()
         auth_token = settings.twilio_auth_token
+        call_service = CallService(
+            settings,
+            calls,
+            twilio,
+            tokens,
+            bus,
+            seniors=seniors,
+            clock=clock,
+            before_answer=lambda _call: service_clients.prepare_speech_soon(),
+        )
+        checkins = CheckinRepository(sessions)
+        dispatcher = Dispatcher(settings, checkins, call_service, clock, bus)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -117,16 +131,7 @@ def create_app(
             signatures=TwilioSignatureChecker(
                 auth_token.get_secret_value() if auth_token else None, settings.webhook_url
             ),
-            call_service=CallService(
-                settings,
-                calls,
-                twilio,
-                tokens,
-                bus,
-                seniors=seniors,
-                clock=clock,
-                before_answer=lambda _call: service_clients.prepare_speech_soon(),
-            ),
+            call_service=call_service,
             service_clients=service_clients,
             active_calls=active_calls,
             browser_calls=BrowserCalls(settings, calls, service_clients, writer, bus, active_calls),
@@ -136,6 +141,8 @@ def create_app(
             auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
             seniors=seniors,
             clock=clock,
+            checkins=checkins,
+            dispatcher=dispatcher,
         )
         app.state.carecall = state
         await _announce(state)
@@ -144,9 +151,12 @@ def create_app(
         # heap stalls the event loop, and every call's audio, for ~0.2 s.
         gc.collect()
         gc.freeze()
+        if settings.dispatcher_enabled:
+            dispatcher.start()
         try:
             yield
         finally:
+            await dispatcher.stop()
             await state.browser_calls.aclose()
             await state.demo_calls.aclose()
             await writer.stop()

@@ -118,6 +118,27 @@ class Settings(BaseSettings):
     )
     media_start_timeout_seconds: float = 10.0
 
+    # --- the check-in program ------------------------------------------------------------------
+    dispatcher_enabled: bool = Field(
+        default=True,
+        description=(
+            "Run the check-in dispatcher in this server process (safe in every process: each "
+            "check-in is claimed once in the database)."
+        ),
+    )
+    dispatch_interval_seconds: float = Field(
+        default=5.0, gt=0, le=300, description="How often the dispatcher looks for due work."
+    )
+    calls_per_second: float = Field(
+        default=1.0,
+        gt=0,
+        le=100,
+        description="Outbound calls per second, across every dispatcher (Twilio's default: 1).",
+    )
+    dispatch_batch_size: int = Field(
+        default=20, ge=1, le=1000, description="Check-ins one dispatcher claims per round."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:

@@ -56,6 +56,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "openai_base_url": "http://127.0.0.1:9/v1",
             "session_secret": "test-session-secret-that-is-long-enough-0123",
             "log_level": "WARNING",
+            # A test that wants the check-in dispatcher's rounds runs them itself (or turns it on).
+            "dispatcher_enabled": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

@@ -1,0 +1,32 @@
+"""What one try of a check-in came to, read from its call as Twilio left it."""
+
+from __future__ import annotations
+
+from persistence.models import Call, CallStatus, CheckinOutcome
+
+_BY_STATUS = {
+    CallStatus.BUSY: CheckinOutcome.BUSY,
+    CallStatus.NO_ANSWER: CheckinOutcome.NO_ANSWER,
+    CallStatus.FAILED: CheckinOutcome.FAILED,
+    CallStatus.CANCELED: CheckinOutcome.FAILED,
+}
+
+
+def answered_by_machine(answered_by: str | None) -> bool:
+    """Twilio's AMD verdict: an answering machine or fax rather than a person."""
+    if not answered_by:
+        return False
+    return answered_by.startswith("machine") or answered_by == "fax"
+
+
+def try_result(call: Call) -> CheckinOutcome:
+    """A finished call → the try's result. A completed call that Twilio's answering-machine
+    detection heard as a machine left a voicemail; one where the person asked not to be called
+    again is an opt-out (their do-not-call flag is set by the conversation itself)."""
+    if call.status in _BY_STATUS:
+        return _BY_STATUS[call.status]
+    if answered_by_machine(call.answered_by):
+        return CheckinOutcome.VOICEMAIL
+    if call.end_reason and "opt" in call.end_reason.lower():
+        return CheckinOutcome.OPTED_OUT
+    return CheckinOutcome.COMPLETED
