@@ -135,11 +135,12 @@ class Window:
 def to_utc(local: datetime, tz: ZoneInfo) -> datetime:
     """A wall-clock time in `tz` → UTC. A time skipped by a DST change (02:30 on the spring
     morning) is taken as the moment after the gap; a repeated one as its first occurrence."""
-    aware = local.replace(tzinfo=tz, fold=0)
-    round_trip = aware.astimezone(UTC).astimezone(tz)
-    if round_trip.replace(tzinfo=None) != local:  # in the gap: move past it
-        aware = local.replace(tzinfo=tz, fold=1)
-    return aware.astimezone(UTC)
+    first = local.replace(tzinfo=tz, fold=0).astimezone(UTC)
+    second = local.replace(tzinfo=tz, fold=1).astimezone(UTC)
+    # In a gap the two folds straddle it (fold=1 lands *before* it): take the later moment.
+    if first.astimezone(tz).replace(tzinfo=None) != local:
+        return max(first, second)
+    return min(first, second)
 
 
 def within_calling_hours(moment: datetime, tz: ZoneInfo) -> bool:
