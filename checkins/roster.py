@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -20,6 +20,8 @@ from persistence.roster import CaregiverFields, PlanFields, SeniorRepository
 CONSENT_METHODS = ("verbal", "written", "web form", "recorded call", "other")
 MAX_NOTES = 2000
 MAX_CAREGIVERS = 10
+_EARLIEST_CONSENT = datetime(1970, 1, 1, tzinfo=UTC)
+"""Older dates are typing mistakes (and year 1 with an offset can't even be stored as UTC)."""
 
 
 class RosterError(ValueError):
@@ -84,10 +86,24 @@ class RosterService:
         self._seniors = seniors
         self._clock = clock
 
-    async def create(self, data: SeniorInput) -> Senior:
+    async def create(
+        self,
+        data: SeniorInput,
+        *,
+        plans: Sequence[PlanInput] = (),
+        consent: ConsentInput | None = None,
+        recorded_by: str | None = None,
+    ) -> Senior:
+        """Store a new person; with `plans` and `consent` everything is checked first and stored
+        together, so a bad plan never leaves a half-made person behind."""
         fields, caregivers = _senior_fields(data)
+        plan_fields = [_plan_fields(plan) for plan in plans]
+        for i, plan in enumerate(plan_fields):
+            _refuse_overlap(plan, plan_fields[:i])
+        if consent is not None:
+            fields.update(self._consent_fields(consent, recorded_by))
         try:
-            return await self._seniors.create(fields, caregivers)
+            return await self._seniors.create(fields, caregivers, plan_fields)
         except IntegrityError:
             raise RosterError(
                 f"{fields['phone_number']} already belongs to someone on the roster."
@@ -145,6 +161,19 @@ class RosterService:
     async def record_consent(
         self, senior_id: int, data: ConsentInput, *, recorded_by: str | None
     ) -> Senior:
+        fields = self._consent_fields(data, recorded_by)
+        senior = await self._seniors.record_consent(
+            senior_id,
+            given_by=fields["consent_given_by"],
+            method=fields["consent_method"],
+            at=fields["consent_at"],
+            recorded_by=recorded_by,
+        )
+        if senior is None:
+            raise SeniorNotFound(senior_id)
+        return senior
+
+    def _consent_fields(self, data: ConsentInput, recorded_by: str | None) -> dict[str, Any]:
         given_by = _text(data.given_by, "Who gave consent", 100, required=True)
         method = (data.method or "").strip().lower()
         if method not in CONSENT_METHODS:
@@ -157,12 +186,15 @@ class RosterService:
             raise RosterError("Give the time consent was given with its UTC offset.")
         if at > now:
             raise RosterError("Consent can't be recorded for a time in the future.")
-        senior = await self._seniors.record_consent(
-            senior_id, given_by=given_by, method=method, at=at, recorded_by=recorded_by
-        )
-        if senior is None:
-            raise SeniorNotFound(senior_id)
-        return senior
+        if at < _EARLIEST_CONSENT:
+            raise RosterError("The date consent was given must be after 1970.")
+        return {
+            "consent_given_by": given_by,
+            "consent_method": method,
+            # In UTC: SQLite keeps a datetime's wall-clock digits and drops its offset.
+            "consent_at": at.astimezone(UTC),
+            "consent_recorded_by": recorded_by,
+        }
 
     async def set_do_not_call(
         self, senior_id: int, do_not_call: bool, *, reason: str | None = None
@@ -248,7 +280,7 @@ def plan_window(plan: CheckinPlan | PlanFields) -> Window:
     return Window(tuple(plan.weekdays.split(",")), plan.window_start, plan.window_end)
 
 
-def _refuse_overlap(new: PlanFields, others: Sequence[CheckinPlan]) -> None:
+def _refuse_overlap(new: PlanFields, others: Sequence[CheckinPlan | PlanFields]) -> None:
     if not new.active:
         return
     window = plan_window(new)
