@@ -16,6 +16,7 @@ from calls.recorder import RecordWriter
 from calls.service import CallService
 from checkins.clock import Clock
 from checkins.dispatcher import Dispatcher
+from checkins.escalation import EscalationLadder
 from persistence.checkins import CheckinRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
@@ -44,6 +45,7 @@ class AppState:
     auth: AuthService
     seniors: SeniorRepository
     clock: Clock
+    escalations: EscalationLadder
     checkins: CheckinRepository
     dispatcher: Dispatcher
 

@@ -22,8 +22,9 @@ from twilio.http.async_http_client import AsyncHttpClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from api import calls as calls_api
-from api import dashboard_ws, twilio_webhooks
+from api import dashboard_ws, twilio_messages, twilio_webhooks
 from api import demo as demo_api
+from api import escalations as escalations_api
 from api import media as media_api
 from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit
@@ -38,9 +39,11 @@ from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
 from checkins.clock import Clock, SystemClock
 from checkins.dispatcher import Dispatcher
+from checkins.escalation import EscalationLadder
 from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.checkins import CheckinRepository
 from persistence.database import create_engine, create_session_factory
+from persistence.escalations import EscalationRepository
 from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
@@ -118,7 +121,8 @@ def create_app(
             before_answer=lambda _call: service_clients.prepare_speech_soon(),
         )
         checkins = CheckinRepository(sessions)
-        dispatcher = Dispatcher(settings, checkins, call_service, clock, bus)
+        escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
+        dispatcher = Dispatcher(settings, checkins, call_service, clock, bus, escalations)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -141,6 +145,7 @@ def create_app(
             auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
             seniors=seniors,
             clock=clock,
+            escalations=escalations,
             checkins=checkins,
             dispatcher=dispatcher,
         )
@@ -172,7 +177,9 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(api_keys_page.router)
     app.include_router(dashboard_ws.router)
+    app.include_router(escalations_api.router, dependencies=[Depends(api_principal)])
     app.include_router(twilio_webhooks.router)
+    app.include_router(twilio_messages.router)
     app.include_router(media_api.router)
     app.include_router(demo_api.stream_router)
 

@@ -30,6 +30,17 @@ _UNCALLABLE_NUMBER = {
     ),
     13227: "Calls to this country are not enabled for this Twilio account (geo permissions).",
 }
+# The same for text messages (a caregiver's phone that can't get an SMS).
+_UNTEXTABLE_NUMBER = {
+    21211: "This phone number is not valid. Check the number and its country code.",
+    21408: "Text messages to this country are not enabled for this Twilio account.",
+    21610: (
+        "This person has replied STOP to our texts, so Twilio won't send them any more "
+        "until they reply START."
+    ),
+    21612: "This phone number can't receive text messages from our Twilio number.",
+    21614: "This phone number can't receive text messages (it isn't a mobile number).",
+}
 _RATE_LIMITED_CODES = {20429}
 _ATTEMPTS = 4
 
@@ -126,6 +137,34 @@ class TwilioGateway:
         )
         return PlacedCall(sid=str(call.sid), status=str(call.status or "queued"))
 
+    async def send_sms(self, to_number: str, body: str) -> str:
+        """Text `body` to `to_number` from our Twilio number; returns the message SID (SM…).
+        Twilio queues it: delivery happens (or fails) after this returns."""
+        client = self._require_client()
+        message = await self._with_retries(
+            "send a text message",
+            lambda: client.messages.create_async(
+                to=to_number, from_=self._settings.twilio_phone_number, body=body
+            ),
+            uncallable=_UNTEXTABLE_NUMBER,
+        )
+        return str(message.sid)
+
+    async def call_with_message(self, to_number: str, twiml: str) -> str:
+        """Call `to_number` and run `twiml` when it is answered (inline, no webhook to fetch
+        it from); returns the call SID (CA…). For short notices, not conversations."""
+        client = self._require_client()
+        call = await self._with_retries(
+            "place a call",
+            lambda: client.calls.create_async(
+                to=to_number,
+                from_=self._settings.twilio_phone_number,
+                twiml=twiml,
+                timeout=self._settings.ring_timeout_seconds,
+            ),
+        )
+        return str(call.sid)
+
     async def end_call(self, call_sid: str) -> None:
         """Hang up a live call. A call that already ended is not an error."""
         client = self._require_client()
@@ -138,7 +177,13 @@ class TwilioGateway:
                 return
             raise
 
-    async def _with_retries(self, what: str, request: Callable[[], Awaitable[T]]) -> T:
+    async def _with_retries(
+        self,
+        what: str,
+        request: Callable[[], Awaitable[T]],
+        *,
+        uncallable: dict[int, str] = _UNCALLABLE_NUMBER,
+    ) -> T:
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return await request()
@@ -151,7 +196,7 @@ class TwilioGateway:
                     )
                     await asyncio.sleep(delay)
                     continue
-                raise _translate(exc, what) from exc
+                raise _translate(exc, what, uncallable) from exc
             except MissingConfiguration:
                 raise
             except Exception as exc:  # network errors, timeouts
@@ -159,10 +204,12 @@ class TwilioGateway:
         raise AssertionError("unreachable")
 
 
-def _translate(exc: TwilioRestException, what: str) -> TwilioError:
+def _translate(
+    exc: TwilioRestException, what: str, uncallable: dict[int, str] = _UNCALLABLE_NUMBER
+) -> TwilioError:
     code = exc.code if isinstance(exc.code, int) else None
-    if code in _UNCALLABLE_NUMBER:
-        return NumberNotCallable(_UNCALLABLE_NUMBER[code], code=code, status=exc.status)
+    if code in uncallable:
+        return NumberNotCallable(uncallable[code], code=code, status=exc.status)
     if exc.status == 429 or code in _RATE_LIMITED_CODES:
         return TwilioError(
             "Twilio is rate-limiting calls right now; try again in a moment.", code=code, status=429

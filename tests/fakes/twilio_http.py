@@ -8,9 +8,9 @@ Pass it to the real SDK and everything but the network runs for real::
     assert fake.requests[-1].data["To"] == "+14155550100"
 
 ``FakeAsyncTwilioHttpClient`` does the same for the SDK's ``*_async`` methods. Both answer the
-Calls resource (create, fetch, update) with realistic JSON, record every request and can be told
-to fail the next request with a Twilio error. They are thread-safe: the server may call the sync
-client from a worker thread.
+Calls resource (create, fetch, update) and the Messages resource (send an SMS, fetch it) with
+realistic JSON, record every request and can be told to fail the next request with a Twilio
+error. They are thread-safe: the server may call the sync client from a worker thread.
 
 ``FakeTwilioApi`` is the state and routing they share; ``tests.fakes.twilio_rest_server`` serves
 the same object over real HTTP (for a server in another process, e.g. the benchmark).
@@ -39,6 +39,11 @@ _logger = logging.getLogger("tests.fakes.twilio_http")
 _CALLS_PATH = re.compile(
     rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Calls(?:/(?P<call>CA[0-9a-fA-F]{{32}}))?\.json$"
 )
+_MESSAGES_PATH = re.compile(
+    rf"^/{API_VERSION}/Accounts/(?P<account>AC[0-9a-fA-F]{{32}})/Messages(?:/(?P<message>SM[0-9a-fA-F]{{32}}))?\.json$"
+)
+MAX_MESSAGE_BODY = 1600
+"""Twilio refuses a longer body (error 21617)."""
 
 
 @dataclass
@@ -68,6 +73,11 @@ def _json_response(status: int, body: dict[str, Any]) -> Response:
     return Response(status, json.dumps(body), {"Content-Type": "application/json"})
 
 
+def _segments(body: str) -> int:
+    """How many SMS parts a GSM-7 body is sent as: one up to 160 characters, else 153 each."""
+    return 1 if len(body) <= 160 else -(-len(body) // 153)
+
+
 def _error_response(status: int, code: int, message: str) -> Response:
     return _json_response(
         status,
@@ -81,13 +91,15 @@ def _error_response(status: int, code: int, message: str) -> Response:
 
 
 class FakeTwilioApi:
-    """Twilio's Calls resource: state and routing shared by the HTTP-client fakes and the
-    HTTP server fake. One request in, one `twilio.http.response.Response` out."""
+    """Twilio's Calls and Messages resources: state and routing shared by the HTTP-client fakes
+    and the HTTP server fake. One request in, one `twilio.http.response.Response` out."""
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
         self.calls: dict[str, dict[str, Any]] = {}
         """Call resources by SID, as the API would return them."""
+        self.messages: dict[str, dict[str, Any]] = {}
+        """Message resources (SMS sent) by SID, as the API would return them."""
         self._errors: deque[_QueuedError] = deque()
         self._lock = threading.Lock()
 
@@ -123,6 +135,11 @@ class FakeTwilioApi:
             return self._route(method, url, form)
 
     def _route(self, method: str, url: str, form: dict[str, Any]) -> Response:
+        message_match = _MESSAGES_PATH.match(urlsplit(url).path)
+        if message_match is not None:
+            return self._route_message(
+                method, url, form, message_match["account"], message_match["message"]
+            )
         match = _CALLS_PATH.match(urlsplit(url).path)
         if match is None:
             return self._not_found(url)
@@ -204,6 +221,64 @@ class FakeTwilioApi:
         }
         self.calls[call_sid] = call
         return _json_response(201, call)
+
+    def _route_message(
+        self,
+        method: str,
+        url: str,
+        form: dict[str, Any],
+        account_sid: str,
+        message_sid: str | None,
+    ) -> Response:
+        if message_sid is None:
+            if method == "POST":
+                return self._create_message(account_sid, form)
+            return self._not_found(url)
+        message = self.messages.get(message_sid)
+        if method != "GET" or message is None or message["account_sid"] != account_sid:
+            return self._not_found(url)
+        return _json_response(200, message)
+
+    def _create_message(self, account_sid: str, form: dict[str, Any]) -> Response:
+        # The checks Twilio makes before accepting a message, with its codes and wording.
+        if not form.get("To"):
+            return _error_response(400, 21604, "A 'To' phone number is required.")
+        if not form.get("From") and not form.get("MessagingServiceSid"):
+            return _error_response(400, 21603, "A 'From' phone number is required.")
+        body = str(form.get("Body", ""))
+        if not body and not form.get("MediaUrl") and not form.get("ContentSid"):
+            return _error_response(400, 21602, "Message body is required.")
+        if len(body) > MAX_MESSAGE_BODY:
+            return _error_response(
+                400, 21617, "The concatenated message body exceeds the 1600 character limit."
+            )
+        message_sid = "SM" + uuid.uuid4().hex
+        uri = f"/{API_VERSION}/Accounts/{account_sid}/Messages/{message_sid}"
+        now = _rfc2822_now()
+        message: dict[str, Any] = {
+            "account_sid": account_sid,
+            "api_version": API_VERSION,
+            "body": body,
+            "date_created": now,
+            "date_sent": None,
+            "date_updated": now,
+            "direction": "outbound-api",
+            "error_code": None,
+            "error_message": None,
+            "from": form.get("From"),
+            "messaging_service_sid": form.get("MessagingServiceSid"),
+            "num_media": "0",
+            "num_segments": str(_segments(body)),
+            "price": None,
+            "price_unit": "USD",
+            "sid": message_sid,
+            "status": "queued",
+            "subresource_uris": {"media": f"{uri}/Media.json", "feedback": f"{uri}/Feedback.json"},
+            "to": form["To"],
+            "uri": f"{uri}.json",
+        }
+        self.messages[message_sid] = message
+        return _json_response(201, message)
 
     @staticmethod
     def _set_status(call: dict[str, Any], status: str) -> None:
