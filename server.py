@@ -26,6 +26,7 @@ from api import dashboard_ws, twilio_messages, twilio_webhooks
 from api import demo as demo_api
 from api import escalations as escalations_api
 from api import media as media_api
+from api import seniors as seniors_api
 from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit
 from app_state import AppState
@@ -171,6 +172,7 @@ def create_app(
 
     app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
     app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
+    app.include_router(seniors_api.router, dependencies=[Depends(api_principal)])
     app.include_router(webrtc_api.router, dependencies=[Depends(api_principal)])
     app.include_router(demo_api.router, dependencies=[Depends(api_principal)])
     app.include_router(auth_pages.router)

@@ -6,11 +6,12 @@ import re
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Query, status
+from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from app_state import AppState, get_state
 from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
+from checkins.policy import CallNotAllowed
 from persistence.models import Call, CallStatus, ConversationTurn
 from persistence.repositories import CallFilter
 from settings import MissingConfiguration
@@ -18,10 +19,20 @@ from telephony.twilio_client import NumberNotCallable, TwilioError
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 State = Annotated[AppState, Depends(get_state)]
+MAX_ID = 2**31 - 1
+"""Ids are 32-bit in PostgreSQL; a bigger one would be a database error, not a 404."""
+CallId = Annotated[int, Path(ge=1, le=MAX_ID, description="The call's id.")]
 
 
 class StartCall(BaseModel):
-    to: str = Field(description="Number to call, international format, e.g. +14155550100")
+    """Exactly one of `to` and `senior_id`."""
+
+    to: str | None = Field(
+        None, max_length=64, description="Number to call, international format, e.g. +14155550100"
+    )
+    senior_id: int | None = Field(
+        None, ge=1, le=MAX_ID, description="Call this person on the roster at their number"
+    )
 
 
 class CallOut(BaseModel):
@@ -77,8 +88,28 @@ class CallPage(BaseModel):
 
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CallOut)
 async def start_call(body: StartCall, state: State) -> CallOut:
+    """Dial a number now. A person on the roster (by `senior_id`, or whose number `to` is) is
+    called only with their consent, not while do-not-call, and only 08:00–21:00 their time."""
+    if (body.to is None) == (body.senior_id is None):
+        raise HTTPException(
+            status.HTTP_422_UNPROCESSABLE_CONTENT,
+            "Send either 'to' (the number to call, e.g. +14155550100) or 'senior_id' (a person "
+            "on the roster), not both.",
+        )
+    senior = None
+    if body.senior_id is not None:
+        senior = await state.seniors.get(body.senior_id)
+        if senior is None:
+            raise HTTPException(
+                status.HTTP_404_NOT_FOUND, f"There is no person {body.senior_id} on the roster."
+            )
     try:
-        call = await state.call_service.place_call(body.to)
+        if senior is not None:
+            call = await state.call_service.place_call(senior.phone_number, senior=senior)
+        else:
+            call = await state.call_service.place_call(body.to or "")
+    except CallNotAllowed as exc:
+        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
     except InvalidPhoneNumber as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
     except MissingConfiguration as exc:
@@ -97,7 +128,7 @@ _NUMBER_SEARCH = re.compile(r"^[\d\s+().-]*$")
 async def list_calls(
     state: State,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
     number: Annotated[
         str | None,
         Query(max_length=32, description="Digits anywhere in the number called, e.g. `0100`."),
@@ -133,7 +164,7 @@ async def list_calls(
 
 
 @router.get("/{call_id}", response_model=CallDetail)
-async def get_call(call_id: int, state: State) -> CallDetail:
+async def get_call(call_id: CallId, state: State) -> CallDetail:
     call = await state.calls.get(call_id, with_turns=True)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
@@ -141,7 +172,7 @@ async def get_call(call_id: int, state: State) -> CallDetail:
 
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)
-async def hang_up(call_id: int, state: State) -> CallOut:
+async def hang_up(call_id: CallId, state: State) -> CallOut:
     if await state.browser_calls.hang_up(call_id):  # a talk in the browser: no Twilio
         call = await state.calls.get(call_id)
         if call is not None:

@@ -194,7 +194,10 @@ def test_missing_to_is_422_naming_the_field(
     body = response.json()
     assert isinstance(body["detail"], str)
     assert "to" in body["detail"]
-    assert body["detail"] == "The request is not valid: to: Field required"
+    assert body["detail"] == (
+        "Send either 'to' (the number to call, e.g. +14155550100) or 'senior_id' (a person "
+        "on the roster), not both."
+    )
     assert fake_twilio.requests == []
 
 
