@@ -52,7 +52,7 @@ from pipeline.events import EventBus, EventFeed, InProcessEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
-from web import api_keys_page, auth_pages, pages
+from web import api_keys_page, auth_pages, pages, people_pages
 from web.templating import mount_static
 
 if TYPE_CHECKING:
@@ -177,6 +177,7 @@ def create_app(
     app.include_router(demo_api.router, dependencies=[Depends(api_principal)])
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
+    app.include_router(people_pages.router)
     app.include_router(api_keys_page.router)
     app.include_router(dashboard_ws.router)
     app.include_router(escalations_api.router, dependencies=[Depends(api_principal)])

@@ -5,7 +5,10 @@ Protocol (server → browser, JSON; the browser sends nothing):
 - on connect, a `snapshot`: `{"type": "snapshot", "id", "stream", "calls": [call…]}`, or with
   `?call_id=N` `{"type": "snapshot", "id", "stream", "call": call, "turns": [turn…]}`;
 - then, as they happen, `{"type": "call", "id", "call": call}` (a call's new state) and, on a
-  call's page, `{"type": "turn", "id", "call_id", "turn": turn}`; `{"type": "ping"}` when idle.
+  call's page, `{"type": "turn", "id", "call_id", "turn": turn}`; `{"type": "ping"}` when idle;
+- on the all-calls feed, `{"type": "program", "id", "kind", "data"}` when a check-in or an
+  escalation changed (`checkin.updated`, `escalation.updated`: the event's data, e.g.
+  `senior_id`, `checkin_id`); the Today view re-fetches itself on these.
 
 `id` grows by one per bus event in this process (`pipeline.events.EventFeed`); `stream` names
 that numbering. A browser that lost its connection reconnects with `?after=<last id>&stream=…`
@@ -38,6 +41,7 @@ NOT_FOUND = 4404
 HEARTBEAT_SECONDS = 20.0
 RECENT_CALLS = 20
 _MAX_TRACKED_CALLS = 500
+PROGRAM_EVENTS = frozenset({"checkin.updated", "escalation.updated"})
 
 Message = dict[str, Any]
 
@@ -101,6 +105,11 @@ class DashboardFeed:
 
     async def message_for(self, item: NumberedEvent) -> Message | None:
         event = item.event
+        if event.kind in PROGRAM_EVENTS:
+            if self._call_id is not None:
+                return None
+            data = event.to_json()["data"]
+            return {"type": "program", "id": item.id, "kind": event.kind, "data": data}
         if self._call_id is not None and event.call_id != self._call_id:
             return None
         if event.kind == "call.turn":

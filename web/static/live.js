@@ -75,13 +75,20 @@ export async function hangUp(callId) {
 }
 
 /**
- * Follow /ws/dashboard. `handlers`: onSnapshot(message), onCall(call), onTurn(turn).
+ * Follow /ws/dashboard. `handlers`: onSnapshot(message), onCall(call), onTurn(turn),
+ * onProgram(message) (a check-in or escalation changed: `{kind, data}`).
  * Reconnects with exponential backoff (with jitter) after a drop, asking for what it missed
  * (`after` + `stream`); the server answers with those events or a fresh snapshot.
  * Returns {drop(holdMs), state(), stats}: `drop` closes the socket as a network failure would,
  * and stays away at least `holdMs` (tests use it); `stats` counts snapshots and reconnects.
  */
-export function followFeed({ callId = null, onSnapshot, onCall = () => {}, onTurn = () => {} }) {
+export function followFeed({
+  callId = null,
+  onSnapshot,
+  onCall = () => {},
+  onTurn = () => {},
+  onProgram = () => {},
+}) {
   const indicator = document.getElementById("feed-state");
   let socket = null;
   let lastId = null;
@@ -137,6 +144,8 @@ export function followFeed({ callId = null, onSnapshot, onCall = () => {}, onTur
         onCall(message.call);
       } else if (message.type === "turn") {
         onTurn(message.turn);
+      } else if (message.type === "program") {
+        onProgram(message);
       }
       if (state !== "live") {
         attempt = 0;
