@@ -21,6 +21,7 @@ from persistence.models import Checkin, Senior
 from server import create_app
 from settings import Settings
 from tests.api.support import app_state, on_app_loop, signed_post, status_params
+from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, RecordedRequest
 
 
@@ -52,6 +53,8 @@ class ClockedTwilio(FakeAsyncTwilioHttpClient):
         self.stamped: list[StampedRequest] = []
         self.call_ids: dict[str, int] = {}
         """Our call id of each call Twilio created (from the TwiML URL it was given)."""
+        self.placed_at: dict[str, datetime] = {}
+        """When (on the test clock) each call was created, in order."""
 
     async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
         response = await super().request(method, url, *args, **kwargs)
@@ -61,6 +64,7 @@ class ClockedTwilio(FakeAsyncTwilioHttpClient):
         if stamped.kind == "call" and response.status_code == 201 and "call_id=" in twiml_url:
             sid = json.loads(response.text)["sid"]
             self.call_ids[sid] = int(twiml_url.rsplit("call_id=", 1)[1])
+            self.placed_at[sid] = stamped.at
         return response
 
     def sent(self, kind: str) -> list[StampedRequest]:
@@ -71,7 +75,7 @@ class ClockedTwilio(FakeAsyncTwilioHttpClient):
 class Program:
     client: TestClient
     twilio: ClockedTwilio
-    clock: Clock
+    clock: FakeClock
     sequence: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -135,7 +139,7 @@ class Program:
 
 
 @contextmanager
-def running_program(settings: Settings, clock: Clock) -> Iterator[Program]:
+def running_program(settings: Settings, clock: FakeClock) -> Iterator[Program]:
     twilio = ClockedTwilio(clock)
     app = create_app(settings, twilio_http_client=twilio, clock=clock)
     with TestClient(app) as client:
