@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated, Any, ClassVar, Protocol
+from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request, status
@@ -103,12 +103,6 @@ ESCALATION_LABELS = {
     EscalationState.ACKNOWLEDGED: "Acknowledged",
     EscalationState.EXHAUSTED: "Everyone told, nobody answered",
 }
-
-
-class EscalationAcknowledger(Protocol):
-    """`checkins.escalation.EscalationLadder` as these pages use it."""
-
-    async def acknowledge(self, escalation_id: int, *, by: str) -> Escalation | None: ...
 
 
 def _views(state: State) -> ProgramViews:
@@ -593,16 +587,7 @@ async def acknowledge_escalation(
     Acknowledging one that is already closed changes nothing; the page then shows who did."""
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
-    ladder: EscalationAcknowledger | None = getattr(state, "escalations", None)
-    if ladder is None:
-        return render(
-            request,
-            "not_found.html",
-            503,
-            operator=operator,
-            message="Escalations can't be acknowledged on this server yet.",
-        )
-    await ladder.acknowledge(escalation_id, by=operator.email)
+    await state.escalations.acknowledge(escalation_id, by=operator.email)
     back = _field(submitted, "next")
     if not back.startswith("/") or back.startswith("//"):
         back = "/today"

@@ -657,3 +657,31 @@ def test_program_events_reach_the_all_calls_feed(browser: TestClient) -> None:
     assert first["data"] == {"senior_id": 7, "checkin_id": 9}
     assert second["kind"] == "escalation.updated" and second["data"]["escalation_id"] == 3
     assert second["id"] == first["id"] + 1
+
+
+def test_an_escalation_is_acknowledged_from_the_today_board(browser: TestClient) -> None:
+    senior_id = _add_person(browser)
+    ids = _store_program(browser, senior_id)
+
+    with browser.websocket_connect("/ws/dashboard") as socket:
+        assert socket.receive_json()["type"] == "snapshot"
+        response = _post(
+            browser, f"/today/escalations/{ids['escalation']}/acknowledge", {"next": "/today"}
+        )
+        event = socket.receive_json()
+
+    assert response.status_code == 303 and response.headers["location"] == "/today"
+    assert event["type"] == "program" and event["kind"] == "escalation.updated"
+    assert event["data"]["escalation_id"] == ids["escalation"]
+    today = _text(browser.get("/today").text)
+    assert "None: nobody is waiting for a caregiver." in today
+    person = browser.get(f"/people/{senior_id}").text
+    assert "Acknowledged by nurse@example.org at 2026-01-05 11:00 CST." in _text(person)
+    assert "/acknowledge" not in person
+
+    again = _post(
+        browser,
+        f"/today/escalations/{ids['escalation']}/acknowledge",
+        {"next": "https://elsewhere.example/"},
+    )
+    assert again.status_code == 303 and again.headers["location"] == "/today"
