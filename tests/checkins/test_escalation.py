@@ -21,6 +21,7 @@ from checkins.roster import CaregiverInput, PlanInput
 from persistence.database import create_engine, create_session_factory
 from persistence.escalations import EscalationRepository
 from persistence.models import (
+    Caregiver,
     Checkin,
     CheckinOutcome,
     CheckinState,
@@ -29,7 +30,7 @@ from persistence.models import (
     EscalationState,
     Senior,
 )
-from pipeline.events import NO_CALL, CallEvent
+from pipeline.events import NO_CALL, CallEvent, InProcessEventBus
 from settings import Settings
 from telephony.twilio_client import TwilioGateway
 from tests.api.support import on_app_loop, signed_post
@@ -507,3 +508,81 @@ def test_the_reason_says_what_happened(outcome: CheckinOutcome, attempts: int, r
 )
 def test_which_replies_acknowledge(body: str, acknowledges: bool) -> None:
     assert is_acknowledgement(body) is acknowledges
+
+
+# --- with the dispatcher -------------------------------------------------------------------------
+
+
+def test_three_unanswered_tries_reach_the_caregivers_through_the_dispatcher(
+    program: Program,
+) -> None:
+    """The whole program: the dispatcher dials, Twilio says no-answer three times, the ladder
+    texts Susan when the last try ends and calls John 30 minutes later, on dispatcher rounds."""
+    program.add_senior(
+        plan=PlanInput(
+            weekdays="mon", window_start="10:00", window_end="11:30", retry_delay_minutes=15
+        ),
+        caregivers=(
+            CaregiverInput(name="Susan Smith", phone_number=SUSAN),
+            CaregiverInput(name="John Smith", phone_number=JOHN, contact_by="call"),
+        ),
+    )
+    for minute in (0, 15, 30):
+        program.clock.set(chicago(2, 10, minute))
+        program.run_round()
+        sid = max(program.twilio.call_ids, key=lambda s: program.twilio.call_ids[s])
+        program.twilio_says(sid, "no-answer", CallDuration="0")
+    assert sent(program) == [
+        ("10:00", "call", "+13125550101"),
+        ("10:15", "call", "+13125550101"),
+        ("10:30", "call", "+13125550101"),
+        ("10:30", "sms", SUSAN),
+    ]
+    assert program.twilio.sent("sms")[0].form["Body"] == SMS_TO_SUSAN
+
+    program.clock.set(chicago(2, 10, 59))
+    assert program.run_round().notices == 0
+    program.clock.set(chicago(2, 11, 0))
+    assert program.run_round().notices == 1
+    assert sent(program)[-1] == ("11:00", "call", JOHN)
+    found, total = on_app_loop(program.client, program.state.escalations.repository.search)
+    assert total == 1 and found[0].state is EscalationState.OPEN and found[0].step == 2
+
+
+def test_a_reached_checkin_is_not_escalated(program: Program) -> None:
+    senior, checkin = add_mary(program)
+    with pytest.raises(ValueError, match="reached the person"):
+        open_for_missed(program, checkin, senior, CheckinOutcome.COMPLETED)
+    assert program.twilio.requests == []
+
+
+@pytest.mark.parametrize(
+    ("now", "words"),
+    [
+        (chicago(2, 20, 59), "10:00 check-in today"),
+        (chicago(3, 0, 30), "10:00 check-in yesterday"),
+        (chicago(5, 9), "10:00 check-in on Monday 2 March"),
+    ],
+)
+def test_notices_name_the_checkin_in_the_seniors_local_time(
+    make_settings: Callable[..., Settings], now: datetime, words: str
+) -> None:
+    settings = make_settings()  # organization "your care team"
+    ladder = EscalationLadder(
+        settings,
+        EscalationRepository(create_session_factory(create_engine("sqlite+aiosqlite://"))),
+        TwilioGateway(settings),
+        FakeClock(now),
+        InProcessEventBus(),
+    )
+    senior = Senior(name="Mary Smith", preferred_name="Molly", timezone="America/Chicago")
+    checkin = Checkin(local_date=date(2026, 3, 2), window_start_at=chicago(2, 10))
+    escalation = Escalation(id=7, reason="2 tries: line busy")
+    texted = Caregiver(name="Susan Smith", phone_number=SUSAN, contact_by=ContactMethod.SMS)
+
+    notice = ladder.notice_for(escalation, senior, checkin, texted, now)
+    assert notice.twiml is None
+    assert notice.text == (
+        f"Your care team: We couldn't reach Mary Smith for their {words} (2 tries: line busy). "
+        "Please check on Molly. Reply OK to let us know you've got this."
+    )
