@@ -126,8 +126,8 @@ class Notice:
 
     text: str
     """The text message, or what the call says."""
-    twiml: str | None = None
-    """For a phone call: the TwiML that says `text` and asks for a key press."""
+    by_call: bool = False
+    """Said on a phone call (which asks for a key press) rather than texted."""
 
 
 class EscalationLadder:
@@ -238,21 +238,7 @@ class EscalationLadder:
             else None
         )
         notice = self.notice_for(escalation, senior, checkin, caregiver, now)
-        sid: str | None = None
-        error: str | None = None
-        result = _Delivery.SENT
-        try:
-            if notice.twiml is not None:
-                sid = await self._twilio.call_with_message(caregiver.phone_number, notice.twiml)
-            else:
-                sid = await self._twilio.send_sms(caregiver.phone_number, notice.text)
-        except NumberNotCallable as exc:
-            error, result = exc.message, _Delivery.UNREACHABLE
-        except TwilioError as exc:
-            error, result = exc.message, _Delivery.FAILED
-        except MissingConfiguration as exc:
-            error, result = str(exc), _Delivery.FAILED
-        await self._escalations.add_notice(
+        stored = await self._escalations.add_notice(
             NoticeRecord(
                 escalation_id=escalation.id,
                 caregiver_id=caregiver.id,
@@ -261,10 +247,24 @@ class EscalationLadder:
                 method=caregiver.contact_by,
                 body=notice.text,
                 sent_at=now,
-                twilio_sid=sid,
-                error=error,
             )
         )
+        sid: str | None = None
+        error: str | None = None
+        result = _Delivery.SENT
+        try:
+            if notice.by_call:
+                twiml = self.call_twiml(escalation.id, caregiver.phone_number, notice.text)
+                sid = await self._twilio.call_with_message(caregiver.phone_number, twiml)
+            else:
+                sid = await self._twilio.send_sms(caregiver.phone_number, notice.text)
+        except NumberNotCallable as exc:
+            error, result = exc.message, _Delivery.UNREACHABLE
+        except TwilioError as exc:
+            error, result = exc.message, _Delivery.FAILED
+        except MissingConfiguration as exc:
+            error, result = str(exc), _Delivery.FAILED
+        await self._escalations.settle_notice(stored.id, twilio_sid=sid, error=error)
         log = logger.bind(escalation_id=escalation.id)
         how = "called" if caregiver.contact_by is ContactMethod.CALL else "texted"
         number = mask_phone_number(caregiver.phone_number)
@@ -295,13 +295,15 @@ class EscalationLadder:
                 f"Hello, this is an automated message from {organization}. {situation}, "
                 f"{escalation.reason.replace(': ', ', ')}. Please check on {senior.spoken_name}."
             )
-            return Notice(spoken, self._call_twiml(escalation.id, caregiver.phone_number, spoken))
+            return Notice(spoken, by_call=True)
         return Notice(
             f"{organization}: {situation} ({escalation.reason}). Please check on "
             f"{senior.spoken_name}. Reply OK to let us know you've got this."
         )
 
-    def _call_twiml(self, escalation_id: int, phone_number: str, message: str) -> str:
+    def call_twiml(self, escalation_id: int, phone_number: str, message: str) -> str:
+        """A notice call: `message`, then "press 1"; the key press is posted back with a token
+        for this escalation and this number. Needs WEBHOOK_URL (`MissingConfiguration`)."""
         query = urlencode(
             {
                 "escalation_id": escalation_id,

@@ -36,7 +36,7 @@ ACKNOWLEDGEABLE = (EscalationState.OPEN, EscalationState.EXHAUSTED)
 
 @dataclass(frozen=True)
 class NoticeRecord:
-    """One message to one caregiver, as it was sent (a SID) or as it failed (an error)."""
+    """One message to one caregiver: about to be sent, sent (a SID) or failed (an error)."""
 
     escalation_id: int
     caregiver_id: int | None
@@ -209,10 +209,23 @@ class EscalationRepository:
             return _changed(result)
 
     async def add_notice(self, notice: NoticeRecord) -> EscalationNotice:
+        """Store a notice about to be sent, before Twilio is asked: if this process dies while
+        sending, the step it claimed still shows who was being told."""
         async with self._sessions.begin() as session:
             row = EscalationNotice(**vars(notice))
             session.add(row)
         return row
+
+    async def settle_notice(
+        self, notice_id: int, *, twilio_sid: str | None, error: str | None
+    ) -> None:
+        """What became of a notice: Twilio's SID, or why it could not be sent."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                update(EscalationNotice)
+                .where(EscalationNotice.id == notice_id)
+                .values(twilio_sid=twilio_sid, error=error)
+            )
 
     async def acknowledge(self, escalation_id: int, *, by: str, now: datetime) -> Escalation | None:
         """Someone has it in hand: acknowledged (the first one to say so is recorded); None if

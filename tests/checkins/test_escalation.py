@@ -462,18 +462,28 @@ def test_a_number_that_cant_get_texts_moves_on_to_the_next_contact_at_once(
     assert (row.state, row.step, local(row.next_step_at)) == (EscalationState.OPEN, 2, "11:17")
 
 
-def test_twilio_not_configured_is_stored_not_raised(
-    make_settings: Callable[..., Settings], database_url: str
+@pytest.mark.parametrize(
+    ("missing", "contact_by"),
+    [("twilio_phone_number", "sms"), ("webhook_url", "call")],
+)
+def test_missing_configuration_is_stored_not_raised(
+    make_settings: Callable[..., Settings], database_url: str, missing: str, contact_by: str
 ) -> None:
     clock = FakeClock(chicago(2, 10, 47))
-    settings = make_settings(database_url=database_url, twilio_phone_number=None)
+    settings = make_settings(database_url=database_url, **{missing: None})
     with running_program(settings, clock) as program:
-        senior, checkin = add_mary(program)
+        senior, checkin = add_mary(
+            program, (CaregiverInput(name="John Smith", phone_number=JOHN, contact_by=contact_by),)
+        )
         escalation = open_for_missed(program, checkin, senior)
         assert escalation is not None and escalation.state is EscalationState.OPEN
         (notice,) = stored(program, escalation.id).notices
-        assert notice.error is not None and "TWILIO_PHONE_NUMBER" in notice.error
+        assert notice.twilio_sid is None
+        assert notice.error is not None and missing.upper() in notice.error
         assert program.twilio.requests == []
+        program.clock.advance(minutes=30)
+        assert advance(program) == 0
+        assert stored(program, escalation.id).state is EscalationState.EXHAUSTED
 
 
 # --- words ---------------------------------------------------------------------------------------
@@ -581,7 +591,7 @@ def test_notices_name_the_checkin_in_the_seniors_local_time(
     texted = Caregiver(name="Susan Smith", phone_number=SUSAN, contact_by=ContactMethod.SMS)
 
     notice = ladder.notice_for(escalation, senior, checkin, texted, now)
-    assert notice.twiml is None
+    assert not notice.by_call
     assert notice.text == (
         f"Your care team: We couldn't reach Mary Smith for their {words} (2 tries: line busy). "
         "Please check on Molly. Reply OK to let us know you've got this."
