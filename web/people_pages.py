@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Request, status
+from fastapi import APIRouter, Depends, Path, Request, status
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -53,6 +53,8 @@ from web.templating import render
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
+RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""An id in a path: a number too big for the database's integer is a clear 422, never a 500."""
 
 SEARCH_LIMIT = 50
 HISTORY_LIMIT = 30
@@ -283,7 +285,7 @@ async def create_person(request: Request, roster: Roster, operator: PageOperator
 
 @router.get("/people/{senior_id}/edit")
 async def edit_person_page(
-    request: Request, senior_id: int, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, roster: Roster, operator: PageOperator
 ) -> Response:
     try:
         senior = await roster.get(senior_id)
@@ -294,7 +296,7 @@ async def edit_person_page(
 
 @router.post("/people/{senior_id}/edit")
 async def update_person(
-    request: Request, senior_id: int, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, roster: Roster, operator: PageOperator
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
@@ -367,14 +369,14 @@ def _not_found(request: Request, operator: object, exc: LookupError) -> Response
 
 @router.get("/people/{senior_id}")
 async def person_page(
-    request: Request, senior_id: int, state: State, operator: PageOperator
+    request: Request, senior_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     return await _person_page(request, state, operator, senior_id)
 
 
 @router.post("/people/{senior_id}/consent")
 async def record_consent(
-    request: Request, senior_id: int, state: State, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, state: State, roster: Roster, operator: PageOperator
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
@@ -409,13 +411,13 @@ def _local_input(text: str, tz: ZoneInfo) -> datetime | None:
         return None
     try:
         return to_utc(datetime.fromisoformat(text.strip()).replace(tzinfo=None), tz)
-    except ValueError:
+    except (ValueError, OverflowError):  # year 1 or 9999 may not exist in UTC
         raise RosterError("Enter when consent was given as a date and time.") from None
 
 
 @router.post("/people/{senior_id}/do-not-call")
 async def set_do_not_call(
-    request: Request, senior_id: int, state: State, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, state: State, roster: Roster, operator: PageOperator
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
@@ -440,7 +442,7 @@ async def set_do_not_call(
 
 @router.post("/people/{senior_id}/plans")
 async def add_plan(
-    request: Request, senior_id: int, state: State, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, state: State, roster: Roster, operator: PageOperator
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
@@ -484,7 +486,7 @@ def _whole(text: str, label: str) -> int:
 
 @router.post("/people/{senior_id}/plans/{plan_id}/delete")
 async def delete_plan(
-    request: Request, senior_id: int, plan_id: int, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, plan_id: RowId, roster: Roster, operator: PageOperator
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
@@ -497,7 +499,7 @@ async def delete_plan(
 
 @router.post("/people/{senior_id}/call")
 async def call_now(
-    request: Request, senior_id: int, state: State, operator: PageOperator
+    request: Request, senior_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     """Place a check-in call now; the same rules as a scheduled one (consent, do-not-call,
     calling hours in their time) are checked by the call service."""
@@ -523,14 +525,14 @@ async def call_now(
 
 @router.get("/people/{senior_id}/delete")
 async def confirm_delete_page(
-    request: Request, senior_id: int, state: State, operator: PageOperator
+    request: Request, senior_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     return await _person_page(request, state, operator, senior_id, confirm_delete=True)
 
 
 @router.post("/people/{senior_id}/delete")
 async def delete_person(
-    request: Request, senior_id: int, roster: Roster, operator: PageOperator
+    request: Request, senior_id: RowId, roster: Roster, operator: PageOperator
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
@@ -581,7 +583,7 @@ async def today_fragment(
 
 @router.post("/today/escalations/{escalation_id}/acknowledge")
 async def acknowledge_escalation(
-    request: Request, escalation_id: int, state: State, operator: PageOperator
+    request: Request, escalation_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     """A caregiver (or the operator for them) has it in hand: stop telling the next contact.
     Acknowledging one that is already closed changes nothing; the page then shows who did."""

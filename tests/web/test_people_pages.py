@@ -685,3 +685,28 @@ def test_an_escalation_is_acknowledged_from_the_today_board(browser: TestClient)
         {"next": "https://elsewhere.example/"},
     )
     assert again.status_code == 303 and again.headers["location"] == "/today"
+
+
+def test_odd_input_gets_a_message_not_a_500(browser: TestClient) -> None:
+    senior_id = _add_person(browser)
+
+    for path in ("/people/99999999999", "/people/0/edit", "/people/abc"):
+        response = browser.get(path)
+        assert response.status_code == 422, path
+        assert "The request is not valid" in response.json()["detail"]
+    assert browser.get("/people/2147483647").status_code == 404
+    too_big = _post(browser, "/today/escalations/99999999999/acknowledge")
+    assert too_big.status_code == 422
+    assert _post(browser, f"/people/{senior_id}/plans/2147483647/delete").status_code == 404
+
+    for when in ("9999-12-31T23:59", "yesterday"):
+        response = _post(
+            browser,
+            f"/people/{senior_id}/consent",
+            {"given_by": "Margaret", "method": "verbal", "at": when},
+        )
+        assert response.status_code == 422, when
+        assert "Enter when consent was given as a date and time." in _text(response.text)
+    searched = browser.get("/people", params={"q": "%_\\'\"<b>"})
+    assert searched.status_code == 200
+    assert "Nobody matches" in _text(searched.text) and "<b>" not in searched.text
