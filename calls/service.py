@@ -91,12 +91,20 @@ class CallService:
         self._final_listeners.append(listener)
 
     async def place_call(
-        self, raw_number: str, *, senior: Senior | None = None, checkin_id: int | None = None
+        self,
+        raw_number: str,
+        *,
+        senior: Senior | None = None,
+        checkin_id: int | None = None,
+        pace: Callable[[], Awaitable[None]] | None = None,
     ) -> Call:
         """Validate, store, and ask Twilio to dial. A number on the roster is called only with
         the person's consent, never while they are marked do-not-call, and only between 08:00
         and 21:00 their time (`CallNotAllowed`). Also raises `InvalidPhoneNumber`,
-        `MissingConfiguration`, or `TwilioError` (the stored call is then marked failed)."""
+        `MissingConfiguration`, or `TwilioError` (the stored call is then marked failed).
+
+        `pace`, when given, is awaited just before Twilio is asked (the dispatcher's
+        calls-per-second limit), so nothing slower stands between the wait and the request."""
         to_number = normalize_phone_number(raw_number)
         missing = self._settings.missing_for_calls()
         if missing:
@@ -118,7 +126,7 @@ class CallService:
             amd_url=self._settings.public_url(f"/twilio/amd?call_id={call.id}"),
         )
         try:
-            placed = await self._twilio.place_call(to_number, urls)
+            placed = await self._twilio.place_call(to_number, urls, pace=pace)
         except TwilioError as exc:
             log.warning(f"Twilio refused the call: {exc.message}")
             failed = await self._calls.mark_failed(call.id, exc.message)

@@ -38,6 +38,10 @@ from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError
 
 SCHEDULE_EVERY = timedelta(minutes=1)
+PACING_HEADROOM = 1.05
+"""Calls are spaced 5 % wider than CALLS_PER_SECOND asks: a request leaves a few milliseconds
+after its reserved moment (the event loop is busy with other work), and the headroom keeps the
+limit held at Twilio's end all the same."""
 STALE_TRY_MARGIN = timedelta(minutes=5)
 
 
@@ -145,16 +149,17 @@ class Dispatcher:
         checkin, senior = item.checkin, item.senior
         log = logger.bind(checkin_id=checkin.id, to=mask_phone_number(senior.phone_number))
         await self._publish(checkin, NO_CALL)
-        await self._wait_for_dial_slot()
-        now = self._clock.now()
-        refusal = call_refusal(senior, now)
+        refusal = call_refusal(senior, self._clock.now())
         if refusal is not None:
             log.info(f"Check-in not called: {refusal}")
             await self._record(checkin.id, CheckinOutcome.SKIPPED, NO_CALL, note=refusal)
             return 0
         try:
             call = await self._calls.place_call(
-                senior.phone_number, senior=senior, checkin_id=checkin.id
+                senior.phone_number,
+                senior=senior,
+                checkin_id=checkin.id,
+                pace=self._wait_for_dial_slot,
             )
         except CallNotAllowed as exc:
             await self._record(checkin.id, CheckinOutcome.SKIPPED, NO_CALL, note=str(exc))
@@ -171,7 +176,7 @@ class Dispatcher:
         return 1
 
     async def _wait_for_dial_slot(self) -> None:
-        interval = 1.0 / self._settings.calls_per_second
+        interval = PACING_HEADROOM / self._settings.calls_per_second
         slot = await self._checkins.reserve_dial_slot(self._clock.now().timestamp(), interval)
         wait = slot - self._clock.now().timestamp()
         if wait > 0:

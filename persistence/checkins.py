@@ -103,35 +103,38 @@ class CheckinRepository:
 
     async def claim_due(self, now: datetime, claimant: str, limit: int) -> list[ClaimedCheckin]:
         """Take up to `limit` pending check-ins whose next try is due, for one try each."""
+        claim = {
+            "state": CheckinState.CALLING,
+            "claimed_by": claimant,
+            "claimed_at": now,
+            "attempts": Checkin.attempts + 1,
+            "current_call_id": None,
+            "next_attempt_at": None,
+        }
+        due = (
+            select(Checkin.id)
+            .where(Checkin.state == CheckinState.PENDING, Checkin.next_attempt_at <= now)
+            .order_by(Checkin.next_attempt_at, Checkin.id)
+            .limit(limit)
+        )
         async with self._sessions.begin() as session:
-            due = (
-                select(Checkin.id)
-                .where(Checkin.state == CheckinState.PENDING, Checkin.next_attempt_at <= now)
-                .order_by(Checkin.next_attempt_at, Checkin.id)
-                .limit(limit)
-            )
             if _dialect(session) == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            claimed_ids = (
-                (
-                    await session.execute(
-                        update(Checkin)
-                        .where(Checkin.id.in_(due.scalar_subquery()))
-                        .where(Checkin.state == CheckinState.PENDING)
-                        .values(
-                            state=CheckinState.CALLING,
-                            claimed_by=claimant,
-                            claimed_at=now,
-                            attempts=Checkin.attempts + 1,
-                            current_call_id=None,
-                            next_attempt_at=None,
-                        )
-                        .returning(Checkin.id)
-                    )
+                # A locking CTE runs once; as `id IN (subquery)` PostgreSQL may run the
+                # subquery again per row and claim more than `limit`.
+                picked = due.with_for_update(skip_locked=True).cte("due")
+                statement = (
+                    update(Checkin)
+                    .where(Checkin.id == picked.c.id, Checkin.state == CheckinState.PENDING)
+                    .values(claim)
                 )
-                .scalars()
-                .all()
-            )
+            else:
+                statement = (
+                    update(Checkin)
+                    .where(Checkin.id.in_(due.scalar_subquery()))
+                    .where(Checkin.state == CheckinState.PENDING)
+                    .values(claim)
+                )
+            claimed_ids = (await session.execute(statement.returning(Checkin.id))).scalars().all()
         if not claimed_ids:
             return []
         async with self._sessions() as session:

@@ -8,6 +8,10 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
+# Twilio's resource classes load lazily on a client's first `calls`/`messages`: about a second
+# of imports that would otherwise stall the event loop, and every live call's audio, at the
+# first call the process places. Loaded here, at start-up, instead.
+import twilio.rest.api.v2010.account  # noqa: F401
 from loguru import logger
 from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncHttpClient, AsyncTwilioHttpClient
@@ -106,11 +110,20 @@ class TwilioGateway:
             self._client = client
         return self._client
 
-    async def place_call(self, to_number: str, urls: CallbackUrls) -> PlacedCall:
+    async def place_call(
+        self,
+        to_number: str,
+        urls: CallbackUrls,
+        *,
+        pace: Callable[[], Awaitable[None]] | None = None,
+    ) -> PlacedCall:
         """Dial `to_number`. With `urls.amd_url`, Twilio also listens for an answering machine
         while the call goes on (asynchronous AMD, waiting for the end of the greeting's beep)
-        and posts its verdict there."""
+        and posts its verdict there. `pace` (a calls-per-second limit) is awaited last, just
+        before the request."""
         client = self._require_client()
+        if pace is not None:
+            await pace()
         amd: dict[str, object] = (
             {
                 "machine_detection": "DetectMessageEnd",

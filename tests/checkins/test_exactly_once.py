@@ -1,0 +1,197 @@
+"""Exactly once: two dispatchers (two engines, as two server processes would have) over the
+same database dial each due check-in once, with the calls-per-second limit held across both;
+a dispatcher killed mid-round leaves nothing dialed twice, and what it had claimed is tried
+again later."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from calls.service import CallService
+from checkins.clock import Clock, SystemClock
+from checkins.dispatcher import Dispatcher
+from checkins.roster import ConsentInput, PlanInput, RosterService, SeniorInput
+from persistence.checkins import CheckinRepository
+from persistence.database import create_engine, create_session_factory
+from persistence.migrate import upgrade_to_head
+from persistence.models import CallStatus, Checkin, CheckinState
+from persistence.repositories import CallRepository, StatusUpdate
+from persistence.roster import SeniorRepository
+from pipeline.events import InProcessEventBus
+from settings import Settings
+from telephony.security import CallTokens
+from telephony.twilio_client import TwilioGateway
+from tests.checkins.clocks import FakeClock
+from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
+
+SENIORS = 30
+CALLS_PER_SECOND = 10.0
+
+
+class TimedTwilio(FakeAsyncTwilioHttpClient):
+    """Twilio's REST API with a little network delay, noting when each call was created."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.dialed: list[tuple[float, str]] = []
+        self.dialed_enough = asyncio.Event()
+        self.enough = 0
+
+    async def request(self, method: str, url: str, *args: Any, **kwargs: Any) -> Any:
+        if method.upper() == "POST" and url.endswith("/Calls.json"):
+            self.dialed.append((time.monotonic(), str((kwargs.get("data") or {})["To"])))
+            if self.enough and len(self.dialed) >= self.enough:
+                self.dialed_enough.set()
+        await asyncio.sleep(0.005)
+        return await super().request(method, url, *args, **kwargs)
+
+
+def midday_zone(now: datetime) -> str:
+    """An IANA zone where it is now about noon, so every window below is open whatever the
+    hour this test runs at. (`Etc/GMT-3` is UTC+3: the sign is POSIX's.)"""
+    offset = 12 - now.hour
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
+@asynccontextmanager
+async def dispatcher(
+    settings: Settings, twilio: TimedTwilio, clock: Clock, name: str
+) -> AsyncIterator[tuple[Dispatcher, CallService]]:
+    """One server process's dispatcher: its own engine and pool on the shared database."""
+    engine = create_engine(settings.database_url)
+    sessions = create_session_factory(engine)
+    bus = InProcessEventBus()
+    service = CallService(
+        settings,
+        CallRepository(sessions),
+        TwilioGateway(settings, twilio),
+        CallTokens("x" * 32),
+        bus,
+        seniors=SeniorRepository(sessions),
+        clock=clock,
+    )
+    try:
+        yield (
+            Dispatcher(settings, CheckinRepository(sessions), service, clock, bus, name=name),
+            service,
+        )
+    finally:
+        await engine.dispose()
+
+
+async def seed(settings: Settings, clock: Clock) -> None:
+    engine = create_engine(settings.database_url)
+    await upgrade_to_head(engine)
+    roster = RosterService(SeniorRepository(create_session_factory(engine)), clock)
+    zone = midday_zone(clock.now())
+    for i in range(SENIORS):
+        senior = await roster.create(
+            SeniorInput(name=f"Person {i}", phone_number=f"+1312555{200 + i:04d}", timezone=zone)
+        )
+        await roster.add_plan(
+            senior.id, PlanInput(weekdays="daily", window_start="10:30", window_end="13:30")
+        )
+        await roster.record_consent(
+            senior.id, ConsentInput(given_by="them", method="written"), recorded_by="tests"
+        )
+    # Today's check-ins are made (every dispatcher's first step), so both start on due work.
+    await CheckinRepository(create_session_factory(engine)).schedule(clock.now())
+    await engine.dispose()
+
+
+async def checkins(settings: Settings) -> list[Checkin]:
+    engine = create_engine(settings.database_url)
+    async with create_session_factory(engine)() as session:
+        rows = list((await session.execute(select(Checkin))).scalars().all())
+    await engine.dispose()
+    return rows
+
+
+def assert_rate_held(moments: list[float], per_second: float) -> None:
+    """No more than `per_second` calls in any one-second stretch."""
+    limit = int(per_second)
+    ordered = sorted(moments)
+    gaps = [ordered[i + limit] - ordered[i] for i in range(len(ordered) - limit)]
+    assert min(gaps) >= 1.0, f"{limit + 1} calls within {min(gaps):.3f} s"
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
+    return make_settings(
+        database_url=database_url,
+        calls_per_second=CALLS_PER_SECOND,
+        dispatch_batch_size=4,
+    )
+
+
+async def test_two_dispatchers_dial_each_checkin_once_within_the_rate(settings: Settings) -> None:
+    clock = SystemClock()
+    await seed(settings, clock)
+    twilio = TimedTwilio()
+    async with (
+        dispatcher(settings, twilio, clock, "instance-a") as (a, _),
+        dispatcher(settings, twilio, clock, "instance-b") as (b, _),
+    ):
+        started = time.monotonic()
+        rounds = await asyncio.gather(a.run_round(), b.run_round())
+        elapsed = time.monotonic() - started
+
+    numbers = [number for _, number in twilio.dialed]
+    assert len(numbers) == SENIORS
+    assert sorted(set(numbers)) == sorted(numbers), "someone was dialed twice"
+    assert rounds[0].dialed + rounds[1].dialed == SENIORS
+    assert rounds[0].dialed > 0 and rounds[1].dialed > 0, "both dispatchers took a share"
+    assert_rate_held([moment for moment, _ in twilio.dialed], CALLS_PER_SECOND)
+    assert elapsed >= (SENIORS - 1) / CALLS_PER_SECOND * 0.98
+    stored = await checkins(settings)
+    today = [c for c in stored if c.state is CheckinState.CALLING]
+    assert len(today) == SENIORS
+    assert {c.claimed_by for c in today} == {"instance-a", "instance-b"}
+    assert all(c.attempts == 1 for c in today)
+
+
+async def test_a_dispatcher_killed_mid_round_leaves_no_double_dial(settings: Settings) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    await seed(settings, clock)
+    twilio = TimedTwilio()
+    twilio.enough = 3
+    async with dispatcher(settings, twilio, clock, "crashes") as (doomed, _):
+        round_ = asyncio.create_task(doomed.run_round())
+        await asyncio.wait_for(twilio.dialed_enough.wait(), 10)
+        round_.cancel()  # the process dies mid-round
+        with pytest.raises(asyncio.CancelledError):
+            await round_
+    dialed_before = {number for _, number in twilio.dialed}
+    stranded = [c for c in await checkins(settings) if c.state is CheckinState.CALLING]
+    assert len(stranded) >= len(dialed_before)
+
+    # A restarted process picks up everything that was still due: no one is dialed twice.
+    async with dispatcher(settings, twilio, clock, "restarted") as (restarted, calls):
+        await restarted.run_round()
+        numbers = [number for _, number in twilio.dialed]
+        assert len(numbers) == len(set(numbers)) == SENIORS - len(stranded) + len(dialed_before)
+        # Twilio reports on the calls this process placed; the dead one's calls never report.
+        for sid, call in twilio.calls.items():
+            if call["to"] not in dialed_before:
+                await calls.apply_status(StatusUpdate(sid, CallStatus.COMPLETED))
+        # What the dead process had claimed: once the longest call would be over with no
+        # result, the try counts as failed, and the next try comes after the plan's delay.
+        longest = settings.ring_timeout_seconds + settings.max_call_seconds
+        clock.advance(seconds=longest + timedelta(minutes=6).total_seconds())
+        await restarted.run_round()
+        clock.advance(minutes=15)
+        await restarted.run_round()
+    numbers = [number for _, number in twilio.dialed]
+    assert len(set(numbers)) == SENIORS, "everyone was called in the end"
+    again = sorted(n for n in set(numbers) if numbers.count(n) > 1)
+    assert again == sorted(dialed_before), "only the dead process's calls were tried again"
+    final = await checkins(settings)
+    assert sum(c.state is CheckinState.DONE for c in final) == SENIORS - len(stranded)
