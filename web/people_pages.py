@@ -331,7 +331,9 @@ async def _person_page(
     checkins = await views.checkins_for(senior_id, HISTORY_LIMIT)
     escalations = await views.escalations_for(senior_id)
     now_local = state.clock.now().astimezone(tz)
-    context.setdefault("plan_form", {"weekdays": list(WEEKDAYS[:5]), "start": "10:00"})
+    context.setdefault(
+        "plan_form", {"weekdays": list(WEEKDAYS[:5]), "start": "10:00", "end": "10:30"}
+    )
     context["plan_form"] = {**_PLAN_DEFAULTS, **context["plan_form"]}
     context.setdefault("consent_form", {"method": "verbal"})
     return render(
@@ -656,6 +658,7 @@ def _checkin_view(
         "tone": tone,
         "detail": detail,
         "tries": tries,
+        "attempts": checkin.attempts,
         "outcome": OUTCOME_LABELS[checkin.outcome] if checkin.outcome else "",
         "current_call": checkin.current_call_id if kind == "calling" else None,
         "calls": [_call_link(call, tz) for call in record.calls],

@@ -598,8 +598,11 @@ def test_today_shows_each_persons_local_today(browser: TestClient) -> None:
     assert shown == [ids["missed"], ids["due"]]  # Sunday's and Tuesday's aren't today
     text = _text(html)
     assert "Margaret Ellis their time 11:00 CST" in text
-    assert "Not reached 10:00–11:00 CST · 2 of 2 tries Voicemail" in text
-    assert "Due later 14:00–15:00 CST · 1 of 3 tries Next try at 14:05 CST" in text
+    assert "Not reached 10:00–11:00 CST Voicemail · 2 of 2 tries" in text
+    assert (
+        "Due later 14:00–15:00 CST Next try at 14:05 CST (last try: no answer) · 1 of 3 tries"
+        in (text)
+    )
     assert "1 person has no check-in today." in text
     assert "Escalations waiting for a caregiver" in text
     assert "Margaret didn't answer her 10:00 check-in (2 tries, voicemail)." in text
