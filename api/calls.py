@@ -51,6 +51,8 @@ class CallOut(BaseModel):
     duration_seconds: int | None
     end_reason: str | None
     error: str | None
+    senior_id: int | None = Field(description="The person on the roster called, if any.")
+    checkin_id: int | None = Field(description="The scheduled check-in this call is a try of.")
 
     @classmethod
     def of(cls, call: Call) -> CallOut:

@@ -46,6 +46,8 @@ CALL_FIELDS = {
     "duration_seconds",
     "end_reason",
     "error",
+    "senior_id",
+    "checkin_id",
 }
 
 
@@ -90,7 +92,15 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
     assert created["to_number"] == TO
     assert created["from_number"] == settings.twilio_phone_number
     assert created["created_at"]
-    for field in ("answered_by", "answered_at", "ended_at", "duration_seconds", "end_reason"):
+    for field in (
+        "answered_by",
+        "answered_at",
+        "ended_at",
+        "duration_seconds",
+        "end_reason",
+        "senior_id",
+        "checkin_id",
+    ):
         assert created[field] is None, field
     assert created["error"] is None
 
