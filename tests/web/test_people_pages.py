@@ -713,3 +713,83 @@ def test_odd_input_gets_a_message_not_a_500(browser: TestClient) -> None:
     searched = browser.get("/people", params={"q": "%_\\'\"<b>"})
     assert searched.status_code == 200
     assert "Nobody matches" in _text(searched.text) and "<b>" not in searched.text
+
+
+def test_today_names_every_state_a_check_in_can_be_in(browser: TestClient) -> None:
+    """Calling now (with a link to the call), opted out, skipped (with why), and an escalation
+    that told everyone and is still waiting, with a notice Twilio refused."""
+    senior_id = _add_person(browser)
+
+    async def add() -> tuple[int, int]:
+        async with create_session_factory(app_state(browser).engine).begin() as session:
+            plans = [
+                CheckinPlan(
+                    senior_id=senior_id,
+                    weekdays="mon",
+                    window_start=time(hour, 0),
+                    window_end=time(hour, 30),
+                    active=False,
+                )
+                for hour in (9, 11, 13)
+            ]
+            session.add_all(plans)
+            await session.flush()
+            call = Call(to_number=PHONE, status=CallStatus.RINGING, senior_id=senior_id)
+            session.add(call)
+            await session.flush()
+            states = [
+                (CheckinState.DONE, CheckinOutcome.OPTED_OUT, None),
+                (CheckinState.CALLING, None, None),
+                (CheckinState.DONE, CheckinOutcome.SKIPPED, "no consent recorded"),
+            ]
+            for plan, (state, outcome, note) in zip(plans, states, strict=True):
+                start = _at(plan.window_start.hour)
+                session.add(
+                    Checkin(
+                        plan_id=plan.id,
+                        senior_id=senior_id,
+                        local_date=date(2026, 1, 5),
+                        window_start_at=start,
+                        window_end_at=start + timedelta(minutes=30),
+                        state=state,
+                        attempts=1 if state is CheckinState.CALLING else 0,
+                        outcome=outcome,
+                        current_call_id=call.id if state is CheckinState.CALLING else None,
+                        note=note,
+                    )
+                )
+            escalation = Escalation(
+                senior_id=senior_id,
+                reason="Margaret said she had fallen.",
+                state=EscalationState.EXHAUSTED,
+                step=2,
+                created_at=_at(9, 40),
+            )
+            session.add(escalation)
+            await session.flush()
+            session.add(
+                EscalationNotice(
+                    escalation_id=escalation.id,
+                    contact_name="Tom Ellis",
+                    to_number=SON,
+                    method=ContactMethod.CALL,
+                    body="Margaret said she had fallen. Press 1 if you are checking on her.",
+                    sent_at=_at(9, 41),
+                    error="The number is not reachable.",
+                )
+            )
+            return call.id, escalation.id
+
+    call_id, escalation_id = on_app_loop(browser, add)
+
+    html = browser.get("/today").text
+    kinds = re.findall(r'data-checkin-id="\d+" data-kind="([\w-]+)"', html)
+    assert kinds == ["opted-out", "calling", "not-reached"]
+    text = _text(html)
+    assert "Opted out 09:00–09:30 CST Asked not to be called again" in text
+    assert "Calling now 11:00–11:30 CST Try 1 of 3 Follow the call" in text
+    assert f'<a href="/calls/{call_id}">Follow the call</a>' in html
+    assert "Not reached 13:00–13:30 CST Skipped · no consent recorded" in text
+    assert "Everyone told, nobody answered" in text
+    assert "Phone call to Tom Ellis" in text and "not sent: The number is not reachable." in text
+    assert f'action="/today/escalations/{escalation_id}/acknowledge"' in html
