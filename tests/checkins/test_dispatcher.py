@@ -9,9 +9,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkins.roster import PlanInput
+from checkins.roster import CaregiverInput, PlanInput
 from persistence.models import CheckinOutcome, CheckinState
 from settings import Settings
+from tests.api.support import signed_post
+from tests.api.test_escalation_webhooks import text_params
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import Program, running_program
 
@@ -240,3 +242,58 @@ def test_a_window_missed_while_down_ends_skipped(
         assert after.twilio.sent("call") == []
         monday = after.checkins()[0]
         assert monday.state is CheckinState.DONE and monday.outcome is CheckinOutcome.SKIPPED
+
+
+def test_a_day_unreached_escalates_to_the_caregivers_until_one_replies(program: Program) -> None:
+    """Busy, then an answering machine (a voicemail is left), then no answer: the first
+    caregiver is texted at once, the second called when the first hasn't answered in time, and
+    a reply from the first ends it. Every request Twilio got, with its time, is checked."""
+    program.add_senior(
+        plan=weekday_plan(escalation_ack_minutes=20),
+        caregivers=(
+            CaregiverInput(name="Susan Smith", relation="daughter", phone_number="+13125550190"),
+            CaregiverInput(
+                name="Tom Smith", relation="son", phone_number="+13125550191", contact_by="call"
+            ),
+        ),
+    )
+    answers = {0: "busy", 15: "machine", 30: "no-answer"}
+    for minute, answer in answers.items():
+        program.clock.set(chicago(2, 10, minute))
+        program.run_round()
+        sid = latest_sid(program)
+        if answer == "machine":
+            program.twilio_says(sid, "in-progress")
+            program.twilio_says(sid, "completed", AnsweredBy="machine_end_beep", CallDuration="25")
+        else:
+            program.twilio_says(sid, answer)
+    today = program.checkins()[0]
+    assert today.state is CheckinState.DONE and today.outcome is CheckinOutcome.NO_ANSWER
+
+    program.clock.set(chicago(2, 10, 49))
+    program.run_round()  # 19 minutes after the text: nobody else is told yet
+    program.clock.set(chicago(2, 10, 51))
+    program.run_round()
+    program.clock.set(chicago(2, 11, 5))
+    reply = signed_post(program.client, "/twilio/sms", text_params("+13125550190", "OK thanks"))
+    assert reply.status_code == 200 and "Thank you, Susan" in reply.text
+    for minute in (20, 40, 59):
+        program.clock.set(chicago(2, 11, minute))
+        program.run_round()
+
+    sent = [
+        (f"{r.at.astimezone(CHICAGO):%H:%M}", r.kind, r.form["To"])
+        for r in program.twilio.stamped
+        if r.request.method == "POST" and r.kind in ("call", "sms")
+    ]
+    assert sent == [
+        ("10:00", "call", MARY),
+        ("10:15", "call", MARY),
+        ("10:30", "call", MARY),
+        ("10:30", "sms", "+13125550190"),
+        ("10:51", "call", "+13125550191"),
+    ]
+    text = program.twilio.sent("sms")[0].form["Body"]
+    assert "Mary Smith" in text and "10:00" in text and "Reply OK" in text
+    tom_call = program.twilio.sent("call")[-1].form
+    assert "Mary Smith" in tom_call["Twiml"] and "<Gather" in tom_call["Twiml"]
