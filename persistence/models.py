@@ -4,7 +4,9 @@ Calls: one `Call` per Twilio call SID, its `ConversationTurn`s in order. The che
 a `Senior` (the person called) with `Caregiver` contacts and `CheckinPlan`s (recurring windows
 in their local time); each day's `Checkin` (one scheduled check-in and its tries), and the
 `Escalation` opened when a check-in could not reach the person, with each `EscalationNotice`
-sent to a caregiver."""
+sent to a caregiver. Wellbeing: each conversation's `CallRecord` (made after the call by a
+`RecordJob`), the person's `SeniorMemory` (a digest of recent calls for the next one), and
+`Alert`s (red flags and trends for the care team)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,7 @@ import enum
 from datetime import UTC, date, datetime, time
 
 from sqlalchemy import (
+    JSON,
     Boolean,
     Date,
     DateTime,
@@ -412,3 +415,113 @@ class DialPacer(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     next_slot: Mapped[float] = mapped_column(Float, default=0.0)
+
+
+# --- wellbeing -----------------------------------------------------------------------------------
+
+
+class RecordJobState(enum.StrEnum):
+    PENDING = "pending"
+    """Waiting for its next try (`next_try_at`)."""
+    RUNNING = "running"
+    """Claimed by one worker (`claimed_by`); taken back if that worker vanished."""
+    DONE = "done"
+    FAILED = "failed"
+    """Every try failed; `last_error` says why. The transcript is untouched."""
+    SKIPPED = "skipped"
+    """Nothing to record: the person said nothing on the call."""
+
+
+class RecordJob(Base):
+    """The post-call work for one call (its `CallRecord` and the person's memory), queued in
+    the database so it survives a restart and is done by exactly one worker."""
+
+    __tablename__ = "record_jobs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    state: Mapped[RecordJobState] = mapped_column(
+        _enum(RecordJobState, "record_job_state"), default=RecordJobState.PENDING, index=True
+    )
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_try_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CallRecord(Base):
+    """What one conversation said about the person's wellbeing (`wellbeing.records`).
+
+    Each measure's level is ordinal, 0 (good) to 3 (concerning), NULL when it didn't come up,
+    kept in its own column so trends can chart and query it; `evidence` maps each measure to
+    the person's words that support its level."""
+
+    __tablename__ = "call_records"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    senior_id: Mapped[int | None] = mapped_column(
+        ForeignKey("seniors.id", ondelete="SET NULL"), index=True
+    )
+    """Kept with the call: a person deleted from the roster leaves their calls in History."""
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    model: Mapped[str] = mapped_column(String(100))
+    mood: Mapped[int | None] = mapped_column(Integer)
+    sleep: Mapped[int | None] = mapped_column(Integer)
+    eating: Mapped[int | None] = mapped_column(Integer)
+    pain: Mapped[int | None] = mapped_column(Integer)
+    medication: Mapped[int | None] = mapped_column(Integer)
+    social_contact: Mapped[int | None] = mapped_column(Integer)
+    loneliness: Mapped[int | None] = mapped_column(Integer)
+    mobility: Mapped[int | None] = mapped_column(Integer)
+    confusion: Mapped[int | None] = mapped_column(Integer)
+    evidence: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    summary: Mapped[str] = mapped_column(Text)
+    follow_ups: Mapped[list[str]] = mapped_column(JSON, default=list)
+
+
+class SeniorMemory(Base):
+    """The digest of a person's recent calls the bot is given before the next one."""
+
+    __tablename__ = "senior_memory"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    senior_id: Mapped[int] = mapped_column(
+        ForeignKey("seniors.id", ondelete="CASCADE"), unique=True
+    )
+    digest: Mapped[str] = mapped_column(Text)
+    records_seen: Mapped[int] = mapped_column(Integer, default=0)
+    """How many of their call records it was built from: a build that saw fewer (a slower,
+    concurrent one) never overwrites it."""
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Alert(Base):
+    """Something the care team should look at: a red flag heard on a call, or a trend over
+    calls. Made by a detector (`rules`, `llm`, `trend`); acknowledged by an operator."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    senior_id: Mapped[int | None] = mapped_column(
+        ForeignKey("seniors.id", ondelete="CASCADE"), index=True
+    )
+    call_id: Mapped[int | None] = mapped_column(
+        ForeignKey("calls.id", ondelete="SET NULL"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))
+    """`red_flag` or `trend`."""
+    category: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(20))
+    reason: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[str] = mapped_column(Text, default="")
+    detector: Mapped[str] = mapped_column(String(20))
+    """`rules`, `llm` or `trend`."""
+    created_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), default=utcnow, index=True
+    )
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(254))
