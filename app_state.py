@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from auth.service import AuthService
 from bot.services import ServiceClients
+from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls
@@ -46,6 +47,7 @@ class AppState:
     seniors: SeniorRepository
     clock: Clock
     escalations: EscalationLadder
+    briefs: CallBriefs
     checkins: CheckinRepository
     dispatcher: Dispatcher
 

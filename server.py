@@ -33,6 +33,7 @@ from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
 from bot.services import ServiceClients
+from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls, DemoTokens
@@ -46,6 +47,7 @@ from persistence.checkins import CheckinRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.escalations import EscalationRepository
 from persistence.migrate import upgrade_to_head
+from persistence.models import Call
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from pipeline.events import EventBus, EventFeed, InProcessEventBus
@@ -103,7 +105,7 @@ def create_app(
         bus = event_bus or InProcessEventBus()
         feed = EventFeed(bus)
         await feed.start()
-        writer = RecordWriter(calls, bus)
+        writer = RecordWriter(calls, bus, seniors)
         writer.start()
         twilio = TwilioGateway(settings, twilio_http_client)
         tokens = CallTokens(settings.session_secret.get_secret_value())
@@ -147,9 +149,11 @@ def create_app(
             seniors=seniors,
             clock=clock,
             escalations=escalations,
+            briefs=CallBriefs(calls, seniors),
             checkins=checkins,
             dispatcher=dispatcher,
         )
+        call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
         app.state.carecall = state
         await _announce(state)
         # Everything made so far (modules, settings, pools) lives as long as the process.
@@ -222,6 +226,12 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+async def _forget_brief(briefs: CallBriefs, call: Call) -> None:
+    """A call whose media stream never opened here leaves its brief until Twilio's final
+    status."""
+    briefs.forget(call.id)
 
 
 async def _announce(state: AppState) -> None:

@@ -15,6 +15,7 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from loguru import logger
 
 from app_state import AppState, get_ws_state
+from calls.briefs import GENERIC_BRIEF
 from calls.conversation import run_conversation
 from pipeline.builder import MediaStream
 
@@ -57,7 +58,10 @@ async def media_stream(websocket: WebSocket) -> None:
 async def serve_stream(
     websocket: WebSocket, state: AppState, stream: MediaStream, *, demo: bool = False
 ) -> None:
-    """Run a verified media stream's conversation (a demo's never asks Twilio to hang up)."""
+    """Run a verified media stream's conversation (a demo's never asks Twilio to hang up).
+
+    A phone call's brief (who it is for) was normally loaded by the voice webhook; a demo call
+    is for no one on the roster."""
     if state.settings.service_choice.speech == "openai" and state.settings.openai_api_key is None:
         logger.error(
             "A call connected but SERVICES=openai and OPENAI_API_KEY is not set; hanging up"
@@ -69,6 +73,7 @@ async def serve_stream(
     assert task is not None
     state.active_calls.started(stream.call_id, task)
     try:
+        brief = GENERIC_BRIEF if demo else await state.briefs.for_stream(stream.call_id)
         await run_conversation(
             websocket,
             stream,
@@ -77,9 +82,12 @@ async def serve_stream(
             writer=state.writer,
             bus=state.bus,
             twilio=None if demo else state.twilio,
+            brief=brief,
+            active_calls=state.active_calls,
         )
     finally:
         state.active_calls.ended(stream.call_id)
+        state.briefs.forget(stream.call_id)
 
 
 async def read_start(websocket: WebSocket) -> dict[str, Any]:

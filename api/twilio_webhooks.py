@@ -1,4 +1,5 @@
-"""Twilio's webhooks: TwiML for a call that was answered, and call status callbacks.
+"""Twilio's webhooks: TwiML for a call that was answered, call status callbacks, and the
+answering-machine detection's verdict.
 
 Every request must carry a valid `X-Twilio-Signature` for the public URL it was sent to.
 """
@@ -11,6 +12,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from loguru import logger
 
 from app_state import AppState, get_state
+from calls.conversation import greeting
+from calls.service import publish_status
 from persistence.models import CallStatus
 from persistence.repositories import StatusUpdate
 from telephony.twiml import hangup_twiml, media_stream_twiml
@@ -48,11 +51,23 @@ def _call_id(request: Request) -> int | None:
 
 @router.post("/voice")
 async def voice(request: Request, form: SignedForm, state: State) -> Response:
-    """Twilio asks what to do with the answered call: connect it to our media websocket."""
+    """Twilio asks what to do with the answered call: connect it to our media websocket.
+
+    Before the stream opens, the call's person is read (a database read is fine here, not once
+    the stream runs) and remembered for the stream (`calls.briefs`), and the audio of their
+    personal greeting is made in the background, so the first words come as fast as the
+    generic greeting's."""
     call_id = _call_id(request)
     if call_id is None:
         logger.warning("Voice webhook without a call id; hanging up")
         return Response(hangup_twiml(), media_type=_TWIML)
+    try:
+        brief = await state.briefs.load(call_id)
+    except Exception as exc:  # the call still connects; the stream tries again, briefly
+        logger.bind(call_id=call_id).warning(f"Could not read whom the call is for: {exc!r}")
+    else:
+        if brief.personal:
+            state.service_clients.prepare_speech_soon(greeting(state.settings, brief))
     twiml = media_stream_twiml(
         state.settings.media_stream_url, state.call_service.stream_parameters(call_id)
     )
@@ -77,6 +92,60 @@ async def call_status(form: SignedForm, state: State) -> Response:
     if update.status is CallStatus.CREATED:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Unknown CallStatus.")
     await state.call_service.apply_status(update)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+ANSWERED_BY = frozenset(
+    {
+        "human",
+        "machine_start",
+        "machine_end_beep",
+        "machine_end_silence",
+        "machine_end_other",
+        "fax",
+        "unknown",
+    }
+)
+"""Twilio's answering-machine verdicts (`AnsweredBy`)."""
+
+
+@router.post("/amd", status_code=status.HTTP_204_NO_CONTENT)
+async def machine_detection(form: SignedForm, state: State) -> Response:
+    """Twilio's asynchronous answering-machine detection says who or what answered.
+
+    The verdict is stored (`Call.answered_by`: a completed call answered by a machine counts
+    as voicemail) and published. When a machine has finished its greeting (`machine_end_*`)
+    and the call's conversation runs in this process, the bot stops talking, leaves a short
+    message after the beep and hangs up. Other verdicts change nothing in the call."""
+    answered_by = form.get("AnsweredBy", "")
+    call_sid = form.get("CallSid", "")
+    if not call_sid or answered_by not in ANSWERED_BY:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST,
+            "An answering-machine callback needs CallSid and a known AnsweredBy "
+            f"({', '.join(sorted(ANSWERED_BY))}).",
+        )
+    try:
+        detection_ms = _optional_int(form.get("MachineDetectionDuration"))
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, "MachineDetectionDuration must be a number."
+        ) from None
+    call, changed = await state.calls.note_answered_by(call_sid, answered_by)
+    log = logger.bind(call_sid=call_sid)
+    if call is None:
+        log.warning(f"Answering-machine verdict {answered_by} for an unknown call; ignored")
+        return Response(status_code=status.HTTP_204_NO_CONTENT)
+    log = log.bind(call_id=call.id)
+    log.info(f"Answered by: {answered_by} (detected in {detection_ms or '?'} ms)")
+    if changed:
+        await publish_status(state.bus, call)
+    if answered_by.startswith("machine_end"):
+        control = state.active_calls.control(call.id)
+        if control is None:
+            log.info("The call's conversation is not running in this process; verdict stored")
+        elif await control.leave_voicemail():
+            log.info("Leaving a voicemail message")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

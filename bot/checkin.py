@@ -57,6 +57,9 @@ class Question:
 class CheckinScript:
     greeting: tuple[str, ...]
     """Sentences said before the first question; may name {bot_name} and {organization_name}."""
+    personal_greeting: tuple[str, ...]
+    """The greeting of a call to someone on the roster: may also name {name}, what they like to
+    be called; {organization_name} is then on whose behalf the call is made."""
     questions: tuple[Question, ...]
     goodbye: str
     opt_out_goodbye: str
@@ -65,15 +68,24 @@ class CheckinScript:
     moving_on: str
     """Said before the next question when the answer wasn't understood the second time."""
 
-    def opening(self, *, bot_name: str, organization_name: str) -> list[str]:
-        """How a call opens, one sentence each: the greeting, then the first question."""
-        names = {"bot_name": bot_name, "organization_name": organization_name}
-        return [line.format(**names) for line in self.greeting] + [self.questions[0].text]
+    def opening(
+        self, *, bot_name: str, organization_name: str, name: str | None = None
+    ) -> list[str]:
+        """How a call opens, one sentence each: the greeting (by ``name`` when the person is
+        known), then the first question."""
+        names = {"bot_name": bot_name, "organization_name": organization_name, "name": name}
+        greeting = self.greeting if name is None else self.personal_greeting
+        return [line.format(**names) for line in greeting] + [self.questions[0].text]
 
 
 DEFAULT_SCRIPT = CheckinScript(
     greeting=(
         "Hello!",
+        "This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
+        "for your daily check-in.",
+    ),
+    personal_greeting=(
+        "Hello {name}!",
         "This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
         "for your daily check-in.",
     ),
@@ -143,10 +155,7 @@ DEFAULT_SCRIPT = CheckinScript(
         ),
     ),
     goodbye="Thank you for talking with me today. Goodbye, and take care!",
-    opt_out_goodbye=(
-        "I understand. I'll let your care team know that you'd rather not get these calls. "
-        "Goodbye, and take care!"
-    ),
+    opt_out_goodbye="I understand. I'll make sure we don't call you again. Take care, goodbye.",
     not_understood="I'm sorry, I didn't quite catch that.",
     moving_on="That's all right.",
 )
@@ -448,7 +457,7 @@ class CheckinDialogue:
         intent = caller_intent(words)
         if intent is Intent.OPT_OUT:
             self.opted_out = True
-            return self._end(CallEnd(self.plan.opt_out_goodbye, OPT_OUT_REASON))
+            return self._end(CallEnd(self.plan.opt_out_goodbye, OPT_OUT_REASON, opted_out=True))
         if intent is Intent.GOODBYE:
             return self._end(CallEnd(self.plan.goodbye, "caller said goodbye"))
         if intent is Intent.REPEAT:

@@ -14,7 +14,7 @@ and the audio of the lines every call says.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
@@ -140,20 +140,22 @@ class ServiceClients:
             *prompts.FIXED_LINES,
         ]
 
-    async def prepare_speech(self) -> None:
-        """Load this machine's models (once) and synthesize the fixed lines not cached yet
-        (before a call is answered). Never raises: a failure is logged."""
+    async def prepare_speech(self, lines: Sequence[str] = ()) -> None:
+        """Load this machine's models (once) and synthesize the fixed lines, and ``lines``
+        (a person's own greeting), not cached yet (before a call is answered). Never raises:
+        a failure is logged."""
         if self.local is not None:
             try:
                 await self.local.aload()
             except Exception as exc:
                 logger.error(f"Could not load the speech models on this machine: {exc}")
                 return
-        await self.speech.warm(self.voice, self.fixed_lines())
+        await self.speech.warm(self.voice, [*self.fixed_lines(), *lines])
 
-    def prepare_speech_soon(self) -> None:
-        """`prepare_speech` in the background (when the server starts, when a call rings)."""
-        task = asyncio.create_task(self.prepare_speech())
+    def prepare_speech_soon(self, lines: Sequence[str] = ()) -> None:
+        """`prepare_speech` in the background (when the server starts, when a call rings, when
+        a call for someone on the roster is answered: their greeting)."""
+        task = asyncio.create_task(self.prepare_speech(lines))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 

@@ -1,5 +1,10 @@
 """Running one conversation, from the greeting to the end: on a Twilio media websocket
-(`run_conversation`), or on any line already built (`converse`: the browser's too)."""
+(`run_conversation`), or on any line already built (`converse`: the browser's too).
+
+A phone call greets the person by name when it was placed for someone on the roster (its
+`calls.briefs.CallBrief`), and can be told from outside while it runs (`CallControl`, found
+through `ActiveCalls`) that an answering machine took it: it then leaves a message and ends.
+"""
 
 from __future__ import annotations
 
@@ -17,9 +22,11 @@ from pipecat.workers.runner import WorkerRunner
 
 from bot import prompts
 from bot.services import ServiceClients, build_call_services
+from calls.briefs import GENERIC_BRIEF, CallBrief
 from calls.recorder import RecordWriter
 from pipeline.builder import BuiltCall, MediaStream, build_call_worker, twilio_line
 from pipeline.events import CallEvent, CallNote, EventBus
+from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
 from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError, TwilioGateway
 
@@ -32,9 +39,39 @@ class Ending:
     """Why a conversation ended; the first reason given wins."""
 
     reason: str | None = None
+    opted_out: bool = False
+    """The person asked never to be called again (the `opt_out` tool, the guided check-in)."""
 
     def bot_ends_call(self, reason: str) -> None:
         self.reason = self.reason or f"bot-hangup: {reason}"
+
+    def bot_ends_call_opted_out(self, reason: str) -> None:
+        self.opted_out = True
+        self.bot_ends_call(reason)
+
+    @property
+    def bot_hangs_up(self) -> bool:
+        """Whether carecall, not the person, ended the call (then it hangs up through Twilio)."""
+        reason = self.reason or ""
+        return reason.startswith("bot-hangup") or reason == VOICEMAIL_REASON
+
+
+@dataclass
+class CallControl:
+    """What the rest of this process may do to a running phone call."""
+
+    ending: Ending
+    voicemail: VoicemailDrop
+    voicemail_message: str
+
+    async def leave_voicemail(self) -> bool:
+        """An answering machine took the call and has beeped: drop what the bot was saying,
+        leave the message, end the call (reason `voicemail`). False when the call is already
+        ending for another reason."""
+        if self.ending.reason is not None:
+            return False
+        self.ending.reason = VOICEMAIL_REASON
+        return await self.voicemail.leave_message(self.voicemail_message)
 
 
 class ActiveCalls:
@@ -51,6 +88,7 @@ class ActiveCalls:
 
     def __init__(self, *, collect_every: float = 30.0, settle: float = 1.0) -> None:
         self.by_call_id: dict[int, asyncio.Task[None]] = {}
+        self._controls: dict[int, CallControl] = {}
         self._collect_every = collect_every
         self._settle = settle
         self._collection: asyncio.TimerHandle | None = None
@@ -62,8 +100,17 @@ class ActiveCalls:
     def started(self, call_id: int, task: asyncio.Task[None]) -> None:
         self.by_call_id[call_id] = task
 
+    def attach(self, call_id: int, control: CallControl) -> None:
+        """The running call's control handle (once its pipeline is built)."""
+        self._controls[call_id] = control
+
+    def control(self, call_id: int) -> CallControl | None:
+        """The control handle of a call whose pipeline runs in this process, else None."""
+        return self._controls.get(call_id)
+
     def ended(self, call_id: int) -> None:
         self.by_call_id.pop(call_id, None)
+        self._controls.pop(call_id, None)
         if self._collection is None:
             loop = asyncio.get_running_loop()
             due = max(loop.time() + self._settle, self._last_collection + self._collect_every)
@@ -89,11 +136,14 @@ async def run_conversation(
     writer: RecordWriter,
     bus: EventBus,
     twilio: TwilioGateway | None,
+    brief: CallBrief = GENERIC_BRIEF,
+    active_calls: ActiveCalls | None = None,
 ) -> None:
-    """A Twilio media stream's conversation; with ``twilio`` None (a demo call, which dials
-    no one) the bot's hang-up only closes the stream."""
+    """A Twilio media stream's conversation with the person in ``brief``; with ``twilio``
+    None (a demo call, which dials no one) the bot's hang-up only closes the stream. The
+    call's `CallControl` is attached to ``active_calls`` while it runs."""
     ending = Ending()
-    services = build_call_services(settings, clients, system_prompt=system_prompt(settings))
+    services = build_call_services(settings, clients, system_prompt=system_prompt(settings, brief))
     line = twilio_line(websocket, stream, settings)
     call = build_call_worker(
         line,
@@ -102,7 +152,14 @@ async def run_conversation(
         services=services,
         sink=writer,
         on_bot_ends_call=ending.bot_ends_call,
+        on_opt_out=ending.bot_ends_call_opted_out,
+        greeting=greeting(settings, brief),
     )
+    if active_calls is not None:
+        active_calls.attach(
+            stream.call_id,
+            CallControl(ending, call.voicemail, voicemail_message(settings, brief)),
+        )
     try:
         await converse(
             call,
@@ -114,13 +171,36 @@ async def run_conversation(
             log=logger.bind(call_id=stream.call_id, call_sid=stream.call_sid),
         )
     finally:
-        if twilio is not None and (ending.reason or "").startswith("bot-hangup"):
+        if twilio is not None and ending.bot_hangs_up:
             await _hang_up_quietly(twilio, stream.call_sid)
 
 
-def system_prompt(settings: Settings) -> str:
+def system_prompt(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str:
     return prompts.system_prompt(
-        bot_name=settings.bot_name, organization_name=settings.organization_name
+        bot_name=settings.bot_name,
+        organization_name=settings.organization_name,
+        name=brief.spoken_name,
+        on_behalf_of=brief.on_behalf_of,
+        notes=brief.notes,
+        language=brief.language,
+    )
+
+
+def greeting(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> list[str]:
+    return prompts.greeting(
+        bot_name=settings.bot_name,
+        organization_name=settings.organization_name,
+        name=brief.spoken_name,
+        on_behalf_of=brief.on_behalf_of,
+    )
+
+
+def voicemail_message(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str:
+    return prompts.voicemail_message(
+        bot_name=settings.bot_name,
+        organization_name=settings.organization_name,
+        name=brief.spoken_name,
+        on_behalf_of=brief.on_behalf_of,
     )
 
 
@@ -157,7 +237,7 @@ async def converse(
     finally:
         call.recorder.finish()
         ending.reason = ending.reason or ("caller-hangup" if caller_hung_up() else "stream-closed")
-        writer.submit(CallNote(call_id, end_reason=ending.reason))
+        writer.submit(CallNote(call_id, end_reason=ending.reason, opted_out=ending.opted_out))
         await bus.publish(
             CallEvent("call.media", call_id, {"state": "ended", "reason": ending.reason})
         )

@@ -3,7 +3,9 @@
 Pipelines hand it turn records and notes with `submit` (never waits). It publishes each one on
 the event bus at once (the dashboard is live even when the database is slow) and stores them in
 order, in batches. A failed write is retried with backoff; nothing is dropped, and a turn is
-never stored twice (turns are keyed by call and sequence number).
+never stored twice (turns are keyed by call and sequence number). A note that the person opted
+out marks them do-not-call here too (`SeniorRepository.opt_out_by_call`), so the conversation
+never waits for that write either.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ import contextlib
 from loguru import logger
 from sqlalchemy.exc import DataError, IntegrityError
 
+from bot.checkin import OPT_OUT_REASON
 from persistence.repositories import CallRepository
+from persistence.roster import SeniorRepository
 from pipeline.events import CallEvent, CallNote, EventBus, TurnRecord
 
 _MAX_BATCH = 200
@@ -22,9 +26,12 @@ _MAX_BACKOFF_SECONDS = 10.0
 
 
 class RecordWriter:
-    def __init__(self, calls: CallRepository, bus: EventBus) -> None:
+    def __init__(
+        self, calls: CallRepository, bus: EventBus, seniors: SeniorRepository | None = None
+    ) -> None:
         self._calls = calls
         self._bus = bus
+        self._seniors = seniors
         self._queue: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
@@ -69,7 +76,7 @@ class RecordWriter:
             else CallEvent(
                 "call.error" if item.error else "call.status",
                 item.call_id,
-                {"error": item.error} if item.error else {"end_reason": item.end_reason},
+                {"error": item.error} if item.error else _note_data(item),
             )
         )
         try:
@@ -114,3 +121,24 @@ class RecordWriter:
                     await self._calls.note_error(item.call_id, item.error)
                 if item.end_reason:
                     await self._calls.note_end_reason(item.call_id, item.end_reason)
+                if item.opted_out:
+                    await self._opt_out(item)
+
+    async def _opt_out(self, note: CallNote) -> None:
+        if self._seniors is None:
+            logger.error(f"Call {note.call_id}: the person opted out, but no roster to mark")
+            return
+        # Idempotent: a retried batch marks the same person again, harmlessly.
+        senior_id = await self._seniors.opt_out_by_call(note.call_id, OPT_OUT_REASON)
+        log = logger.bind(call_id=note.call_id)
+        if senior_id is None:
+            log.info("The person asked not to be called again; the number is not on the roster")
+        else:
+            log.info(f"Person {senior_id} asked not to be called again: marked do-not-call")
+
+
+def _note_data(note: CallNote) -> dict[str, object]:
+    data: dict[str, object] = {"end_reason": note.end_reason}
+    if note.opted_out:
+        data["opted_out"] = True
+    return data

@@ -203,6 +203,29 @@ class CallRepository:
             call = (await session.execute(select(Call).where(this_call))).scalar_one_or_none()
             return call, changed and call is not None
 
+    async def note_answered_by(self, call_sid: str, answered_by: str) -> tuple[Call | None, bool]:
+        """Who or what answered (Twilio's answering-machine detection: `human`,
+        `machine_end_beep`, `fax`, ...); returns (call, whether anything changed). A machine's
+        verdict is kept once given: a later `human`/`unknown` doesn't undo it."""
+        this_call = Call.twilio_sid == call_sid
+        conditions = [this_call, Call.answered_by.is_distinct_from(answered_by)]
+        if not is_machine(answered_by):
+            conditions.append(
+                or_(
+                    Call.answered_by.is_(None),
+                    ~(
+                        Call.answered_by.startswith("machine_", autoescape=True)
+                        | (Call.answered_by == "fax")
+                    ),
+                )
+            )
+        async with self._sessions.begin() as session:
+            changed = await _updated(
+                session, update(Call).where(*conditions).values(answered_by=answered_by)
+            )
+            call = (await session.execute(select(Call).where(this_call))).scalar_one_or_none()
+            return call, changed and call is not None
+
     async def mark_connected(self, call_id: int) -> Call | None:
         """A call without Twilio (talk in the browser) is answered: in progress from now."""
         async with self._sessions.begin() as session:
@@ -276,6 +299,11 @@ class CallRepository:
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["call_id", "sequence"])
             )
+
+
+def is_machine(answered_by: str | None) -> bool:
+    """Whether Twilio's answering-machine detection found a machine (or a fax), not a person."""
+    return answered_by is not None and (answered_by.startswith("machine_") or answered_by == "fax")
 
 
 def _as_utc(moment: datetime) -> datetime:

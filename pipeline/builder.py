@@ -6,13 +6,15 @@ A call's line is the only part that differs between a phone call and a talk in t
 no marks: what the browser was sent is what the person heard). Everything else is shared:
 
     line's transport.input
+    → VoicemailDrop          (an answering machine took the call: leave one message, end)
     → ServiceErrorFallback   (a service failed: say a short line, keep going)
     → CallTimeLimit          (wrap up, then say goodbye at the maximum length)
     → STT (Whisper)
     → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
                                barge-in)
     → AudioStop              (the caller's audio goes no further)
-    → LLM (GPT-4o, end_call tool), or without one GuidedDialogue (the guided check-in)
+    → LLM (GPT-4o, end_call and opt_out tools), or without one GuidedDialogue (the guided
+                               check-in)
     → TTS
     → the line's own processors (Twilio: PlaybackMarks, a mark after each sentence: what the
                                caller really heard)
@@ -52,7 +54,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from bot import prompts
 from bot.checkin import DEFAULT_SCRIPT, CheckinDialogue
 from bot.services import CallServices
-from bot.tools import END_CALL, end_call_handler
+from bot.tools import END_CALL, OPT_OUT, end_call_handler, opt_out_handler
 from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
 from pipeline.turns import PauseTolerantTurnStop
 from pipeline.vad import BatchedSileroVAD
@@ -61,6 +63,7 @@ from processors.call_time_limit import CallTimeLimit
 from processors.guided_dialogue import GuidedDialogue
 from processors.playback_marks import PlaybackMarks
 from processors.service_fallback import ServiceErrorFallback
+from processors.voicemail import VoicemailDrop
 from settings import Settings
 from telephony.serializer import SafeTwilioSerializer
 
@@ -137,6 +140,8 @@ class BuiltCall:
     line: CallLine
     recorder: CallRecorder
     greeting: list[str]
+    voicemail: VoicemailDrop
+    """Leaves a message and ends the call when an answering machine took it."""
     checkin: CheckinDialogue | None = None
     """The guided check-in, when there is no model: its `answers` are the caller's answers."""
 
@@ -153,19 +158,26 @@ def build_call_worker(
     services: CallServices,
     sink: RecordSink,
     on_bot_ends_call: Callable[[str], None],
+    on_opt_out: Callable[[str], None] | None = None,
+    greeting: list[str] | None = None,
 ) -> BuiltCall:
+    """One call's worker. ``on_bot_ends_call(reason)`` is told when the bot ends the call and
+    ``on_opt_out(reason)`` (default: ``on_bot_ends_call``) when it ends it because the person
+    asked never to be called again; ``greeting`` is the opening (default: the generic one)."""
     transport = line.transport
+    on_opt_out = on_opt_out or on_bot_ends_call
     checkin: CheckinDialogue | None = None
     dialogue: FrameProcessor
     if services.llm is None:
         # No language model: a deterministic walk through the check-in plan answers instead.
         checkin = CheckinDialogue(DEFAULT_SCRIPT)
-        dialogue = GuidedDialogue(checkin, on_end=on_bot_ends_call)
+        dialogue = GuidedDialogue(checkin, on_end=on_bot_ends_call, on_opt_out=on_opt_out)
         context = LLMContext()
     else:
         services.llm.register_function("end_call", end_call_handler(on_bot_ends_call))
+        services.llm.register_function("opt_out", opt_out_handler(on_opt_out))
         dialogue = services.llm
-        context = LLMContext(tools=ToolsSchema(standard_tools=[END_CALL]))
+        context = LLMContext(tools=ToolsSchema(standard_tools=[END_CALL, OPT_OUT]))
     # Older callers pause mid-sentence: a turn ends only after VAD silence plus a further
     # pause, and only once there is a transcript (see README, "Turn-taking").
     turn_stop = PauseTolerantTurnStop(pause_seconds=settings.user_turn_pause_seconds)
@@ -180,9 +192,11 @@ def build_call_worker(
             user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
         ),
     )
+    voicemail = VoicemailDrop()
     pipeline = Pipeline(
         [
             transport.input(),
+            voicemail,
             ServiceErrorFallback(prompts.FALLBACK_LINE),
             CallTimeLimit(
                 wrap_up_after=settings.max_call_seconds - settings.wrap_up_seconds,
@@ -215,7 +229,8 @@ def build_call_worker(
         name=f"call-{call_id}",
     )
     observe_without_audio(worker)
-    greeting = prompts.greeting(
-        bot_name=settings.bot_name, organization_name=settings.organization_name
-    )
-    return BuiltCall(worker, line, recorder, greeting, checkin)
+    if greeting is None:
+        greeting = prompts.greeting(
+            bot_name=settings.bot_name, organization_name=settings.organization_name
+        )
+    return BuiltCall(worker, line, recorder, greeting, voicemail, checkin)

@@ -56,11 +56,13 @@ class TurnRecord:
 
 @dataclass(frozen=True)
 class CallNote:
-    """A fact about the call learnt during the conversation: an error, or why it ended."""
+    """A fact about the call learnt during the conversation: an error, or why it ended, and
+    whether the person asked never to be called again (stored as do-not-call)."""
 
     call_id: int
     error: str | None = None
     end_reason: str | None = None
+    opted_out: bool = False
 
 
 @dataclass(frozen=True)

@@ -7,7 +7,9 @@ pushes what the LLM pushes: `LLMFullResponseStartFrame`, `LLMTextFrame`s and
 `LLMFullResponseEndFrame`. So the TTS speaks the answer, and the assistant aggregator and the
 call recorder record the same turns as with a model. When the dialogue ends the call, it ends
 the way the model's `end_call` tool does (`processors.call_end`): `on_end(reason)`, a goodbye the
-caller cannot interrupt, and `EndWorkerFrame`. Every other frame is forwarded unchanged.
+caller cannot interrupt, and `EndWorkerFrame`; when the caller asked not to be called again
+(`CallEnd.opted_out`), it tells `on_opt_out(reason)` instead, as the model's `opt_out` tool does.
+Every other frame is forwarded unchanged.
 
 What to say is the `Dialogue`'s business (the guided check-in: `bot.checkin.CheckinDialogue`);
 this processor only carries words in and answers out. Runs in direct mode: it never waits, so
@@ -38,6 +40,8 @@ from processors.call_end import say_goodbye_and_end
 class CallEnd:
     goodbye: str
     reason: str
+    opted_out: bool = False
+    """The caller asked never to be called again."""
 
 
 @dataclass(frozen=True)
@@ -55,10 +59,17 @@ class Dialogue(Protocol):
 
 
 class GuidedDialogue(FrameProcessor):
-    def __init__(self, dialogue: Dialogue, *, on_end: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        dialogue: Dialogue,
+        *,
+        on_end: Callable[[str], None],
+        on_opt_out: Callable[[str], None] | None = None,
+    ) -> None:
         super().__init__(enable_direct_mode=True)
         self.dialogue = dialogue
         self._on_end = on_end
+        self._on_opt_out = on_opt_out or on_end
         self._ended = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
@@ -79,8 +90,9 @@ class GuidedDialogue(FrameProcessor):
         if reply.end is not None:
             self._ended = True
             logger.info(f"The guided check-in ended the call ({reply.end.reason})")
+            on_end = self._on_opt_out if reply.end.opted_out else self._on_end
             await say_goodbye_and_end(
-                self.push_frame, self._on_end, goodbye=reply.end.goodbye, reason=reply.end.reason
+                self.push_frame, on_end, goodbye=reply.end.goodbye, reason=reply.end.reason
             )
 
 

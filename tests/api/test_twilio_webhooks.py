@@ -18,13 +18,17 @@ from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
+from calls.briefs import GENERIC_BRIEF, CallBrief
+from checkins.roster import RosterService, SeniorInput
 from pipeline.events import CallEvent, InProcessEventBus
 from settings import Settings
 from tests.api.support import (
     FROM,
     TO,
+    app_state,
     get_call,
     make_client,
+    on_app_loop,
     place_call,
     sign,
     signed_post,
@@ -122,6 +126,33 @@ def test_voice_webhook_token_differs_per_call(client: TestClient) -> None:
         assert stream is not None
         tokens.append({p.get("name"): p.get("value") for p in stream}["token"])
     assert tokens[0] != tokens[1]
+
+
+def test_voice_webhook_remembers_whom_the_call_is_for(db_client: TestClient) -> None:
+    """The media stream will take the person's brief from memory, not the database."""
+    state = app_state(db_client)
+    roster = RosterService(state.seniors, state.clock)
+    mary = on_app_loop(
+        db_client,
+        roster.create,
+        SeniorInput(
+            "Mary Jones",
+            "+14155550123",
+            "America/Chicago",
+            preferred_name="Molly",
+            notes="Loves roses.",
+            on_behalf_of="your son Tom",
+        ),
+    )
+    call = on_app_loop(db_client, state.calls.create, mary.phone_number, FROM, senior_id=mary.id)
+    stranger = place_call(db_client)
+
+    for call_id, sid in ((call.id, "CA" + "1" * 32), (stranger["id"], stranger["twilio_sid"])):
+        response = signed_post(db_client, f"/twilio/voice?call_id={call_id}", voice_params(sid))
+        assert response.status_code == 200 and "<Connect>" in response.text
+
+    assert state.briefs.get(call.id) == CallBrief("Molly", "your son Tom", "Loves roses.", "en")
+    assert state.briefs.get(stranger["id"]) == GENERIC_BRIEF
 
 
 @pytest.mark.parametrize("query", ["", "?call_id=", "?call_id=abc", "?call_id=-1"])
@@ -476,3 +507,126 @@ def test_failed_placement_is_published(
         assert event.kind == "call.status"
         assert event.data["status"] == "failed"
         assert event.data["error"]
+
+
+# --- answering-machine detection --------------------------------------------------------------
+
+
+def amd_path(call: dict[str, Any]) -> str:
+    return f"/twilio/amd?call_id={call['id']}"
+
+
+def amd_params(sid: str, answered_by: str, **extra: str) -> dict[str, str]:
+    """An asynchronous AMD callback's form, with the fields Twilio sends."""
+    return {
+        "AccountSid": TEST_ACCOUNT_SID,
+        "AnsweredBy": answered_by,
+        "CallSid": sid,
+        "MachineDetectionDuration": "4120",
+        **extra,
+    }
+
+
+@pytest.mark.parametrize("answered_by", ["human", "machine_end_beep", "fax", "unknown"])
+def test_the_machine_detection_verdict_is_stored(db_client: TestClient, answered_by: str) -> None:
+    call = place_call(db_client)
+
+    response = signed_post(db_client, amd_path(call), amd_params(call["twilio_sid"], answered_by))
+
+    assert response.status_code == 204, response.text
+    assert get_call(db_client, call["id"])["answered_by"] == answered_by
+
+
+def test_a_machine_verdict_is_published_and_not_undone(
+    client: TestClient, bus: InProcessEventBus
+) -> None:
+    call = place_call(client)
+    sid, path = call["twilio_sid"], amd_path(call)
+    with subscribed(client, bus) as events:
+        assert signed_post(client, path, amd_params(sid, "machine_start")).status_code == 204
+        first = events.next()
+        assert (first.kind, first.call_id, first.data["answered_by"]) == (
+            "call.status",
+            call["id"],
+            "machine_start",
+        )
+        assert signed_post(client, path, amd_params(sid, "machine_end_silence")).status_code == 204
+        assert events.next().data["answered_by"] == "machine_end_silence"
+        # A repeat changes nothing, and a late "human" doesn't undo the machine.
+        assert signed_post(client, path, amd_params(sid, "machine_end_silence")).status_code == 204
+        assert signed_post(client, path, amd_params(sid, "human")).status_code == 204
+        assert events.nothing_more() == []
+    assert get_call(client, call["id"])["answered_by"] == "machine_end_silence"
+    # The call is not running here: nothing was asked of Twilio beyond placing it.
+    assert get_call(client, call["id"])["end_reason"] is None
+
+
+@pytest.mark.parametrize("forgery", [*FORGERY_NAMES, "replayed without the duration"])
+def test_forged_machine_detection_callbacks_are_403_and_change_nothing(
+    client: TestClient, forgery: str
+) -> None:
+    call = place_call(client)
+    path = amd_path(call)
+    params = amd_params(call["twilio_sid"], "machine_end_beep", From=FROM)
+    forgeries = _forgeries(path, params)
+    forgeries["replayed without the duration"] = (
+        {"X-Twilio-Signature": sign(path, params)},
+        {k: v for k, v in params.items() if k != "MachineDetectionDuration"},
+    )
+    headers, form = forgeries[forgery]
+
+    response = client.post(path, data=form, headers=headers)
+
+    assert response.status_code == 403
+    assert response.json() == FORBIDDEN
+    assert get_call(client, call["id"])["answered_by"] is None
+
+
+@pytest.mark.parametrize(
+    "params",
+    [
+        pytest.param(amd_params("CA" + "a" * 32, "robot"), id="unknown verdict"),
+        pytest.param(amd_params("CA" + "a" * 32, ""), id="empty verdict"),
+        pytest.param(
+            {k: v for k, v in amd_params("CA", "human").items() if k != "AnsweredBy"},
+            id="missing AnsweredBy",
+        ),
+        pytest.param(
+            {k: v for k, v in amd_params("CA", "human").items() if k != "CallSid"},
+            id="missing CallSid",
+        ),
+        pytest.param(
+            amd_params("CA" + "a" * 32, "human", MachineDetectionDuration="soon"),
+            id="non-numeric duration",
+        ),
+    ],
+)
+def test_malformed_machine_detection_callbacks_are_400(
+    client: TestClient, params: dict[str, str]
+) -> None:
+    call = place_call(client)
+    params = {**params, "CallSid": call["twilio_sid"]} if "CallSid" in params else params
+
+    response = signed_post(client, amd_path(call), params)
+
+    assert response.status_code == 400, response.text
+    assert "AnsweredBy" in response.json()["detail"] or "Duration" in response.json()["detail"]
+    assert get_call(client, call["id"])["answered_by"] is None
+
+
+def test_a_verdict_for_an_unknown_call_is_ignored(client: TestClient) -> None:
+    call = place_call(client)
+    before = client.get("/api/calls").json()
+
+    response = signed_post(client, amd_path(call), amd_params("CA" + "f" * 32, "machine_end_beep"))
+
+    assert response.status_code == 204
+    assert client.get("/api/calls").json() == before
+
+
+def test_the_amd_webhook_is_503_when_twilio_is_not_configured(
+    make_settings: Callable[..., Settings], fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    for client in make_client(make_settings(twilio_auth_token=None), fake_twilio):
+        response = signed_post(client, "/twilio/amd?call_id=1", amd_params("CA", "human"))
+        assert response.status_code == 503

@@ -1,4 +1,5 @@
-"""The end_call tool: note the reason, answer without a new model turn, say goodbye, end."""
+"""The end_call and opt_out tools: note the reason, answer without a new model turn, say
+goodbye, end."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ import pytest
 from pipecat.frames.frames import EndWorkerFrame, Frame, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 
-from bot.prompts import DEFAULT_GOODBYE
-from bot.tools import END_CALL, end_call_handler
+from bot.checkin import OPT_OUT_REASON
+from bot.prompts import DEFAULT_GOODBYE, OPT_OUT_GOODBYE
+from bot.tools import END_CALL, OPT_OUT, end_call_handler, opt_out_handler
 
 
 async def _call(handler: Any, params: SimpleNamespace) -> None:
@@ -37,10 +39,11 @@ class Call:
     async def result_callback(self, result: Any, *, properties: Any = None) -> None:
         self.results.append((result, properties))
 
-    async def run(self, arguments: dict[str, Any]) -> None:
-        handler = end_call_handler(self.reasons.append)
+    async def run(self, arguments: dict[str, Any], tool: str = "end_call") -> None:
+        make = end_call_handler if tool == "end_call" else opt_out_handler
+        handler = make(self.reasons.append)
         params = SimpleNamespace(
-            function_name="end_call",
+            function_name=tool,
             tool_call_id="call_1",
             arguments=arguments,
             llm=self.llm,
@@ -104,3 +107,33 @@ async def test_on_end_is_told_before_the_goodbye_is_spoken() -> None:
 
     assert seen == [0]
     assert len(call.llm.pushed) == 2
+
+
+def test_opt_out_is_offered_and_end_call_no_longer_covers_it() -> None:
+    assert OPT_OUT.name == "opt_out"
+    assert set(OPT_OUT.properties) == {"reason"} and OPT_OUT.required == []
+    assert "doesn't want these calls" in OPT_OUT.description
+    assert "stop calling me" in OPT_OUT.description
+    assert "not to be called again" not in END_CALL.description
+    assert "opt_out" in END_CALL.description
+
+
+@pytest.mark.parametrize(
+    "arguments", [{"reason": "does not want the calls"}, {}, {"goodbye": "See you tomorrow!"}]
+)
+async def test_opt_out_confirms_kindly_and_ends_like_end_call(arguments: dict[str, Any]) -> None:
+    call = Call()
+    await call.run(arguments, tool="opt_out")
+
+    # One known reason (the end reason stored), whatever the model said.
+    assert call.reasons == [OPT_OUT_REASON]
+    result, properties = call.results[0]
+    assert result == {"status": "opted out; ending call"} and properties.run_llm is False
+    assert [type(f) for f in call.llm.pushed] == [TTSSpeakFrame, EndWorkerFrame]
+    speak, end = call.llm.pushed
+    assert isinstance(speak, TTSSpeakFrame) and isinstance(end, EndWorkerFrame)
+    # Always the confirming line: the person must hear they won't be called again.
+    assert speak.text == OPT_OUT_GOODBYE
+    assert "don't call you again" in speak.text
+    assert speak.interruptible is False
+    assert end.reason == OPT_OUT_REASON

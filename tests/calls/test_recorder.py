@@ -6,10 +6,17 @@ import asyncio
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.checkin import OPT_OUT_REASON
 from calls.recorder import RecordWriter
+from checkins.roster import ConsentInput, RosterService, SeniorInput
+from persistence.database import create_session_factory
 from persistence.models import TurnRole
 from persistence.repositories import CallRepository, TurnLike
+from persistence.roster import SeniorRepository
 from pipeline.events import CallEvent, CallNote, InProcessEventBus, TurnRecord
+from tests.checkins.clocks import FakeClock
 
 
 def _turn(call_id: int, sequence: int, text: str) -> TurnRecord:
@@ -78,3 +85,51 @@ async def test_a_database_outage_delays_writes_but_loses_nothing(
     assert flaky.failures == 0
     stored = await calls_repo.get(call.id, with_turns=True)
     assert stored is not None and [t.sequence for t in stored.turns] == [1, 2, 3]
+
+
+async def test_an_opt_out_marks_the_person_do_not_call(
+    engine: AsyncEngine, calls_repo: CallRepository
+) -> None:
+    seniors = SeniorRepository(create_session_factory(engine))
+    roster = RosterService(seniors, FakeClock())
+    mary = await roster.create(SeniorInput("Mary Jones", "+14155550123", "America/Chicago"))
+    await roster.record_consent(mary.id, ConsentInput("Mary", "verbal"), recorded_by=None)
+    call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
+    stranger = await calls_repo.create("+14155550999", None)
+    bus = InProcessEventBus()
+    writer = RecordWriter(calls_repo, bus, seniors)
+    writer.start()
+    end_reason = f"bot-hangup: {OPT_OUT_REASON}"
+    async with bus.subscribe() as events:
+        writer.submit(CallNote(call.id, end_reason=end_reason, opted_out=True))
+        writer.submit(CallNote(stranger.id, end_reason=end_reason, opted_out=True))
+        published = [await asyncio.wait_for(anext(events), 5) for _ in range(2)]
+    await writer.drain()
+    await writer.stop()
+
+    assert published[0].data == {"end_reason": end_reason, "opted_out": True}
+    marked = await seniors.get(mary.id)
+    assert marked is not None and marked.do_not_call
+    assert marked.do_not_call_reason == OPT_OUT_REASON and marked.do_not_call_at is not None
+    stored = await calls_repo.get(call.id)
+    assert stored is not None and stored.end_reason == end_reason
+    # A number not on the roster: nothing to mark, the call's end is stored all the same.
+    other = await calls_repo.get(stranger.id)
+    assert other is not None and other.end_reason == end_reason
+
+
+async def test_an_ordinary_end_marks_no_one(
+    engine: AsyncEngine, calls_repo: CallRepository
+) -> None:
+    seniors = SeniorRepository(create_session_factory(engine))
+    mary = await RosterService(seniors, FakeClock()).create(
+        SeniorInput("Mary Jones", "+14155550123", "America/Chicago")
+    )
+    call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
+    writer = RecordWriter(calls_repo, InProcessEventBus(), seniors)
+    writer.start()
+    writer.submit(CallNote(call.id, end_reason="bot-hangup: caller said goodbye"))
+    await writer.drain()
+    await writer.stop()
+    unchanged = await seniors.get(mary.id)
+    assert unchanged is not None and not unchanged.do_not_call

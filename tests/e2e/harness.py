@@ -18,6 +18,7 @@ import httpx
 import uvicorn
 from twilio.request_validator import RequestValidator
 
+from checkins.clock import Clock
 from cli import standalone_auth
 from server import create_app
 from settings import Settings
@@ -44,11 +45,15 @@ class LiveServer:
     """`uvicorn server:app` equivalent, started in a thread so the test loop stays free."""
 
     def __init__(
-        self, settings: Settings, twilio_http: FakeAsyncTwilioHttpClient, port: int
+        self,
+        settings: Settings,
+        twilio_http: FakeAsyncTwilioHttpClient,
+        port: int,
+        clock: Clock | None = None,
     ) -> None:
         self.port = port
         self.base_url = f"http://127.0.0.1:{port}"
-        self.app = create_app(settings, twilio_http_client=twilio_http)
+        self.app = create_app(settings, twilio_http_client=twilio_http, clock=clock)
         config = uvicorn.Config(
             self.app, host="127.0.0.1", port=port, log_level="warning", lifespan="on"
         )
@@ -81,9 +86,14 @@ class RunningCarecall:
 
 @asynccontextmanager
 async def running_carecall(
-    make_settings: Callable[..., Settings], database_url: str, **overrides: Any
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    *,
+    clock: Clock | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[RunningCarecall]:
-    """The fake OpenAI server (espeak speech) and a live carecall server configured for it."""
+    """The fake OpenAI server (espeak speech) and a live carecall server configured for it
+    (on ``clock``, e.g. inside a person's calling hours)."""
     openai = FakeOpenAI(tts_mode="espeak")
     await openai.start()
     port = free_port()
@@ -96,7 +106,7 @@ async def running_carecall(
     settings = make_settings(**values)
     twilio_http = FakeAsyncTwilioHttpClient()
     try:
-        with LiveServer(settings, twilio_http, port) as server:
+        with LiveServer(settings, twilio_http, port, clock) as server:
             yield RunningCarecall(openai, twilio_http, server, settings)
     finally:
         await openai.stop()

@@ -56,8 +56,10 @@ TTS_SAMPLE_RATE = 24_000
 GOODBYE_REPLY = "Thank you for talking with me today. Goodbye, and take care!"
 GREETING_REPLY = "Hello! This is an automated check-in call. How are you today?"
 END_CALL_TOOL = "end_call"
+OPT_OUT_TOOL = "opt_out"
 
 _GOODBYE_PATTERN = re.compile(r"\b(?:goodbye|bye)\b", re.IGNORECASE)
+_OPT_OUT_PATTERN = re.compile(r"\b(?:stop calling|don'?t call me)\b", re.IGNORECASE)
 _WORDS_PER_CHUNK = 3
 _CHUNK_INTERVAL_S = 0.01
 _TTS_CHUNK_BYTES = TTS_SAMPLE_RATE * 2 // 10  # 100 ms of 16-bit mono audio
@@ -127,6 +129,8 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     """Decide, deterministically, how the fake LLM answers a chat request.
 
     * The last message is a tool result: say goodbye.
+    * The last user message says "stop calling" or "don't call me" and an ``opt_out`` tool is
+      offered: call it.
     * The last user message says "goodbye"/"bye" and an ``end_call`` tool is offered:
       call it (with a ``reason`` argument when its schema has one).
     * No user message at all: greet.
@@ -143,6 +147,11 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     if not user_texts:
         return ScriptedReply(text=GREETING_REPLY)
     user_text = user_texts[-1].strip()
+    if _find_tool(body.get("tools"), OPT_OUT_TOOL) is not None and _OPT_OUT_PATTERN.search(
+        user_text
+    ):
+        reason = {"reason": "does not want the calls"}
+        return ScriptedReply(tool_name=OPT_OUT_TOOL, tool_arguments=json.dumps(reason))
     end_call = _find_tool(body.get("tools"), END_CALL_TOOL)
     if end_call is not None and _GOODBYE_PATTERN.search(user_text):
         parameters = end_call.get("parameters")

@@ -223,6 +223,40 @@ async def test_stop_calling_me_is_acknowledged_and_recorded(line: str) -> None:
     assert call.dialogue.opted_out
 
 
+async def test_an_opt_out_is_told_to_on_opt_out_not_on_end() -> None:
+    """The conversation marks the person do-not-call only when told through `on_opt_out`."""
+    ended_for: list[str] = []
+    opted_out_for: list[str] = []
+    down, _up = await run_test(
+        GuidedDialogue(
+            CheckinDialogue(DEFAULT_SCRIPT),
+            on_end=ended_for.append,
+            on_opt_out=opted_out_for.append,
+        ),
+        frames_to_send=_turns("Fine", "Please stop calling me."),
+        send_end_frame=False,
+    )
+    assert opted_out_for == [OPT_OUT_REASON] and ended_for == []
+    goodbye = [f for f in down if isinstance(f, TTSSpeakFrame)]
+    assert [f.text for f in goodbye] == [DEFAULT_SCRIPT.opt_out_goodbye]
+    assert "don't call you again" in goodbye[0].text
+
+
+async def test_a_goodbye_is_not_an_opt_out() -> None:
+    ended_for: list[str] = []
+    opted_out_for: list[str] = []
+    await run_test(
+        GuidedDialogue(
+            CheckinDialogue(DEFAULT_SCRIPT),
+            on_end=ended_for.append,
+            on_opt_out=opted_out_for.append,
+        ),
+        frames_to_send=_turns("Goodbye!"),
+        send_end_frame=False,
+    )
+    assert ended_for == ["caller said goodbye"] and opted_out_for == []
+
+
 async def test_the_whole_check_in_then_goodbye() -> None:
     lines = ["Not bad", "about six hours", "yes", "I did", "no", "No, thank you, I'm fine."]
     call = await _run(*_turns(*lines), ends=True)

@@ -1,0 +1,95 @@
+"""Who a call is for: the brief the voice webhook loads for the media stream, from the roster,
+on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from calls.briefs import GENERIC_BRIEF, CallBrief, CallBriefs
+from checkins.roster import RosterService, SeniorInput
+from persistence.database import create_session_factory
+from persistence.models import Senior
+from persistence.repositories import CallRepository
+from persistence.roster import SeniorRepository
+from tests.checkins.clocks import FakeClock
+
+NOTES = "Loves her garden. Son Tom visits on Sundays. A little hard of hearing."
+
+
+@pytest.fixture
+def seniors(engine: AsyncEngine) -> SeniorRepository:
+    return SeniorRepository(create_session_factory(engine))
+
+
+async def _mary(seniors: SeniorRepository, **changes: str) -> Senior:
+    data = SeniorInput(
+        name="Mary Jones",
+        phone_number="+14155550123",
+        timezone="America/Chicago",
+        preferred_name="Molly",
+        notes=NOTES,
+        on_behalf_of="your daughter Susan",
+        language="en",
+    )
+    for key, value in changes.items():
+        setattr(data, key, value)
+    return await RosterService(seniors, FakeClock()).create(data)
+
+
+async def test_a_brief_says_what_the_bot_needs_to_know(
+    seniors: SeniorRepository, calls_repo: CallRepository
+) -> None:
+    mary = await _mary(seniors)
+    assert CallBrief.of(mary) == CallBrief("Molly", "your daughter Susan", NOTES, "en")
+    assert CallBrief.of(mary).personal and not GENERIC_BRIEF.personal
+    plain = await _mary(seniors, phone_number="+14155550124", preferred_name="", on_behalf_of="")
+    assert CallBrief.of(plain).spoken_name == "Mary"  # no preferred name: the first name
+    assert CallBrief.of(plain).on_behalf_of is None  # then the organization's name is said
+
+
+async def test_the_voice_webhook_loads_it_and_the_stream_takes_it_from_memory(
+    seniors: SeniorRepository, calls_repo: CallRepository
+) -> None:
+    mary = await _mary(seniors)
+    call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
+    stranger = await calls_repo.create("+14155550999", None)
+    briefs = CallBriefs(calls_repo, seniors, lookup_timeout=0)
+
+    assert (await briefs.load(call.id)).spoken_name == "Molly"
+    assert await briefs.load(stranger.id) == GENERIC_BRIEF
+    assert len(briefs) == 2
+    # A timeout of 0 can't wait for any database: these come from memory.
+    assert (await briefs.for_stream(call.id)).notes == NOTES
+    assert await briefs.for_stream(stranger.id) == GENERIC_BRIEF
+
+    briefs.forget(call.id)
+    briefs.forget(stranger.id)
+    assert len(briefs) == 0 and briefs.get(call.id) is None
+    # Not in memory and no time to read the database: the generic greeting, at once.
+    assert await briefs.for_stream(call.id) == GENERIC_BRIEF
+
+
+async def test_a_stream_on_another_process_reads_the_database(
+    seniors: SeniorRepository, calls_repo: CallRepository
+) -> None:
+    mary = await _mary(seniors)
+    call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
+    briefs = CallBriefs(calls_repo, seniors, lookup_timeout=5)
+
+    brief = await briefs.for_stream(call.id)
+
+    assert brief.spoken_name == "Molly" and brief.on_behalf_of == "your daughter Susan"
+    assert briefs.get(call.id) == brief  # remembered until the call ends
+    assert await briefs.for_stream(987_654) == GENERIC_BRIEF  # no such call
+
+
+async def test_the_store_never_grows_past_its_bound(
+    seniors: SeniorRepository, calls_repo: CallRepository
+) -> None:
+    briefs = CallBriefs(calls_repo, seniors, max_entries=3)
+    for call_id in range(1, 6):
+        briefs.remember(call_id, CallBrief(f"Person {call_id}"))
+    assert len(briefs) == 3
+    assert briefs.get(1) is None and briefs.get(2) is None
+    assert briefs.get(5) == CallBrief("Person 5")

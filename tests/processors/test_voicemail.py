@@ -1,0 +1,73 @@
+"""`VoicemailDrop`: passes everything until told an answering machine took the call; then the
+machine's audio stops there, the bot is interrupted, one message is spoken, and the call ends."""
+
+from __future__ import annotations
+
+from pipecat.frames.frames import (
+    EndFrame,
+    EndWorkerFrame,
+    Frame,
+    InputAudioRawFrame,
+    InterruptionFrame,
+    TextFrame,
+    TTSSpeakFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import SleepFrame, run_test
+
+from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
+
+MESSAGE = "Hello Mary, this is Sunny. Sorry we missed you. Take care!"
+LEAVE = "(the AMD verdict arrives)"
+
+
+def _audio() -> InputAudioRawFrame:
+    return InputAudioRawFrame(audio=b"\x00\x01" * 160, sample_rate=8000, num_channels=1)
+
+
+class VerdictArrives(FrameProcessor):
+    """Stands in for the `/twilio/amd` webhook: on a marker frame it asks the drop to leave
+    the message (twice: a repeated verdict is harmless)."""
+
+    def __init__(self, drop: VoicemailDrop) -> None:
+        super().__init__()
+        self.drop = drop
+        self.answers: list[bool] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if isinstance(frame, TextFrame) and frame.text == LEAVE:
+            self.answers.append(await self.drop.leave_message(MESSAGE))
+            self.answers.append(await self.drop.leave_message("a second message"))
+            return
+        await self.push_frame(frame, direction)
+
+
+async def test_frames_pass_until_a_machine_is_detected() -> None:
+    drop = VoicemailDrop()
+    down, _up = await run_test(drop, frames_to_send=[_audio(), TextFrame("hello")])
+    assert [type(f) for f in down] == [InputAudioRawFrame, TextFrame]
+    assert not drop.leaving
+
+
+async def test_the_message_is_left_and_the_call_ends() -> None:
+    drop = VoicemailDrop()
+    verdict = VerdictArrives(drop)
+    down, up = await run_test(
+        Pipeline([verdict, drop]),
+        frames_to_send=[_audio(), TextFrame(LEAVE), SleepFrame(0.05), _audio(), _audio()],
+        send_end_frame=False,  # the drop ends the call itself
+    )
+    assert verdict.answers == [True, False]
+    assert drop.leaving
+    kinds = [type(f) for f in down]
+    # The machine's audio after the verdict went no further.
+    assert kinds == [InputAudioRawFrame, InterruptionFrame, TTSSpeakFrame, EndWorkerFrame, EndFrame]
+    speak = down[2]
+    assert isinstance(speak, TTSSpeakFrame)
+    assert speak.text == MESSAGE and speak.interruptible is False
+    end = down[3]
+    assert isinstance(end, EndWorkerFrame) and end.reason == VOICEMAIL_REASON
+    # The interruption also went upstream (the transport's input is told), as a barge-in's.
+    assert InterruptionFrame in [type(f) for f in up]
