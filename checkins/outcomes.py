@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from bot.checkin import OPT_OUT_REASON
 from persistence.models import Call, CallStatus, CheckinOutcome
 
 _BY_STATUS = {
@@ -22,11 +23,12 @@ def answered_by_machine(answered_by: str | None) -> bool:
 def try_result(call: Call) -> CheckinOutcome:
     """A finished call → the try's result. A completed call that Twilio's answering-machine
     detection heard as a machine left a voicemail; one where the person asked not to be called
-    again is an opt-out (their do-not-call flag is set by the conversation itself)."""
+    again is an opt-out (their do-not-call flag is set by the conversation itself, which also
+    closes the check-in as opted out if this status came first)."""
     if call.status in _BY_STATUS:
         return _BY_STATUS[call.status]
     if answered_by_machine(call.answered_by):
         return CheckinOutcome.VOICEMAIL
-    if call.end_reason and "opt" in call.end_reason.lower():
+    if call.end_reason and OPT_OUT_REASON in call.end_reason:
         return CheckinOutcome.OPTED_OUT
     return CheckinOutcome.COMPLETED
