@@ -221,8 +221,10 @@ async def converse(
 
     @call.transport.event_handler("on_client_connected")
     async def _greet(_transport: object, _client: object) -> None:
-        # The bot speaks first, and says it is automated and for whom it calls.
-        await call.worker.queue_frames([TTSSpeakFrame(sentence) for sentence in call.greeting])
+        # The bot speaks first, and says it is automated and for whom it calls (unless an
+        # answering machine's message is already being left).
+        if ending.reason is None:
+            await call.worker.queue_frames([TTSSpeakFrame(s) for s in call.greeting])
 
     @call.transport.event_handler("on_client_disconnected")
     async def _caller_left(_transport: object, _client: object) -> None:

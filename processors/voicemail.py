@@ -11,12 +11,21 @@ frame unchanged. Twilio's answering-machine detection says so from outside the p
 * the message is pushed as a `TTSSpeakFrame` nothing can interrupt, then an `EndWorkerFrame`:
   the pipeline ends once the message's audio has been sent, as the bot's other hang-ups do.
 
+A verdict that arrives before the pipeline has started (its `StartFrame` not seen yet) is kept
+and acted on as soon as it starts.
+
 Runs in direct mode: it never waits, so it needs no queue or task of its own.
 """
 
 from __future__ import annotations
 
-from pipecat.frames.frames import EndWorkerFrame, Frame, InputAudioRawFrame, TTSSpeakFrame
+from pipecat.frames.frames import (
+    EndWorkerFrame,
+    Frame,
+    InputAudioRawFrame,
+    StartFrame,
+    TTSSpeakFrame,
+)
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
 VOICEMAIL_REASON = "voicemail"
@@ -26,6 +35,8 @@ class VoicemailDrop(FrameProcessor):
     def __init__(self) -> None:
         super().__init__(enable_direct_mode=True, name="voicemail-drop")
         self._leaving = False
+        self._started = False
+        self._pending: str | None = None
 
     @property
     def leaving(self) -> bool:
@@ -40,15 +51,25 @@ class VoicemailDrop(FrameProcessor):
         ):
             return
         await self.push_frame(frame, direction)
+        if isinstance(frame, StartFrame) and not self._started:
+            self._started = True
+            if self._pending is not None:
+                await self._leave(self._pending)
 
     async def leave_message(self, message: str) -> bool:
         """Stop the conversation, speak ``message``, end the call. False if already leaving."""
         if self._leaving:
             return False
         self._leaving = True
+        if self._started:
+            await self._leave(message)
+        else:
+            self._pending = message
+        return True
+
+    async def _leave(self, message: str) -> None:
         await self.broadcast_interruption()
         speak = TTSSpeakFrame(message)
         speak.interruptible = False
         await self.push_frame(speak)
         await self.push_frame(EndWorkerFrame(reason=VOICEMAIL_REASON))
-        return True

@@ -1,4 +1,5 @@
-"""`ActiveCalls`: what ended calls leave in reference cycles is reclaimed soon after."""
+"""`ActiveCalls`: what ended calls leave in reference cycles is reclaimed soon after; a running
+call's control handle (an answering machine took it: leave a message) is found by its id."""
 
 from __future__ import annotations
 
@@ -6,7 +7,8 @@ import asyncio
 import gc
 import weakref
 
-from calls.conversation import ActiveCalls
+from calls.conversation import ActiveCalls, CallControl, Ending
+from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
 
 
 class _Node:
@@ -50,3 +52,41 @@ async def test_cycles_left_by_an_ended_call_are_collected_soon_after() -> None:
         assert second() is None and third() is None
     finally:
         gc.enable()
+
+
+async def test_a_running_calls_control_is_found_while_it_runs() -> None:
+    calls = ActiveCalls()
+    task = asyncio.create_task(_idle())
+    ending = Ending()
+    control = CallControl(ending, VoicemailDrop(), "Sorry we missed you.")
+    calls.started(7, task)
+    calls.attach(7, control)
+    assert calls.control(7) is control and calls.control(8) is None
+
+    # The bot is already saying goodbye: no message is left, the first reason stands.
+    ending.bot_ends_call("caller said goodbye")
+    assert await control.leave_voicemail() is False
+    assert ending.reason == "bot-hangup: caller said goodbye" and ending.bot_hangs_up
+
+    task.cancel()
+    calls.ended(7)
+    assert calls.control(7) is None
+
+
+async def test_leaving_a_voicemail_is_the_end_reason_and_a_hang_up() -> None:
+    ending = Ending()
+    drop = VoicemailDrop()
+    control = CallControl(ending, drop, "Sorry we missed you.")
+    assert await control.leave_voicemail() is True  # (the pipeline not started: kept for it)
+    assert drop.leaving
+    assert ending.reason == VOICEMAIL_REASON and ending.bot_hangs_up and not ending.opted_out
+    ending.bot_ends_call("too late")
+    assert ending.reason == VOICEMAIL_REASON
+
+
+def test_an_opt_out_is_remembered_for_the_record_writer() -> None:
+    ending = Ending()
+    ending.bot_ends_call_opted_out("asked not to be called again")
+    assert ending.opted_out and ending.reason == "bot-hangup: asked not to be called again"
+    assert ending.bot_hangs_up
+    assert not Ending("caller-hangup").bot_hangs_up

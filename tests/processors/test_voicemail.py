@@ -71,3 +71,15 @@ async def test_the_message_is_left_and_the_call_ends() -> None:
     assert isinstance(end, EndWorkerFrame) and end.reason == VOICEMAIL_REASON
     # The interruption also went upstream (the transport's input is told), as a barge-in's.
     assert InterruptionFrame in [type(f) for f in up]
+
+
+async def test_a_verdict_before_the_pipeline_starts_is_acted_on_when_it_starts() -> None:
+    drop = VoicemailDrop()
+    assert await drop.leave_message(MESSAGE) is True
+    assert await drop.leave_message("again") is False
+
+    down, _up = await run_test(drop, frames_to_send=[_audio()], send_end_frame=False)
+
+    assert [type(f) for f in down] == [InterruptionFrame, TTSSpeakFrame, EndWorkerFrame, EndFrame]
+    speak = down[1]
+    assert isinstance(speak, TTSSpeakFrame) and speak.text == MESSAGE
