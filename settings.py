@@ -139,6 +139,28 @@ class Settings(BaseSettings):
         default=20, ge=1, le=1000, description="Check-ins one dispatcher claims per round."
     )
 
+    # --- wellbeing -------------------------------------------------------------------------------
+    wellbeing_records: bool = Field(
+        default=True,
+        description=(
+            "After each conversation, ask the language model for a wellbeing record and update "
+            "the person's memory for their next call (needs a language model)."
+        ),
+    )
+    record_worker_enabled: bool = Field(
+        default=True,
+        description=(
+            "Make the queued wellbeing records in this server process (safe in every process: "
+            "each is claimed once in the database)."
+        ),
+    )
+    record_model: str | None = Field(
+        default=None, description="The model that writes wellbeing records; LLM_MODEL if unset."
+    )
+    record_max_attempts: int = Field(
+        default=5, ge=1, le=20, description="Tries at one call's record before it is failed."
+    )
+
     @field_validator("database_url")
     @classmethod
     def _async_driver(cls, value: str) -> str:
