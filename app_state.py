@@ -13,6 +13,7 @@ from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls
+from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService
 from checkins.clock import Clock
@@ -50,6 +51,7 @@ class AppState:
     briefs: CallBriefs
     checkins: CheckinRepository
     dispatcher: Dispatcher
+    reconciler: Reconciler
 
 
 def get_state(request: Request) -> AppState:

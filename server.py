@@ -37,6 +37,7 @@ from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls, DemoTokens
+from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
 from checkins.clock import Clock, SystemClock
@@ -152,6 +153,9 @@ def create_app(
             briefs=CallBriefs(calls, seniors),
             checkins=checkins,
             dispatcher=dispatcher,
+            reconciler=Reconciler(
+                settings, calls, call_service, twilio, clock, active_calls.by_call_id
+            ),
         )
         call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
         app.state.carecall = state
@@ -163,9 +167,12 @@ def create_app(
         gc.freeze()
         if settings.dispatcher_enabled:
             dispatcher.start()
+        if settings.reconcile_calls:
+            state.reconciler.start()
         try:
             yield
         finally:
+            await state.reconciler.stop()
             await dispatcher.stop()
             await state.browser_calls.aclose()
             await state.demo_calls.aclose()

@@ -118,6 +118,14 @@ class Settings(BaseSettings):
     )
     media_start_timeout_seconds: float = 10.0
 
+    reconcile_calls: bool = Field(
+        default=True,
+        description=(
+            "On start and every few minutes, close calls a stopped server left open, asking "
+            "Twilio how they ended."
+        ),
+    )
+
     # --- the check-in program ------------------------------------------------------------------
     dispatcher_enabled: bool = Field(
         default=True,

@@ -131,8 +131,7 @@ class CallService:
             log.warning(f"Twilio refused the call: {exc.message}")
             failed = await self._calls.mark_failed(call.id, exc.message)
             if failed is not None:
-                await self._publish_status(failed)
-                await self._tell_final(failed)
+                await self.call_failed(failed)
             raise
         updated = await self._calls.mark_placed(call.id, placed.sid, CallStatus(placed.status))
         log.bind(call_sid=placed.sid).info("Call placed")
@@ -160,6 +159,11 @@ class CallService:
             if call.status.is_final:
                 await self._tell_final(call)
         return call
+
+    async def call_failed(self, call: Call) -> None:
+        """A call was marked failed here (not by Twilio): tell the dashboard and listeners."""
+        await self._publish_status(call)
+        await self._tell_final(call)
 
     async def _tell_final(self, call: Call) -> None:
         for listener in self._final_listeners:

@@ -226,6 +226,21 @@ class CallRepository:
             call = (await session.execute(select(Call).where(this_call))).scalar_one_or_none()
             return call, changed and call is not None
 
+    async def unfinished(self, *, created_before: datetime, limit: int = 200) -> Sequence[Call]:
+        """Calls not yet in a final status that were created before `created_before`, oldest
+        first: what a restart may have left behind."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(Call)
+                .where(
+                    Call.status.in_([s for s in CallStatus if not s.is_final]),
+                    Call.created_at < _as_utc(created_before),
+                )
+                .order_by(Call.id)
+                .limit(limit)
+            )
+            return rows.scalars().all()
+
     async def mark_connected(self, call_id: int) -> Call | None:
         """A call without Twilio (talk in the browser) is answered: in progress from now."""
         async with self._sessions.begin() as session:

@@ -70,6 +70,16 @@ class PlacedCall:
 
 
 @dataclass(frozen=True)
+class TwilioCallState:
+    """A call as Twilio's REST API reports it now."""
+
+    sid: str
+    status: str
+    duration_seconds: int | None
+    answered_by: str | None
+
+
+@dataclass(frozen=True)
 class CallbackUrls:
     twiml_url: str
     status_url: str
@@ -177,6 +187,25 @@ class TwilioGateway:
             ),
         )
         return str(call.sid)
+
+    async def fetch_call(self, call_sid: str) -> TwilioCallState | None:
+        """Where a call stands on Twilio's side (None: Twilio doesn't know it)."""
+        client = self._require_client()
+        try:
+            call = await self._with_retries(
+                "look up a call", lambda: client.calls(call_sid).fetch_async()
+            )
+        except TwilioError as exc:
+            if exc.code == 20404 or exc.status == 404:
+                return None
+            raise
+        duration = str(call.duration or "")
+        return TwilioCallState(
+            sid=call_sid,
+            status=str(call.status),
+            duration_seconds=int(duration) if duration.isdigit() else None,
+            answered_by=str(call.answered_by) if call.answered_by else None,
+        )
 
     async def end_call(self, call_sid: str) -> None:
         """Hang up a live call. A call that already ended is not an error."""

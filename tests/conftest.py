@@ -58,6 +58,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "log_level": "WARNING",
             # A test that wants the check-in dispatcher's rounds runs them itself (or turns it on).
             "dispatcher_enabled": False,
+            "reconcile_calls": False,
         }
         values.update(overrides)
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]

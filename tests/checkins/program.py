@@ -20,7 +20,7 @@ from checkins.roster import CaregiverInput, ConsentInput, PlanInput, RosterServi
 from persistence.models import Checkin, Senior
 from server import create_app
 from settings import Settings
-from tests.api.support import app_state, on_app_loop, signed_post, status_params
+from tests.api.support import add_api_key, app_state, on_app_loop, signed_post, status_params
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, RecordedRequest
 
@@ -138,10 +138,18 @@ class Program:
             self.twilio.set_call_status(call_sid, status)
 
 
+def midday_zone(now: datetime) -> str:
+    """An IANA zone where it is about noon at `now`, so a daily window around midday is open
+    whatever the hour a test runs at. (`Etc/GMT-3` is UTC+3: the sign is POSIX's.)"""
+    offset = 12 - now.hour
+    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
+
+
 @contextmanager
 def running_program(settings: Settings, clock: FakeClock) -> Iterator[Program]:
     twilio = ClockedTwilio(clock)
     app = create_app(settings, twilio_http_client=twilio, clock=clock)
     with TestClient(app) as client:
         app.state.carecall.twilio._retry_base_delay = 0.01
+        client.headers["Authorization"] = f"Bearer {add_api_key(client)}"
         yield Program(client, twilio, clock)

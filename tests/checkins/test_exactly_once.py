@@ -30,6 +30,7 @@ from settings import Settings
 from telephony.security import CallTokens
 from telephony.twilio_client import TwilioGateway
 from tests.checkins.clocks import FakeClock
+from tests.checkins.program import midday_zone
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 SENIORS = 30
@@ -52,13 +53,6 @@ class TimedTwilio(FakeAsyncTwilioHttpClient):
                 self.dialed_enough.set()
         await asyncio.sleep(0.005)
         return await super().request(method, url, *args, **kwargs)
-
-
-def midday_zone(now: datetime) -> str:
-    """An IANA zone where it is now about noon, so every window below is open whatever the
-    hour this test runs at. (`Etc/GMT-3` is UTC+3: the sign is POSIX's.)"""
-    offset = 12 - now.hour
-    return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
 @asynccontextmanager
