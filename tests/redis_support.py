@@ -1,0 +1,79 @@
+"""The real Redis on loopback for tests, a channel of each test's own, and a TCP proxy in front
+of Redis that a test can take down and bring back (a Redis that goes away and returns)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import secrets
+import socket
+from urllib.parse import urlsplit
+
+TEST_REDIS_URL = os.environ.get("CARECALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+
+
+def unique_channel() -> str:
+    """Pub/sub channels are server-wide: every test (and everyone's test run) gets its own."""
+    return f"carecall-test:{secrets.token_hex(6)}"
+
+
+def closed_port() -> int:
+    """A loopback port nothing listens on (a Redis that is down)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def redis_url_via(port: int, client_name: str | None = None) -> str:
+    """TEST_REDIS_URL's database, reached on 127.0.0.1:`port` instead."""
+    parts = urlsplit(TEST_REDIS_URL)
+    query = f"?client_name={client_name}" if client_name else ""
+    return f"redis://127.0.0.1:{port}{parts.path}{query}"
+
+
+class TcpProxy:
+    """Forwards 127.0.0.1:`port` to Redis. `stop()` drops every connection and stops
+    listening, as a Redis that crashed would; `start()` again on the same port brings it back."""
+
+    def __init__(self) -> None:
+        target = urlsplit(TEST_REDIS_URL)
+        self._target = (target.hostname or "127.0.0.1", target.port or 6379)
+        self._server: asyncio.Server | None = None
+        self._writers: set[asyncio.StreamWriter] = set()
+        self.port = 0
+
+    async def start(self) -> None:
+        self._server = await asyncio.start_server(self._connection, "127.0.0.1", self.port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await self._server.wait_closed()
+            self._server = None
+
+    async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            up_reader, up_writer = await asyncio.open_connection(*self._target)
+        except OSError:
+            writer.transport.abort()
+            return
+        self._writers.update((writer, up_writer))
+        await asyncio.gather(
+            self._pipe(reader, up_writer), self._pipe(up_reader, writer), return_exceptions=True
+        )
+
+    async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        try:
+            while data := await reader.read(65536):
+                writer.write(data)
+                await writer.drain()
+        finally:
+            writer.transport.abort()
+            self._writers.discard(writer)
