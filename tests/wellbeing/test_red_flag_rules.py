@@ -1,0 +1,137 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.wellbeing.chat_fake import chat_fake
+from tests.wellbeing.red_flag_lines import (
+    HELD_OUT_NOT_URGENT,
+    HELD_OUT_URGENT,
+    NOT_URGENT,
+    URGENT,
+    score,
+)
+from wellbeing.red_flags import (
+    RedFlagCategory,
+    care_note,
+    detect,
+    llm_check,
+    normalize,
+    parse_llm_answer,
+)
+
+
+def test_the_labelled_lines_cover_every_category_and_their_look_alikes() -> None:
+    assert len(URGENT) >= 20 and len(NOT_URGENT) >= 20
+    assert {c for _, c in URGENT} == set(RedFlagCategory)
+    assert len({line for line, _ in URGENT} | set(NOT_URGENT)) == len(URGENT) + len(NOT_URGENT)
+
+
+def test_precision_and_recall_on_the_lines_the_rules_were_improved_on() -> None:
+    result = score(URGENT, NOT_URGENT)
+    # Measured: precision 1.00, recall 1.00.
+    assert result.precision >= 0.95
+    assert result.recall >= 0.95
+
+
+def test_precision_and_recall_on_lines_the_rules_never_saw() -> None:
+    result = score(HELD_OUT_URGENT, HELD_OUT_NOT_URGENT)
+    # Measured: precision 0.67, recall 0.29: unseen wording is what the model check is for.
+    assert result.precision >= 0.6
+    assert result.recall >= 0.25
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [(line, category) for line, category in URGENT],
+)
+def test_each_urgent_line_is_flagged_in_its_category(line: str, category: RedFlagCategory) -> None:
+    flag = detect(line)
+    assert flag is not None and flag.category == category
+    assert flag.detector == "rules" and flag.rule.startswith(f"{category}/")
+    assert flag.evidence and flag.evidence in normalize(line)
+
+
+@pytest.mark.parametrize("line", NOT_URGENT)
+def test_each_look_alike_is_left_alone(line: str) -> None:
+    assert detect(line) is None
+
+
+@pytest.mark.parametrize(
+    ("urgent", "not_urgent"),
+    [
+        ("I fell over in the hall.", "I didn't fall over in the hall."),
+        ("I've got chest pain.", "I've not got any chest pain."),
+        ("My son hits me.", "My son never hits me."),
+        ("I slipped and I can't get up.", "I can't get up as early as I used to."),
+        (
+            "I had a fall in March and I still can't put weight on my leg.",
+            "I had a fall in March but I'm fine now.",
+        ),
+        ("My husband collapsed.", "I passed out on the sofa watching the snooker."),
+        ("I'm so short of breath.", "I'm short of breath on the stairs, as usual."),
+    ],
+)
+def test_negation_the_past_and_the_usual_clear_a_match(urgent: str, not_urgent: str) -> None:
+    assert detect(urgent) is not None
+    assert detect(not_urgent) is None
+
+
+def test_spoken_and_transcribed_spellings_are_read_alike() -> None:
+    for line in ("I cannot breathe", "i cant breathe", "I can’t breathe", "I  CAN'T   BREATHE"):
+        flag = detect(line)
+        assert flag is not None and flag.category == RedFlagCategory.BREATHING, line
+    assert detect("") is None and detect("   ") is None
+
+
+def test_being_hurt_or_thoughts_of_self_harm_stay_urgent_when_in_the_past() -> None:
+    assert detect("My son hit me last year.") is not None
+    assert detect("Last month I thought about killing myself.") is not None
+
+
+def test_the_advice_fits_the_category() -> None:
+    fall = detect("I've fallen and I can't get up.")
+    harm = detect("I want to end it all.")
+    assert fall is not None and harm is not None
+    assert "9 1 1" in fall.advice and "9 8 8" not in fall.advice
+    assert "9 8 8" in harm.advice
+    assert "911" in care_note(fall) and "988" in care_note(harm)
+
+
+@pytest.mark.parametrize(
+    ("answer", "expected"),
+    [
+        ('{"red_flag": true, "category": "stroke", "evidence": "mouth crooked"}', "stroke"),
+        ('```json\n{"red_flag": true, "category": "abuse", "evidence": "he"}\n```', "abuse"),
+        ('{"red_flag": false, "category": null, "evidence": ""}', None),
+        ('{"red_flag": true, "category": "sadness", "evidence": "x"}', None),
+        ('{"red_flag": "yes", "category": "fall"}', None),
+        ('{"red_flag": true, "category": "fall"', None),
+        ("[1, 2]", None),
+        ("I'm not sure.", None),
+        ("", None),
+    ],
+)
+def test_the_models_answer_is_read_strictly(answer: str, expected: str | None) -> None:
+    flag = parse_llm_answer(answer)
+    assert (flag.category if flag else None) == expected
+    if flag is not None:
+        assert flag.detector == "llm" and flag.advice
+
+
+async def test_the_model_check_sends_the_line_and_reads_the_verdict() -> None:
+    verdict = {"red_flag": True, "category": "breathing", "evidence": "can't get any air"}
+    async with chat_fake(lambda _: json.dumps(verdict)) as (fake, client):
+        flag = await llm_check("I can't get any air in.", client, model="gpt-4o")
+    assert flag is not None and flag.category == RedFlagCategory.BREATHING
+    assert flag.evidence == "can't get any air"
+    assert fake.lines == ["<line>I can't get any air in.</line>"]
+
+
+async def test_a_slow_or_failing_model_check_gives_no_flag() -> None:
+    verdict = json.dumps({"red_flag": True, "category": "fall", "evidence": "fell"})
+    async with chat_fake(lambda _: verdict, delay=2.0) as (_, client):
+        assert await llm_check("I fell.", client, model="m", timeout=0.2) is None
+    async with chat_fake(lambda _: verdict, status=503) as (_, client):
+        assert await llm_check("I fell.", client, model="m") is None
