@@ -1,9 +1,10 @@
 """Calls to someone on the roster, end to end: the real server on loopback (on a test clock
 inside the person's calling hours), the real Twilio SDK over a fake HTTP client, the fake
-OpenAI-compatible server, and a simulated Twilio caller. The bot greets the person by name and
-says on whose behalf it calls, and the model is given their notes; "stop calling me" makes them
-do-not-call; an answering machine gets a short message and the call ends. Runs on SQLite and on
-PostgreSQL."""
+OpenAI-compatible server (or, in local mode, Whisper, Piper and the guided check-in), and a
+simulated Twilio caller. The bot greets the person by name and says on whose behalf it calls,
+and the model is given their notes; "stop calling me" makes them do-not-call; an answering
+machine gets a short message and the call ends. Runs on SQLite and on PostgreSQL (local mode:
+SQLite)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import httpx
 import pytest
@@ -209,3 +211,50 @@ async def test_an_answering_machine_gets_a_message_and_the_call_ends(stack: Stac
     assert not stack.openai.chat_requests  # the machine was never answered
     assert _hung_up_through_twilio(stack, call_sid)
     assert caller.protocol_errors == []
+
+
+async def test_without_a_model_the_guided_check_in_takes_stop_calling_me_too(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """Local mode (Whisper, Piper, the guided check-in): the same name, the same opt-out."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'local.db'}"
+    api_key = await create_api_key(database_url)
+    clock = FakeClock(NINE_IN_CHICAGO)
+    senior_id = await _add_mary(database_url, clock)
+    async with running_carecall(
+        make_settings,
+        database_url,
+        clock=clock,
+        log_level="INFO",
+        services="auto",
+        openai_api_key=None,
+        openai_base_url=None,
+    ) as live:
+        assert live.settings.service_choice.llm is None
+        base_url = live.server.base_url
+        async with (
+            httpx.AsyncClient(
+                base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
+            ) as api,
+            httpx.AsyncClient(base_url=base_url, timeout=10) as webhooks,
+        ):
+            twilio = TwilioSide(live.server, live.settings, webhooks)
+            placed = await api.post("/api/calls", json={"to": NUMBER})
+            assert placed.status_code == 201, placed.text
+            call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
+            caller = await twilio.answer(call_id, call_sid)
+            await caller.wait_for_bot_utterance(timeout=30)
+            await caller.say("Please stop calling me.")
+            await caller.wait_until_closed(timeout=45)
+            await twilio.complete(call_id, call_sid, duration=20)
+            call = await wait_for_call(api, call_id, turns=3, end_reason="bot-hangup", timeout=30)
+            assert call["turns"][0]["text"].startswith("Hello Molly!")
+            assert call["end_reason"] == f"bot-hangup: {OPT_OUT_REASON}", call["turns"]
+            assert call["turns"][-1]["text"] == OPT_OUT_GOODBYE
+            deadline = time.monotonic() + 10
+            while not (senior := await _senior(database_url, senior_id)).do_not_call:
+                assert time.monotonic() < deadline, "she was never marked do-not-call"
+                await asyncio.sleep(0.2)
+            assert senior.do_not_call_reason == OPT_OUT_REASON
+            again = await api.post("/api/calls", json={"to": NUMBER})
+            assert again.status_code == 409, again.text
