@@ -152,7 +152,8 @@ def _rule(name: str, pattern: str, unless: str | None = None, *, negatable: bool
 _PERSON = (
     r"(?:my (?:\w+ )?(?:son|daughter|husband|wife|partner|carer|caregiver|nurse|aide|helper|"
     r"nephew|niece|grandson|granddaughter|brother|sister|neighbou?r|lodger|boyfriend|girlfriend|"
-    r"son-in-law|daughter-in-law|friend)|he|she|they|someone|somebody|people)"
+    r"son-in-law|daughter-in-law|friend|mum|mom|dad|mother|father)|mum|mom|dad|he|she|they|"
+    r"someone|somebody|people)"
 )
 _SELF_OR_PERSON = rf"(?:i|i've|i'd|{_PERSON}(?:'s| has| had)?)"
 _LIMB = r"(?:arm|leg|hand|foot|side)"
@@ -171,11 +172,14 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"any|a nasty|a bad|a little) (?:falls?|tumbles?|spills?)\b",
         ),
         _rule("legs_gave_way", r"\blegs? (?:gave|have given|went|gone) (?:way|out|from under)"),
-        _rule("went_down", r"\bwent down (?:hard|on the floor|in the)\b"),
+        _rule(
+            "went_down",
+            r"\bwent (?:down|over) (?:hard|on my (?:ankle|foot|knee)|on the floor|in the)\b",
+        ),
         _rule(
             "on_the_floor",
-            r"\b(?:i'm|i am|i've been|he's|she's|lying|stuck|been)"
-            r" (?:lying |stuck )?on the floor\b",
+            r"\b(?:i'm|i am|i've been|he's|she's|lying|stuck|been|still sat|still sitting)"
+            r" (?:lying |stuck )?on the (?:floor|ground)\b",
         ),
         _rule(
             "cant_get_up",
@@ -189,13 +193,14 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         _rule(
             "chest_pain",
             r"\bchest\b[^.,;]{0,25}\b(?:pains?|hurts?|hurting|tight|tightness|pressure|crushing|"
-            r"heavy|heaviness|squeez\w*|aches?|aching)\b",
+            r"heavy|heaviness|squeez\w*|aches?|aching|killing me|agony)\b",
             unless=r"\bchest (?:cold|infection|of drawers)\b",
         ),
         _rule(
             "pain_in_chest",
-            r"\b(?:pains?|tightness|pressure|crushing|heaviness|ache|squeezing)\b[^.,;]{0,25}"
-            r"\b(?:my|the) chest\b",
+            r"\b(?:pains?|tight\w*|pressure|crushing|heaviness|ache|squeez\w*|band|vice|weight)\b"
+            r"[^.,;]{0,25}\b(?:my|the) chest\b",
+            unless=r"\boff my chest\b",
         ),
         _rule(
             "heart_attack",
@@ -208,11 +213,11 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         _rule(
             "cant_breathe",
             r"\b(?:can't|can hardly|can barely|cannot|struggling to|hard to|difficult to|"
-            r"trouble|fighting to) breath(?:e|ing)?\b",
+            r"trouble|fighting to) breath(?:e|ing)?\b|\bcan't get (?:any |enough )?air\b",
         ),
         _rule(
             "short_of_breath",
-            r"\b(?:short|out) of breath\b",
+            r"\b(?:short|out) of breath\b|\bbreathless\b|\bwheez\w*",
             unless=r"\bnormal for me\b|\bas usual\b|\bsame as always\b|\bon the stairs\b|"
             r"\bwalking up\b|\bafter (?:a|my) walk\b",
         ),
@@ -226,7 +231,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
     RedFlagCategory.STROKE: (
         _rule(
             "face_drooping",
-            r"\bface\b[^.,;]{0,20}\b(?:droop\w*|sag\w*|lopsided|numb|dropped on one side)\b|"
+            r"\b(?:face|mouth|smile)\b[^.,;]{0,20}\b(?:droop\w*|sag\w*|lopsided|crooked|twisted|"
+            r"numb|dropped on one side)\b|"
             r"\bone side of my face\b",
         ),
         _rule(
@@ -256,7 +262,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:no|any|nothing|not much) (?:reason|point|purpose)\b[^.,;]{0,20}"
             r"\b(?:go(?:ing)? on|living|carry(?:ing)? on|be(?:ing)? here|to live)\b|"
             r"\b(?:don't|do not) want to (?:live|be here|go on|wake up)\b|"
-            r"\btired of (?:living|life|being alive)\b",
+            r"\btired of (?:living|life|being alive)\b|"
+            r"\bwhat(?:'s| is) the point (?:of|in) (?:going on|carrying on|living|it all)\b",
             negatable=False,
         ),
         _rule(
@@ -286,9 +293,14 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             rf"\b{_PERSON}\b[^.,;]{{0,30}}\b(?:hits?|hitting|slap\w*|punch\w*|kick\w*|shov\w*|"
             r"push\w*|beats?|beating|hurts?|hurting|grabs?|grabbed|threaten\w*|bit|bites?)"
             r" me\b",
-            unless=r"\bbeats? me (?:at|to)\b|\bhits? me (?:up|with (?:a|the) (?:joke|news|bill))\b",
+            unless=r"\bbeats? me (?:at|to)\b|\bhits? me (?:up|with (?:a|the) (?:joke|news|bill))\b|"
+            r"\bpush\w* me (?:round|around|along) (?:the|a) (?:park|shops|garden)\b|\bwheelchair\b",
         ),
         _rule("locks_me_in", r"\b(?:locks?|locked|shuts?) me (?:in|out|up)\b"),
+        _rule(
+            "threats",
+            r"\bif i (?:tell|told) (?:anyone|anybody|someone|a soul)\b|\bthreaten\w* to\b",
+        ),
         _rule(
             "takes_my_money",
             r"\b(?:takes?|took|taking|steals?|stole|stealing) (?:all )?my"
@@ -305,7 +317,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "wont_stop_bleeding",
             r"\b(?:won't|will not|can't|doesn't|isn't|hasn't|not) stop(?:ped|ping)? bleeding\b|"
             r"\bbleeding (?:a lot|badly|heavily|everywhere|like mad)\b|\bblood everywhere\b|"
-            r"\blost a lot of blood\b",
+            r"\blost a lot of blood\b|\bblood (?:pouring|gushing|spurting|pumping)\b|"
+            r"\b(?:pouring|gushing) (?:with )?blood\b",
             negatable=False,
         ),
     ),
@@ -335,12 +348,13 @@ _NEGATION_WINDOW = 25
 _CLAUSE_BREAK = re.compile(r"[.;:!?,]|\bbut\b|\band\b|\bbecause\b|\bso\b")
 _LONG_AGO = re.compile(
     r"\b(?:last (?:year|month|winter|summer|spring|autumn|christmas)|years? ago|months? ago|"
+    r"in the (?:spring|summer|autumn|winter)|"
     r"weeks ago|a while (?:back|ago)|back in|when i was (?:young|younger|a)|"
     r"in (?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december))\b"
 )
 _SETTLED = re.compile(
-    r"\b(?:healed|all better|fine now|better now|recovered|cleared up|no harm done|"
+    r"\b(?:healed|all better|fine now|better now|recovered|cleared up|no harm done|sorted|"
     r"(?:he|she|i|it)(?:'s| is| am|'m) (?:fine|ok|okay|all right) now|(?:he|she)'s fine)\b"
 )
 _STILL = re.compile(r"\b(?:still|right now|at the moment|ever since|can't get up|getting worse)\b")

@@ -57,6 +57,22 @@ URGENT: list[tuple[str, C]] = [
     # severe bleeding, someone unconscious
     ("I cut my hand on a knife and it won't stop bleeding.", C.BLEEDING),
     ("My husband collapsed and he isn't waking up.", C.UNCONSCIOUS),
+    # a second batch, written as a held-out set after the first rules (they caught 4 of 14
+    # and raised 2 false alarms); the rules were then improved on it too
+    ("I went over on my ankle on the path and I'm still sat on the ground.", C.FALL),
+    ("Mum's fallen down the stairs and she's not moving much.", C.FALL),
+    ("My chest is killing me, it's been like this an hour.", C.CHEST_PAIN),
+    ("It feels like a band tightening round my chest.", C.CHEST_PAIN),
+    ("I'm wheezing and I can't get any air in.", C.BREATHING),
+    ("I'm breathless just talking to you.", C.BREATHING),
+    ("My mouth's gone all crooked and my hand won't grip.", C.STROKE),
+    ("I can't get my words out properly, it started just now.", C.STROKE),
+    ("I don't want to be here anymore.", C.SELF_HARM),
+    ("What's the point of carrying on, honestly.", C.SELF_HARM),
+    ("My grandson pushed me into the wall last night.", C.ABUSE),
+    ("He says he'll put me in a home if I tell anyone what he does.", C.ABUSE),
+    ("There's blood pouring from my leg where I banged it.", C.BLEEDING),
+    ("I blacked out in the hallway a few minutes ago.", C.UNCONSCIOUS),
 ]
 
 NOT_URGENT: list[str] = [
@@ -92,28 +108,7 @@ NOT_URGENT: list[str] = [
     "I could sleep for a week.",
     "My chest cold is clearing up nicely.",
     "My sister's boy took me to the shops and carried my bags.",
-]
-
-# Written after the rules were improved against the lines above, and never used to change them:
-# how the rules do on wording they have not seen (figures in `bench/red_flags.py`'s output).
-HELD_OUT_URGENT: list[tuple[str, C]] = [
-    ("I went over on my ankle on the path and I'm still sat on the ground.", C.FALL),
-    ("Mum's fallen down the stairs and she's not moving much.", C.FALL),
-    ("My chest is killing me, it's been like this an hour.", C.CHEST_PAIN),
-    ("It feels like a band tightening round my chest.", C.CHEST_PAIN),
-    ("I'm wheezing and I can't get any air in.", C.BREATHING),
-    ("I'm breathless just talking to you.", C.BREATHING),
-    ("My mouth's gone all crooked and my hand won't grip.", C.STROKE),
-    ("I can't get my words out properly, it started just now.", C.STROKE),
-    ("I don't want to be here anymore.", C.SELF_HARM),
-    ("What's the point of carrying on, honestly.", C.SELF_HARM),
-    ("My grandson pushed me into the wall last night.", C.ABUSE),
-    ("He says he'll put me in a home if I tell anyone what he does.", C.ABUSE),
-    ("There's blood pouring from my leg where I banged it.", C.BLEEDING),
-    ("I blacked out in the hallway a few minutes ago.", C.UNCONSCIOUS),
-]
-
-HELD_OUT_NOT_URGENT: list[str] = [
+    # the second batch
     "I fell behind on my crossword this week.",
     "My heart sank when they cancelled the bus.",
     "I'm a bit breathless after my walk, but I've sat down now and I'm fine.",
@@ -128,6 +123,46 @@ HELD_OUT_NOT_URGENT: list[str] = [
     "My brother passed away ten years ago, I still miss him.",
     "I'm sick to death of the news.",
     "I had a fall in the spring but physio has sorted me out.",
+]
+
+# Written after the rules were improved on both batches above, and never used to change them:
+# how the rules do on wording they have not seen (`bench/red_flags.py` prints the figures).
+HELD_OUT_URGENT: list[tuple[str, C]] = [
+    ("I've come off my chair and I'm stuck down here between the bed and the wall.", C.FALL),
+    ("Dad took a nasty spill in the shower and his head's cut open.", C.FALL),
+    ("I've got an awful pain right across my chest and I feel sick and sweaty.", C.CHEST_PAIN),
+    ("My heart's pounding and there's a heavy feeling in my chest.", C.CHEST_PAIN),
+    ("I'm struggling for breath and I can't finish a sentence.", C.BREATHING),
+    ("I can't seem to get enough air, it's frightening.", C.BREATHING),
+    ("One side of my smile has gone and my arm feels heavy.", C.STROKE),
+    ("I keep getting my words muddled and my leg's gone weak all of a sudden.", C.STROKE),
+    ("I've had enough of living, I really have.", C.SELF_HARM),
+    ("I've thought about just taking all my tablets at once.", C.SELF_HARM),
+    ("Nobody would miss me if I was gone.", C.SELF_HARM),
+    ("My son-in-law grabbed my arm so hard it's all bruised.", C.ABUSE),
+    ("She won't let me eat unless I give her my bank card.", C.ABUSE),
+    ("I'm frightened of what he'll do when he gets back.", C.ABUSE),
+    ("The cut on my head won't stop bleeding.", C.BLEEDING),
+    ("My wife's fainted and I can't wake her.", C.UNCONSCIOUS),
+]
+
+HELD_OUT_NOT_URGENT: list[str] = [
+    "I fell for his jokes every time.",
+    "My heart goes out to the family next door.",
+    "I've had a tight chest with this cold but it's easing off.",
+    "I can't breathe a word of it to my sister, it's a surprise party.",
+    "My grandson hit a six at cricket.",
+    "My daughter hugs me every time she visits.",
+    "I nearly had a heart attack when the phone rang!",
+    "I was knocked out by how good the concert was.",
+    "My legs are tired after the walk into town.",
+    "I'm over the moon, my son's getting married.",
+    "We had a power cut last night, what a night.",
+    "I'm dead tired today.",
+    "I'd kill to have my old knees back.",
+    "The carer was late again, it's annoying.",
+    "My speech at the wedding went down well.",
+    "I dropped a stitch in my knitting and had to start again.",
 ]
 
 

@@ -37,9 +37,10 @@ def test_precision_and_recall_on_the_lines_the_rules_were_improved_on() -> None:
 
 def test_precision_and_recall_on_lines_the_rules_never_saw() -> None:
     result = score(HELD_OUT_URGENT, HELD_OUT_NOT_URGENT)
-    # Measured: precision 0.67, recall 0.29: unseen wording is what the model check is for.
-    assert result.precision >= 0.6
-    assert result.recall >= 0.25
+    # Measured: precision 0.83, recall 0.31 (16 + 16 lines): the rules know the wording they
+    # were shown; unseen wording is what the model check is for.
+    assert result.precision >= 0.8
+    assert result.recall >= 0.3
 
 
 @pytest.mark.parametrize(
