@@ -22,10 +22,12 @@ from checkins.escalation import EscalationLadder
 from persistence.checkins import CheckinRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
+from persistence.wellbeing import WellbeingRepository
 from pipeline.events import EventBus, EventFeed
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
+from wellbeing.jobs import RecordJobs
 
 
 @dataclass
@@ -52,6 +54,8 @@ class AppState:
     checkins: CheckinRepository
     dispatcher: Dispatcher
     reconciler: Reconciler
+    wellbeing: WellbeingRepository
+    record_jobs: RecordJobs
 
 
 def get_state(request: Request) -> AppState:

@@ -51,12 +51,14 @@ from persistence.migrate import upgrade_to_head
 from persistence.models import Call
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
+from persistence.wellbeing import WellbeingRepository
 from pipeline.events import EventBus, EventFeed, InProcessEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
 from web import api_keys_page, auth_pages, pages, people_pages
 from web.templating import mount_static
+from wellbeing.jobs import RecordJobs
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -127,6 +129,9 @@ def create_app(
         checkins = CheckinRepository(sessions)
         escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
         dispatcher = Dispatcher(settings, checkins, call_service, clock, bus, escalations)
+        wellbeing = WellbeingRepository(sessions)
+        record_jobs = RecordJobs(settings, wellbeing, clock)
+        record_jobs.attach(call_service)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -153,6 +158,8 @@ def create_app(
             briefs=CallBriefs(calls, seniors),
             checkins=checkins,
             dispatcher=dispatcher,
+            wellbeing=wellbeing,
+            record_jobs=record_jobs,
             reconciler=Reconciler(
                 settings, calls, call_service, twilio, clock, active_calls.by_call_id
             ),
@@ -167,6 +174,8 @@ def create_app(
         gc.freeze()
         if settings.dispatcher_enabled:
             dispatcher.start()
+        if settings.record_worker_enabled:
+            record_jobs.start()
         if settings.reconcile_calls:
             state.reconciler.start()
         try:
@@ -174,6 +183,7 @@ def create_app(
         finally:
             await state.reconciler.stop()
             await dispatcher.stop()
+            await record_jobs.stop()
             await state.browser_calls.aclose()
             await state.demo_calls.aclose()
             await writer.stop()

@@ -23,6 +23,7 @@ from persistence.models import CallStatus
 from persistence.repositories import CallFilter
 from web.presenters import STATUS_LABELS, call_view, turn_view
 from web.templating import render
+from web.wellbeing_views import call_record_view
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
@@ -65,6 +66,7 @@ async def call_page(
         active="calls",
         call=call_view(call),
         turns=[turn_view(turn) for turn in call.turns],
+        record=await call_record_view(state.wellbeing, call_id),
     )
 
 

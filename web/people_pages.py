@@ -50,6 +50,7 @@ from settings import MissingConfiguration
 from telephony.twilio_client import TwilioError
 from web.presenters import STATUS_LABELS
 from web.templating import render
+from web.wellbeing_views import memory_view
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
@@ -330,6 +331,7 @@ async def _person_page(
     tz = senior_zone(senior)
     checkins = await views.checkins_for(senior_id, HISTORY_LIMIT)
     escalations = await views.escalations_for(senior_id)
+    memory = await memory_view(state.wellbeing, senior_id)
     now_local = state.clock.now().astimezone(tz)
     context.setdefault(
         "plan_form", {"weekdays": list(WEEKDAYS[:5]), "start": "10:00", "end": "10:30"}
@@ -349,6 +351,8 @@ async def _person_page(
         plans=[(plan, _plan_summary(plan)) for plan in senior.plans],
         checkins=[_checkin_view(record, tz, with_date=True) for record in checkins],
         escalations=[_escalation_view(e, senior, tz) for e in escalations],
+        memory=memory,
+        memory_updated_at=_local(memory["updated_at"], tz) if memory else "",
         consent_methods=CONSENT_METHODS,
         weekdays=DAY_LABELS,
         **context,
