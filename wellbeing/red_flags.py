@@ -187,7 +187,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r" ?up\b",
             unless=r"\bcan't get up (?:as early|early|in the mornings?|before|till|until|at \d)",
         ),
-        _rule("lying_here", r"\b(?:lying|stuck) here (?:ever )?since\b"),
+        _rule("lying_here", r"\b(?:lying|stuck) here (?:ever )?since\b|\bstuck down here\b"),
+        _rule("came_off", r"\b(?:come|came) off (?:my|the) (?:chair|bed|stool|steps|ladder)\b"),
     ),
     RedFlagCategory.CHEST_PAIN: (
         _rule(
@@ -198,7 +199,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         ),
         _rule(
             "pain_in_chest",
-            r"\b(?:pains?|tight\w*|pressure|crushing|heaviness|ache|squeez\w*|band|vice|weight)\b"
+            r"\b(?:pains?|tight\w*|pressure|crushing|heavy|heaviness|ache|squeez\w*|band|vice|"
+            r"weight)\b"
             r"[^.,;]{0,25}\b(?:my|the) chest\b",
             unless=r"\boff my chest\b",
         ),
@@ -213,7 +215,10 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         _rule(
             "cant_breathe",
             r"\b(?:can't|can hardly|can barely|cannot|struggling to|hard to|difficult to|"
-            r"trouble|fighting to) breath(?:e|ing)?\b|\bcan't get (?:any |enough )?air\b",
+            r"trouble|fighting to) breath(?:e|ing)?\b|"
+            r"\bcan't (?:seem to )?get (?:any |enough )?air\b|"
+            r"\bstruggling (?:for|to get) (?:breath|air)\b",
+            unless=r"\bbreathe a word\b",
         ),
         _rule(
             "short_of_breath",
@@ -233,7 +238,7 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "face_drooping",
             r"\b(?:face|mouth|smile)\b[^.,;]{0,20}\b(?:droop\w*|sag\w*|lopsided|crooked|twisted|"
             r"numb|dropped on one side)\b|"
-            r"\bone side of my face\b",
+            r"\bone side of my (?:face|mouth|smile)\b",
         ),
         _rule(
             "speech",
@@ -262,13 +267,14 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:no|any|nothing|not much) (?:reason|point|purpose)\b[^.,;]{0,20}"
             r"\b(?:go(?:ing)? on|living|carry(?:ing)? on|be(?:ing)? here|to live)\b|"
             r"\b(?:don't|do not) want to (?:live|be here|go on|wake up)\b|"
-            r"\btired of (?:living|life|being alive)\b|"
+            r"\b(?:tired|had enough) of (?:living|life|being alive)\b|"
             r"\bwhat(?:'s| is) the point (?:of|in) (?:going on|carrying on|living|it all)\b",
             negatable=False,
         ),
         _rule(
             "better_off_without_me",
-            r"\bbetter off (?:without me|if i (?:was|were) (?:dead|gone))\b",
+            r"\bbetter off (?:without me|if i (?:was|were) (?:dead|gone))\b|"
+            r"\b(?:nobody|no one|no-one) would (?:miss|notice|care about) me\b",
             negatable=False,
         ),
         _rule(
@@ -280,7 +286,7 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         _rule(
             "pills",
             r"\bsaving (?:up )?(?:my |the )?(?:pills|tablets)\b|"
-            r"\btake (?:them all|all (?:of )?(?:my|the) (?:pills|tablets))\b",
+            r"\btak(?:e|ing) (?:them all|all (?:of )?(?:my|the) (?:pills|tablets))\b",
         ),
         _rule(
             "hurt_myself",
@@ -298,18 +304,30 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         ),
         _rule("locks_me_in", r"\b(?:locks?|locked|shuts?) me (?:in|out|up)\b"),
         _rule(
+            "rough_handling",
+            r"\b(?:grab\w*|twist\w*|yank\w*|pinch\w*|squeez\w*) my (?:arm|wrist|hair|neck)\b",
+        ),
+        _rule(
+            "wont_let_me",
+            r"\b(?:won't|doesn't|don't) let me (?:eat|sleep|leave|go out|see|phone|call|use)\b",
+            negatable=False,
+        ),
+        _rule(
             "threats",
             r"\bif i (?:tell|told) (?:anyone|anybody|someone|a soul)\b|\bthreaten\w* to\b",
         ),
         _rule(
             "takes_my_money",
             r"\b(?:takes?|took|taking|steals?|stole|stealing) (?:all )?my"
-            r" (?:money|pension|cards?)\b",
+            r" (?:money|pension|(?:bank )?cards?)\b|\bgive (?:him|her|them) my (?:money|pension|"
+            r"(?:bank )?cards?|pin)\b",
         ),
         _rule(
             "afraid_of",
             rf"\b(?:scared|afraid|frightened|terrified) of {_PERSON}\b|"
-            r"\b(?:scared|afraid|frightened|terrified) of (?:him|her|them)\b",
+            r"\b(?:scared|afraid|frightened|terrified) of (?:him|her|them)\b|"
+            r"\b(?:scared|afraid|frightened|terrified) of what (?:he|she|they)(?:'ll| will| might|"
+            r"'d| would) do\b",
         ),
     ),
     RedFlagCategory.BLEEDING: (

@@ -1,9 +1,12 @@
 """Caller lines labelled by hand: what an older person might say on a check-in call.
 
-Written as callers talk, before the rules were (see `wellbeing.red_flags`); the rules were then
-improved against them, never the lines against the rules. ``URGENT`` pairs each line with the
-category a nurse would file it under; ``NOT_URGENT`` lines look like red flags (the same words,
-idioms, negations, problems long past or resolved, someone else's news) but need no alarm.
+Written as callers talk, in batches, each before the rules saw it (see `wellbeing.red_flags`):
+the first before there were rules; each later one as the held-out set of the rules of the time,
+measured, then added here and the rules improved on it; never the lines changed to suit the
+rules. ``URGENT`` pairs each line with the category a nurse would file it under; ``NOT_URGENT``
+lines look like red flags (the same words, idioms, negations, problems long past or resolved,
+someone else's news) but need no alarm. ``HELD_OUT_*`` is the latest batch, which the rules
+have never been improved on: their figures on it are the honest ones for unseen wording.
 
 Decisions worth knowing (also in `wellbeing.red_flags`): heartburn after a meal, breathlessness
 the caller calls normal for them on the stairs, and a fall months ago that has healed are not
@@ -73,6 +76,24 @@ URGENT: list[tuple[str, C]] = [
     ("He says he'll put me in a home if I tell anyone what he does.", C.ABUSE),
     ("There's blood pouring from my leg where I banged it.", C.BLEEDING),
     ("I blacked out in the hallway a few minutes ago.", C.UNCONSCIOUS),
+    # a third batch, the held-out set after the second round (the rules caught 5 of 16 and
+    # raised 1 false alarm); the rules were then improved on it too
+    ("I've come off my chair and I'm stuck down here between the bed and the wall.", C.FALL),
+    ("Dad took a nasty spill in the shower and his head's cut open.", C.FALL),
+    ("I've got an awful pain right across my chest and I feel sick and sweaty.", C.CHEST_PAIN),
+    ("My heart's pounding and there's a heavy feeling in my chest.", C.CHEST_PAIN),
+    ("I'm struggling for breath and I can't finish a sentence.", C.BREATHING),
+    ("I can't seem to get enough air, it's frightening.", C.BREATHING),
+    ("One side of my smile has gone and my arm feels heavy.", C.STROKE),
+    ("I keep getting my words muddled and my leg's gone weak all of a sudden.", C.STROKE),
+    ("I've had enough of living, I really have.", C.SELF_HARM),
+    ("I've thought about just taking all my tablets at once.", C.SELF_HARM),
+    ("Nobody would miss me if I was gone.", C.SELF_HARM),
+    ("My son-in-law grabbed my arm so hard it's all bruised.", C.ABUSE),
+    ("She won't let me eat unless I give her my bank card.", C.ABUSE),
+    ("I'm frightened of what he'll do when he gets back.", C.ABUSE),
+    ("The cut on my head won't stop bleeding.", C.BLEEDING),
+    ("My wife's fainted and I can't wake her.", C.UNCONSCIOUS),
 ]
 
 NOT_URGENT: list[str] = [
@@ -123,30 +144,7 @@ NOT_URGENT: list[str] = [
     "My brother passed away ten years ago, I still miss him.",
     "I'm sick to death of the news.",
     "I had a fall in the spring but physio has sorted me out.",
-]
-
-# Written after the rules were improved on both batches above, and never used to change them:
-# how the rules do on wording they have not seen (`bench/red_flags.py` prints the figures).
-HELD_OUT_URGENT: list[tuple[str, C]] = [
-    ("I've come off my chair and I'm stuck down here between the bed and the wall.", C.FALL),
-    ("Dad took a nasty spill in the shower and his head's cut open.", C.FALL),
-    ("I've got an awful pain right across my chest and I feel sick and sweaty.", C.CHEST_PAIN),
-    ("My heart's pounding and there's a heavy feeling in my chest.", C.CHEST_PAIN),
-    ("I'm struggling for breath and I can't finish a sentence.", C.BREATHING),
-    ("I can't seem to get enough air, it's frightening.", C.BREATHING),
-    ("One side of my smile has gone and my arm feels heavy.", C.STROKE),
-    ("I keep getting my words muddled and my leg's gone weak all of a sudden.", C.STROKE),
-    ("I've had enough of living, I really have.", C.SELF_HARM),
-    ("I've thought about just taking all my tablets at once.", C.SELF_HARM),
-    ("Nobody would miss me if I was gone.", C.SELF_HARM),
-    ("My son-in-law grabbed my arm so hard it's all bruised.", C.ABUSE),
-    ("She won't let me eat unless I give her my bank card.", C.ABUSE),
-    ("I'm frightened of what he'll do when he gets back.", C.ABUSE),
-    ("The cut on my head won't stop bleeding.", C.BLEEDING),
-    ("My wife's fainted and I can't wake her.", C.UNCONSCIOUS),
-]
-
-HELD_OUT_NOT_URGENT: list[str] = [
+    # the third batch
     "I fell for his jokes every time.",
     "My heart goes out to the family next door.",
     "I've had a tight chest with this cold but it's easing off.",
@@ -163,6 +161,47 @@ HELD_OUT_NOT_URGENT: list[str] = [
     "The carer was late again, it's annoying.",
     "My speech at the wedding went down well.",
     "I dropped a stitch in my knitting and had to start again.",
+]
+
+
+# Written after the rules were improved on the three batches above, and never used to change
+# them: how the rules do on wording they have not seen (`bench/red_flags.py` prints it).
+HELD_OUT_URGENT: list[tuple[str, C]] = [
+    ("I've been on the bathroom floor since last night, I can't move.", C.FALL),
+    ("I keep losing my balance and I just fell again, I've hit my head.", C.FALL),
+    ("It's like a fist clenching in the middle of my chest.", C.CHEST_PAIN),
+    ("I've got pains shooting into my jaw and my chest feels all tight.", C.CHEST_PAIN),
+    ("Every breath is a struggle today.", C.BREATHING),
+    ("I'm panting like I've run a mile and I'm just sitting in my chair.", C.BREATHING),
+    ("My left hand's gone all floppy and I can't hold my cup.", C.STROKE),
+    ("My daughter says I'm not making sense and my face looks odd.", C.STROKE),
+    ("I've started giving my things away, I won't need them soon.", C.SELF_HARM),
+    ("I've been thinking I'd be better off dead.", C.SELF_HARM),
+    ("Some days I think about just walking into the river.", C.SELF_HARM),
+    ("My grandson shouts at me and twists my wrist till I give him money.", C.ABUSE),
+    ("The man who helps me says he'll hurt my cat if I complain.", C.ABUSE),
+    ("I've cut myself on the broken glass and it's soaking through the towel.", C.BLEEDING),
+    ("My sister's gone grey and floppy and she won't answer me.", C.UNCONSCIOUS),
+    ("I came round on the kitchen floor, I don't know how long I was out.", C.UNCONSCIOUS),
+]
+
+HELD_OUT_NOT_URGENT: list[str] = [
+    "I fell out with my neighbour over the hedge.",
+    "My chest of drawers finally got fixed.",
+    "Breathe in the sea air, that's what my mother always said.",
+    "I nearly choked on my tea laughing at the grandkids.",
+    "My knees give way a bit on the hills but I use my stick.",
+    "I'm fed up with the telly, nothing good on.",
+    "My husband hit the roof when he saw the bill.",
+    "The floor in the hall needs mopping.",
+    "I'm shattered after the church fete.",
+    "My granddaughter is pushing me to join the choir.",
+    "I gave my old coat away to the charity shop.",
+    "I've lost my glasses again, I can't see a thing without them.",
+    "My tummy's been a bit upset since the curry.",
+    "I get pins and needles in my feet at night sometimes.",
+    "The bleeding from my gums when I brush has stopped now.",
+    "Heart of gold, my neighbour, she brings my paper.",
 ]
 
 
