@@ -10,9 +10,10 @@ addresses the red flag, and no extra model run starts. Then it tells ``on_red_fl
 (synchronous and quick: whoever builds the pipeline persists and alerts off the real-time path)
 and logs the category, detector and rule (never the caller's words or number).
 
-A line the rules pass over goes to ``llm_check`` (when given) in a background task the frame
-path never waits for; at most ``max_checks`` run at once and a line that finds them all busy is
-not checked (logged). A hit is told to ``on_red_flag`` and its note pushed as above, but it can
+A line the rules pass over, of at least ``min_words_to_check`` words ("Yes." is not worth a
+request), goes to ``llm_check`` (when given) in a background task the frame path never waits
+for; at most ``max_checks`` run at once and a line that finds them all busy is not checked
+(logged). A hit is told to ``on_red_flag`` and its note pushed as above, but it can
 only shape later replies: the reply to that line is already under way. Checks are not cancelled
 when the call ends (each is bounded by its own timeout), so a red flag in the last words still
 raises the alert; `wait_for_checks` awaits them. Each category is raised once per call.
@@ -47,6 +48,7 @@ class RedFlagWatcher(FrameProcessor):
         on_red_flag: Callable[[RedFlag], None],
         llm_check: RedFlagCheck | None = None,
         max_checks: int = 2,
+        min_words_to_check: int = 2,
         name: str | None = None,
     ) -> None:
         super().__init__(enable_direct_mode=True, name=name)  # a pass-through: no queue or task
@@ -55,6 +57,7 @@ class RedFlagWatcher(FrameProcessor):
         self._on_red_flag = on_red_flag
         self._llm_check = llm_check
         self._max_checks = max_checks
+        self._min_words = min_words_to_check
         self._checks: set[asyncio.Task[None]] = set()
         self._raised: set[str] = set()
         self._ended = False
@@ -65,7 +68,7 @@ class RedFlagWatcher(FrameProcessor):
             flag = detect(frame.text)
             if flag is not None:
                 await self._raise(flag)
-            elif self._llm_check is not None and frame.text.strip():
+            elif self._llm_check is not None and len(frame.text.split()) >= self._min_words:
                 self._start_check(self._llm_check, frame.text)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._ended = True

@@ -17,6 +17,7 @@ from pipecat.observers.base_observer import BaseObserver, FramePushed
 from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.aggregators.llm_response_universal import LLMContextAggregatorPair
+from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 
 from processors.red_flags import RedFlagWatcher
@@ -182,14 +183,17 @@ async def test_the_model_check_flags_what_the_rules_miss() -> None:
     assert "988" in note_text(down[2])
     [flag] = flags
     assert (flag.category, flag.detector, flag.rule) == (RedFlagCategory.SELF_HARM, "llm", "llm")
-    assert fake.lines == ["<line>Lovely weather today.</line>", f"<line>{SUBTLE}</line>"]
+    # Both lines were checked, at once: the requests may arrive in either order.
+    assert sorted(fake.lines) == sorted(
+        ["<line>Lovely weather today.</line>", f"<line>{SUBTLE}</line>"]
+    )
 
 
 async def test_lines_the_rules_flag_are_not_sent_to_the_model() -> None:
     async with chat_fake(self_harm_verdict) as (fake, client):
         flags: list[RedFlag] = []
         watcher = RedFlagWatcher(on_red_flag=flags.append, llm_check=LLMCheck(client, "m"))
-        await run_test(watcher, frames_to_send=[said("My son hits me."), said("  ")])
+        await run_test(watcher, frames_to_send=[said("My son hits me."), said("  "), said("Yes.")])
         await watcher.wait_for_checks()
     assert fake.lines == []
     assert [f.detector for f in flags] == ["rules"]
@@ -199,7 +203,7 @@ async def test_a_slow_model_never_delays_a_frame() -> None:
     async with chat_fake(self_harm_verdict, delay=3.0) as (fake, client):
         flags: list[RedFlag] = []
         watcher = RedFlagWatcher(
-            on_red_flag=flags.append, llm_check=LLMCheck(client, "m", timeout=0.5), max_checks=2
+            on_red_flag=flags.append, llm_check=LLMCheck(client, "m", timeout=2.0), max_checks=2
         )
         times = PushTimes(watcher)
         started = time.monotonic()
@@ -212,8 +216,8 @@ async def test_a_slow_model_never_delays_a_frame() -> None:
         ran_for = time.monotonic() - started
         await watcher.wait_for_checks()
     assert len(times.left) == 3
-    assert max(times.left[i] - times.arrived[i] for i in times.left) < 0.05
-    assert ran_for < 0.5  # the pipeline ended without waiting for the model
+    assert max(times.left[i] - times.arrived[i] for i in times.left) < 0.1
+    assert ran_for < 1.5  # the pipeline ended without waiting for the model (2 s to give up)
     assert len(fake.lines) == 2  # the third line found both checks busy
     assert flags == []  # both timed out
 
@@ -240,3 +244,27 @@ async def test_a_failing_callback_does_not_stop_the_frames() -> None:
         frames_to_send=[said("I can't catch my breath."), said("Hello?")],
         expected_down_frames=[LLMMessagesAppendFrame, TranscriptionFrame, TranscriptionFrame],
     )
+
+
+async def test_a_flag_the_model_finds_after_the_call_ended_still_raises_the_alert() -> None:
+    async with chat_fake(self_harm_verdict, delay=0.3) as (_, client):
+        flags: list[RedFlag] = []
+        watcher = RedFlagWatcher(on_red_flag=flags.append, llm_check=LLMCheck(client, "m"))
+        await run_test(
+            watcher, frames_to_send=[said(SUBTLE)], expected_down_frames=[TranscriptionFrame]
+        )
+        assert flags == []  # the call ended first
+        await watcher.wait_for_checks()
+    assert [(f.category, f.detector) for f in flags] == [(RedFlagCategory.SELF_HARM, "llm")]
+
+
+async def test_upstream_frames_pass_unchanged_and_are_not_read() -> None:
+    flags: list[RedFlag] = []
+    line = said("I fell over and I can't get up.")
+    _, up = await run_test(
+        RedFlagWatcher(on_red_flag=flags.append),
+        frames_to_send=[line],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_up_frames=[TranscriptionFrame],
+    )
+    assert up[0] is line and flags == []
