@@ -19,6 +19,8 @@ from calls.service import CallService
 from checkins.clock import Clock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
+from observability.health import Readiness
+from observability.metrics import Metrics
 from persistence.checkins import CheckinRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
@@ -53,6 +55,8 @@ class AppState:
     briefs: CallBriefs
     checkins: CheckinRepository
     dispatcher: Dispatcher
+    metrics: Metrics
+    readiness: Readiness
     reconciler: Reconciler
     wellbeing: WellbeingRepository
     record_jobs: RecordJobs

@@ -25,6 +25,7 @@ from api import calls as calls_api
 from api import dashboard_ws, twilio_messages, twilio_webhooks
 from api import demo as demo_api
 from api import escalations as escalations_api
+from api import health as health_api
 from api import media as media_api
 from api import seniors as seniors_api
 from api import webrtc as webrtc_api
@@ -43,6 +44,8 @@ from calls.service import CallService, mask_phone_number
 from checkins.clock import Clock, SystemClock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
+from observability.health import Readiness
+from observability.metrics import CountWebhookRejections, Metrics
 from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.checkins import CheckinRepository
 from persistence.database import create_engine, create_session_factory
@@ -53,6 +56,7 @@ from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from persistence.wellbeing import WellbeingRepository
 from pipeline.events import EventBus, EventFeed, InProcessEventBus
+from pipeline.redis_bus import RedisEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
@@ -105,7 +109,10 @@ def create_app(
         sessions = create_session_factory(engine)
         calls = CallRepository(sessions)
         seniors = SeniorRepository(sessions)
-        bus = event_bus or InProcessEventBus()
+        redis_bus = _redis_bus(settings) if event_bus is None else None
+        if redis_bus is not None:
+            await redis_bus.start()
+        bus = event_bus or redis_bus or InProcessEventBus()
         feed = EventFeed(bus)
         await feed.start()
         writer = RecordWriter(calls, bus, seniors)
@@ -132,6 +139,11 @@ def create_app(
         wellbeing = WellbeingRepository(sessions)
         record_jobs = RecordJobs(settings, wellbeing, clock)
         record_jobs.attach(call_service)
+        metrics = Metrics(active_calls, checkins, clock.now)
+        # Each instance counts what happens in it (Redis brings the others' events too).
+        await metrics.watch(bus.own_events if isinstance(bus, RedisEventBus) else bus)
+        call_service.on_call_final(metrics.call_final)
+        twilio.on_error(metrics.twilio_error)
         state = AppState(
             settings=settings,
             engine=engine,
@@ -158,6 +170,8 @@ def create_app(
             briefs=CallBriefs(calls, seniors),
             checkins=checkins,
             dispatcher=dispatcher,
+            metrics=metrics,
+            readiness=Readiness(engine, bus.ping if isinstance(bus, RedisEventBus) else None),
             wellbeing=wellbeing,
             record_jobs=record_jobs,
             reconciler=Reconciler(
@@ -181,6 +195,7 @@ def create_app(
         try:
             yield
         finally:
+            state.readiness.shutting_down = True
             await state.reconciler.stop()
             await dispatcher.stop()
             await record_jobs.stop()
@@ -188,6 +203,9 @@ def create_app(
             await state.demo_calls.aclose()
             await writer.stop()
             await feed.stop()
+            await metrics.stop()
+            if redis_bus is not None:
+                await redis_bus.aclose()
             await state.service_clients.aclose()
             await engine.dispose()
 
@@ -201,6 +219,7 @@ def create_app(
     app.include_router(people_pages.router)
     app.include_router(api_keys_page.router)
     app.include_router(dashboard_ws.router)
+    app.include_router(health_api.router)
     app.include_router(escalations_api.router, dependencies=[Depends(api_principal)])
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_messages.router)
@@ -227,10 +246,6 @@ def create_app(
     async def _to_login(_request: Request, exc: LoginRequired) -> RedirectResponse:
         return RedirectResponse(login_redirect_url(exc.next_path), status_code=303)
 
-    @app.get("/healthz", include_in_schema=False)
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
-
     mount_static(app)
     app.add_middleware(
         SessionMiddleware,
@@ -241,8 +256,16 @@ def create_app(
         https_only=settings.carecall_env == "production",
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(CountWebhookRejections)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+def _redis_bus(settings: Settings) -> RedisEventBus | None:
+    """With REDIS_URL, the bus shared by every instance; else None (events stay in-process)."""
+    if settings.redis_url is None:
+        return None
+    return RedisEventBus(settings.redis_url.get_secret_value(), channel=settings.redis_channel)
 
 
 async def _forget_brief(briefs: CallBriefs, call: Call) -> None:

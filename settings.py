@@ -71,6 +71,20 @@ class Settings(BaseSettings):
     database_url: str = DEFAULT_DATABASE_URL
     session_secret: SecretStr = SecretStr(DEFAULT_SESSION_SECRET)
 
+    # --- several instances ---------------------------------------------------------------------
+    redis_url: SecretStr | None = Field(
+        default=None,
+        description=(
+            "Redis (redis://[:password@]host:6379/0): live call events are shared between "
+            "instances, so every dashboard sees every call. Unset: one instance, events in-process."
+        ),
+    )
+    redis_channel: str = Field(
+        default="carecall:events",
+        min_length=1,
+        description="The pub/sub channel of this deployment (several may share one Redis).",
+    )
+
     # --- which services ---------------------------------------------------------------------
     services: Literal["auto", "openai", "local"] = Field(
         default="auto",

@@ -264,6 +264,17 @@ class CheckinRepository:
             ).first()
             return (row[0], row[1]) if row else None
 
+    async def oldest_due(self, now: datetime) -> datetime | None:
+        """When the longest-waiting pending check-in became due (None: nothing is due). How far
+        behind the dispatchers are: a metric, read at scrape time (one indexed MIN)."""
+        async with self._sessions() as session:
+            oldest = await session.scalar(
+                select(func.min(Checkin.next_attempt_at)).where(
+                    Checkin.state == CheckinState.PENDING, Checkin.next_attempt_at <= now
+                )
+            )
+        return _aware(oldest) if oldest is not None else None
+
     async def reserve_dial_slot(self, now: float, interval: float) -> float:
         """The moment (epoch seconds) this dispatcher may dial: the first free slot at or after
         `now`, reserved in one atomic UPDATE on the shared pacer row, so calls from every

@@ -95,6 +95,12 @@ class TwilioGateway:
         self._http_client = http_client
         self._client: Client | None = None
         self._retry_base_delay = 0.5
+        self._error_listeners: list[Callable[[TwilioError], None]] = []
+
+    def on_error(self, listener: Callable[[TwilioError], None]) -> None:
+        """Have `listener(error)` told of every request that failed (Twilio refused it or was
+        unreachable), e.g. to count them; it is called before the error is raised."""
+        self._error_listeners.append(listener)
 
     def _require_client(self) -> Client:
         missing = [
@@ -238,12 +244,17 @@ class TwilioGateway:
                     )
                     await asyncio.sleep(delay)
                     continue
-                raise _translate(exc, what, uncallable) from exc
+                raise self._failed(_translate(exc, what, uncallable)) from exc
             except MissingConfiguration:
                 raise
             except Exception as exc:  # network errors, timeouts
-                raise TwilioError(f"Could not reach Twilio to {what}: {exc}") from exc
+                raise self._failed(TwilioError(f"Could not reach Twilio to {what}: {exc}")) from exc
         raise AssertionError("unreachable")
+
+    def _failed(self, error: TwilioError) -> TwilioError:
+        for listener in self._error_listeners:
+            listener(error)
+        return error
 
 
 def _translate(

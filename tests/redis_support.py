@@ -8,6 +8,7 @@ import contextlib
 import os
 import secrets
 import socket
+import threading
 from urllib.parse import urlsplit
 
 TEST_REDIS_URL = os.environ.get("CARECALL_TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
@@ -77,3 +78,34 @@ class TcpProxy:
         finally:
             writer.transport.abort()
             self._writers.discard(writer)
+
+
+class ProxyThread:
+    """A `TcpProxy` on an event loop of its own thread, for tests whose app runs under a
+    TestClient (on the client's loop) or in another process."""
+
+    def __init__(self) -> None:
+        self.proxy = TcpProxy()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
+
+    @property
+    def port(self) -> int:
+        return self.proxy.port
+
+    def start(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.start(), self._loop).result(10)
+
+    def stop(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(10)
+
+    def __enter__(self) -> ProxyThread:
+        self._thread.start()
+        self.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
+        self._loop.call_soon_threadsafe(self._loop.stop)
+        self._thread.join(10)
+        self._loop.close()

@@ -1,0 +1,1 @@
+"""What an operator's tools read from a running instance: readiness and Prometheus metrics."""
