@@ -76,8 +76,8 @@ class RedFlagWatcher(FrameProcessor):
 
     async def wait_for_checks(self) -> None:
         """Wait until the model checks under way have finished (each has its own timeout)."""
-        while self._checks:
-            await asyncio.gather(*self._checks, return_exceptions=True)
+        while pending := [task for task in self._checks if not task.done()]:
+            await asyncio.wait(pending)
 
     async def _raise(self, flag: RedFlag) -> None:
         if flag.category in self._raised:
