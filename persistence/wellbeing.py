@@ -21,11 +21,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from persistence.models import (
     Call,
     CallRecord,
+    CallStatus,
     ConversationTurn,
     RecordJob,
     RecordJobState,
     Senior,
     SeniorMemory,
+    TurnRole,
 )
 
 
@@ -77,6 +79,52 @@ class WellbeingRepository:
                 .on_conflict_do_nothing(index_elements=["call_id"])
             )
             return bool(getattr(result, "rowcount", 0))
+
+    async def enqueue_missing(self, since: datetime, now: datetime, due_at: datetime) -> int:
+        """Queue every call that completed since `since` with something said by the person
+        and no job yet (its final status was applied while the database was failing, or by a
+        process that stopped); returns how many were queued."""
+        person_spoke = (
+            select(ConversationTurn.id)
+            .where(ConversationTurn.call_id == Call.id, ConversationTurn.role == TurnRole.USER)
+            .exists()
+        )
+        queued = select(RecordJob.id).where(RecordJob.call_id == Call.id).exists()
+        async with self._sessions.begin() as session:
+            missing = (
+                (
+                    await session.execute(
+                        select(Call.id).where(
+                            Call.status == CallStatus.COMPLETED,
+                            Call.ended_at >= _as_utc(since),
+                            person_spoke,
+                            ~queued,
+                        )
+                    )
+                )
+                .scalars()
+                .all()
+            )
+            if not missing:
+                return 0
+            insert = _insert_for(session)
+            result = await session.execute(
+                insert(RecordJob)
+                .values(
+                    [
+                        {
+                            "call_id": call_id,
+                            "state": RecordJobState.PENDING,
+                            "attempts": 0,
+                            "next_try_at": _as_utc(due_at),
+                            "created_at": _as_utc(now),
+                        }
+                        for call_id in missing
+                    ]
+                )
+                .on_conflict_do_nothing(index_elements=["call_id"])
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
 
     async def claim_due(
         self, now: datetime, worker: str, limit: int, *, lease: timedelta

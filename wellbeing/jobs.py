@@ -4,6 +4,9 @@ updates the person's memory, never in the call's real-time path.
 1. When a call reaches ``completed`` (`CallService.on_call_final`), a job is queued in the
    database (`record_jobs`), due `settle_seconds` later so the last turns are written first.
    That is one INSERT in the status webhook; nothing waits for the model.
+   A worker also queues, every `CATCH_UP_EVERY`, recent completed conversations without a
+   job (the status came while the database was failing, or the call was a talk in the
+   browser, which ends without Twilio).
 2. Every server process may run a worker (`RECORD_WORKER_ENABLED`): each round it claims due
    jobs atomically (`persistence.wellbeing`), so no job is done twice, and a job queued before
    a restart, or held by a process that died, is picked up again.
@@ -25,7 +28,7 @@ import contextlib
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -48,6 +51,10 @@ MAX_RETRY_DELAY = timedelta(hours=1)
 DEFAULT_LEASE = timedelta(minutes=10)
 """A job held longer than this by one worker is taken back (that worker stopped mid-job)."""
 DEFAULT_BATCH = 4
+CATCH_UP_EVERY = timedelta(minutes=10)
+CATCH_UP_WINDOW = timedelta(days=2)
+"""Every so often the worker queues completed conversations of the last two days that have no
+job (their final status came while the database was failing, or to a process that stopped)."""
 REQUEST_TIMEOUT_SECONDS = 90.0
 """One request to the model; far above the calls' real-time limit, as nobody is waiting."""
 
@@ -94,6 +101,7 @@ class RecordJobs:
             self._own_client = True
         self._task: asyncio.Task[None] | None = None
         self._told_off = False
+        self._last_catch_up: datetime | None = None
 
     @property
     def enabled(self) -> bool:
@@ -150,11 +158,21 @@ class RecordJobs:
         claimed."""
         if not self.enabled:
             return 0
-        jobs = await self._repository.claim_due(
-            self._clock.now(), self.name, self._batch, lease=self.lease
-        )
+        now = self._clock.now()
+        if self._last_catch_up is None or now - self._last_catch_up >= CATCH_UP_EVERY:
+            await self.catch_up(now)
+        jobs = await self._repository.claim_due(now, self.name, self._batch, lease=self.lease)
         await asyncio.gather(*(self._do(job) for job in jobs))
         return len(jobs)
+
+    async def catch_up(self, now: datetime) -> int:
+        """Queue the recent conversations that have no job (see `CATCH_UP_WINDOW`)."""
+        self._last_catch_up = now
+        due = now + timedelta(seconds=self.settle_seconds)
+        queued = await self._repository.enqueue_missing(now - CATCH_UP_WINDOW, now, due)
+        if queued:
+            logger.info(f"Queued {queued} wellbeing record(s) for calls that had none")
+        return queued
 
     async def _do(self, job: ClaimedJob) -> None:
         log = logger.bind(call_id=job.call_id, attempt=job.attempt)

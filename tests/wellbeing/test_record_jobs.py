@@ -22,6 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 from persistence.database import create_engine, create_session_factory
 from persistence.models import (
     Call,
+    CallChannel,
     CallRecord,
     CallStatus,
     ConversationTurn,
@@ -243,6 +244,35 @@ async def test_without_a_language_model_nothing_is_queued_and_the_log_says_so_on
     told = [line for line in said if "No wellbeing records are made" in line]
     assert len(told) == 1
     assert "no language model is configured" in told[0]
+
+
+async def test_conversations_left_without_a_job_are_queued_by_the_worker(
+    world: World, fake_llm: FakeLLM
+) -> None:
+    # Calls end on the database's clock: the worker's clock must be the real time here.
+    world.clock.set(datetime.now(UTC))
+    # Its final status was stored, but the job was never queued (the listener failed).
+    lost = await world.ended_call(MARY)
+    silent = await world.ended_call([Line(A, "Hello? Is anyone there?")])
+    # A talk in the browser ends without Twilio, so without the listener.
+    browser = await world.calls.create("browser", None, channel=CallChannel.BROWSER)
+    await world.calls.mark_connected(browser.id)
+    await world.calls.add_turns(turns_of(browser.id, JOHN, world.clock.now()))
+    await world.calls.mark_finished(browser.id)
+
+    two_days_later = world.clock.now() + timedelta(hours=49)
+    assert await world.worker("later").catch_up(two_days_later) == 0  # too old: left alone
+
+    jobs = world.worker("worker-1")
+    assert await jobs.run_once() == 0  # queued, due once the last turns are surely written
+    assert (await world.job(lost.id)).state is RecordJobState.PENDING
+    assert (await world.job(browser.id)).state is RecordJobState.PENDING
+    assert await world.repo.job_for(silent.id) is None
+
+    world.clock.advance(seconds=DEFAULT_SETTLE_SECONDS)
+    assert await jobs.run_once() == 2
+    assert await world.count(CallRecord) == 2
+    assert await jobs.catch_up(world.clock.now()) == 0  # each call once
 
 
 # --- failures ------------------------------------------------------------------------------------
