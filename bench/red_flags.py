@@ -4,7 +4,7 @@
 
 Seconds, one core. The lines are `tests/wellbeing/red_flag_lines.py`: those the rules were
 improved on, and a held-out set written afterwards that never changed them (how the rules do
-on wording they have not seen). The time is `wellbeing.red_flags.detect` per line, the work the
+on wording they have not seen). The time is `wellbeing.red_flags.detect_all` per line, the work the
 real-time path does for each finished transcription.
 """
 
@@ -21,7 +21,7 @@ from tests.wellbeing.red_flag_lines import (
     Score,
     score,
 )
-from wellbeing.red_flags import detect
+from wellbeing.red_flags import detect_all
 
 ROUNDS = 200
 
@@ -45,7 +45,7 @@ def _times_per_line() -> list[float]:
     for _ in range(ROUNDS):
         for line in lines:
             started = time.perf_counter()
-            detect(line)
+            detect_all(line)
             times.append(time.perf_counter() - started)
     return times
 
@@ -61,7 +61,7 @@ def main() -> None:
     times = sorted(_times_per_line())
     p95 = times[int(0.95 * (len(times) - 1))]
     print(
-        f"detect() per line: median {statistics.median(times) * 1e6:.0f} µs, "
+        f"detect_all() per line: median {statistics.median(times) * 1e6:.0f} µs, "
         f"p95 {p95 * 1e6:.0f} µs, max {times[-1] * 1e6:.0f} µs ({len(times)} runs)"
     )
 

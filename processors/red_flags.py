@@ -2,11 +2,11 @@
 
 Consumes nothing: every frame is forwarded unchanged, in order, at once. Reads each
 `TranscriptionFrame` (a finished transcription of the caller) with the phrase rules
-(`wellbeing.red_flags.detect`, tens of microseconds). On a match it pushes, just before that
-transcription, an `LLMMessagesAppendFrame` (``run_llm=False``) holding a system note
-(`care_note`): sitting between the STT and the user context aggregator, the note is added to the
-context before the caller's turn is and before the reply to it is generated, so that very reply
-addresses the red flag, and no extra model run starts. Then it tells ``on_red_flag(flag)``
+(`wellbeing.red_flags.detect_all`, under a millisecond). For each category matched it pushes,
+just before that transcription, an `LLMMessagesAppendFrame` (``run_llm=False``) holding a
+system note (`care_note`): sitting between the STT and the user context aggregator, the note is
+added to the context before the caller's turn is and before the reply to it is generated, so
+that very reply addresses the red flag, and no extra model run starts. Then it tells ``on_red_flag(flag)``
 (synchronous and quick: whoever builds the pipeline persists and alerts off the real-time path)
 and logs the category, detector and rule (never the caller's words or number).
 
@@ -35,7 +35,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContextMessage
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from wellbeing.red_flags import RedFlag, care_note, detect
+from wellbeing.red_flags import RedFlag, care_note, detect_all
 
 RedFlagCheck = Callable[[str], Awaitable[RedFlag | None]]
 """Asks a model about one line: `wellbeing.red_flags.LLMCheck`."""
@@ -65,11 +65,7 @@ class RedFlagWatcher(FrameProcessor):
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
         if isinstance(frame, TranscriptionFrame) and direction is FrameDirection.DOWNSTREAM:
-            flag = detect(frame.text)
-            if flag is not None:
-                await self._raise(flag)
-            elif self._llm_check is not None and len(frame.text.split()) >= self._min_words:
-                self._start_check(self._llm_check, frame.text)
+            await self._read(frame.text)
         elif isinstance(frame, (EndFrame, CancelFrame)):
             self._ended = True
         await self.push_frame(frame, direction)
@@ -78,6 +74,13 @@ class RedFlagWatcher(FrameProcessor):
         """Wait until the model checks under way have finished (each has its own timeout)."""
         while pending := [task for task in self._checks if not task.done()]:
             await asyncio.wait(pending)
+
+    async def _read(self, text: str) -> None:
+        flags = detect_all(text)
+        for flag in flags:
+            await self._raise(flag)
+        if not flags and self._llm_check is not None and len(text.split()) >= self._min_words:
+            self._start_check(self._llm_check, text)
 
     async def _raise(self, flag: RedFlag) -> None:
         if flag.category in self._raised:

@@ -1,8 +1,8 @@
 """Red flags in what a caller says: phrase rules first, a language-model check for what they miss.
 
-`detect(text)` is pure and fast (a few dozen precompiled patterns over one line, tens of
-microseconds): it runs on every finished transcription in the real-time path
-(`processors.red_flags.RedFlagWatcher`). `LLMCheck` asks an OpenAI-compatible model about a line
+`detect_all(text)` (and `detect`, its first flag) is pure and fast (precompiled patterns over
+one line, under a millisecond: `python -m bench.red_flags`): it runs on every finished
+transcription in the real-time path (`processors.red_flags.RedFlagWatcher`). `LLMCheck` asks an OpenAI-compatible model about a line
 the rules passed over; it runs in the background and never raises.
 
 How the rules read a line (all decisions are deliberate; the labelled lines in
@@ -397,21 +397,33 @@ def normalize(text: str) -> str:
 
 def detect(text: str) -> RedFlag | None:
     """The first red flag the phrase rules find in one caller line, or None."""
+    flags = detect_all(text)
+    return flags[0] if flags else None
+
+
+def detect_all(text: str) -> list[RedFlag]:
+    """One red flag per category the phrase rules find in one caller line ("I fell and now I
+    can't breathe": a fall and breathing), in the order of `RULES`."""
     line = normalize(text)
-    if not line:
-        return None
     settled = (_LONG_AGO.search(line) or _SETTLED.search(line)) and not _STILL.search(line)
+    flags = []
     for category, rules in RULES.items():
-        if settled and category in _MEDICAL:
-            continue
-        for rule in rules:
-            for match in rule.pattern.finditer(line):
-                clause = _clause_around(line, match.start(), match.end())
-                if rule.unless is not None and rule.unless.search(clause):
-                    continue
-                if rule.negatable and _negated(line, match.start(), match.end()):
-                    continue
-                return RedFlag(category, match.group(0), "rules", f"{category}/{rule.name}")
+        if not (settled and category in _MEDICAL):
+            flag = _first_match(line, category, rules)
+            if flag is not None:
+                flags.append(flag)
+    return flags
+
+
+def _first_match(line: str, category: RedFlagCategory, rules: tuple[_Rule, ...]) -> RedFlag | None:
+    for rule in rules:
+        for match in rule.pattern.finditer(line):
+            clause = _clause_around(line, match.start(), match.end())
+            if rule.unless is not None and rule.unless.search(clause):
+                continue
+            if rule.negatable and _negated(line, match.start(), match.end()):
+                continue
+            return RedFlag(category, match.group(0), "rules", f"{category}/{rule.name}")
     return None
 
 

@@ -126,7 +126,7 @@ async def test_each_category_is_raised_once_per_call() -> None:
             said("I fell in the bathroom this morning."),
             said("My chest feels tight."),
             said("I still can't get up off the floor."),
-            said("There's a pressure on my chest."),
+            said("There's a pressure on my chest and I can't catch my breath."),
         ],
         expected_down_frames=[
             LLMMessagesAppendFrame,
@@ -134,10 +134,15 @@ async def test_each_category_is_raised_once_per_call() -> None:
             LLMMessagesAppendFrame,
             TranscriptionFrame,
             TranscriptionFrame,
+            LLMMessagesAppendFrame,  # breathing is new; chest pain was raised already
             TranscriptionFrame,
         ],
     )
-    assert [f.category for f in flags] == [RedFlagCategory.FALL, RedFlagCategory.CHEST_PAIN]
+    assert [f.category for f in flags] == [
+        RedFlagCategory.FALL,
+        RedFlagCategory.CHEST_PAIN,
+        RedFlagCategory.BREATHING,
+    ]
 
 
 async def test_the_note_reaches_the_context_of_the_reply_to_that_turn_without_an_extra_run() -> (

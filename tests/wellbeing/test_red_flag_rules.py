@@ -16,6 +16,7 @@ from wellbeing.red_flags import (
     RedFlagCategory,
     care_note,
     detect,
+    detect_all,
     llm_check,
     normalize,
     parse_llm_answer,
@@ -85,6 +86,12 @@ def test_spoken_and_transcribed_spellings_are_read_alike() -> None:
         flag = detect(line)
         assert flag is not None and flag.category == RedFlagCategory.BREATHING, line
     assert detect("") is None and detect("   ") is None
+
+
+def test_a_line_with_two_red_flags_raises_both() -> None:
+    flags = detect_all("I fell over in the kitchen and now I can't breathe.")
+    assert [f.category for f in flags] == [RedFlagCategory.FALL, RedFlagCategory.BREATHING]
+    assert detect_all("I fell asleep in my chair.") == []
 
 
 def test_being_hurt_or_thoughts_of_self_harm_stay_urgent_when_in_the_past() -> None:
