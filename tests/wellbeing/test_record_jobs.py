@@ -217,14 +217,25 @@ async def test_a_call_where_the_person_said_nothing_is_skipped(
     assert await world.repo.record_for(call.id) is None
 
 
-async def test_without_a_language_model_nothing_is_queued_and_the_log_says_so_once(
-    engine: AsyncEngine, make_settings: Callable[..., Settings], database_url: str
+@pytest.mark.parametrize(
+    ("off", "why"),
+    [
+        (
+            {"openai_api_key": None, "openai_base_url": None, "services": "auto"},
+            "no language model is configured",
+        ),
+        ({"wellbeing_records": False}, "WELLBEING_RECORDS is off"),
+    ],
+)
+async def test_switched_off_nothing_is_queued_and_the_log_says_so_once(
+    engine: AsyncEngine,
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    off: dict[str, Any],
+    why: str,
 ) -> None:
     sessions = create_session_factory(engine)
-    settings = make_settings(
-        database_url=database_url, openai_api_key=None, openai_base_url=None, services="auto"
-    )
-    assert settings.service_choice.llm is None
+    settings = make_settings(database_url=database_url, **off)
     world = World(
         engine, settings, FakeClock(START), CallRepository(sessions), WellbeingRepository(sessions)
     )
@@ -240,10 +251,11 @@ async def test_without_a_language_model_nothing_is_queued_and_the_log_says_so_on
         logger.remove(sink)
         await jobs.stop()
 
+    assert not jobs.enabled
     assert await world.count(RecordJob) == 0
     told = [line for line in said if "No wellbeing records are made" in line]
     assert len(told) == 1
-    assert "no language model is configured" in told[0]
+    assert why in told[0]
 
 
 async def test_conversations_left_without_a_job_are_queued_by_the_worker(
