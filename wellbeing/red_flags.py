@@ -2,8 +2,9 @@
 
 `detect_all(text)` (and `detect`, its first flag) is pure and fast (precompiled patterns over
 one line, under a millisecond: `python -m bench.red_flags`): it runs on every finished
-transcription in the real-time path (`processors.red_flags.RedFlagWatcher`). `LLMCheck` asks an OpenAI-compatible model about a line
-the rules passed over; it runs in the background and never raises.
+transcription in the real-time path (`processors.red_flags.RedFlagWatcher`). `LLMCheck` asks an
+OpenAI-compatible model about a line the rules passed over; it runs in the background and never
+raises.
 
 How the rules read a line (all decisions are deliberate; the labelled lines in
 `tests/wellbeing/red_flag_lines.py` show them):
