@@ -28,6 +28,7 @@ import contextlib
 import socket
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -40,7 +41,13 @@ from persistence.models import Call, CallStatus, TurnRole
 from persistence.wellbeing import ClaimedJob, RecordOfCall, WellbeingRepository
 from settings import Settings
 from wellbeing.memory import CALLS_REMEMBERED, RememberedCall, build_digest
-from wellbeing.records import MEASURES, NothingToRecord, RecordFailed, extract_record
+from wellbeing.records import (
+    MEASURES,
+    NothingToRecord,
+    RecordFailed,
+    WellbeingRecord,
+    extract_record,
+)
 
 NO_KEY = "not-needed"
 """An OpenAI-compatible server without keys still needs the SDK to send one."""
@@ -57,6 +64,15 @@ CATCH_UP_WINDOW = timedelta(days=2)
 job (their final status came while the database was failing, or to a process that stopped)."""
 REQUEST_TIMEOUT_SECONDS = 90.0
 """One request to the model; far above the calls' real-time limit, as nobody is waiting."""
+
+
+@dataclass(frozen=True)
+class RecordMade:
+    """Told to `RecordJobs.on_record_made` listeners once a call's record is stored."""
+
+    call_id: int
+    senior_id: int | None
+    record: WellbeingRecord
 
 
 class RecordJobs:
@@ -102,6 +118,7 @@ class RecordJobs:
         self._task: asyncio.Task[None] | None = None
         self._told_off = False
         self._last_catch_up: datetime | None = None
+        self._record_listeners: list[Callable[[RecordMade], Awaitable[None]]] = []
 
     @property
     def enabled(self) -> bool:
@@ -109,6 +126,11 @@ class RecordJobs:
 
     def attach(self, calls: FinalStatusSource) -> None:
         calls.on_call_final(self.call_ended)
+
+    def on_record_made(self, listener: Callable[[RecordMade], Awaitable[None]]) -> None:
+        """Have `listener` told of each record this worker stores (after the person's memory
+        is updated), e.g. to look for trends. A failing listener is logged, never retried."""
+        self._record_listeners.append(listener)
 
     # --- queueing ----------------------------------------------------------------------------
 
@@ -220,6 +242,12 @@ class RecordJobs:
         log.info("Wellbeing record made")
         if senior_id is not None:
             await self.refresh_memory(senior_id, found.senior_timezone)
+        made = RecordMade(job.call_id, senior_id, record)
+        for listener in self._record_listeners:
+            try:
+                await listener(made)
+            except Exception:
+                log.exception("A record listener failed")
 
     async def refresh_memory(self, senior_id: int, timezone: str | None) -> str:
         """Rebuild the person's digest from their latest records and store it."""

@@ -48,7 +48,7 @@ from tests.wellbeing.conversations import (
     turns_of,
 )
 from tests.wellbeing.fake_llm import FakeLLM, running_fake_llm
-from wellbeing.jobs import DEFAULT_SETTLE_SECONDS, RecordJobs
+from wellbeing.jobs import DEFAULT_SETTLE_SECONDS, RecordJobs, RecordMade
 from wellbeing.memory import MAX_DIGEST_CHARS, MAX_FOLLOW_UPS
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
@@ -153,6 +153,16 @@ async def test_a_completed_conversation_gets_its_record_and_the_persons_memory(
     world: World, fake_llm: FakeLLM
 ) -> None:
     jobs = world.worker("worker-1")
+    made: list[RecordMade] = []
+
+    async def told(record: RecordMade) -> None:
+        made.append(record)
+
+    async def broken(_record: RecordMade) -> None:
+        raise RuntimeError("a listener's bug")
+
+    jobs.on_record_made(broken)
+    jobs.on_record_made(told)
     senior_id = await world.senior()
     call = await world.ended_call(MARY, senior_id=senior_id)
     said = await world.transcript(call.id)
@@ -183,6 +193,9 @@ async def test_a_completed_conversation_gets_its_record_and_the_persons_memory(
     assert "Mary was in good spirits" in digest
     assert "- her granddaughter Emma visited on Sunday (" in digest
     assert await world.transcript(call.id) == said
+    assert [(m.call_id, m.senior_id, m.record.levels()) for m in made] == [
+        (call.id, senior_id, MARY_LEVELS)
+    ]
     assert await jobs.run_once() == 0  # done once
 
 
