@@ -3,16 +3,17 @@ updates the person's memory, never in the call's real-time path.
 
 1. When a call reaches ``completed`` (`CallService.on_call_final`), a job is queued in the
    database (`record_jobs`), due `settle_seconds` later so the last turns are written first.
-   That is one INSERT in the status webhook; nothing waits for the model.
-   A worker also queues, every `CATCH_UP_EVERY`, recent completed conversations without a
-   job (the status came while the database was failing, or the call was a talk in the
-   browser, which ends without Twilio).
+   That is one INSERT in the status webhook; nothing waits for the model. Every
+   `CATCH_UP_EVERY` a worker also queues recent completed conversations that have no job
+   (the status came while the database was failing, or it was a talk in the browser, which
+   ends without Twilio).
 2. Every server process may run a worker (`RECORD_WORKER_ENABLED`): each round it claims due
    jobs atomically (`persistence.wellbeing`), so no job is done twice, and a job queued before
    a restart, or held by a process that died, is picked up again.
 3. A job reads the transcript (never changing it), asks the model (`wellbeing.records`), and
    stores the record and marks the job done together; then rebuilds the person's digest
-   (`wellbeing.memory`) from their latest records.
+   (`wellbeing.memory`) from their latest records (should that fail, the next record's
+   rebuild includes this one) and tells `on_record_made` listeners.
 4. A failed try is tried again after a delay that doubles each time (`retry_base_seconds`),
    up to `RECORD_MAX_ATTEMPTS` tries; then the job is ``failed`` with the reason, shown on the
    call's page. A call where the person said nothing is ``skipped``.
