@@ -14,7 +14,7 @@ from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Path, Request
 from fastapi.responses import Response
 
 from app_state import AppState, get_state
@@ -46,9 +46,13 @@ async def calls_page(request: Request, state: State, operator: PageOperator) -> 
     )
 
 
+CallId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+"""A call's id in a path: a number too big for the database's integer is a clear 422."""
+
+
 @router.get("/calls/{call_id}")
 async def call_page(
-    request: Request, call_id: int, state: State, operator: PageOperator
+    request: Request, call_id: CallId, state: State, operator: PageOperator
 ) -> Response:
     call = await state.calls.get(call_id, with_turns=True)
     if call is None:

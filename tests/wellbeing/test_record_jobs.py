@@ -618,6 +618,12 @@ def test_after_the_status_webhook_the_pages_show_the_record_and_the_memory(
         assert re.search(r"- her knee was sore at night \(\w{3} \d{1,2} \w{3}\)", person.text)
         assert on_app_loop(program.client, state.wellbeing.digest_for, senior.id) is not None
 
+        # A call id too big for the database is a clear refusal, never a 500.
+        for huge in ("99999999999", "99999999999999999999"):
+            refused = program.client.get(f"/calls/{huge}")
+            assert refused.status_code == 422, refused.text
+            assert "call_id" in refused.json()["detail"]
+
 
 def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
