@@ -26,6 +26,38 @@ class MissingConfiguration(RuntimeError):
         super().__init__(f"{feature} is not configured: set {names} (see .env.example).")
 
 
+ALERT_MEASURES = (
+    "mood",
+    "sleep",
+    "eating",
+    "pain",
+    "medication",
+    "social_contact",
+    "loneliness",
+    "mobility",
+    "confusion",
+)
+"""The wellbeing measures ALERT_THRESHOLDS may name (`wellbeing.records.MEASURES`)."""
+
+
+def parse_thresholds(text: str) -> dict[str, int]:
+    """`pain=2, confusion=2` → {"pain": 2, "confusion": 2}; ValueError saying what is wrong."""
+    thresholds: dict[str, int] = {}
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        measure, _, level = (s.strip() for s in part.partition("="))
+        if measure not in ALERT_MEASURES:
+            raise ValueError(
+                f"ALERT_THRESHOLDS: '{measure}' is not a measure; use one of "
+                + ", ".join(ALERT_MEASURES)
+            )
+        if level not in ("1", "2", "3"):
+            raise ValueError(f"ALERT_THRESHOLDS: the level of {measure} must be 1, 2 or 3")
+        thresholds[measure] = int(level)
+    return thresholds
+
+
 @dataclass(frozen=True)
 class ServiceChoice:
     """Which speech and language services calls use, resolved from `SERVICES` and the keys.
@@ -182,6 +214,33 @@ class Settings(BaseSettings):
     record_max_attempts: int = Field(
         default=5, ge=1, le=20, description="Tries at one call's record before it is failed."
     )
+    trend_worse_calls: int = Field(
+        default=3,
+        ge=2,
+        le=10,
+        description=(
+            "A trend alert is raised when a measure got worse over this many calls in a row "
+            "(where it came up): never better from one call to the next, ending worse than it "
+            "started and at 'poor' (2) or above (wellbeing.alerts)."
+        ),
+    )
+    alert_threshold: int = Field(
+        default=3,
+        ge=1,
+        le=3,
+        description=(
+            "A trend alert is raised when a measure reaches this level (0 good, 1 fair, 2 poor, "
+            "3 concerning) from below it."
+        ),
+    )
+    alert_thresholds: str = Field(
+        default="",
+        description=(
+            "Per-measure thresholds instead of ALERT_THRESHOLD, e.g. 'pain=2,confusion=2' "
+            "(measures: mood, sleep, eating, pain, medication, social_contact, loneliness, "
+            "mobility, confusion)."
+        ),
+    )
 
     @field_validator("database_url")
     @classmethod
@@ -196,6 +255,17 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return replacement + value[len(prefix) :]
         return value
+
+    @field_validator("alert_thresholds")
+    @classmethod
+    def _thresholds(cls, value: str) -> str:
+        parse_thresholds(value)
+        return value.strip()
+
+    def threshold_for(self, measure: str) -> int:
+        """The level at which `measure` raises an alert (ALERT_THRESHOLDS, else
+        ALERT_THRESHOLD)."""
+        return parse_thresholds(self.alert_thresholds).get(measure, self.alert_threshold)
 
     @field_validator("webhook_url")
     @classmethod

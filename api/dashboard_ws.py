@@ -6,9 +6,9 @@ Protocol (server → browser, JSON; the browser sends nothing):
   `?call_id=N` `{"type": "snapshot", "id", "stream", "call": call, "turns": [turn…]}`;
 - then, as they happen, `{"type": "call", "id", "call": call}` (a call's new state) and, on a
   call's page, `{"type": "turn", "id", "call_id", "turn": turn}`; `{"type": "ping"}` when idle;
-- on the all-calls feed, `{"type": "program", "id", "kind", "data"}` when a check-in or an
-  escalation changed (`checkin.updated`, `escalation.updated`: the event's data, e.g.
-  `senior_id`, `checkin_id`); the Today view re-fetches itself on these.
+- on the all-calls feed, `{"type": "program", "id", "kind", "data"}` when a check-in, an
+  escalation or an alert changed (`checkin.updated`, `escalation.updated`, `alert.updated`: the
+  event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these.
 
 `id` grows by one per bus event in this process (`pipeline.events.EventFeed`); `stream` names
 that numbering. A browser that lost its connection reconnects with `?after=<last id>&stream=…`
@@ -41,7 +41,7 @@ NOT_FOUND = 4404
 HEARTBEAT_SECONDS = 20.0
 RECENT_CALLS = 20
 _MAX_TRACKED_CALLS = 500
-PROGRAM_EVENTS = frozenset({"checkin.updated", "escalation.updated"})
+PROGRAM_EVENTS = frozenset({"checkin.updated", "escalation.updated", "alert.updated"})
 
 Message = dict[str, Any]
 

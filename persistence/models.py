@@ -525,3 +525,29 @@ class Alert(Base):
     )
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     acknowledged_by: Mapped[str | None] = mapped_column(String(254))
+    open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    """While unacknowledged, what the alert is about (`wellbeing.alerts.open_key`); cleared on
+    acknowledging. Unique, so however many processes check at once, one alert is open per
+    person and measure (or per call and red-flag category)."""
+
+    notices: Mapped[list[AlertNotice]] = relationship(
+        order_by="AlertNotice.id", cascade="all, delete-orphan", lazy="raise"
+    )
+
+
+class AlertNotice(Base):
+    """One text message to one caregiver about an alert, as sent (its SID) or failed (why)."""
+
+    __tablename__ = "alert_notices"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    alert_id: Mapped[int] = mapped_column(ForeignKey("alerts.id", ondelete="CASCADE"), index=True)
+    caregiver_id: Mapped[int | None] = mapped_column(
+        ForeignKey("caregivers.id", ondelete="SET NULL")
+    )
+    contact_name: Mapped[str] = mapped_column(String(100))
+    to_number: Mapped[str] = mapped_column(String(32))
+    body: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    twilio_sid: Mapped[str | None] = mapped_column(String(64))
+    error: Mapped[str | None] = mapped_column(Text)

@@ -26,10 +26,11 @@ EventKind = Literal[
     "call.media",
     "checkin.updated",
     "escalation.updated",
+    "alert.updated",
 ]
 """`call.*` events are about the call `call_id`. The check-in program's events carry the senior
-(`data["senior_id"]`) and the check-in or escalation; their `call_id` is the call concerned, or
-`NO_CALL`."""
+(`data["senior_id"]`) and the check-in, escalation or alert (`alert.updated`: raised or
+acknowledged, `data["alert_id"]`); their `call_id` is the call concerned, or `NO_CALL`."""
 
 NO_CALL = 0
 

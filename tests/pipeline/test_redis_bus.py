@@ -78,6 +78,7 @@ def every_kind_of_event() -> list[CallEvent]:
         CallEvent("call.media", 7, {"state": "ended", "reason": "bot-hangup"}),
         CallEvent("checkin.updated", 7, {"senior_id": 3, "checkin_id": 9, "attempts": 1}),
         CallEvent("escalation.updated", 0, {"senior_id": 3, "escalation_id": 4, "step": 2}),
+        CallEvent("alert.updated", 7, {"senior_id": 3, "alert_id": 5, "state": "open"}),
     ]
     assert {event.kind for event in events} == set(get_args(EventKind))
     return events
