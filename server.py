@@ -167,7 +167,7 @@ def create_app(
             seniors=seniors,
             clock=clock,
             escalations=escalations,
-            briefs=CallBriefs(calls, seniors),
+            briefs=CallBriefs(calls, seniors, wellbeing),
             checkins=checkins,
             dispatcher=dispatcher,
             metrics=metrics,

@@ -21,6 +21,7 @@ from loguru import logger
 from persistence.models import Senior
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
+from persistence.wellbeing import WellbeingRepository
 
 DEFAULT_LOOKUP_TIMEOUT = 0.5
 DEFAULT_MAX_ENTRIES = 2000
@@ -38,18 +39,21 @@ class CallBrief:
     notes: str = ""
     """Operator-typed background (interests, family names, hearing): facts, never instructions."""
     language: str = "en"
+    memory: str | None = None
+    """The digest of their recent calls (`wellbeing.memory`): things to follow up on."""
 
     @property
     def personal(self) -> bool:
         return self.spoken_name is not None
 
     @classmethod
-    def of(cls, senior: Senior) -> CallBrief:
+    def of(cls, senior: Senior, memory: str | None = None) -> CallBrief:
         return cls(
             spoken_name=senior.spoken_name,
             on_behalf_of=senior.on_behalf_of or None,
             notes=(senior.notes or "").strip(),
             language=senior.language or "en",
+            memory=(memory or "").strip() or None,
         )
 
 
@@ -63,12 +67,14 @@ class CallBriefs:
         self,
         calls: CallRepository,
         seniors: SeniorRepository,
+        memories: WellbeingRepository | None = None,
         *,
         lookup_timeout: float = DEFAULT_LOOKUP_TIMEOUT,
         max_entries: int = DEFAULT_MAX_ENTRIES,
     ) -> None:
         self._calls = calls
         self._seniors = seniors
+        self._memories = memories
         self._lookup_timeout = lookup_timeout
         self._max_entries = max_entries
         self._by_call: OrderedDict[int, CallBrief] = OrderedDict()
@@ -125,4 +131,7 @@ class CallBriefs:
         if call is None or call.senior_id is None:
             return GENERIC_BRIEF
         senior = await self._seniors.get(call.senior_id)
-        return CallBrief.of(senior) if senior is not None else GENERIC_BRIEF
+        if senior is None:
+            return GENERIC_BRIEF
+        memory = await self._memories.digest_for(senior.id) if self._memories else None
+        return CallBrief.of(senior, memory)

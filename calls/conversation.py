@@ -183,6 +183,7 @@ def system_prompt(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str:
         on_behalf_of=brief.on_behalf_of,
         notes=brief.notes,
         language=brief.language,
+        memory=brief.memory,
     )
 
 

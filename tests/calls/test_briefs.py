@@ -93,3 +93,21 @@ async def test_the_store_never_grows_past_its_bound(
     assert len(briefs) == 3
     assert briefs.get(1) is None and briefs.get(2) is None
     assert briefs.get(5) == CallBrief("Person 5")
+
+
+async def test_the_brief_carries_the_digest_of_recent_calls(
+    seniors: SeniorRepository, calls_repo: CallRepository, engine: AsyncEngine
+) -> None:
+    from datetime import UTC, datetime
+
+    from persistence.wellbeing import WellbeingRepository
+
+    memories = WellbeingRepository(create_session_factory(engine))
+    mary = await _mary(seniors)
+    call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
+    briefs = CallBriefs(calls_repo, seniors, memories, lookup_timeout=0)
+    assert (await briefs.load(call.id)).memory is None  # no call yet: nothing to remember
+
+    digest = "Tue 24 Nov: her granddaughter visited on Sunday. Follow up: her sore knee."
+    await memories.save_digest(mary.id, digest, 1, datetime.now(UTC))
+    assert (await briefs.load(call.id)).memory == digest
