@@ -16,7 +16,7 @@ from loguru import logger
 from redis.asyncio import Redis
 
 from persistence.models import TurnRole
-from pipeline.events import CallEvent, EventKind, TurnRecord
+from pipeline.events import CallEvent, EventBus, EventFeed, EventKind, InProcessEventBus, TurnRecord
 from pipeline.redis_bus import RedisEventBus, decode, encode, redacted_url
 from tests.redis_support import TEST_REDIS_URL, TcpProxy, closed_port, redis_url_via, unique_channel
 
@@ -229,3 +229,40 @@ async def test_with_no_redis_at_all_the_bus_starts_and_keeps_working_locally(
         await asyncio.wait_for(bus.ping(), 2)
     assert any("is not reachable yet" in line for line in logs)
     assert not any("hunter2" in line for line in logs)
+
+
+@pytest.fixture(params=["in-process", "redis"])
+async def any_bus(request: pytest.FixtureRequest, buses: BusFactory) -> EventBus:
+    """The embedded bus and the Redis bus: one interface, the same behaviour."""
+    if request.param == "in-process":
+        return InProcessEventBus()
+    bus = buses()
+    await bus.start()
+    return bus
+
+
+async def test_either_bus_gives_each_subscriber_every_event_once_in_order(
+    any_bus: EventBus,
+) -> None:
+    sent = [CallEvent("call.status", n, {"status": "ringing"}) for n in range(50)]
+    async with any_bus.subscribe() as first, any_bus.subscribe() as second:
+        for event in sent:
+            await any_bus.publish(event)
+        for events in (first, second):
+            assert [await asyncio.wait_for(anext(events), 2) for _ in sent] == sent
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(anext(first), 0.3)  # and nothing more
+
+
+async def test_either_bus_feeds_the_dashboards_numbered_replay_buffer(any_bus: EventBus) -> None:
+    feed = EventFeed(any_bus, capacity=3)
+    await feed.start()
+    try:
+        with feed.listen() as listener:
+            for n in range(1, 6):
+                await any_bus.publish(CallEvent("call.status", n, {"status": "ringing"}))
+            received = [await asyncio.wait_for(listener.queue.get(), 2) for _ in range(5)]
+        assert [(item.id, item.event.call_id) for item in received] == [(n, n) for n in range(1, 6)]
+        assert [item.id for item in feed.since(2) or []] == [3, 4, 5]
+    finally:
+        await feed.stop()
