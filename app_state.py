@@ -29,6 +29,7 @@ from pipeline.events import EventBus, EventFeed
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
+from wellbeing.alerts import AlertService
 from wellbeing.jobs import RecordJobs
 
 
@@ -60,6 +61,7 @@ class AppState:
     reconciler: Reconciler
     wellbeing: WellbeingRepository
     record_jobs: RecordJobs
+    alerts: AlertService
 
 
 def get_state(request: Request) -> AppState:

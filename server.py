@@ -21,6 +21,7 @@ from starlette.middleware.sessions import SessionMiddleware
 from twilio.http.async_http_client import AsyncHttpClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from api import alerts as alerts_api
 from api import calls as calls_api
 from api import dashboard_ws, twilio_messages, twilio_webhooks
 from api import demo as demo_api
@@ -47,6 +48,7 @@ from checkins.escalation import EscalationLadder
 from observability.health import Readiness
 from observability.metrics import CountWebhookRejections, Metrics
 from persistence.accounts import ApiKeyRepository, OperatorRepository
+from persistence.alerts import AlertRepository
 from persistence.checkins import CheckinRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.escalations import EscalationRepository
@@ -60,8 +62,9 @@ from pipeline.redis_bus import RedisEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
-from web import api_keys_page, auth_pages, pages, people_pages
+from web import alert_pages, api_keys_page, auth_pages, pages, people_pages
 from web.templating import mount_static
+from wellbeing.alerts import AlertService
 from wellbeing.jobs import RecordJobs
 
 if TYPE_CHECKING:
@@ -139,6 +142,8 @@ def create_app(
         wellbeing = WellbeingRepository(sessions)
         record_jobs = RecordJobs(settings, wellbeing, clock)
         record_jobs.attach(call_service)
+        alerts = AlertService(settings, AlertRepository(sessions), twilio, clock, bus)
+        record_jobs.on_record_made(alerts.record_made)
         metrics = Metrics(active_calls, checkins, clock.now)
         # Each instance counts what happens in it (Redis brings the others' events too).
         await metrics.watch(bus.own_events if isinstance(bus, RedisEventBus) else bus)
@@ -174,6 +179,7 @@ def create_app(
             readiness=Readiness(engine, bus.ping if isinstance(bus, RedisEventBus) else None),
             wellbeing=wellbeing,
             record_jobs=record_jobs,
+            alerts=alerts,
             reconciler=Reconciler(
                 settings, calls, call_service, twilio, clock, active_calls.by_call_id
             ),
@@ -199,6 +205,7 @@ def create_app(
             await state.reconciler.stop()
             await dispatcher.stop()
             await record_jobs.stop()
+            await state.alerts.aclose()
             await state.browser_calls.aclose()
             await state.demo_calls.aclose()
             await writer.stop()
@@ -217,10 +224,12 @@ def create_app(
     app.include_router(auth_pages.router)
     app.include_router(pages.router)
     app.include_router(people_pages.router)
+    app.include_router(alert_pages.router)
     app.include_router(api_keys_page.router)
     app.include_router(dashboard_ws.router)
     app.include_router(health_api.router)
     app.include_router(escalations_api.router, dependencies=[Depends(api_principal)])
+    app.include_router(alerts_api.router, dependencies=[Depends(api_principal)])
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_messages.router)
     app.include_router(media_api.router)

@@ -48,6 +48,7 @@ from persistence.models import (
 from persistence.today import CheckinRecord, EscalationRecord, ProgramViews, senior_zone
 from settings import MissingConfiguration
 from telephony.twilio_client import TwilioError
+from web.alert_pages import open_alert_views, person_alert_views, trend_data
 from web.presenters import STATUS_LABELS
 from web.templating import render
 from web.wellbeing_views import memory_view
@@ -352,6 +353,8 @@ async def _person_page(
         checkins=[_checkin_view(record, tz, with_date=True) for record in checkins],
         escalations=[_escalation_view(e, senior, tz) for e in escalations],
         memory=memory,
+        alerts=await person_alert_views(state, senior),
+        trends=await trend_data(state, senior),
         memory_updated_at=_local(memory["updated_at"], tz) if memory else "",
         consent_methods=CONSENT_METHODS,
         weekdays=DAY_LABELS,
@@ -566,6 +569,7 @@ async def _today_context(state: AppState, views: ProgramViews) -> dict[str, Any]
             for day in overview.days
         ],
         "escalations": [_open_escalation_view(record) for record in overview.open_escalations],
+        "alerts": await open_alert_views(state),
         "quiet": overview.quiet,
     }
 
