@@ -261,7 +261,7 @@ class EscalationRepository:
                 .order_by(Escalation.id, EscalationNotice.id)
             )
             found: dict[int, ToldContact] = {}
-            for escalation, contact_name, senior in rows.tuples():
+            for escalation, contact_name, senior in rows:
                 found.setdefault(escalation.id, ToldContact(escalation, contact_name, senior))
             return list(found.values())
 
