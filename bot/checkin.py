@@ -444,6 +444,12 @@ class CheckinDialogue:
         self._index = 0
         self._asked_again = False
         self._over = False
+        self._concern: str | None = None
+
+    def concern(self, advice: str) -> None:
+        """Something urgent was heard (`wellbeing.red_flags`): the next reply is this advice
+        alone, and the check-in waits; the question after it is the same one."""
+        self._concern = advice
 
     @property
     def question(self) -> Question | None:
@@ -454,6 +460,9 @@ class CheckinDialogue:
         question = self.question
         if question is None:
             return Reply()
+        if self._concern is not None:
+            advice, self._concern = self._concern, None
+            return Reply((advice,))
         intent = caller_intent(words)
         if intent is Intent.OPT_OUT:
             self.opted_out = True

@@ -32,6 +32,7 @@ from bot import prompts
 from bot.speech import CallTTSService, SpeechCache, Voice
 from pipeline.vad import SileroBatcher
 from settings import MissingConfiguration, ServiceChoice, Settings
+from wellbeing.red_flags import LLMCheck
 
 if TYPE_CHECKING:
     from bot.local_speech import LocalSpeech
@@ -58,6 +59,7 @@ class ServiceClients:
         self.voice: Voice
         self._settings = settings
         self._background: set[asyncio.Task[None]] = set()
+        self.red_flag_check = self._red_flag_check(settings)
         if self.choice.speech == "local":
             self._find_local_speech(local_speech)
             if self.local is not None:
@@ -83,6 +85,21 @@ class ServiceClients:
             instructions=settings.tts_instructions or None,
             sample_rate=OPENAI_TTS_SAMPLE_RATE,
         )
+
+    def _red_flag_check(self, settings: Settings) -> LLMCheck | None:
+        """The model's second opinion on caller lines the red-flag rules pass over; only
+        when calls have a model. Its client makes no retries: a check is never waited for."""
+        if self.choice.llm is None:
+            return None
+        key = settings.openai_api_key.get_secret_value() if settings.openai_api_key else None
+        client = AsyncOpenAI(
+            api_key=key or "not-needed",
+            base_url=settings.openai_base_url,
+            http_client=self.http,
+            timeout=settings.service_timeout_seconds,
+            max_retries=0,
+        )
+        return LLMCheck(client, model=settings.llm_model)
 
     def _find_local_speech(self, make: Callable[[], LocalSpeech] | None) -> None:
         """Find this machine's speech models (not load them); a missing package is kept, and

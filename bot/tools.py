@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
@@ -94,3 +94,39 @@ def opt_out_handler(on_opt_out: Callable[[str], None]) -> Callable[[FunctionCall
         )
 
     return opt_out
+
+
+CONNECT_CAREGIVER = FunctionSchema(
+    name="connect_caregiver",
+    description=(
+        "Put this call through to the person's caregiver, when something is urgent and the "
+        "person has said yes to being connected. The call leaves you: say nothing after it."
+    ),
+    properties={},
+    required=[],
+)
+
+
+def connect_caregiver_handler(
+    on_connect: Callable[[], Awaitable[bool]],
+) -> Callable[[FunctionCallParams], object]:
+    """Build the `connect_caregiver` handler: `on_connect()` hands the call over (Twilio puts
+    it through to the caregiver, which also ends this conversation's stream) and says whether
+    it could; the model is told so, and says something only if it failed."""
+
+    async def connect_caregiver(params: FunctionCallParams) -> None:
+        connected = await on_connect()
+        logger.info(
+            f"Connecting the caller to their caregiver: {'done' if connected else 'failed'}"
+        )
+        if connected:
+            await params.result_callback(
+                {"status": "connecting now"},
+                properties=FunctionCallResultProperties(run_llm=False),
+            )
+        else:
+            await params.result_callback(
+                {"status": "could not connect; tell them kindly and help them call 911 if needed"}
+            )
+
+    return connect_caregiver

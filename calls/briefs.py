@@ -18,13 +18,33 @@ from dataclasses import dataclass
 
 from loguru import logger
 
-from persistence.models import Senior
+from persistence.models import Caregiver, ContactMethod, Senior
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from persistence.wellbeing import WellbeingRepository
 
 DEFAULT_LOOKUP_TIMEOUT = 0.5
 DEFAULT_MAX_ENTRIES = 2000
+
+
+@dataclass(frozen=True)
+class CaregiverLine:
+    """A caregiver a call can be put through to."""
+
+    spoken: str
+    """How the bot names them to the person: "your daughter Susan", or "Susan Smith"."""
+    first_name: str
+    phone_number: str
+
+    @classmethod
+    def of(cls, caregiver: Caregiver) -> CaregiverLine:
+        first = caregiver.name.split()[0]
+        relation = (caregiver.relation or "").strip().lower()
+        return cls(
+            spoken=f"your {relation} {first}" if relation else caregiver.name,
+            first_name=first,
+            phone_number=caregiver.phone_number,
+        )
 
 
 @dataclass(frozen=True)
@@ -41,6 +61,10 @@ class CallBrief:
     language: str = "en"
     memory: str | None = None
     """The digest of their recent calls (`wellbeing.memory`): things to follow up on."""
+    senior_id: int | None = None
+    connect_to: CaregiverLine | None = None
+    """Whom the bot may put the call through to when something is urgent: the first caregiver
+    who asked to be phoned (contact by `call`); None: nobody (the bot then offers nothing)."""
 
     @property
     def personal(self) -> bool:
@@ -48,7 +72,10 @@ class CallBrief:
 
     @classmethod
     def of(cls, senior: Senior, memory: str | None = None) -> CallBrief:
+        phoned = next((c for c in senior.caregivers if c.contact_by is ContactMethod.CALL), None)
         return cls(
+            senior_id=senior.id,
+            connect_to=CaregiverLine.of(phoned) if phoned else None,
             spoken_name=senior.spoken_name,
             on_behalf_of=senior.on_behalf_of or None,
             notes=(senior.notes or "").strip(),

@@ -13,7 +13,7 @@ import gc
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from fastapi import WebSocket
 from loguru import logger
@@ -24,11 +24,12 @@ from bot import prompts
 from bot.services import ServiceClients, build_call_services
 from calls.briefs import GENERIC_BRIEF, CallBrief
 from calls.recorder import RecordWriter
-from pipeline.builder import BuiltCall, MediaStream, build_call_worker, twilio_line
+from pipeline.builder import BuiltCall, CallCare, MediaStream, build_call_worker, twilio_line
 from pipeline.events import CallEvent, CallNote, EventBus
 from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
 from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError, TwilioGateway
+from wellbeing.red_flags import RedFlag
 
 if TYPE_CHECKING:
     from loguru import Logger
@@ -138,6 +139,7 @@ async def run_conversation(
     twilio: TwilioGateway | None,
     brief: CallBrief = GENERIC_BRIEF,
     active_calls: ActiveCalls | None = None,
+    alerts: RedFlagAlerts | None = None,
 ) -> None:
     """A Twilio media stream's conversation with the person in ``brief``; with ``twilio``
     None (a demo call, which dials no one) the bot's hang-up only closes the stream. The
@@ -154,6 +156,7 @@ async def run_conversation(
         on_bot_ends_call=ending.bot_ends_call,
         on_opt_out=ending.bot_ends_call_opted_out,
         greeting=greeting(settings, brief),
+        care=call_care(stream, brief, clients, alerts, twilio, ending),
     )
     if active_calls is not None:
         active_calls.attach(
@@ -173,6 +176,71 @@ async def run_conversation(
     finally:
         if twilio is not None and ending.bot_hangs_up:
             await _hang_up_quietly(twilio, stream.call_sid)
+
+
+class RedFlagAlerts(Protocol):
+    """Where a red flag heard in a call goes (`wellbeing.alerts.AlertService`)."""
+
+    def red_flag_soon(
+        self,
+        *,
+        call_id: int,
+        senior_id: int | None,
+        category: str,
+        evidence: str,
+        detector: str,
+        advice: str,
+    ) -> None: ...
+
+
+TRANSFER_REASON = "transferred to caregiver"
+
+
+def call_care(
+    stream: MediaStream,
+    brief: CallBrief,
+    clients: ServiceClients,
+    alerts: RedFlagAlerts | None,
+    twilio: TwilioGateway | None,
+    ending: Ending,
+) -> CallCare:
+    """What this call does when something urgent is heard: the alert (stored, on the dashboard
+    and texted to the caregivers, all in the background) and, for someone with a caregiver who
+    takes calls, the offer to put the call through to them."""
+
+    def on_red_flag(flag: RedFlag) -> None:
+        if alerts is not None:
+            alerts.red_flag_soon(
+                call_id=stream.call_id,
+                senior_id=brief.senior_id,
+                category=flag.category.value,
+                evidence=flag.evidence,
+                detector=flag.detector,
+                advice=flag.advice,
+            )
+
+    line = brief.connect_to
+    if line is None or twilio is None:
+        return CallCare(on_red_flag, clients.red_flag_check)
+    gateway = twilio
+
+    async def put_through() -> bool:
+        if ending.reason is not None:
+            return False
+        ending.reason = TRANSFER_REASON
+        try:
+            await gateway.transfer(
+                stream.call_sid,
+                line.phone_number,
+                f"Connecting you to {line.first_name} now. Please stay on the line.",
+            )
+        except (TwilioError, MissingConfiguration) as exc:
+            logger.bind(call_sid=stream.call_sid).warning(f"Could not put the call through: {exc}")
+            ending.reason = None
+            return False
+        return True
+
+    return CallCare(on_red_flag, clients.red_flag_check, line.spoken, put_through)
 
 
 def system_prompt(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str:

@@ -30,7 +30,7 @@ To add a processor to every call, write it in `processors/` and add one line to 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import WebSocket
@@ -54,7 +54,14 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from bot import prompts
 from bot.checkin import DEFAULT_SCRIPT, CheckinDialogue
 from bot.services import CallServices
-from bot.tools import END_CALL, OPT_OUT, end_call_handler, opt_out_handler
+from bot.tools import (
+    CONNECT_CAREGIVER,
+    END_CALL,
+    OPT_OUT,
+    connect_caregiver_handler,
+    end_call_handler,
+    opt_out_handler,
+)
 from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
 from pipeline.turns import PauseTolerantTurnStop
 from pipeline.vad import BatchedSileroVAD
@@ -62,10 +69,12 @@ from processors.audio_stop import AudioStop
 from processors.call_time_limit import CallTimeLimit
 from processors.guided_dialogue import GuidedDialogue
 from processors.playback_marks import PlaybackMarks
+from processors.red_flags import RedFlagCheck, RedFlagWatcher
 from processors.service_fallback import ServiceErrorFallback
 from processors.voicemail import VoicemailDrop
 from settings import Settings
 from telephony.serializer import SafeTwilioSerializer
+from wellbeing.red_flags import RedFlag
 
 TWILIO_SAMPLE_RATE = 8000
 BROWSER_IN_SAMPLE_RATE = 16_000
@@ -134,6 +143,20 @@ def browser_line(connection: SmallWebRTCConnection) -> CallLine:
     return CallLine(transport, BROWSER_IN_SAMPLE_RATE, BROWSER_OUT_SAMPLE_RATE, [])
 
 
+@dataclass(frozen=True)
+class CallCare:
+    """What a call does when the caller says something urgent (`processors.red_flags`)."""
+
+    on_red_flag: Callable[[RedFlag], None]
+    """Told at once, on the real-time path: must only start work (alert, texts) elsewhere."""
+    check: RedFlagCheck | None = None
+    """The model's second opinion on lines the rules pass over (only with a model)."""
+    connect_to: str | None = None
+    """Whom the bot may offer to put the call through to ("your daughter Susan")."""
+    on_connect: Callable[[], Awaitable[bool]] | None = None
+    """Puts the call through (the `connect_caregiver` tool); None: no offer is made."""
+
+
 @dataclass
 class BuiltCall:
     worker: PipelineWorker
@@ -160,6 +183,7 @@ def build_call_worker(
     on_bot_ends_call: Callable[[str], None],
     on_opt_out: Callable[[str], None] | None = None,
     greeting: list[str] | None = None,
+    care: CallCare | None = None,
 ) -> BuiltCall:
     """One call's worker. ``on_bot_ends_call(reason)`` is told when the bot ends the call and
     ``on_opt_out(reason)`` (default: ``on_bot_ends_call``) when it ends it because the person
@@ -176,8 +200,14 @@ def build_call_worker(
     else:
         services.llm.register_function("end_call", end_call_handler(on_bot_ends_call))
         services.llm.register_function("opt_out", opt_out_handler(on_opt_out))
+        tools = [END_CALL, OPT_OUT]
+        if care is not None and care.on_connect is not None and care.connect_to:
+            services.llm.register_function(
+                "connect_caregiver", connect_caregiver_handler(care.on_connect)
+            )
+            tools.append(CONNECT_CAREGIVER)
         dialogue = services.llm
-        context = LLMContext(tools=ToolsSchema(standard_tools=[END_CALL, OPT_OUT]))
+        context = LLMContext(tools=ToolsSchema(standard_tools=tools))
     # Older callers pause mid-sentence: a turn ends only after VAD silence plus a further
     # pause, and only once there is a transcript (see README, "Turn-taking").
     turn_stop = PauseTolerantTurnStop(pause_seconds=settings.user_turn_pause_seconds)
@@ -193,6 +223,7 @@ def build_call_worker(
         ),
     )
     voicemail = VoicemailDrop()
+    watcher = _red_flag_watcher(care, checkin, with_model=services.llm is not None)
     pipeline = Pipeline(
         [
             transport.input(),
@@ -206,6 +237,7 @@ def build_call_worker(
                 on_time_up=lambda: on_bot_ends_call("maximum call length"),
             ),
             services.stt,
+            *watcher,
             user_aggregator,
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
             dialogue,
@@ -234,3 +266,29 @@ def build_call_worker(
             bot_name=settings.bot_name, organization_name=settings.organization_name
         )
     return BuiltCall(worker, line, recorder, greeting, voicemail, checkin)
+
+
+def _red_flag_watcher(
+    care: CallCare | None, checkin: CheckinDialogue | None, *, with_model: bool
+) -> list[FrameProcessor]:
+    """The red-flag watcher, between the STT and the user aggregator so its care note reaches
+    the reply to the very line that raised it. Without a model the guided check-in's next
+    reply is the advice instead."""
+    if care is None:
+        return []
+    on_red_flag = care.on_red_flag
+    if checkin is not None:
+        guided = checkin
+
+        def on_red_flag(flag: RedFlag) -> None:
+            guided.concern(flag.advice)
+            care.on_red_flag(flag)
+
+    offer = care.connect_to if with_model and care.on_connect is not None else None
+    return [
+        RedFlagWatcher(
+            on_red_flag=on_red_flag,
+            llm_check=care.check if with_model else None,
+            connect_to=offer,
+        )
+    ]

@@ -49,6 +49,7 @@ class RedFlagWatcher(FrameProcessor):
         llm_check: RedFlagCheck | None = None,
         max_checks: int = 2,
         min_words_to_check: int = 2,
+        connect_to: str | None = None,
         name: str | None = None,
     ) -> None:
         super().__init__(enable_direct_mode=True, name=name)  # a pass-through: no queue or task
@@ -58,6 +59,7 @@ class RedFlagWatcher(FrameProcessor):
         self._llm_check = llm_check
         self._max_checks = max_checks
         self._min_words = min_words_to_check
+        self._connect_to = connect_to
         self._checks: set[asyncio.Task[None]] = set()
         self._raised: set[str] = set()
         self._ended = False
@@ -88,7 +90,10 @@ class RedFlagWatcher(FrameProcessor):
         self._raised.add(flag.category)
         logger.warning(f"Red flag: {flag.category} (detector {flag.detector}, rule {flag.rule})")
         if not self._ended:
-            note: LLMContextMessage = {"role": "system", "content": care_note(flag)}
+            note: LLMContextMessage = {
+                "role": "system",
+                "content": care_note(flag, connect_to=self._connect_to),
+            }
             await self.push_frame(LLMMessagesAppendFrame(messages=[note], run_llm=False))
         try:
             self._on_red_flag(flag)

@@ -7,6 +7,7 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
+from xml.sax.saxutils import escape
 
 # Twilio's resource classes load lazily on a client's first `calls`/`messages`: about a second
 # of imports that would otherwise stall the event loop, and every live call's audio, at the
@@ -211,6 +212,19 @@ class TwilioGateway:
             status=str(call.status),
             duration_seconds=int(duration) if duration.isdigit() else None,
             answered_by=str(call.answered_by) if call.answered_by else None,
+        )
+
+    async def transfer(self, call_sid: str, to_number: str, announcement: str) -> None:
+        """Put a live call through to `to_number`: Twilio says `announcement` and dials them,
+        leaving the media stream (our conversation ends there)."""
+        client = self._require_client()
+        twiml = (
+            f"<Response><Say>{escape(announcement)}</Say>"
+            f'<Dial callerId="{escape(self._settings.twilio_phone_number or "")}" timeout="30">'
+            f"<Number>{escape(to_number)}</Number></Dial></Response>"
+        )
+        await self._with_retries(
+            "put the call through", lambda: client.calls(call_sid).update_async(twiml=twiml)
         )
 
     async def end_call(self, call_sid: str) -> None:

@@ -120,18 +120,26 @@ _WHAT_TO_SAY: dict[RedFlagCategory, str] = {
 _CALL_911_NOW = "Tell them to call 911 now, or offer to end the call so they can"
 
 
-def care_note(flag: RedFlag) -> str:
+def care_note(flag: RedFlag, *, connect_to: str | None = None) -> str:
     """The system note that makes the model's next reply address a red flag with care.
 
     It names the category, never the caller's words (they are in the context already, and
-    quoting them in a system message would let a caller write instructions to the model)."""
+    quoting them in a system message would let a caller write instructions to the model).
+    With ``connect_to`` (a caregiver the call may be put through to, e.g. "your daughter
+    Susan") the bot offers to connect them, with the `connect_caregiver` tool."""
     what = _WHAT_IT_SOUNDS_LIKE[flag.category]
     say = _WHAT_TO_SAY.get(flag.category, _CALL_911_NOW)
+    offer = (
+        f" Offer to connect them to {connect_to} now; if they say yes, use the "
+        "connect_caregiver tool."
+        if connect_to
+        else ""
+    )
     return (
         f"Urgent: the caller's recent words suggest {what}. In your next reply, put this "
         f"first and respond calmly, warmly and briefly. {say}. Tell them their caregiver is "
-        "being alerted now, and offer to connect them with their caregiver. Do not ask "
-        "further check-in questions until this is dealt with."
+        f"being alerted now.{offer} Do not ask further check-in questions until this is "
+        "dealt with."
     )
 
 

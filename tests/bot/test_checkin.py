@@ -224,3 +224,16 @@ def test_the_dialogue_says_nothing_once_the_check_in_is_over() -> None:
     assert dialogue.question is None
     assert dialogue.reply("hello?").sentences == ()
     assert dialogue.reply("hello?").end is None
+
+
+def test_after_something_urgent_the_next_reply_is_the_advice_and_the_question_waits() -> None:
+    dialogue = CheckinDialogue(DEFAULT_SCRIPT)
+    first = dialogue.question
+    assert first is not None
+    dialogue.concern("Please call 911 now. Would you like me to end the call so you can?")
+    reply = dialogue.reply("I fell and I can't get up")
+    assert reply.sentences == (
+        "Please call 911 now. Would you like me to end the call so you can?",
+    )
+    assert reply.end is None and dialogue.question is first
+    assert dialogue.reply("I'm fine now, thank you").sentences[-1] != first.text

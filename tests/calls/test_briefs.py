@@ -41,7 +41,9 @@ async def test_a_brief_says_what_the_bot_needs_to_know(
     seniors: SeniorRepository, calls_repo: CallRepository
 ) -> None:
     mary = await _mary(seniors)
-    assert CallBrief.of(mary) == CallBrief("Molly", "your daughter Susan", NOTES, "en")
+    assert CallBrief.of(mary) == CallBrief(
+        "Molly", "your daughter Susan", NOTES, "en", senior_id=mary.id
+    )
     assert CallBrief.of(mary).personal and not GENERIC_BRIEF.personal
     plain = await _mary(seniors, phone_number="+14155550124", preferred_name="", on_behalf_of="")
     assert CallBrief.of(plain).spoken_name == "Mary"  # no preferred name: the first name
@@ -111,3 +113,38 @@ async def test_the_brief_carries_the_digest_of_recent_calls(
     digest = "Tue 24 Nov: her granddaughter visited on Sunday. Follow up: her sore knee."
     await memories.save_digest(mary.id, digest, 1, datetime.now(UTC))
     assert (await briefs.load(call.id)).memory == digest
+
+
+async def test_the_call_can_be_put_through_to_the_first_caregiver_who_takes_calls(
+    seniors: SeniorRepository,
+) -> None:
+    from checkins.roster import CaregiverInput
+
+    mary = await RosterService(seniors, FakeClock()).create(
+        SeniorInput(
+            name="Mary Jones",
+            phone_number="+14155550123",
+            timezone="America/Chicago",
+            caregivers=[
+                CaregiverInput("Susan Jones", "+14155550190", "daughter", "sms"),
+                CaregiverInput("Tom Jones", "+14155550191", "Son", "call"),
+                CaregiverInput("Ann Lee", "+14155550192", "", "call"),
+            ],
+        )
+    )
+    line = CallBrief.of(mary).connect_to
+    assert line is not None
+    assert (line.spoken, line.first_name, line.phone_number) == (
+        "your son Tom",
+        "Tom",
+        "+14155550191",
+    )
+    texted_only = await RosterService(seniors, FakeClock()).create(
+        SeniorInput(
+            name="John Doe",
+            phone_number="+14155550124",
+            timezone="America/Chicago",
+            caregivers=[CaregiverInput("Susan Jones", "+14155550190", "daughter", "sms")],
+        )
+    )
+    assert CallBrief.of(texted_only).connect_to is None

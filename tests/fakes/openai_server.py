@@ -60,6 +60,10 @@ OPT_OUT_TOOL = "opt_out"
 
 _GOODBYE_PATTERN = re.compile(r"\b(?:goodbye|bye)\b", re.IGNORECASE)
 _OPT_OUT_PATTERN = re.compile(r"\b(?:stop calling|don'?t call me)\b", re.IGNORECASE)
+_CONNECT_PATTERN = re.compile(r"\b(?:connect me|put me through)\b", re.IGNORECASE)
+CONNECT_TOOL = "connect_caregiver"
+SCREENING_PROMPT_START = "You screen one line"
+"""How carecall's red-flag check (`wellbeing.red_flags.LLM_PROMPT`) starts its system prompt."""
 _WORDS_PER_CHUNK = 3
 _CHUNK_INTERVAL_S = 0.01
 _TTS_CHUNK_BYTES = TTS_SAMPLE_RATE * 2 // 10  # 100 ms of 16-bit mono audio
@@ -129,6 +133,8 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     """Decide, deterministically, how the fake LLM answers a chat request.
 
     * The last message is a tool result: say goodbye.
+    * The last user message says "connect me" or "put me through" and a
+      ``connect_caregiver`` tool is offered: call it.
     * The last user message says "stop calling" or "don't call me" and an ``opt_out`` tool is
       offered: call it.
     * The last user message says "goodbye"/"bye" and an ``end_call`` tool is offered:
@@ -147,6 +153,10 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     if not user_texts:
         return ScriptedReply(text=GREETING_REPLY)
     user_text = user_texts[-1].strip()
+    if _find_tool(body.get("tools"), CONNECT_TOOL) is not None and _CONNECT_PATTERN.search(
+        user_text
+    ):
+        return ScriptedReply(tool_name=CONNECT_TOOL, tool_arguments="{}")
     if _find_tool(body.get("tools"), OPT_OUT_TOOL) is not None and _OPT_OUT_PATTERN.search(
         user_text
     ):
@@ -161,6 +171,16 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
             arguments["reason"] = "caller said goodbye"
         return ScriptedReply(tool_name=END_CALL_TOOL, tool_arguments=json.dumps(arguments))
     return ScriptedReply(text=echo_reply(user_text))
+
+
+def _is_screening(body: dict[str, Any]) -> bool:
+    messages = body.get("messages")
+    if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
+        return False
+    first = messages[0]
+    return first.get("role") == "system" and _message_text(first.get("content")).startswith(
+        SCREENING_PROMPT_START
+    )
 
 
 def echo_reply(user_text: str) -> str:
@@ -270,6 +290,10 @@ class FakeOpenAI:
         self._tts_cache: dict[str, bytes] = {}
         self.base_url = ""
         self.chat_requests: list[dict[str, Any]] = []
+        self.screening_requests: list[dict[str, Any]] = []
+        """carecall's red-flag checks (kept apart from the conversation's chat requests)."""
+        self.red_flag_verdicts: dict[str, tuple[str, str]] = {}
+        """Caller lines the fake model calls a red flag: line → (category, evidence)."""
         self.stt_requests: list[dict[str, Any]] = []
         self.tts_requests: list[dict[str, Any]] = []
 
@@ -318,6 +342,7 @@ class FakeOpenAI:
         self._pending_utterances.clear()
         self._failures_left = 0
         self.chat_requests.clear()
+        self.screening_requests.clear()
         self.stt_requests.clear()
         self.tts_requests.clear()
 
@@ -389,6 +414,10 @@ class FakeOpenAI:
         # token; the chunks then go out on a fixed grid after it.
         first_at = time.monotonic() + self._llm_latency
         body = await _json_body(request)
+        if _is_screening(body):
+            self.screening_requests.append(body)
+            await _sleep_until(first_at)
+            return web.json_response(self._screening_answer(body))
         self.chat_requests.append(body)
         if self._failures_left > 0:
             self._failures_left -= 1
@@ -492,6 +521,35 @@ class FakeOpenAI:
         return response
 
     # -- /v1/audio/speech ---------------------------------------------------------------
+
+    def _screening_answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        """A red-flag check's answer: JSON as the prompt asks, a red flag only for the lines
+        in `red_flag_verdicts`."""
+        line = ""
+        for message in body.get("messages", []):
+            if isinstance(message, dict) and message.get("role") == "user":
+                line = _message_text(message.get("content"))
+        line = line.removeprefix("<line>").removesuffix("</line>").strip()
+        verdict = self.red_flag_verdicts.get(line)
+        answer = (
+            {"red_flag": True, "category": verdict[0], "evidence": verdict[1]}
+            if verdict
+            else {"red_flag": False, "category": None, "evidence": ""}
+        )
+        return {
+            "id": f"chatcmpl-{secrets.token_hex(12)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or "fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": json.dumps(answer)},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         first_at = time.monotonic() + self._tts_latency  # from the request's arrival

@@ -106,6 +106,9 @@ def test_the_advice_fits_the_category() -> None:
     assert "9 1 1" in fall.advice and "9 8 8" not in fall.advice
     assert "9 8 8" in harm.advice
     assert "911" in care_note(fall) and "988" in care_note(harm)
+    assert "connect" not in care_note(fall), "no offer to connect without someone to connect to"
+    offer = care_note(fall, connect_to="your daughter Susan")
+    assert "connect them to your daughter Susan" in offer and "connect_caregiver" in offer
 
 
 @pytest.mark.parametrize(
