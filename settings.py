@@ -164,6 +164,13 @@ class Settings(BaseSettings):
     )
     media_start_timeout_seconds: float = 10.0
 
+    red_flags: bool = Field(
+        default=True,
+        description=(
+            "Listen for urgent signs in what the caller says (falls, chest pain, thoughts of "
+            "self-harm…): the bot's reply addresses them and caregivers are alerted at once."
+        ),
+    )
     reconcile_calls: bool = Field(
         default=True,
         description=(

@@ -156,7 +156,9 @@ async def run_conversation(
         on_bot_ends_call=ending.bot_ends_call,
         on_opt_out=ending.bot_ends_call_opted_out,
         greeting=greeting(settings, brief),
-        care=call_care(stream, brief, clients, alerts, twilio, ending),
+        care=call_care(stream, brief, clients, alerts, twilio, ending)
+        if settings.red_flags
+        else None,
     )
     if active_calls is not None:
         active_calls.attach(
