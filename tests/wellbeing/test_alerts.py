@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.alerts import AlertRepository, CallLevels
@@ -573,3 +573,27 @@ def test_per_measure_thresholds_override_the_default(
     settings = make_settings(alert_threshold=3, alert_thresholds=" pain=2, confusion=1 ")
 
     assert [settings.threshold_for(m) for m in ("pain", "confusion", "sleep")] == [2, 1, 3]
+
+
+async def test_without_a_caregiver_who_takes_texts_the_first_one_is_texted(world: World) -> None:
+    async with create_session_factory(world.engine).begin() as session:
+        await session.execute(delete(Caregiver).where(Caregiver.contact_by == ContactMethod.SMS))
+    call_id = await world.add_call()
+
+    alert = await world.service.raise_red_flag(
+        call_id=call_id,
+        senior_id=world.senior_id,
+        category="stroke",
+        evidence="",
+        detector="llm",
+        advice=FALL_ADVICE,
+    )
+
+    assert alert is not None
+    assert world.texts() == [
+        (
+            TOM,
+            "Sunny Care: URGENT — during today's call Mary spoke of signs of a stroke. "
+            "We advised calling 911. Please check on Mary now.",
+        )
+    ]
