@@ -84,6 +84,7 @@ async def serve_stream(
             twilio=None if demo else state.twilio,
             brief=brief,
             active_calls=state.active_calls,
+            alerts=state.alerts,
         )
     finally:
         state.active_calls.ended(stream.call_id)
