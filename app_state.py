@@ -22,6 +22,7 @@ from checkins.escalation import EscalationLadder
 from observability.health import Readiness
 from observability.metrics import Metrics
 from persistence.checkins import CheckinRepository
+from persistence.privacy import PrivacyRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from persistence.wellbeing import WellbeingRepository
@@ -31,6 +32,7 @@ from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
 from wellbeing.alerts import AlertService
 from wellbeing.jobs import RecordJobs
+from wellbeing.retention import TranscriptRetention
 
 
 @dataclass
@@ -59,6 +61,8 @@ class AppState:
     metrics: Metrics
     readiness: Readiness
     reconciler: Reconciler
+    privacy: PrivacyRepository
+    retention: TranscriptRetention
     wellbeing: WellbeingRepository
     record_jobs: RecordJobs
     alerts: AlertService

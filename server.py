@@ -54,6 +54,7 @@ from persistence.database import create_engine, create_session_factory
 from persistence.escalations import EscalationRepository
 from persistence.migrate import upgrade_to_head
 from persistence.models import Call
+from persistence.privacy import PrivacyRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from persistence.wellbeing import WellbeingRepository
@@ -66,6 +67,7 @@ from web import alert_pages, api_keys_page, auth_pages, pages, people_pages
 from web.templating import mount_static
 from wellbeing.alerts import AlertService
 from wellbeing.jobs import RecordJobs
+from wellbeing.retention import TranscriptRetention
 
 if TYPE_CHECKING:
     from loguru import Record
@@ -137,6 +139,7 @@ def create_app(
             before_answer=lambda _call: service_clients.prepare_speech_soon(),
         )
         checkins = CheckinRepository(sessions)
+        privacy = PrivacyRepository(sessions)
         escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
         dispatcher = Dispatcher(settings, checkins, call_service, clock, bus, escalations)
         wellbeing = WellbeingRepository(sessions)
@@ -183,6 +186,8 @@ def create_app(
             reconciler=Reconciler(
                 settings, calls, call_service, twilio, clock, active_calls.by_call_id
             ),
+            privacy=privacy,
+            retention=TranscriptRetention(settings, privacy, clock),
         )
         call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
         app.state.carecall = state
@@ -198,11 +203,13 @@ def create_app(
             record_jobs.start()
         if settings.reconcile_calls:
             state.reconciler.start()
+        state.retention.start()
         try:
             yield
         finally:
             state.readiness.shutting_down = True
             await state.reconciler.stop()
+            await state.retention.stop()
             await dispatcher.stop()
             await record_jobs.stop()
             await state.alerts.aclose()

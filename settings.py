@@ -164,6 +164,14 @@ class Settings(BaseSettings):
     )
     media_start_timeout_seconds: float = 10.0
 
+    transcript_retention_days: int = Field(
+        default=0,
+        ge=0,
+        description=(
+            "Delete call transcripts older than this many days (0: keep them). Calls, wellbeing "
+            "records and alerts are kept."
+        ),
+    )
     red_flags: bool = Field(
         default=True,
         description=(

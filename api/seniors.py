@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from app_state import AppState, get_state
@@ -32,6 +33,7 @@ from checkins.roster import (
     plan_window,
 )
 from persistence.models import Caregiver, CheckinPlan, Senior
+from persistence.privacy import export_filename
 
 router = APIRouter(prefix="/api/seniors", tags=["seniors"])
 MAX_PLANS = 20
@@ -44,6 +46,7 @@ def get_roster(state: Annotated[AppState, Depends(get_state)]) -> RosterService:
 
 
 Roster = Annotated[RosterService, Depends(get_roster)]
+State = Annotated[AppState, Depends(get_state)]
 SeniorId = Annotated[int, Path(ge=1, le=MAX_ID, description="The person's id.")]
 PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="The check-in plan's id.")]
 
@@ -326,6 +329,26 @@ async def create_senior(body: NewSenior, roster: Roster, principal: ApiPrincipal
 async def get_senior(senior_id: SeniorId, roster: Roster) -> SeniorOut:
     with _roster_errors():
         return SeniorOut.of(await roster.get(senior_id))
+
+
+@router.get("/{senior_id}/export")
+async def export_senior(senior_id: SeniorId, state: State) -> JSONResponse:
+    """Everything stored about the person (details, consent, caregivers, plans, check-ins,
+    escalations, calls with transcripts, wellbeing records, memory, alerts) as one JSON
+    document, e.g. for a data access request."""
+    now = state.clock.now()
+    data = await state.privacy.export(senior_id, exported_at=now)
+    if data is None:
+        raise HTTPException(
+            status.HTTP_404_NOT_FOUND, f"There is no person {senior_id} on the roster."
+        )
+    return JSONResponse(
+        data,
+        headers={
+            "Content-Disposition": f'attachment; filename="{export_filename(senior_id, now)}"',
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @router.put("/{senior_id}", response_model=SeniorOut)

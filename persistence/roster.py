@@ -21,6 +21,7 @@ from persistence.models import (
     Senior,
     utcnow,
 )
+from persistence.privacy import their_calls
 
 
 @dataclass(frozen=True)
@@ -162,11 +163,17 @@ class SeniorRepository:
             return bool(getattr(result, "rowcount", 0))
 
     async def delete(self, senior_id: int) -> bool:
-        """Delete a senior with their caregivers, plans and check-ins (calls are kept,
-        unlinked)."""
+        """Delete the person and everything stored about them, in one transaction: their calls
+        (placed for them or to their number) with transcripts and wellbeing records first, then
+        the person, which takes caregivers, plans, check-ins, escalations, memory and alerts
+        with it. False if there is no such person."""
         async with self._sessions.begin() as session:
-            result = await session.execute(delete(Senior).where(Senior.id == senior_id))
-            return bool(getattr(result, "rowcount", 0))
+            senior = await session.get(Senior, senior_id)
+            if senior is None:
+                return False
+            await session.execute(delete(Call).where(their_calls(senior)))
+            await session.execute(delete(Senior).where(Senior.id == senior_id))
+            return True
 
     async def record_consent(
         self, senior_id: int, *, given_by: str, method: str, at: datetime, recorded_by: str | None

@@ -16,7 +16,7 @@ from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Path, Request, status
-from fastapi.responses import RedirectResponse, Response
+from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
 from app_state import AppState, get_state
@@ -45,6 +45,7 @@ from persistence.models import (
     EscalationState,
     Senior,
 )
+from persistence.privacy import export_filename
 from persistence.today import CheckinRecord, EscalationRecord, ProgramViews, senior_zone
 from settings import MissingConfiguration
 from telephony.twilio_client import TwilioError
@@ -529,6 +530,25 @@ async def call_now(
         return RedirectResponse(f"/calls/{call.id}", status.HTTP_303_SEE_OTHER)
     return await _person_page(
         request, state, operator, senior_id, status_code=code, call_error=error
+    )
+
+
+@router.get("/people/{senior_id}/export")
+async def export_person(
+    request: Request, senior_id: RowId, state: State, operator: PageOperator
+) -> Response:
+    """Everything stored about the person, as a JSON file to download."""
+    data = await state.privacy.export(senior_id, exported_at=state.clock.now())
+    if data is None:
+        return _not_found(request, operator, SeniorNotFound(senior_id))
+    return JSONResponse(
+        data,
+        headers={
+            "Content-Disposition": (
+                f'attachment; filename="{export_filename(senior_id, state.clock.now())}"'
+            ),
+            "Cache-Control": "no-store",
+        },
     )
 
 
