@@ -5,6 +5,7 @@ acknowledged with its button. SQLite only; the server's clock is fixed."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator, Callable
 from datetime import UTC, datetime
 from pathlib import Path
@@ -68,6 +69,13 @@ async def live(
 
 
 @pytest.fixture
+def screenshots(tmp_path: Path) -> Path:
+    folder = Path(os.environ.get("CARECALL_SCREENSHOTS") or tmp_path / "screenshots")
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+@pytest.fixture
 async def chromium() -> AsyncIterator[Browser]:
     if not CHROMIUM.exists():
         pytest.fail(f"{CHROMIUM} is missing: install Debian's chromium (scripts/test does).")
@@ -105,7 +113,10 @@ async def _mary_with_a_trend_alert(
 
 
 async def test_the_person_page_draws_a_chart_per_measure(
-    live: ProgramServer, chromium: Browser, make_settings: Callable[..., Settings]
+    live: ProgramServer,
+    chromium: Browser,
+    make_settings: Callable[..., Settings],
+    screenshots: Path,
 ) -> None:
     stored, alert_id = await _mary_with_a_trend_alert(live.database_url, make_settings)
     errors: list[str] = []
@@ -137,6 +148,10 @@ async def test_the_person_page_draws_a_chart_per_measure(
     await expect(page.locator(f'#alerts [data-alert-id="{alert_id}"]')).to_contain_text(
         "Mary's sleep has got worse over the last 3 calls"
     )
+    # The README's picture of a person's page (CARECALL_SCREENSHOTS=docs/screenshots refreshes it).
+    await page.set_viewport_size({"width": 1280, "height": 900})
+    await page.locator("#trend-charts").scroll_into_view_if_needed()
+    await page.screenshot(path=str(screenshots / "person-trends.png"), full_page=True)
     assert errors == []
 
 
