@@ -144,6 +144,20 @@ class Settings(BaseSettings):
     service_timeout_seconds: float = Field(
         default=8.0, description="Give up on one STT/LLM/TTS request after this long."
     )
+    circuit_failure_threshold: int = Field(
+        default=5, ge=1, description="Failures in a row that open a service's circuit."
+    )
+    circuit_cooldown_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="How long an open circuit sends nothing to its service before one trial.",
+    )
+    reply_deadline_seconds: float = Field(
+        default=2.5,
+        ge=1.0,
+        le=10.0,
+        description="After the caller's turn, say the fallback line if nothing was said by then.",
+    )
 
     # --- who is calling ------------------------------------------------------------------------
     bot_name: str = "Sunny"

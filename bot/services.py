@@ -14,13 +14,16 @@ and the audio of the lines every call says.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
 from loguru import logger
-from openai import AsyncOpenAI, DefaultAsyncHttpxClient
+from openai import AsyncOpenAI, AsyncStream, DefaultAsyncHttpxClient
+from openai.types.audio import Transcription
+from openai.types.chat import ChatCompletionChunk
+from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.services.openai.llm import OpenAILLMService
 from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.services.openai.tts import OpenAITTSService
@@ -29,6 +32,7 @@ from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 
 from bot import prompts
+from bot.circuit import CircuitBreaker, ServiceBreakers, call_with_retries
 from bot.speech import CallTTSService, SpeechCache, Voice
 from pipeline.vad import SileroBatcher
 from settings import MissingConfiguration, ServiceChoice, Settings
@@ -44,7 +48,8 @@ NO_KEY = "not-needed"
 
 class ServiceClients:
     """What every call of a server process shares: the HTTP pool for the OpenAI-compatible
-    services, the VAD batcher, the local speech models and the cache of fixed lines' audio."""
+    services, the VAD batcher, the local speech models, the cache of fixed lines' audio and
+    the circuit breakers of the OpenAI-compatible services (`bot.circuit`)."""
 
     def __init__(
         self, settings: Settings, *, local_speech: Callable[[], LocalSpeech] | None = None
@@ -52,6 +57,10 @@ class ServiceClients:
         # openai's own client class: it keeps openai's pool limits and error mapping.
         self.http = DefaultAsyncHttpxClient(timeout=settings.service_timeout_seconds)
         self.vad = SileroBatcher()
+        self.breakers = ServiceBreakers(
+            threshold=settings.circuit_failure_threshold,
+            cooldown=settings.circuit_cooldown_seconds,
+        )
         self.choice: ServiceChoice = settings.service_choice
         self.local: LocalSpeech | None = None
         self.local_problem: Exception | None = None
@@ -194,15 +203,36 @@ class CallServices:
 
 
 class _PooledOpenAILLMService(OpenAILLMService):
-    """OpenAILLMService on the shared HTTP pool, with a per-request time limit and no
-    client-side retries (a retry storm means dead air; the caller hears a fallback line)."""
+    """OpenAILLMService on the shared HTTP pool, behind the process's circuit breaker, retried
+    only before the first token (`bot.circuit`: a retry after words were streamed would repeat
+    them) and within the in-call budget; no retries of the OpenAI client's own."""
 
     def __init__(
-        self, *, http_client: DefaultAsyncHttpxClient, timeout: float, **kwargs: object
+        self,
+        *,
+        http_client: DefaultAsyncHttpxClient,
+        timeout: float,
+        breaker: CircuitBreaker,
+        **kwargs: object,
     ) -> None:
         self._pooled_http = http_client
         self._timeout = timeout
+        self._breaker = breaker
         super().__init__(**kwargs)  # type: ignore[arg-type]
+
+    async def get_chat_completions(  # type: ignore[override]
+        self, context: LLMContext
+    ) -> _PrimedStream:
+        async def first_token(_left: float) -> _PrimedStream:
+            stream = await OpenAILLMService.get_chat_completions(self, context)
+            try:
+                first = await anext(aiter(stream), None)
+            except BaseException:
+                await stream.close()
+                raise
+            return _PrimedStream(stream, first)
+
+        return await call_with_retries(self._breaker, first_token)
 
     def create_client(
         self,
@@ -222,6 +252,43 @@ class _PooledOpenAILLMService(OpenAILLMService):
             http_client=self._pooled_http,
             timeout=self._timeout,
             max_retries=0,
+        )
+
+
+class _PrimedStream:
+    """A chat completion stream whose first chunk was read already (to know it had begun)."""
+
+    def __init__(
+        self, stream: AsyncStream[ChatCompletionChunk], first: ChatCompletionChunk | None
+    ) -> None:
+        self._stream = stream
+        self._first = first
+
+    def __aiter__(self) -> AsyncIterator[ChatCompletionChunk]:
+        return self._chunks()
+
+    async def _chunks(self) -> AsyncIterator[ChatCompletionChunk]:
+        if self._first is None:
+            return
+        yield self._first
+        async for chunk in self._stream:
+            yield chunk
+
+    async def close(self) -> None:
+        await self._stream.close()
+
+
+class _ResilientSTTService(OpenAISTTService):
+    """OpenAI speech-to-text behind the process's circuit breaker; a turn's audio is simply
+    sent again after a failure, within the in-call budget."""
+
+    def __init__(self, *, breaker: CircuitBreaker, **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._breaker = breaker
+
+    async def _transcribe(self, audio: bytes) -> Transcription:
+        return await call_with_retries(
+            self._breaker, lambda _left: OpenAISTTService._transcribe(self, audio)
         )
 
 
@@ -261,13 +328,15 @@ def _openai_services(
         raise MissingConfiguration("Speech and language services", ["OPENAI_API_KEY"])
     api_key = settings.openai_api_key.get_secret_value()
     common = {"api_key": api_key, "base_url": settings.openai_base_url, "http_client": clients.http}
-    stt = OpenAISTTService(
-        **common,  # type: ignore[arg-type]
+    stt = _ResilientSTTService(
+        breaker=clients.breakers.stt,
+        **common,
         settings=OpenAISTTService.Settings(model=settings.stt_model, language=Language.EN),
     )
     llm = _llm(settings, clients, api_key=api_key, system_prompt=system_prompt)
     tts = CallTTSService(
         cache=clients.speech,
+        breaker=clients.breakers.tts,
         **common,
         sample_rate=OPENAI_TTS_SAMPLE_RATE,
         settings=OpenAITTSService.Settings(
@@ -289,6 +358,7 @@ def _llm(
         base_url=settings.openai_base_url,
         http_client=clients.http,
         timeout=settings.service_timeout_seconds,
+        breaker=clients.breakers.llm,
         settings=OpenAILLMService.Settings(
             model=settings.llm_model,
             system_instruction=system_prompt,
@@ -306,7 +376,7 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _bound_requests(service: OpenAISTTService | CallTTSService, timeout: float) -> None:
+def _bound_requests(service: _ResilientSTTService | CallTTSService, timeout: float) -> None:
     """Give the service's OpenAI client a per-request time limit and no retries.
 
     pipecat builds these clients itself with openai's defaults (10 minutes, 2 retries), which a

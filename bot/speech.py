@@ -16,14 +16,17 @@ from __future__ import annotations
 import asyncio
 import functools
 from collections import OrderedDict
-from collections.abc import AsyncGenerator, Awaitable, Callable, Iterable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from typing import cast
 
+import httpx2
 from loguru import logger
 from openai import AsyncOpenAI, OpenAIError, omit
 from pipecat.frames.frames import ErrorFrame, Frame, TTSAudioRawFrame
 from pipecat.services.openai.tts import VALID_VOICES, OpenAITTSService, OpenAITTSSettings
+
+from bot.circuit import CircuitBreaker, call_with_retries
 
 BYTES_PER_SAMPLE = 2
 FIRST_CHUNK_SECONDS = 0.04
@@ -164,12 +167,21 @@ def chunk_bytes(seconds: float, sample_rate: int) -> int:
     return int(seconds * sample_rate) * BYTES_PER_SAMPLE
 
 
-class CallTTSService(OpenAITTSService):
-    """OpenAI text-to-speech for one call: cached fixed lines, a short first chunk."""
+class _Refused(Exception):
+    """Text-to-speech refused a line (HTTP 400): not worth a retry, not a service failure."""
 
-    def __init__(self, *, cache: SpeechCache, **kwargs: object) -> None:
+
+class CallTTSService(OpenAITTSService):
+    """OpenAI text-to-speech for one call: cached fixed lines (played even while the service is
+    down), a short first chunk, and a sentence retried until its first audio arrives, behind
+    the process's circuit breaker (`bot.circuit`)."""
+
+    def __init__(
+        self, *, cache: SpeechCache, breaker: CircuitBreaker | None = None, **kwargs: object
+    ) -> None:
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._cache = cache
+        self._breaker = breaker or CircuitBreaker("text-to-speech")
 
     @property
     def voice(self) -> Voice:
@@ -208,20 +220,37 @@ class CallTTSService(OpenAITTSService):
         # The request goes straight through the shared pool: the OpenAI client's request
         # building costs about a millisecond, on every sentence, before any audio.
         client = self._client
-        async with client._client.stream(
-            "POST",
-            f"{str(client.base_url).rstrip('/')}/audio/speech",
-            json=body,
-            headers={"Authorization": f"Bearer {client.api_key}"},
-            timeout=client.timeout,
-        ) as response:
-            if response.status_code != 200:
-                error = (await response.aread()).decode(errors="replace")[:300]
-                if response.status_code == 400:  # as pipecat: a refused line is not a failure
-                    yield ErrorFrame(error=f"Text-to-speech refused the request: {error}")
-                    return
-                response.raise_for_status()  # the caller hears the fallback line
-            async for data in response.aiter_bytes():
+        http = client._client
+
+        async def first_audio(_left: float) -> tuple[httpx2.Response, AsyncIterator[bytes], bytes]:
+            request = http.build_request(
+                "POST",
+                f"{str(client.base_url).rstrip('/')}/audio/speech",
+                json=body,
+                headers={"Authorization": f"Bearer {client.api_key}"},
+                timeout=client.timeout,
+            )
+            response = await http.send(request, stream=True)
+            try:
+                if response.status_code != 200:
+                    error = (await response.aread()).decode(errors="replace")[:300]
+                    if response.status_code == 400:  # as pipecat: a refused line is no failure
+                        raise _Refused(error)
+                    response.raise_for_status()
+                chunks = response.aiter_bytes()
+                return response, chunks, await anext(chunks, b"")
+            except BaseException:
+                await response.aclose()
+                raise
+
+        try:
+            # Retried only before any of the sentence's audio: the caller hears nothing twice.
+            response, chunks, first = await call_with_retries(self._breaker, first_audio)
+        except _Refused as exc:
+            yield ErrorFrame(error=f"Text-to-speech refused the request: {exc}")
+            return
+        try:
+            async for data in _after(first, chunks):
                 buffer += data
                 if len(buffer) >= least:
                     whole = len(buffer) - len(buffer) % BYTES_PER_SAMPLE
@@ -233,8 +262,16 @@ class CallTTSService(OpenAITTSService):
                     # has already arrived would otherwise be read to the end (and the next
                     # sentence requested) before the first chunk reaches the output.
                     await asyncio.sleep(0)
+        finally:
+            await response.aclose()
         whole = len(buffer) - len(buffer) % BYTES_PER_SAMPLE
         if whole:
             yield TTSAudioRawFrame(
                 bytes(buffer[:whole]), self.sample_rate, 1, context_id=context_id
             )
+
+
+async def _after(first: bytes, rest: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    yield first
+    async for data in rest:
+        yield data

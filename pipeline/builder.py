@@ -7,7 +7,8 @@ no marks: what the browser was sent is what the person heard). Everything else i
 
     line's transport.input
     → VoicemailDrop          (an answering machine took the call: leave one message, end)
-    → ServiceErrorFallback   (a service failed: say a short line, keep going)
+    → ServiceErrorFallback   (a service failed, or nothing was said by the reply deadline:
+                               say a short line, keep going)
     → CallTimeLimit          (wrap up, then say goodbye at the maximum length)
     → STT (Whisper)
     → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
@@ -228,7 +229,9 @@ def build_call_worker(
         [
             transport.input(),
             voicemail,
-            ServiceErrorFallback(prompts.FALLBACK_LINE),
+            ServiceErrorFallback(
+                prompts.FALLBACK_LINE, reply_deadline=settings.reply_deadline_seconds
+            ),
             CallTimeLimit(
                 wrap_up_after=settings.max_call_seconds - settings.wrap_up_seconds,
                 end_after=settings.max_call_seconds,
