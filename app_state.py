@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from api.limits import PendingStreams
+from api.rate_limit import ApiRateLimit
 from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.briefs import CallBriefs
@@ -66,6 +68,8 @@ class AppState:
     wellbeing: WellbeingRepository
     record_jobs: RecordJobs
     alerts: AlertService
+    api_rate_limit: ApiRateLimit
+    pending_streams: PendingStreams
 
 
 def get_state(request: Request) -> AppState:

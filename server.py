@@ -30,7 +30,8 @@ from api import health as health_api
 from api import media as media_api
 from api import seniors as seniors_api
 from api import webrtc as webrtc_api
-from api.limits import BodySizeLimit
+from api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
+from api.rate_limit import ApiRateLimit
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
@@ -73,6 +74,7 @@ if TYPE_CHECKING:
     from loguru import Record
 
 MAX_BODY_BYTES = 64 * 1024
+MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024
 SESSION_MAX_AGE_SECONDS = 12 * 3600
 
 
@@ -188,6 +190,8 @@ def create_app(
             ),
             privacy=privacy,
             retention=TranscriptRetention(settings, privacy, clock),
+            api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
+            pending_streams=PendingStreams(settings.max_pending_media_streams),
         )
         call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
         app.state.carecall = state
@@ -272,6 +276,7 @@ def create_app(
         https_only=settings.carecall_env == "production",
     )
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
+    app.add_middleware(WebSocketMessageLimit, max_bytes=MAX_WEBSOCKET_MESSAGE_BYTES)
     app.add_middleware(CountWebhookRejections)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app

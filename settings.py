@@ -177,6 +177,22 @@ class Settings(BaseSettings):
         description="Further silence before the caller's turn is over (older callers pause more).",
     )
     media_start_timeout_seconds: float = 10.0
+    max_pending_media_streams: int = Field(
+        default=100,
+        ge=1,
+        description=(
+            "Media websockets that may wait for their `start` message at once (per process); "
+            "more are closed with 1013, try again later."
+        ),
+    )
+    api_rate_limit_per_minute: int = Field(
+        default=600,
+        ge=0,
+        description=(
+            "API requests a minute per API key or operator session, per process (bursts up to "
+            "this many); more get 429 with Retry-After. 0 turns the limit off."
+        ),
+    )
 
     transcript_retention_days: int = Field(
         default=0,

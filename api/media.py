@@ -23,6 +23,7 @@ router = APIRouter(tags=["twilio"])
 
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
 _MAX_MESSAGES_BEFORE_START = 50
 _MAX_HANDSHAKE_MESSAGE_BYTES = 16_384
 
@@ -41,10 +42,24 @@ async def media_stream(websocket: WebSocket) -> None:
             signature, websocket.url.path, websocket.url.query, {}, websocket=True
         ):
             raise RefusedStream("missing or invalid Twilio signature")
-        start = await asyncio.wait_for(
-            read_start(websocket), state.settings.media_start_timeout_seconds
-        )
+        if not state.pending_streams.enter():
+            logger.warning(
+                f"Turned away a media stream: {state.pending_streams.limit} are already waiting "
+                "for their start message"
+            )
+            await websocket.close(code=TRY_AGAIN_LATER, reason="busy")
+            return
+        try:
+            start = await asyncio.wait_for(
+                read_start(websocket), state.settings.media_start_timeout_seconds
+            )
+        finally:
+            state.pending_streams.leave()
         stream = verified_stream(start, state.tokens.verify)
+        if stream.call_id in state.active_calls.by_call_id:
+            # A replayed start (the signature and token are the same on every try): the call's
+            # real stream keeps its pipeline, and no turn is written twice.
+            raise RefusedStream(f"call {stream.call_id} already has a media stream here")
     except (RefusedStream, TimeoutError) as exc:
         logger.warning(f"Refused a media stream: {exc or 'no start message in time'}")
         await websocket.close(code=POLICY_VIOLATION, reason="refused")

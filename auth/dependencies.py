@@ -2,7 +2,8 @@
 
 - The API (`/api/*`) takes an API key (`Authorization: Bearer cc_…`) or an operator's session;
   state-changing requests on a session must also send the session's CSRF token in the
-  `X-CSRF-Token` header (forms: a `csrf_token` field). Failures are JSON 401/403.
+  `X-CSRF-Token` header (forms: a `csrf_token` field). Failures are JSON 401/403; more than
+  API_RATE_LIMIT_PER_MINUTE requests by one key or session get 429 (`api.rate_limit`).
 - Pages take a session; without one the browser is sent to the login page.
 - The dashboard websocket takes a session (the cookie comes with the upgrade).
 """
@@ -92,6 +93,7 @@ async def api_principal(
                 "This API key is not valid or has been revoked.",
                 headers={"WWW-Authenticate": "Bearer"},
             )
+        state.api_rate_limit.check(f"api_key:{key.id}")
         return Principal("api_key", key.id, key.name)
     operator = await _session_operator(request.session, state)
     if operator is None:
@@ -100,6 +102,7 @@ async def api_principal(
             "Sign in, or send an API key as 'Authorization: Bearer <key>'.",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    state.api_rate_limit.check(f"operator:{operator.id}")
     if request.method not in _SAFE_METHODS:
         check_csrf(request, request.headers.get(CSRF_HEADER))
     return Principal("operator", operator.id, operator.email)

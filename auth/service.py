@@ -9,6 +9,7 @@ import re
 import secrets
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from argon2 import PasswordHasher
@@ -53,15 +54,20 @@ class LoginThrottle:
     have all left the window are dropped once there are more than `max_keys`."""
 
     def __init__(
-        self, max_failures: int = 5, window: float = 900.0, max_keys: int = 10_000
+        self,
+        max_failures: int = 5,
+        window: float = 900.0,
+        max_keys: int = 10_000,
+        clock: Callable[[], float] | None = None,
     ) -> None:
+        self._clock = clock
         self._max = max_failures
         self._window = window
         self._max_keys = max_keys
         self._failures: dict[str, deque[float]] = {}
 
     def check(self, *keys: str) -> None:
-        now = time.monotonic()
+        now = self._clock() if self._clock else time.monotonic()
         for key in keys:
             failures = self._failures.get(key)
             if not failures:
@@ -72,7 +78,7 @@ class LoginThrottle:
                 raise TooManyAttempts(int(self._window - (now - failures[0])) + 1)
 
     def fail(self, *keys: str) -> None:
-        now = time.monotonic()
+        now = self._clock() if self._clock else time.monotonic()
         for key in keys:
             self._failures.setdefault(key, deque(maxlen=self._max)).append(now)
         if len(self._failures) > self._max_keys:

@@ -45,6 +45,7 @@ async def login(
 ) -> Response:
     check_csrf(request, csrf_token)
     address = request.client.host if request.client else "unknown"
+    retry_after: int | None = None
     try:
         operator = await state.auth.authenticate(email, password, address)
     except InvalidCredentials:
@@ -54,10 +55,11 @@ async def login(
         )
     except TooManyAttempts as exc:
         error, code = str(exc), status.HTTP_429_TOO_MANY_REQUESTS
+        retry_after = exc.retry_after
     else:
         log_in(request, operator)
         return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
-    return render(
+    page = render(
         request,
         "login.html",
         code,
@@ -67,6 +69,9 @@ async def login(
         operator=None,
         needs_setup=False,
     )
+    if retry_after is not None:
+        page.headers["Retry-After"] = str(retry_after)
+    return page
 
 
 @router.get("/setup")
