@@ -78,7 +78,12 @@ class Settings(BaseSettings):
     """All of carecall's settings. Field names map to upper-case environment variables."""
 
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", env_ignore_empty=True, extra="ignore"
+        env_file=".env",
+        env_file_encoding="utf-8",
+        env_ignore_empty=True,
+        extra="ignore",
+        # A refused value may be a secret: errors name the setting, never echo what was given.
+        hide_input_in_errors=True,
     )
 
     # --- deployment -------------------------------------------------------------------------
@@ -167,6 +172,14 @@ class Settings(BaseSettings):
     ring_timeout_seconds: int = Field(default=30, ge=15, le=60)
     max_call_seconds: int = Field(default=900, ge=60)
     wrap_up_seconds: int = Field(default=60, ge=10)
+    shutdown_grace_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        description=(
+            "On SIGTERM, how long running calls may go on before the bot says goodbye and "
+            "hangs up (the instance takes no new calls meanwhile)."
+        ),
+    )
     vad_stop_seconds: float = Field(
         default=0.5, ge=0.2, le=2.0, description="Silence that ends one stretch of speech."
     )

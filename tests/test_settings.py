@@ -122,3 +122,18 @@ def test_webhook_url_must_be_a_url() -> None:
 def test_wrap_up_must_come_before_the_end() -> None:
     with pytest.raises(ValidationError, match="WRAP_UP_SECONDS"):
         _settings(max_call_seconds=60, wrap_up_seconds=60)
+
+
+def test_a_refused_setting_never_echoes_the_values_given() -> None:
+    """Settings come from the environment, secrets included: a validation error names the
+    problem, not what was set (pydantic would otherwise print every input)."""
+    with pytest.raises(ValidationError) as refused:
+        Settings(  # type: ignore[call-arg]
+            _env_file=None,
+            carecall_env="production",
+            session_secret="short-secret-value-XYZ",
+            twilio_auth_token="tok-SECRET-123",
+        )
+    text = str(refused.value)
+    assert "SESSION_SECRET must be set" in text
+    assert "short-secret-value-XYZ" not in text and "tok-SECRET-123" not in text
