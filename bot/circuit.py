@@ -190,6 +190,10 @@ async def call_with_retries(
             breaker.record_failure()
             delay = backoff_delay(attempt)
             if attempt == attempts or deadline - time.monotonic() - delay < MIN_ATTEMPT_SECONDS:
+                if isinstance(exc, TimeoutError) and not str(exc):
+                    raise TimeoutError(
+                        f"{breaker.service} gave no answer within {budget:.1f} s"
+                    ) from exc
                 raise
             logger.warning(f"{breaker.service} failed ({exc!r}); retry in {delay:.2f} s")
             await asyncio.sleep(delay)

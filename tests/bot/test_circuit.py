@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import time
 
-import httpx
+import httpx2
 import pytest
 from openai import APIStatusError, BadRequestError
 
@@ -28,7 +28,7 @@ class FakeClock:
 
 
 def _status_error(status: int) -> APIStatusError:
-    response = httpx.Response(status, request=httpx.Request("POST", "http://fake/v1/x"))
+    response = httpx2.Response(status, request=httpx2.Request("POST", "http://fake/v1/x"))
     if status == 400:
         return BadRequestError("bad", response=response, body=None)
     return APIStatusError("failed", response=response, body=None)

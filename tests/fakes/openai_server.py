@@ -177,29 +177,6 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     return ScriptedReply(text=echo_reply(user_text))
 
 
-def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
-    """A non-streamed chat completion whose message is ``content``."""
-    return {
-        "id": f"chatcmpl-{secrets.token_hex(12)}",
-        "object": "chat.completion",
-        "created": int(time.time()),
-        "model": body.get("model") or "fake",
-        "choices": [
-            {
-                "index": 0,
-                "message": {"role": "assistant", "content": content},
-                "finish_reason": "stop",
-            }
-        ],
-        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-    }
-
-
-def _wants_json_schema(body: dict[str, Any]) -> bool:
-    response_format = body.get("response_format")
-    return isinstance(response_format, dict) and response_format.get("type") == "json_schema"
-
-
 def _is_screening(body: dict[str, Any]) -> bool:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
@@ -314,7 +291,7 @@ class FakeOpenAI:
         self._pending_utterances: deque[str] = deque()
         self._failures_left = 0
         self._failure_status = 500
-        self._outages: dict[FakeService, tuple[OutageMode, int]] = {}
+        self._outages: dict[FakeService, tuple[OutageMode, int, int | None]] = {}
         self._outage_over = asyncio.Event()
         self.outage_requests: dict[FakeService, int] = {"chat": 0, "speech": 0, "transcription": 0}
         """Requests answered with an outage (an error or a hang), per service."""
@@ -325,10 +302,6 @@ class FakeOpenAI:
         """carecall's red-flag checks (kept apart from the conversation's chat requests)."""
         self.red_flag_verdicts: dict[str, tuple[str, str]] = {}
         """Caller lines the fake model calls a red flag: line → (category, evidence)."""
-        self.structured_answers: dict[str, dict[str, Any]] = {}
-        """Answers to structured-output requests (a JSON schema in ``response_format``, e.g.
-        carecall's wellbeing record): the first whose key phrase is in the request's messages."""
-        self.structured_requests: list[dict[str, Any]] = []
         self.stt_requests: list[dict[str, Any]] = []
         self.tts_requests: list[dict[str, Any]] = []
 
@@ -373,17 +346,25 @@ class FakeOpenAI:
         self._failures_left = count
         self._failure_status = status
 
-    def outage(self, service: FakeService, mode: OutageMode | None, status: int = 500) -> None:
-        """Until called again with ``mode=None``, ``service``'s conversation requests fail:
-        ``"error"`` answers HTTP ``status`` at once; ``"hang"`` sends nothing until the outage
-        is over (at most a minute), like a service that accepted the connection and stalled.
-        Red-flag screening and structured-output requests are not affected."""
+    def outage(
+        self,
+        service: FakeService,
+        mode: OutageMode | None,
+        status: int = 500,
+        *,
+        requests: int | None = None,
+    ) -> None:
+        """Until called again with ``mode=None`` (or for the next ``requests`` requests),
+        ``service``'s conversation requests fail: ``"error"`` answers HTTP ``status`` at once;
+        ``"hang"`` sends nothing until the outage is over (at most a minute), like a service
+        that accepted the connection and stalled. Red-flag screening and structured-output
+        requests are not affected."""
         if mode is None:
             self._outages.pop(service, None)
             if not self._outages:
                 self._outage_over.set()
             return
-        self._outages[service] = (mode, status)
+        self._outages[service] = (mode, status, requests)
         self._outage_over.clear()
 
     async def _outage_answer(self, service: FakeService) -> web.StreamResponse | None:
@@ -392,7 +373,12 @@ class FakeOpenAI:
         if outage is None:
             return None
         self.outage_requests[service] += 1
-        mode, status = outage
+        mode, status, left = outage
+        if left is not None:
+            if left <= 1:
+                self.outage(service, None)
+            else:
+                self._outages[service] = (mode, status, left - 1)
         if mode == "hang":
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._outage_over.wait(), _HANG_LIMIT_S)
@@ -404,7 +390,6 @@ class FakeOpenAI:
         self._failures_left = 0
         self.chat_requests.clear()
         self.screening_requests.clear()
-        self.structured_requests.clear()
         self.stt_requests.clear()
         self.tts_requests.clear()
 
@@ -483,10 +468,6 @@ class FakeOpenAI:
             self.screening_requests.append(body)
             await _sleep_until(first_at)
             return web.json_response(self._screening_answer(body))
-        if _wants_json_schema(body):
-            self.structured_requests.append(body)
-            await _sleep_until(first_at)
-            return web.json_response(self._structured_answer(body))
         self.chat_requests.append(body)
         failed = await self._outage_answer("chat")
         if failed is not None:
@@ -594,15 +575,6 @@ class FakeOpenAI:
 
     # -- /v1/audio/speech ---------------------------------------------------------------
 
-    def _structured_answer(self, body: dict[str, Any]) -> dict[str, Any]:
-        said = " ".join(
-            _message_text(m.get("content")) for m in body["messages"] if isinstance(m, dict)
-        )
-        answer = next((a for phrase, a in self.structured_answers.items() if phrase in said), None)
-        if answer is None:
-            raise _BadRequest("The fake has no structured answer for these messages.")
-        return _completion(body, json.dumps(answer))
-
     def _screening_answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """A red-flag check's answer: JSON as the prompt asks, a red flag only for the lines
         in `red_flag_verdicts`."""
@@ -617,7 +589,20 @@ class FakeOpenAI:
             if verdict
             else {"red_flag": False, "category": None, "evidence": ""}
         )
-        return _completion(body, json.dumps(answer))
+        return {
+            "id": f"chatcmpl-{secrets.token_hex(12)}",
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": body.get("model") or "fake",
+            "choices": [
+                {
+                    "index": 0,
+                    "message": {"role": "assistant", "content": json.dumps(answer)},
+                    "finish_reason": "stop",
+                }
+            ],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         first_at = time.monotonic() + self._tts_latency  # from the request's arrival

@@ -1,13 +1,16 @@
-"""`ServiceErrorFallback`: one spoken apology per service failure, every frame forwarded."""
+"""`ServiceErrorFallback`: one spoken apology per service failure, and one when nothing was said
+by the reply deadline (the late reply cancelled); every frame forwarded."""
 
 from __future__ import annotations
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     ErrorFrame,
+    InterruptionFrame,
     TextFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
@@ -99,3 +102,66 @@ async def test_other_frames_pass_unchanged_upstream() -> None:
         expected_up_frames=[BotStartedSpeakingFrame, TextFrame],
     )
     assert all(got is sent for got, sent in zip(up, frames, strict=True))
+
+
+async def test_no_reply_by_the_deadline_cancels_it_and_speaks_the_line() -> None:
+    down, _up = await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.2),
+        frames_to_send=[UserStoppedSpeakingFrame(), SleepFrame(sleep=0.4)],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[InterruptionFrame, TTSSpeakFrame],
+        expected_up_frames=[UserStoppedSpeakingFrame, InterruptionFrame],
+    )
+    assert isinstance(down[1], TTSSpeakFrame) and down[1].text == LINE
+
+
+async def test_a_reply_in_time_stops_the_clock() -> None:
+    await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.2),
+        frames_to_send=[
+            UserStoppedSpeakingFrame(),
+            SleepFrame(sleep=0.1),
+            BotStartedSpeakingFrame(),
+            SleepFrame(sleep=0.3),
+        ],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[],
+        expected_up_frames=[UserStoppedSpeakingFrame, BotStartedSpeakingFrame],
+    )
+
+
+async def test_the_caller_speaking_again_stops_the_clock() -> None:
+    await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.2),
+        frames_to_send=[UserStoppedSpeakingFrame(), UserStartedSpeakingFrame(), SleepFrame(0.3)],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[],
+        expected_up_frames=[UserStoppedSpeakingFrame, UserStartedSpeakingFrame],
+    )
+
+
+async def test_an_error_before_the_deadline_gives_one_line_not_two() -> None:
+    _down, _up = await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.2),
+        frames_to_send=[UserStoppedSpeakingFrame(), ErrorFrame("llm failed"), SleepFrame(0.3)],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame],
+        expected_up_frames=[UserStoppedSpeakingFrame, ErrorFrame],
+    )
+
+
+async def test_an_error_inside_min_interval_leaves_the_clock_to_speak() -> None:
+    # A line was just said; the next turn's error is not apologised for twice in a row, but
+    # the caller still hears something by the deadline.
+    _down, _up = await run_test(
+        ServiceErrorFallback(LINE, min_interval=10.0, reply_deadline=0.2),
+        frames_to_send=[
+            ErrorFrame("first"),
+            UserStoppedSpeakingFrame(),
+            ErrorFrame("second"),
+            SleepFrame(0.3),
+        ],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame, InterruptionFrame, TTSSpeakFrame],
+        expected_up_frames=[ErrorFrame, UserStoppedSpeakingFrame, ErrorFrame, InterruptionFrame],
+    )
