@@ -177,6 +177,29 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     return ScriptedReply(text=echo_reply(user_text))
 
 
+def _completion(body: dict[str, Any], content: str) -> dict[str, Any]:
+    """A non-streamed chat completion whose message is ``content``."""
+    return {
+        "id": f"chatcmpl-{secrets.token_hex(12)}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": body.get("model") or "fake",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": content},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+    }
+
+
+def _wants_json_schema(body: dict[str, Any]) -> bool:
+    response_format = body.get("response_format")
+    return isinstance(response_format, dict) and response_format.get("type") == "json_schema"
+
+
 def _is_screening(body: dict[str, Any]) -> bool:
     messages = body.get("messages")
     if not isinstance(messages, list) or not messages or not isinstance(messages[0], dict):
@@ -302,6 +325,10 @@ class FakeOpenAI:
         """carecall's red-flag checks (kept apart from the conversation's chat requests)."""
         self.red_flag_verdicts: dict[str, tuple[str, str]] = {}
         """Caller lines the fake model calls a red flag: line → (category, evidence)."""
+        self.structured_answers: dict[str, dict[str, Any]] = {}
+        """Answers to structured-output requests (a JSON schema in ``response_format``, e.g.
+        carecall's wellbeing record): the first whose key phrase is in the request's messages."""
+        self.structured_requests: list[dict[str, Any]] = []
         self.stt_requests: list[dict[str, Any]] = []
         self.tts_requests: list[dict[str, Any]] = []
 
@@ -390,6 +417,7 @@ class FakeOpenAI:
         self._failures_left = 0
         self.chat_requests.clear()
         self.screening_requests.clear()
+        self.structured_requests.clear()
         self.stt_requests.clear()
         self.tts_requests.clear()
 
@@ -468,6 +496,10 @@ class FakeOpenAI:
             self.screening_requests.append(body)
             await _sleep_until(first_at)
             return web.json_response(self._screening_answer(body))
+        if _wants_json_schema(body):
+            self.structured_requests.append(body)
+            await _sleep_until(first_at)
+            return web.json_response(self._structured_answer(body))
         self.chat_requests.append(body)
         failed = await self._outage_answer("chat")
         if failed is not None:
@@ -575,6 +607,15 @@ class FakeOpenAI:
 
     # -- /v1/audio/speech ---------------------------------------------------------------
 
+    def _structured_answer(self, body: dict[str, Any]) -> dict[str, Any]:
+        said = " ".join(
+            _message_text(m.get("content")) for m in body["messages"] if isinstance(m, dict)
+        )
+        answer = next((a for phrase, a in self.structured_answers.items() if phrase in said), None)
+        if answer is None:
+            raise _BadRequest("The fake has no structured answer for these messages.")
+        return _completion(body, json.dumps(answer))
+
     def _screening_answer(self, body: dict[str, Any]) -> dict[str, Any]:
         """A red-flag check's answer: JSON as the prompt asks, a red flag only for the lines
         in `red_flag_verdicts`."""
@@ -589,20 +630,7 @@ class FakeOpenAI:
             if verdict
             else {"red_flag": False, "category": None, "evidence": ""}
         )
-        return {
-            "id": f"chatcmpl-{secrets.token_hex(12)}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model") or "fake",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": {"role": "assistant", "content": json.dumps(answer)},
-                    "finish_reason": "stop",
-                }
-            ],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
-        }
+        return _completion(body, json.dumps(answer))
 
     async def _speech(self, request: web.Request) -> web.StreamResponse:
         first_at = time.monotonic() + self._tts_latency  # from the request's arrival
