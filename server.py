@@ -31,11 +31,11 @@ from api import media as media_api
 from api import seniors as seniors_api
 from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
-from api.openapi import document_errors
 from api.rate_limit import ApiRateLimit
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
+from bot.prompts import SHUTDOWN_GOODBYE
 from bot.services import ServiceClients
 from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
@@ -44,6 +44,7 @@ from calls.demo import DemoCalls, DemoTokens
 from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
+from calls.shutdown import GracefulShutdown
 from checkins.clock import Clock, SystemClock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
@@ -209,9 +210,22 @@ def create_app(
         if settings.reconcile_calls:
             state.reconciler.start()
         state.retention.start()
+        # On SIGTERM the instance drains first: no new calls, running calls end (politely),
+        # records stored; then uvicorn stops (`calls.shutdown`).
+        shutdown = GracefulShutdown(
+            readiness=state.readiness,
+            active_calls=active_calls,
+            writer=writer,
+            goodbye=SHUTDOWN_GOODBYE,
+            grace=settings.shutdown_grace_seconds,
+            stop_taking_work=dispatcher.stop_claiming,
+        )
+        shutdown.install()
         try:
             yield
         finally:
+            shutdown.uninstall()
+            await shutdown.aclose()
             state.readiness.shutting_down = True
             await state.reconciler.stop()
             await state.retention.stop()
@@ -246,7 +260,6 @@ def create_app(
     app.include_router(twilio_messages.router)
     app.include_router(media_api.router)
     app.include_router(demo_api.stream_router)
-    document_errors(app)
 
     @app.exception_handler(RequestValidationError)
     async def _readable_validation_error(

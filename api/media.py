@@ -84,6 +84,13 @@ async def serve_stream(
         await websocket.close(code=INTERNAL_ERROR, reason="speech services not configured")
         return
 
+    if state.readiness.shutting_down:
+        logger.bind(call_id=stream.call_id).warning(
+            "Refused a media stream: this instance is shutting down"
+        )
+        await websocket.close(code=TRY_AGAIN_LATER, reason="shutting down")
+        return
+
     task = asyncio.current_task()
     assert task is not None
     state.active_calls.started(stream.call_id, task)

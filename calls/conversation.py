@@ -74,6 +74,15 @@ class CallControl:
         self.ending.reason = VOICEMAIL_REASON
         return await self.voicemail.leave_message(self.voicemail_message)
 
+    async def wrap_up(self, goodbye: str, reason: str) -> bool:
+        """End the call politely from outside (the server is shutting down): the bot stops,
+        says ``goodbye`` (nothing interrupts it) and hangs up; the end reason is
+        `bot-hangup: {reason}`. False when the call is already ending for another reason."""
+        if self.ending.reason is not None:
+            return False
+        self.ending.bot_ends_call(reason)
+        return await self.voicemail.leave_message(goodbye, reason=reason)
+
 
 class ActiveCalls:
     """The conversations running in this process (for metrics and graceful shutdown).
@@ -94,12 +103,23 @@ class ActiveCalls:
         self._settle = settle
         self._collection: asyncio.TimerHandle | None = None
         self._last_collection = -collect_every
+        self._none_left = asyncio.Event()
+        self._none_left.set()
 
     def __len__(self) -> int:
         return len(self.by_call_id)
 
     def started(self, call_id: int, task: asyncio.Task[None]) -> None:
         self.by_call_id[call_id] = task
+        self._none_left.clear()
+
+    async def wait_until_none(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` seconds until no conversation runs; whether none does."""
+        try:
+            await asyncio.wait_for(self._none_left.wait(), timeout)
+        except TimeoutError:
+            return False
+        return True
 
     def attach(self, call_id: int, control: CallControl) -> None:
         """The running call's control handle (once its pipeline is built)."""
@@ -112,6 +132,8 @@ class ActiveCalls:
     def ended(self, call_id: int) -> None:
         self.by_call_id.pop(call_id, None)
         self._controls.pop(call_id, None)
+        if not self.by_call_id:
+            self._none_left.set()
         if self._collection is None:
             loop = asyncio.get_running_loop()
             due = max(loop.time() + self._settle, self._last_collection + self._collect_every)

@@ -86,6 +86,7 @@ class Dispatcher:
         self.name = name or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self._last_schedule: datetime | None = None
         self._task: asyncio.Task[None] | None = None
+        self._claiming = True
         self._stale_after = (
             timedelta(seconds=settings.ring_timeout_seconds + settings.max_call_seconds)
             + STALE_TRY_MARGIN
@@ -96,6 +97,11 @@ class Dispatcher:
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="checkin-dispatcher")
+
+    def stop_claiming(self) -> None:
+        """Dial no more check-ins (the instance is shutting down): what is due stays pending
+        for the other instances; a dial under way finishes, and results are still recorded."""
+        self._claiming = False
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -130,8 +136,8 @@ class Dispatcher:
             self._last_schedule = now
         done.finished += await self._finish_expired(now)
         done.finished += await self._finish_stale(now)
-        if not self._settings.missing_for_calls():
-            while True:
+        if self._claiming and not self._settings.missing_for_calls():
+            while self._claiming:
                 claimed = await self._checkins.claim_due(
                     self._clock.now(), self.name, self._settings.dispatch_batch_size
                 )

@@ -37,6 +37,7 @@ class VoicemailDrop(FrameProcessor):
         self._leaving = False
         self._started = False
         self._pending: str | None = None
+        self._reason = VOICEMAIL_REASON
 
     @property
     def leaving(self) -> bool:
@@ -56,11 +57,14 @@ class VoicemailDrop(FrameProcessor):
             if self._pending is not None:
                 await self._leave(self._pending)
 
-    async def leave_message(self, message: str) -> bool:
-        """Stop the conversation, speak ``message``, end the call. False if already leaving."""
+    async def leave_message(self, message: str, *, reason: str = VOICEMAIL_REASON) -> bool:
+        """Stop the conversation, speak ``message``, end the call (the `EndWorkerFrame`'s
+        ``reason``: also a polite goodbye when the server shuts down). False if already
+        leaving."""
         if self._leaving:
             return False
         self._leaving = True
+        self._reason = reason
         if self._started:
             await self._leave(message)
         else:
@@ -72,4 +76,4 @@ class VoicemailDrop(FrameProcessor):
         speak = TTSSpeakFrame(message)
         speak.interruptible = False
         await self.push_frame(speak)
-        await self.push_frame(EndWorkerFrame(reason=VOICEMAIL_REASON))
+        await self.push_frame(EndWorkerFrame(reason=self._reason))

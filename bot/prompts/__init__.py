@@ -150,9 +150,17 @@ WRAP_UP_NOTE = (
 TIME_UP_GOODBYE = (
     "We've been chatting for a while, so I'll let you go now. Thank you, and take care. Goodbye!"
 )
+SHUTDOWN_GOODBYE = "I'm sorry, I have to go now. Someone will call you again soon. Goodbye!"
+"""Said when the server shuts down mid-call and the call can't wait for its end."""
 DEFAULT_GOODBYE = DEFAULT_SCRIPT.goodbye
 OPT_OUT_GOODBYE = DEFAULT_SCRIPT.opt_out_goodbye
 """Said when the person asks not to be called again (the opt_out tool, the guided check-in)."""
 
-FIXED_LINES = (FALLBACK_LINE, TIME_UP_GOODBYE, DEFAULT_GOODBYE, OPT_OUT_GOODBYE)
+FIXED_LINES = (
+    FALLBACK_LINE,
+    TIME_UP_GOODBYE,
+    DEFAULT_GOODBYE,
+    OPT_OUT_GOODBYE,
+    SHUTDOWN_GOODBYE,
+)
 """Lines said word for word in some calls: their audio is made once and kept (`bot.speech`)."""

@@ -1,0 +1,204 @@
+"""Graceful shutdown of a real `uvicorn server:app` process (PostgreSQL of the test's own, the
+fake Twilio REST API and the fake OpenAI on loopback, a simulated caller on the media stream).
+
+SIGTERM while two calls run: `/readyz` says 503 at once and `POST /api/calls` is refused (503,
+saying why); the calls go on. One ends by itself within the (test's short) grace and hears no
+forced goodbye; in the other, when the grace is over, the bot says its shutdown goodbye and
+hangs up through Twilio. Every turn and both end reasons are stored, and the process exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import signal
+import time
+import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from twilio.request_validator import RequestValidator
+
+from bench.calls import Service, server_env, start_server
+from bot.prompts import SHUTDOWN_GOODBYE
+from cli import standalone_auth
+from persistence.database import create_engine, create_session_factory
+from persistence.models import Call
+from persistence.repositories import CallRepository
+from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
+from tests.e2e.harness import free_port
+from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.twilio_caller import SimulatedCaller
+from tests.fakes.twilio_rest_server import FakeTwilioRestServer
+from tests.postgres_support import database_url, own_database
+
+pytestmark = pytest.mark.e2e
+
+GRACE_SECONDS = 10.0
+TO = "+14155550100"
+
+
+@dataclass
+class Instance:
+    server: Service
+    database_url: str
+    openai: FakeOpenAI
+    twilio: FakeTwilioRestServer
+    api: httpx.AsyncClient
+    """Signed in with an API key."""
+    webhooks: httpx.AsyncClient
+    """Twilio's requests: signed for the server's public URL, no API key."""
+
+    async def post_webhook(self, path: str, params: dict[str, str]) -> httpx.Response:
+        signature = RequestValidator(TEST_AUTH_TOKEN).compute_signature(
+            self.server.url + path, params
+        )
+        return await self.webhooks.post(
+            path, data=params, headers={"X-Twilio-Signature": signature}
+        )
+
+    async def place_and_answer(self) -> tuple[int, str, SimulatedCaller]:
+        placed = await self.api.post("/api/calls", json={"to": TO})
+        assert placed.status_code == 201, placed.text
+        call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
+        for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
+            response = await self.post_webhook(
+                f"/twilio/status?call_id={call_id}",
+                {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
+            )
+            assert response.status_code == 204, response.text
+        twiml = await self.post_webhook(
+            f"/twilio/voice?call_id={call_id}", {"CallSid": call_sid, "CallStatus": "in-progress"}
+        )
+        stream = ET.fromstring(twiml.text).find("./Connect/Stream")
+        assert stream is not None, twiml.text
+        caller = SimulatedCaller(
+            self.server.url.replace("http://", "ws://") + "/ws",
+            custom_parameters={
+                p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
+            },
+            call_sid=call_sid,
+            account_sid=TEST_ACCOUNT_SID,
+            auth_token=TEST_AUTH_TOKEN,
+            signed_url=stream.get("url", ""),
+        )
+        await caller.connect()
+        return call_id, call_sid, caller
+
+    def hung_up_through_twilio(self, call_sid: str) -> bool:
+        return any(
+            r.method == "POST"
+            and r.url.endswith(f"/Calls/{call_sid}.json")
+            and r.data.get("Status") == "completed"
+            for r in self.twilio.api.requests
+        )
+
+    async def stored(self, call_id: int) -> Call:
+        engine = create_engine(self.database_url)
+        try:
+            call = await CallRepository(create_session_factory(engine)).get(
+                call_id, with_turns=True
+            )
+        finally:
+            await engine.dispose()
+        assert call is not None
+        return call
+
+
+@pytest.fixture
+async def instance(tmp_path: Path) -> AsyncIterator[Instance]:
+    async with contextlib.AsyncExitStack() as stack:
+        db = database_url(await stack.enter_async_context(own_database("carecall_shutdown")))
+        async with standalone_auth(db) as auth:
+            api_key = (await auth.create_api_key("shutdown")).secret
+        openai = FakeOpenAI(tts_mode="espeak")
+        await openai.start()
+        stack.push_async_callback(openai.stop)
+        twilio = FakeTwilioRestServer()
+        await twilio.start()
+        stack.push_async_callback(twilio.stop)
+        port = free_port()
+        env = server_env(
+            openai.base_url,
+            CARECALL_ENV="development",
+            DATABASE_URL=db,
+            TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID,
+            TWILIO_AUTH_TOKEN=TEST_AUTH_TOKEN,
+            TWILIO_PHONE_NUMBER="+15005550006",
+            TWILIO_API_BASE_URL=twilio.base_url,
+            WEBHOOK_URL=f"http://127.0.0.1:{port}",
+            SESSION_SECRET=secrets.token_urlsafe(36),
+            DISPATCHER_ENABLED="false",
+            SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
+            LOG_LEVEL="INFO",
+        )
+        server = await start_server("carecall", "server:app", port, env, tmp_path, "shutdown")
+        stack.push_async_callback(server.stop)
+        api = await stack.enter_async_context(
+            httpx.AsyncClient(
+                base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
+            )
+        )
+        webhooks = await stack.enter_async_context(
+            httpx.AsyncClient(base_url=server.url, timeout=10)
+        )
+        yield Instance(server, db, openai, twilio, api, webhooks)
+        errors = [line for line in server.log_tail(400).splitlines() if "| ERROR" in line]
+        assert not errors, "the server logged errors:\n" + "\n".join(errors)
+
+
+async def exit_code(server: Service, timeout: float) -> int:
+    return await asyncio.wait_for(server.process.wait(), timeout)
+
+
+async def test_sigterm_drains_the_instance_and_ends_running_calls_politely(
+    instance: Instance,
+) -> None:
+    # Two calls run: one ends by itself within the grace, the other is still going at its end.
+    (ending, ending_sid, ends_itself), (running, running_sid, keeps_talking) = await asyncio.gather(
+        instance.place_and_answer(), instance.place_and_answer()
+    )
+    await asyncio.gather(
+        ends_itself.wait_for_bot_utterance(timeout=30),
+        keeps_talking.wait_for_bot_utterance(timeout=30),
+    )
+
+    signalled = time.monotonic()
+    instance.server.process.send_signal(signal.SIGTERM)
+    ready = await instance.api.get("/readyz")
+    assert ready.status_code == 503 and ready.json()["status"] == "shutting down"
+    refused = await instance.api.post("/api/calls", json={"to": TO})
+    assert refused.status_code == 503
+    assert "shutting down" in refused.json()["detail"]
+
+    await ends_itself.say("Okay, goodbye", announce=instance.openai.expect_utterance)
+    await ends_itself.wait_until_closed(timeout=GRACE_SECONDS)
+    assert time.monotonic() - signalled < GRACE_SECONDS, "it waited for the grace"
+    assert not keeps_talking.closed, "the other call was cut short"
+
+    goodbye = await keeps_talking.wait_for_bot_utterance(timeout=GRACE_SECONDS + 10)
+    assert time.monotonic() - signalled >= GRACE_SECONDS * 0.9, "the grace was not given"
+    assert goodbye.audio_seconds > 1
+    await keeps_talking.wait_until_closed(timeout=20)
+    assert await exit_code(instance.server, 30) == 0
+    assert ends_itself.protocol_errors == keeps_talking.protocol_errors == []
+    assert instance.hung_up_through_twilio(running_sid)
+    assert instance.hung_up_through_twilio(ending_sid)
+
+    ended = await instance.stored(ending)
+    assert ended.end_reason is not None and ended.end_reason.startswith("bot-hangup")
+    assert ended.end_reason != "bot-hangup: server shutting down"
+    said = [(t.sequence, t.role.value, t.text) for t in ended.turns]
+    assert [sequence for sequence, _, _ in said] == [1, 2, 3]
+    assert said[1] == (2, "user", "Okay, goodbye")
+    assert SHUTDOWN_GOODBYE not in said[2][2]
+
+    wrapped_up = await instance.stored(running)
+    assert wrapped_up.end_reason == "bot-hangup: server shutting down"
+    said = [(t.sequence, t.role.value, t.text) for t in wrapped_up.turns]
+    assert [sequence for sequence, _, _ in said] == [1]
+    # The caller said nothing after the greeting: the goodbye closes the bot's open turn.
+    assert said[0][1] == "assistant" and said[0][2].endswith(SHUTDOWN_GOODBYE), said
