@@ -48,6 +48,9 @@ _UNTEXTABLE_NUMBER = {
 }
 _RATE_LIMITED_CODES = {20429}
 _ATTEMPTS = 4
+_NOT_PROCESSED = {429, 503}
+"""Statuses that say Twilio did not act on the request (rate limited, "temporarily unable to
+service the request, try again"): any request may be sent again."""
 
 
 class TwilioError(Exception):
@@ -89,7 +92,16 @@ class CallbackUrls:
 
 
 class TwilioGateway:
-    """Places and ends calls through the real Twilio SDK (async). Retries rate limits."""
+    """Places and ends calls through the real Twilio SDK (async).
+
+    Retries, with exponential backoff and jitter (4 tries, about 0.5 s, 1 s, 2 s apart):
+    * 429 and 503 (Twilio did not act on the request) for every request;
+    * other 5xx and network errors only for requests that can be repeated without effect:
+      looking up a call and hanging up. Placing a call, texting and putting a call through
+      are not repeated then: a 500 or a lost answer may mean Twilio did place the call or
+      queue the text, and the person would be rung or texted twice. The failure is
+      reported instead; the check-in or escalation tries again at its next step.
+    """
 
     def __init__(self, settings: Settings, http_client: AsyncHttpClient | None = None) -> None:
         self._settings = settings
@@ -200,7 +212,7 @@ class TwilioGateway:
         client = self._require_client()
         try:
             call = await self._with_retries(
-                "look up a call", lambda: client.calls(call_sid).fetch_async()
+                "look up a call", lambda: client.calls(call_sid).fetch_async(), idempotent=True
             )
         except TwilioError as exc:
             if exc.code == 20404 or exc.status == 404:
@@ -232,7 +244,9 @@ class TwilioGateway:
         client = self._require_client()
         try:
             await self._with_retries(
-                "end a call", lambda: client.calls(call_sid).update_async(status="completed")
+                "end a call",
+                lambda: client.calls(call_sid).update_async(status="completed"),
+                idempotent=True,
             )
         except TwilioError as exc:
             if exc.code == 20404 or exc.status == 404:
@@ -245,25 +259,32 @@ class TwilioGateway:
         request: Callable[[], Awaitable[T]],
         *,
         uncallable: dict[int, str] = _UNCALLABLE_NUMBER,
+        idempotent: bool = False,
     ) -> T:
+        """``request()``, retried as the class docstring says (``idempotent``: repeating it
+        has no further effect)."""
         for attempt in range(1, _ATTEMPTS + 1):
             try:
                 return await request()
             except TwilioRestException as exc:
-                rate_limited = exc.status == 429 or exc.code in _RATE_LIMITED_CODES
-                if rate_limited and attempt < _ATTEMPTS:
-                    delay = self._retry_base_delay * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
-                    logger.warning(
-                        f"Twilio rate limit while trying to {what}; retry in {delay:.1f}s"
-                    )
-                    await asyncio.sleep(delay)
+                not_processed = exc.status in _NOT_PROCESSED or exc.code in _RATE_LIMITED_CODES
+                if attempt < _ATTEMPTS and (not_processed or (idempotent and exc.status >= 500)):
+                    await self._back_off(attempt, what, f"Twilio answered {exc.status}")
                     continue
                 raise self._failed(_translate(exc, what, uncallable)) from exc
             except MissingConfiguration:
                 raise
             except Exception as exc:  # network errors, timeouts
+                if idempotent and attempt < _ATTEMPTS:
+                    await self._back_off(attempt, what, f"could not reach Twilio ({exc})")
+                    continue
                 raise self._failed(TwilioError(f"Could not reach Twilio to {what}: {exc}")) from exc
         raise AssertionError("unreachable")
+
+    async def _back_off(self, attempt: int, what: str, why: str) -> None:
+        delay = self._retry_base_delay * 2 ** (attempt - 1) * random.uniform(0.8, 1.2)
+        logger.warning(f"{why} while trying to {what}; retry in {delay:.1f}s")
+        await asyncio.sleep(delay)
 
     def _failed(self, error: TwilioError) -> TwilioError:
         for listener in self._error_listeners:
