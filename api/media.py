@@ -21,6 +21,7 @@ from pipeline.builder import MediaStream
 
 router = APIRouter(tags=["twilio"])
 
+UNSUPPORTED_DATA = 1003
 POLICY_VIOLATION = 1008
 INTERNAL_ERROR = 1011
 TRY_AGAIN_LATER = 1013
@@ -29,7 +30,13 @@ _MAX_HANDSHAKE_MESSAGE_BYTES = 16_384
 
 
 class RefusedStream(Exception):
-    pass
+    close_code = POLICY_VIOLATION
+
+
+class NotTwilioData(RefusedStream):
+    """A binary frame: Twilio sends JSON text only."""
+
+    close_code = UNSUPPORTED_DATA
 
 
 @router.websocket("/ws")
@@ -62,7 +69,8 @@ async def media_stream(websocket: WebSocket) -> None:
             raise RefusedStream(f"call {stream.call_id} already has a media stream here")
     except (RefusedStream, TimeoutError) as exc:
         logger.warning(f"Refused a media stream: {exc or 'no start message in time'}")
-        await websocket.close(code=POLICY_VIOLATION, reason="refused")
+        code = exc.close_code if isinstance(exc, RefusedStream) else POLICY_VIOLATION
+        await websocket.close(code=code, reason="refused")
         return
     except WebSocketDisconnect:
         return
@@ -114,14 +122,15 @@ async def serve_stream(
 
 
 async def read_start(websocket: WebSocket) -> dict[str, Any]:
-    """Skip `connected` (and anything malformed) until the `start` message arrives."""
+    """Skip `connected` (and malformed text) until the `start` message arrives; a binary frame
+    ends the stream (`NotTwilioData`)."""
     for _ in range(_MAX_MESSAGES_BEFORE_START):
         received = await websocket.receive()
         if received["type"] == "websocket.disconnect":
             raise WebSocketDisconnect(received.get("code", 1000))
         raw = received.get("text")
         if raw is None:
-            continue  # Twilio sends text frames only
+            raise NotTwilioData("a binary frame before start")
         if len(raw) > _MAX_HANDSHAKE_MESSAGE_BYTES:
             raise RefusedStream("oversized message before start")
         try:

@@ -88,8 +88,13 @@ def test_start_with_a_wrong_call_token_is_closed_1008(
 
 def test_garbage_before_start_is_skipped_and_a_missing_start_times_out(client: TestClient) -> None:
     headers = {"X-Twilio-Signature": GOOD_SIGNATURE}
-    garbage: list[str | bytes] = ["not json", b"\x00\x01", "[1,2]", '{"event":"media"}']
+    garbage: list[str | bytes] = ["not json", "[1,2]", '{"event":"media"}']
     assert _close_code(client, headers, *garbage) == 1008
+
+
+def test_a_binary_frame_before_start_is_closed_1003(client: TestClient) -> None:
+    headers = {"X-Twilio-Signature": GOOD_SIGNATURE}
+    assert _close_code(client, headers, '{"event":"connected"}', b"\x00\x01") == 1003
 
 
 def test_a_start_without_ids_is_refused(client: TestClient) -> None:
