@@ -30,9 +30,9 @@ from openai import APIConnectionError, APIStatusError, APITimeoutError
 T = TypeVar("T")
 
 IN_CALL_BUDGET_SECONDS = 2.0
-"""How long one in-call request (all its tries together) may take: under the reply deadline
-(`processors.service_fallback`), so a hung service is a failure the breaker counts, and the
-fallback line still comes within 3 s of the end of the caller's turn."""
+"""How long one in-call request (all its tries together) may take, by default: under the reply
+deadline (`processors.service_fallback`), so a hung service is a failure the breaker counts
+before the reply clock cuts in (`bot.services.in_call_budget`)."""
 MAX_ATTEMPTS = 3
 BASE_DELAY_SECONDS = 0.1
 MIN_ATTEMPT_SECONDS = 0.3
@@ -66,9 +66,12 @@ class CircuitBreaker:
         *,
         threshold: int = 5,
         cooldown: float = 15.0,
+        budget: float = IN_CALL_BUDGET_SECONDS,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.service = service
+        self.budget = budget
+        """How long one request to this service may take in a call, all its tries together."""
         self.threshold = threshold
         self.cooldown = cooldown
         self._clock = clock
@@ -131,10 +134,19 @@ class CircuitBreaker:
 class ServiceBreakers:
     """The breakers of one server process, per service."""
 
-    def __init__(self, *, threshold: int = 5, cooldown: float = 15.0) -> None:
-        self.stt = CircuitBreaker("speech-to-text", threshold=threshold, cooldown=cooldown)
-        self.llm = CircuitBreaker("language model", threshold=threshold, cooldown=cooldown)
-        self.tts = CircuitBreaker("text-to-speech", threshold=threshold, cooldown=cooldown)
+    def __init__(
+        self,
+        *,
+        threshold: int = 5,
+        cooldown: float = 15.0,
+        budget: float = IN_CALL_BUDGET_SECONDS,
+    ) -> None:
+        def breaker(service: str) -> CircuitBreaker:
+            return CircuitBreaker(service, threshold=threshold, cooldown=cooldown, budget=budget)
+
+        self.stt = breaker("speech-to-text")
+        self.llm = breaker("language model")
+        self.tts = breaker("text-to-speech")
 
     def states(self) -> dict[str, CircuitState]:
         return {b.service: b.state for b in (self.stt, self.llm, self.tts)}

@@ -46,6 +46,13 @@ NO_KEY = "not-needed"
 """The API key sent to an OpenAI-compatible server when none is set (most ignore it)."""
 
 
+def in_call_budget(settings: Settings) -> float:
+    """How long one in-call request may take, all its tries together: half a second under the
+    reply deadline, so a hung service is a failure its breaker counts (and its error's line is
+    said) before the reply clock has to cut in."""
+    return max(0.5, settings.reply_deadline_seconds - 0.5)
+
+
 class ServiceClients:
     """What every call of a server process shares: the HTTP pool for the OpenAI-compatible
     services, the VAD batcher, the local speech models, the cache of fixed lines' audio and
@@ -60,6 +67,7 @@ class ServiceClients:
         self.breakers = ServiceBreakers(
             threshold=settings.circuit_failure_threshold,
             cooldown=settings.circuit_cooldown_seconds,
+            budget=in_call_budget(settings),
         )
         self.choice: ServiceChoice = settings.service_choice
         self.local: LocalSpeech | None = None
@@ -232,7 +240,7 @@ class _PooledOpenAILLMService(OpenAILLMService):
                 raise
             return _PrimedStream(stream, first)
 
-        return await call_with_retries(self._breaker, first_token)
+        return await call_with_retries(self._breaker, first_token, budget=self._breaker.budget)
 
     def create_client(
         self,
@@ -288,7 +296,9 @@ class _ResilientSTTService(OpenAISTTService):
 
     async def _transcribe(self, audio: bytes) -> Transcription:
         return await call_with_retries(
-            self._breaker, lambda _left: OpenAISTTService._transcribe(self, audio)
+            self._breaker,
+            lambda _left: OpenAISTTService._transcribe(self, audio),
+            budget=self._breaker.budget,
         )
 
 

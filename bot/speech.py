@@ -245,7 +245,9 @@ class CallTTSService(OpenAITTSService):
 
         try:
             # Retried only before any of the sentence's audio: the caller hears nothing twice.
-            response, chunks, first = await call_with_retries(self._breaker, first_audio)
+            response, chunks, first = await call_with_retries(
+                self._breaker, first_audio, budget=self._breaker.budget
+            )
         except _Refused as exc:
             yield ErrorFrame(error=f"Text-to-speech refused the request: {exc}")
             return

@@ -7,8 +7,9 @@ Consumes: nothing. Watches frames travelling upstream and forwards every frame u
   `TTSSpeakFrame` with the fallback line downstream so the conversation goes on. At most one
   fallback per `min_interval` seconds, so a burst of errors from one failure is one apology.
 * with ``reply_deadline``: a `UserStoppedSpeakingFrame` (the caller's turn is over) starts a
-  clock, stopped when the bot starts speaking (`BotStartedSpeakingFrame`) or the caller speaks
-  again. If it runs out, the reply under way is cancelled (an `InterruptionFrame` both ways: a
+  clock, stopped only when the bot starts speaking (`BotStartedSpeakingFrame`) or the caller
+  speaks again (not by an error's line, which may be stuck behind a hung sentence). If it
+  runs out, the reply under way is cancelled (an `InterruptionFrame` both ways: a
   hung model or voice request is abandoned, so its late answer is never spoken on top) and
   the fallback line is pushed. Its audio is cached (`bot.speech.SpeechCache`), so it plays at
   once even when text-to-speech is the service that hangs.
@@ -53,8 +54,8 @@ class ServiceErrorFallback(FrameProcessor):
         if direction is not FrameDirection.UPSTREAM:
             return
         if isinstance(frame, ErrorFrame) and not frame.fatal:
-            if await self._speak():
-                await self._stop_clock()  # else the clock still makes sure something is said
+            # The clock runs on: the line may be stuck behind a hung sentence.
+            await self._speak()
         elif isinstance(frame, UserStoppedSpeakingFrame) and self._reply_deadline is not None:
             await self._stop_clock()
             self._clock = self.create_task(self._await_reply(self._reply_deadline), "reply-clock")
@@ -67,13 +68,11 @@ class ServiceErrorFallback(FrameProcessor):
         await super().cleanup()
         await self._stop_clock()
 
-    async def _speak(self) -> bool:
+    async def _speak(self) -> None:
         now = time.monotonic()
-        if now - self._last_spoken < self._min_interval:
-            return False
-        self._last_spoken = now
-        await self.push_frame(TTSSpeakFrame(self._line), FrameDirection.DOWNSTREAM)
-        return True
+        if now - self._last_spoken >= self._min_interval:
+            self._last_spoken = now
+            await self.push_frame(TTSSpeakFrame(self._line), FrameDirection.DOWNSTREAM)
 
     async def _stop_clock(self) -> None:
         clock, self._clock = self._clock, None

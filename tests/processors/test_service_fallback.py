@@ -140,28 +140,28 @@ async def test_the_caller_speaking_again_stops_the_clock() -> None:
     )
 
 
-async def test_an_error_before_the_deadline_gives_one_line_not_two() -> None:
-    _down, _up = await run_test(
+async def test_an_error_line_that_is_heard_stops_the_clock() -> None:
+    await run_test(
         ServiceErrorFallback(LINE, reply_deadline=0.2),
-        frames_to_send=[UserStoppedSpeakingFrame(), ErrorFrame("llm failed"), SleepFrame(0.3)],
-        frames_to_send_direction=FrameDirection.UPSTREAM,
-        expected_down_frames=[TTSSpeakFrame],
-        expected_up_frames=[UserStoppedSpeakingFrame, ErrorFrame],
-    )
-
-
-async def test_an_error_inside_min_interval_leaves_the_clock_to_speak() -> None:
-    # A line was just said; the next turn's error is not apologised for twice in a row, but
-    # the caller still hears something by the deadline.
-    _down, _up = await run_test(
-        ServiceErrorFallback(LINE, min_interval=10.0, reply_deadline=0.2),
         frames_to_send=[
-            ErrorFrame("first"),
             UserStoppedSpeakingFrame(),
-            ErrorFrame("second"),
+            ErrorFrame("llm failed"),
+            BotStartedSpeakingFrame(),  # the line is playing
             SleepFrame(0.3),
         ],
         frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame],
+        expected_up_frames=[UserStoppedSpeakingFrame, ErrorFrame, BotStartedSpeakingFrame],
+    )
+
+
+async def test_an_error_line_stuck_behind_a_hung_sentence_is_cleared_and_said() -> None:
+    # A sentence failed while the next one hangs: the first line waits behind it, unheard,
+    # until the clock clears the way and says it again.
+    await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.2),
+        frames_to_send=[UserStoppedSpeakingFrame(), ErrorFrame("tts failed"), SleepFrame(0.3)],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
         expected_down_frames=[TTSSpeakFrame, InterruptionFrame, TTSSpeakFrame],
-        expected_up_frames=[ErrorFrame, UserStoppedSpeakingFrame, ErrorFrame, InterruptionFrame],
+        expected_up_frames=[UserStoppedSpeakingFrame, ErrorFrame, InterruptionFrame],
     )
