@@ -17,6 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from loguru import logger
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.middleware.sessions import SessionMiddleware
 from twilio.http.async_http_client import AsyncHttpClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -275,6 +276,26 @@ def create_app(
                 "detail": "The request is not valid: " + "; ".join(problems),
                 "errors": problems,
             },
+        )
+
+    @app.exception_handler(DBAPIError)
+    @app.exception_handler(ConnectionError)
+    async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
+        """The database is away (restarted, unreachable): 503, and a line that says so,
+        rather than a 500 with a traceback. (Twilio does not retry status callbacks: the
+        reconciler asks Twilio where such calls stand once the database is back.)"""
+        if isinstance(exc, DBAPIError) and not (
+            exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
+        ):
+            raise exc
+        logger.warning(
+            f"{request.method} {request.url.path}: the database is unreachable "
+            f"({type(exc).__name__}); answered 503"
+        )
+        return JSONResponse(
+            status_code=503,
+            content={"detail": "The database can't be reached right now. Try again shortly."},
+            headers={"Retry-After": "5"},
         )
 
     @app.exception_handler(LoginRequired)

@@ -34,12 +34,13 @@ def redis_url_via(port: int, client_name: str | None = None) -> str:
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:`port` to Redis. `stop()` drops every connection and stops
-    listening, as a Redis that crashed would; `start()` again on the same port brings it back."""
+    """Forwards 127.0.0.1:`port` to Redis (or to ``target``, e.g. PostgreSQL). `stop()` drops
+    every connection and stops listening, as a server that crashed would; `start()` again on
+    the same port brings it back."""
 
-    def __init__(self) -> None:
-        target = urlsplit(TEST_REDIS_URL)
-        self._target = (target.hostname or "127.0.0.1", target.port or 6379)
+    def __init__(self, target: tuple[str, int] | None = None) -> None:
+        redis = urlsplit(TEST_REDIS_URL)
+        self._target = target or (redis.hostname or "127.0.0.1", redis.port or 6379)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
         self.port = 0
@@ -84,8 +85,8 @@ class ProxyThread:
     """A `TcpProxy` on an event loop of its own thread, for tests whose app runs under a
     TestClient (on the client's loop) or in another process."""
 
-    def __init__(self) -> None:
-        self.proxy = TcpProxy()
+    def __init__(self, target: tuple[str, int] | None = None) -> None:
+        self.proxy = TcpProxy(target)
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, daemon=True)
 
