@@ -68,7 +68,7 @@ async def media_stream(websocket: WebSocket) -> None:
             # real stream keeps its pipeline, and no turn is written twice.
             raise RefusedStream(f"call {stream.call_id} already has a media stream here")
     except (RefusedStream, TimeoutError) as exc:
-        logger.warning(f"Refused a media stream: {exc or 'no start message in time'}")
+        logger.warning(f"Refused a media stream: {str(exc) or 'no start message in time'}")
         code = exc.close_code if isinstance(exc, RefusedStream) else POLICY_VIOLATION
         await websocket.close(code=code, reason="refused")
         return
