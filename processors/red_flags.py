@@ -14,7 +14,8 @@ A line the rules pass over, of at least ``min_words_to_check`` words ("Yes." is 
 request), goes to ``llm_check`` (when given) in a background task the frame path never waits for; at
 most ``max_checks`` run at once and a line that finds them all busy is not checked (logged). A hit
 is told to ``on_red_flag`` and its note pushed as above, but it can only shape later replies: the
-reply to that line is already under way. Checks are not cancelled when the call ends (each is
+reply to that line is already under way, so the check starts ``check_delay`` seconds later, out of
+that reply's way (a benchmark measured the reply ~10 ms slower at 8 calls when both went at once). Checks are not cancelled when the call ends (each is
 bounded by its own timeout), so a red flag in the last words still raises the alert;
 `wait_for_checks` awaits them. Each category is raised once per call.
 """
@@ -50,6 +51,7 @@ class RedFlagWatcher(FrameProcessor):
         max_checks: int = 2,
         min_words_to_check: int = 2,
         connect_to: str | None = None,
+        check_delay: float = 1.5,
         name: str | None = None,
     ) -> None:
         super().__init__(enable_direct_mode=True, name=name)  # a pass-through: no queue or task
@@ -60,6 +62,7 @@ class RedFlagWatcher(FrameProcessor):
         self._max_checks = max_checks
         self._min_words = min_words_to_check
         self._connect_to = connect_to
+        self._check_delay = check_delay
         self._checks: set[asyncio.Task[None]] = set()
         self._raised: set[str] = set()
         self._ended = False
@@ -110,6 +113,9 @@ class RedFlagWatcher(FrameProcessor):
         task.add_done_callback(self._checks.discard)
 
     async def _check(self, check: RedFlagCheck, text: str) -> None:
+        # The reply to this line is being made right now (the model's verdict can only shape
+        # later ones): asking a moment later keeps the check off that reply's way.
+        await asyncio.sleep(self._check_delay)
         try:
             flag = await check(text)
         except Exception:

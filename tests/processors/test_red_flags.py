@@ -173,7 +173,9 @@ async def test_the_model_check_flags_what_the_rules_miss() -> None:
     async with chat_fake(self_harm_verdict) as (fake, client):
         flags: list[RedFlag] = []
         watcher = RedFlagWatcher(
-            on_red_flag=flags.append, llm_check=LLMCheck(client, model="gpt-4o", timeout=5)
+            on_red_flag=flags.append,
+            llm_check=LLMCheck(client, model="gpt-4o", timeout=5),
+            check_delay=0,
         )
         down, _ = await run_test(
             watcher,
@@ -197,7 +199,9 @@ async def test_the_model_check_flags_what_the_rules_miss() -> None:
 async def test_lines_the_rules_flag_are_not_sent_to_the_model() -> None:
     async with chat_fake(self_harm_verdict) as (fake, client):
         flags: list[RedFlag] = []
-        watcher = RedFlagWatcher(on_red_flag=flags.append, llm_check=LLMCheck(client, "m"))
+        watcher = RedFlagWatcher(
+            on_red_flag=flags.append, llm_check=LLMCheck(client, "m"), check_delay=0
+        )
         await run_test(watcher, frames_to_send=[said("My son hits me."), said("  "), said("Yes.")])
         await watcher.wait_for_checks()
     assert fake.lines == []
@@ -208,7 +212,10 @@ async def test_a_slow_model_never_delays_a_frame() -> None:
     async with chat_fake(self_harm_verdict, delay=3.0) as (fake, client):
         flags: list[RedFlag] = []
         watcher = RedFlagWatcher(
-            on_red_flag=flags.append, llm_check=LLMCheck(client, "m", timeout=2.0), max_checks=2
+            on_red_flag=flags.append,
+            llm_check=LLMCheck(client, "m", timeout=2.0),
+            max_checks=2,
+            check_delay=0,
         )
         times = PushTimes(watcher)
         started = time.monotonic()
@@ -231,7 +238,9 @@ async def test_a_failing_or_babbling_model_changes_nothing() -> None:
     for answer, status in ((self_harm_verdict, 500), (lambda _: "Sure! It sounds sad.", 200)):
         async with chat_fake(answer, status=status) as (fake, client):
             flags: list[RedFlag] = []
-            watcher = RedFlagWatcher(on_red_flag=flags.append, llm_check=LLMCheck(client, "m"))
+            watcher = RedFlagWatcher(
+                on_red_flag=flags.append, llm_check=LLMCheck(client, "m"), check_delay=0
+            )
             await run_test(
                 watcher, frames_to_send=[said(SUBTLE)], expected_down_frames=[TranscriptionFrame]
             )
@@ -254,7 +263,9 @@ async def test_a_failing_callback_does_not_stop_the_frames() -> None:
 async def test_a_flag_the_model_finds_after_the_call_ended_still_raises_the_alert() -> None:
     async with chat_fake(self_harm_verdict, delay=0.3) as (_, client):
         flags: list[RedFlag] = []
-        watcher = RedFlagWatcher(on_red_flag=flags.append, llm_check=LLMCheck(client, "m"))
+        watcher = RedFlagWatcher(
+            on_red_flag=flags.append, llm_check=LLMCheck(client, "m"), check_delay=0
+        )
         await run_test(
             watcher, frames_to_send=[said(SUBTLE)], expected_down_frames=[TranscriptionFrame]
         )
@@ -273,3 +284,16 @@ async def test_upstream_frames_pass_unchanged_and_are_not_read() -> None:
         expected_up_frames=[TranscriptionFrame],
     )
     assert up[0] is line and flags == []
+
+
+async def test_the_model_is_asked_only_after_the_reply_has_had_its_moment() -> None:
+    async with chat_fake(self_harm_verdict) as (fake, client):
+        watcher = RedFlagWatcher(
+            on_red_flag=lambda _flag: None,
+            llm_check=LLMCheck(client, model="gpt-4o", timeout=5),
+            check_delay=0.6,
+        )
+        await run_test(watcher, frames_to_send=[said(SUBTLE), SleepFrame(0.2)])
+        assert fake.lines == [], "asked while the reply to the line was being made"
+        await watcher.wait_for_checks()
+    assert fake.lines == [f"<line>{SUBTLE}</line>"]
