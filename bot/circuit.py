@@ -86,6 +86,12 @@ class CircuitBreaker:
             return CircuitState.HALF_OPEN
         return self._state
 
+    def trial_in(self) -> float:
+        """Seconds until an open circuit lets a trial request through (0: it would now)."""
+        if self._state is not CircuitState.OPEN:
+            return 0.0
+        return max(0.0, self._opened_at + self.cooldown - self._clock())
+
     def before_request(self) -> None:
         """Raises `CircuitOpen` while the circuit is open, or while a trial request is out."""
         state = self.state

@@ -5,14 +5,15 @@ Consumes: nothing. Watches frames travelling upstream and forwards every frame u
 
 * an `ErrorFrame` (STT, LLM or TTS failed, timed out, or its circuit is open): pushes a
   `TTSSpeakFrame` with the fallback line downstream so the conversation goes on. At most one
-  fallback per `min_interval` seconds, so a burst of errors from one failure is one apology.
+  fallback per `min_interval` seconds, so a burst of errors from one failure is one apology;
+  but while the reply clock runs (nothing heard since the caller's turn) the reply under way
+  is interrupted first and the line always said, so it is not stuck behind a hung sentence.
 * with ``reply_deadline``: a `UserStoppedSpeakingFrame` (the caller's turn is over) starts a
-  clock, stopped only when the bot starts speaking (`BotStartedSpeakingFrame`) or the caller
-  speaks again (not by an error's line, which may be stuck behind a hung sentence). If it
-  runs out, the reply under way is cancelled (an `InterruptionFrame` both ways: a
-  hung model or voice request is abandoned, so its late answer is never spoken on top) and
-  the fallback line is pushed. Its audio is cached (`bot.speech.SpeechCache`), so it plays at
-  once even when text-to-speech is the service that hangs.
+  clock, stopped when the bot starts speaking (`BotStartedSpeakingFrame`), the caller speaks
+  again, or an error's line is said. If it runs out, the reply under way is cancelled (an
+  `InterruptionFrame` both ways: a hung model or voice request is abandoned, so its late
+  answer is never spoken on top) and the fallback line is pushed. Its audio is cached
+  (`bot.speech.SpeechCache`), so it plays at once even when text-to-speech is what hangs.
 """
 
 from __future__ import annotations
@@ -54,8 +55,13 @@ class ServiceErrorFallback(FrameProcessor):
         if direction is not FrameDirection.UPSTREAM:
             return
         if isinstance(frame, ErrorFrame) and not frame.fatal:
-            # The clock runs on: the line may be stuck behind a hung sentence.
-            await self._speak()
+            if self._clock is not None:
+                # Nothing was heard since the caller's turn: the line now, with nothing
+                # queued ahead of it (the rest of a reply whose sentence failed may hang too).
+                await self._stop_clock()
+                await self._clear_and_speak()
+            else:
+                await self._speak()
         elif isinstance(frame, UserStoppedSpeakingFrame) and self._reply_deadline is not None:
             await self._stop_clock()
             self._clock = self.create_task(self._await_reply(self._reply_deadline), "reply-clock")
@@ -86,6 +92,9 @@ class ServiceErrorFallback(FrameProcessor):
             f"Nothing said {deadline:.1f} s after the caller's turn: the reply is cancelled "
             "and the caller hears the fallback line"
         )
+        await self._clear_and_speak()
+
+    async def _clear_and_speak(self) -> None:
         await self.broadcast_interruption()
         self._last_spoken = time.monotonic()
         await self.push_frame(TTSSpeakFrame(self._line), FrameDirection.DOWNSTREAM)

@@ -116,8 +116,9 @@ async def test_barge_in_and_a_failing_llm(stack: Stack) -> None:
     assert "who is calling" in stack.openai.chat_requests[-1]["messages"][-1]["content"]
     assert answer.audio_seconds > 1
 
-    # The model fails on the next turn: the caller hears the fallback line, the call goes on.
-    stack.openai.fail_next_chats(1)
+    # The model fails on the next turn, its retries too: the caller hears the fallback line,
+    # the call goes on.
+    stack.openai.fail_next_chats(3)
     await caller.say("I feel a bit tired", announce=stack.openai.expect_utterance)
     await caller.wait_for_bot_utterance(timeout=20)
     await caller.say("Are you still there", announce=stack.openai.expect_utterance)

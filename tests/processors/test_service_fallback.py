@@ -140,28 +140,29 @@ async def test_the_caller_speaking_again_stops_the_clock() -> None:
     )
 
 
-async def test_an_error_line_that_is_heard_stops_the_clock() -> None:
-    await run_test(
-        ServiceErrorFallback(LINE, reply_deadline=0.2),
-        frames_to_send=[
-            UserStoppedSpeakingFrame(),
-            ErrorFrame("llm failed"),
-            BotStartedSpeakingFrame(),  # the line is playing
-            SleepFrame(0.3),
-        ],
-        frames_to_send_direction=FrameDirection.UPSTREAM,
-        expected_down_frames=[TTSSpeakFrame],
-        expected_up_frames=[UserStoppedSpeakingFrame, ErrorFrame, BotStartedSpeakingFrame],
-    )
-
-
-async def test_an_error_line_stuck_behind_a_hung_sentence_is_cleared_and_said() -> None:
-    # A sentence failed while the next one hangs: the first line waits behind it, unheard,
-    # until the clock clears the way and says it again.
-    await run_test(
+async def test_an_error_after_the_turn_clears_the_reply_and_speaks_at_once() -> None:
+    # A sentence failed and the rest of the reply may hang too: the line goes first, once.
+    down, _up = await run_test(
         ServiceErrorFallback(LINE, reply_deadline=0.2),
         frames_to_send=[UserStoppedSpeakingFrame(), ErrorFrame("tts failed"), SleepFrame(0.3)],
         frames_to_send_direction=FrameDirection.UPSTREAM,
-        expected_down_frames=[TTSSpeakFrame, InterruptionFrame, TTSSpeakFrame],
+        expected_down_frames=[InterruptionFrame, TTSSpeakFrame],
         expected_up_frames=[UserStoppedSpeakingFrame, ErrorFrame, InterruptionFrame],
+    )
+    assert isinstance(down[1], TTSSpeakFrame) and down[1].text == LINE
+
+
+async def test_after_the_turn_an_error_gets_its_line_even_inside_min_interval() -> None:
+    # A line was just said, but the caller has spoken since and heard nothing: a new line.
+    await run_test(
+        ServiceErrorFallback(LINE, min_interval=10.0, reply_deadline=0.2),
+        frames_to_send=[
+            ErrorFrame("first"),
+            UserStoppedSpeakingFrame(),
+            ErrorFrame("second"),
+            SleepFrame(0.3),
+        ],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[TTSSpeakFrame, InterruptionFrame, TTSSpeakFrame],
+        expected_up_frames=[ErrorFrame, UserStoppedSpeakingFrame, ErrorFrame, InterruptionFrame],
     )

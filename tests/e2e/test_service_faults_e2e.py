@@ -1,0 +1,124 @@
+"""A call through a service outage, end to end: the fake OpenAI's model fails with 500s, then
+hangs, then its circuit is open, then text-to-speech hangs, then all is well again. Every
+caller line gets something audible within 3 s of the caller's last word (measured at the
+simulated caller: the end of its speech to the first bot audio it receives), the call goes
+on, and after the outage the bot answers normally again. SQLite only: the database plays no
+part in this."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.circuit import CircuitState
+from bot.prompts import FALLBACK_LINE
+from settings import Settings
+from tests.e2e.harness import (
+    RunningCarecall,
+    TwilioSide,
+    create_api_key,
+    running_carecall,
+    wait_for_call,
+)
+from tests.fakes.twilio_caller import SimulatedCaller
+
+pytestmark = pytest.mark.e2e
+
+SILENCE_LIMIT = 3.0
+FAST_TURNS: dict[str, Any] = {
+    # Turn-taking as short as the settings allow, so the end of the caller's speech and the
+    # end of their turn are about half a second apart and the 3 s can be measured from the
+    # caller's last word (with the defaults the turn ends about 1.4 s after it).
+    "vad_stop_seconds": 0.3,
+    "user_turn_pause_seconds": 0.3,
+    "reply_deadline_seconds": 2.0,
+    "circuit_failure_threshold": 4,
+    "circuit_cooldown_seconds": 10.0,
+}
+
+
+@pytest.fixture
+async def live(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> AsyncIterator[tuple[RunningCarecall, httpx.AsyncClient, TwilioSide]]:
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'faults.db'}"
+    api_key = await create_api_key(database_url)
+    async with running_carecall(
+        make_settings, database_url, log_level="INFO", **FAST_TURNS
+    ) as running:
+        base_url = running.server.base_url
+        async with (
+            httpx.AsyncClient(
+                base_url=base_url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
+            ) as api,
+            httpx.AsyncClient(base_url=base_url, timeout=10) as webhooks,
+        ):
+            yield running, api, TwilioSide(running.server, running.settings, webhooks)
+
+
+async def _turn(
+    caller: SimulatedCaller, running: RunningCarecall, line: str
+) -> tuple[float, float]:
+    """Say ``line``; return the silence from its last word to the bot's first audio, and how
+    long the bot then spoke."""
+    await caller.say(line, announce=running.openai.expect_utterance)
+    said_at = time.monotonic()
+    answer = await caller.wait_for_bot_utterance(timeout=15)
+    return answer.started_at - said_at, answer.audio_seconds
+
+
+async def test_the_caller_never_waits_in_silence_through_an_outage(
+    live: tuple[RunningCarecall, httpx.AsyncClient, TwilioSide],
+) -> None:
+    running, api, twilio = live
+    openai = running.openai
+    breakers = running.server.app.state.carecall.service_clients.breakers
+    response = await api.post("/api/calls", json={"to": "+14155550100"})
+    assert response.status_code == 201, response.text
+    call_id, call_sid = response.json()["id"], response.json()["twilio_sid"]
+    caller = await twilio.answer(call_id, call_sid)
+    await caller.wait_for_bot_utterance(timeout=20)  # the greeting
+    assert any(r["input"] == FALLBACK_LINE for r in openai.tts_requests)  # made at start
+
+    silences: dict[str, float] = {}
+    openai.outage("chat", "error", status=500)
+    silences["model 500s (retried, then the line)"], _ = await _turn(caller, running, "I had toast")
+    assert openai.outage_requests["chat"] == 3  # tried three times within the budget
+    openai.outage("chat", "hang")
+    silences["model hangs (4th failure: circuit opens)"], _ = await _turn(
+        caller, running, "The weather is nice"
+    )
+    assert breakers.llm.state is CircuitState.OPEN
+    asked = openai.outage_requests["chat"]
+    silences["circuit open"], _ = await _turn(caller, running, "I went for a walk")
+    assert openai.outage_requests["chat"] == asked  # the model was not even asked
+
+    openai.outage("chat", None)
+    await asyncio.sleep(breakers.llm.trial_in())  # the cool-down: the next turn is a trial
+    openai.outage("speech", "hang")
+    silences["voice hangs (the model's trial answers)"], _ = await _turn(
+        caller, running, "Are you there"
+    )
+    assert breakers.llm.state is CircuitState.CLOSED
+    assert openai.outage_requests["speech"] >= 1
+
+    openai.outage("speech", None)
+    silences["recovered"], spoken = await _turn(caller, running, "I feel much better now")
+    assert spoken > 2.0  # a whole answer, not the short fallback line
+    await caller.hang_up()
+
+    print("silence from the caller's last word to the bot's first audio:")
+    for what, seconds in silences.items():
+        print(f"  {what}: {seconds:.2f} s")
+    assert max(silences.values()) < SILENCE_LIMIT, silences
+    call = await wait_for_call(api, call_id, turns=4, end_reason="caller-hangup")
+    texts = [t["text"] for t in call["turns"]]
+    assert texts.count(FALLBACK_LINE) == 4
+    assert "I feel much better now" in texts[-1]  # the model answered the last line itself
+    assert caller.protocol_errors == []
