@@ -157,6 +157,7 @@ def create_app(
         await metrics.watch(bus.own_events if isinstance(bus, RedisEventBus) else bus)
         call_service.on_call_final(metrics.call_final)
         twilio.on_error(metrics.twilio_error)
+        metrics.watch_circuits(service_clients.breakers)
         state = AppState(
             settings=settings,
             engine=engine,

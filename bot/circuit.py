@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from enum import StrEnum
 from typing import TypeVar
 
@@ -85,6 +85,10 @@ class CircuitBreaker:
         if self._state is CircuitState.OPEN and self._clock() - self._opened_at >= self.cooldown:
             return CircuitState.HALF_OPEN
         return self._state
+
+    @property
+    def is_closed(self) -> bool:
+        return self.state is CircuitState.CLOSED
 
     def trial_in(self) -> float:
         """Seconds until an open circuit lets a trial request through (0: it would now)."""
@@ -154,8 +158,8 @@ class ServiceBreakers:
         self.llm = breaker("language model")
         self.tts = breaker("text-to-speech")
 
-    def states(self) -> dict[str, CircuitState]:
-        return {b.service: b.state for b in (self.stt, self.llm, self.tts)}
+    def __iter__(self) -> Iterator[CircuitBreaker]:
+        return iter((self.stt, self.llm, self.tts))
 
 
 def is_retryable(exc: BaseException) -> bool:

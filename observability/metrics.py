@@ -7,6 +7,8 @@
   REST request failed), `webhook_rejected` (a request to `/twilio/…` refused: bad signature).
 - `carecall_calls_total{status}`: calls that reached a final status (completed, busy,
   no-answer, canceled, failed).
+- `carecall_circuit_open{service}`: 1 while a service's circuit breaker is open or half-open
+  (calls hear the fallback line without asking it), 0 while closed (`bot.circuit`).
 - `carecall_dispatcher_lag_seconds`: how long the longest-waiting due check-in has been due
   (0: none). It is read from the database, the same on every instance: aggregate with `max`.
 
@@ -20,7 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import OrderedDict
-from collections.abc import AsyncIterator, Callable, Sized
+from collections.abc import AsyncIterator, Callable, Iterable, Sized
 from datetime import datetime
 from typing import Protocol
 
@@ -37,6 +39,16 @@ TURN_LATENCY_BUCKETS = (0.25, 0.5, 0.75, 1.0, 1.25, 1.5, 2.0, 2.5, 3.0, 4.0, 6.0
 """Seconds. Good conversation is under ~1 s; the buckets are finest there."""
 LAG_QUERY_TIMEOUT_SECONDS = 1.0
 _REMEMBERED_FINAL_CALLS = 10_000
+
+
+class Circuit(Protocol):
+    """What the circuit gauge needs of a breaker (`bot.circuit.CircuitBreaker`)."""
+
+    @property
+    def service(self) -> str: ...
+
+    @property
+    def is_closed(self) -> bool: ...
 
 
 class DueCheckins(Protocol):
@@ -96,6 +108,17 @@ class Metrics:
         self._counted_final: OrderedDict[int, None] = OrderedDict()
         self._task: asyncio.Task[None] | None = None
         self._stack = contextlib.AsyncExitStack()
+
+    def watch_circuits(self, circuits: Iterable[Circuit]) -> None:
+        """Serve each breaker's state as `carecall_circuit_open{service}` (read when scraped)."""
+        gauge = Gauge(
+            "carecall_circuit_open",
+            "1 while a service's circuit is open or half-open (callers hear the fallback line).",
+            ["service"],
+            registry=self.registry,
+        )
+        for circuit in circuits:
+            gauge.labels(circuit.service).set_function(_is_open(circuit))
 
     # --- feeding ------------------------------------------------------------------------------
 
@@ -183,3 +206,7 @@ class CountWebhookRejections:
             await send(message)
 
         await self.app(scope, receive, counting)
+
+
+def _is_open(circuit: Circuit) -> Callable[[], float]:
+    return lambda: 0.0 if circuit.is_closed else 1.0

@@ -209,3 +209,16 @@ def test_with_redis_an_instance_counts_only_its_own_events(
         call = place_call(client)
         state.writer.submit(CallNote(call["id"], error="here"))
         until_value(client, 1, "carecall_errors_total", kind="call")
+
+
+def test_each_services_circuit_state_is_a_gauge(client: TestClient) -> None:
+    breakers = app_state(client).service_clients.breakers
+    services = ("speech-to-text", "language model", "text-to-speech")
+    for service in services:
+        assert value(client, "carecall_circuit_open", service=service) == 0
+    for _ in range(breakers.llm.threshold):
+        breakers.llm.record_failure()
+    assert value(client, "carecall_circuit_open", service="language model") == 1
+    assert value(client, "carecall_circuit_open", service="text-to-speech") == 0
+    breakers.llm.record_success()
+    assert value(client, "carecall_circuit_open", service="language model") == 0
