@@ -1,11 +1,12 @@
 """`RecordWriter`: the one task that writes what calls produce, off the real-time path.
 
-Pipelines hand it turn records and notes with `submit` (never waits). It publishes each one on
-the event bus at once (the dashboard is live even when the database is slow) and stores them in
-order, in batches. A failed write is retried with backoff; nothing is dropped, and a turn is
-never stored twice (turns are keyed by call and sequence number). A note that the person opted
-out marks them do-not-call here too (`SeniorRepository.opt_out_by_call`), so the conversation
-never waits for that write either.
+Pipelines hand it turn records and notes with `submit` (never waits). A task of its own publishes
+each one on the event bus at once (the dashboard stays live while the database is slow or away),
+and the writer stores them in order, in batches. A failed write is retried with backoff (the
+database restarted or unreachable: the batch waits, the calls go on); nothing is dropped, and
+a turn is never stored twice (turns are keyed by call and sequence number). A note that the
+person opted out marks them do-not-call here too (`SeniorRepository.opt_out_by_call`), so the
+conversation never waits for that write either.
 """
 
 from __future__ import annotations
@@ -33,16 +34,20 @@ class RecordWriter:
         self._bus = bus
         self._seniors = seniors
         self._queue: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
+        self._to_publish: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
+        self._publisher: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
     def submit(self, item: TurnRecord | CallNote) -> None:
         self._idle.clear()
         self._queue.put_nowait(item)
+        self._to_publish.put_nowait(item)
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="record-writer")
+        self._publisher = asyncio.create_task(self._publish_all(), name="record-publisher")
 
     async def drain(self, timeout: float = 10.0) -> None:
         """Wait until everything submitted so far is stored (used at shutdown and in tests)."""
@@ -51,10 +56,11 @@ class RecordWriter:
 
     async def stop(self) -> None:
         await self.drain()
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._publisher):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         if not self._queue.empty():
             logger.error(f"{self._queue.qsize()} call records could not be stored before shutdown")
 
@@ -63,11 +69,13 @@ class RecordWriter:
             batch = [await self._queue.get()]
             while len(batch) < _MAX_BATCH and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
-            for item in batch:
-                await self._publish(item)
             await self._store_with_retry(batch)
             if self._queue.empty():
                 self._idle.set()
+
+    async def _publish_all(self) -> None:
+        while True:
+            await self._publish(await self._to_publish.get())
 
     async def _publish(self, item: TurnRecord | CallNote) -> None:
         event = (

@@ -61,51 +61,63 @@ async def test_a_call_carries_on_through_a_database_outage(
                 assert placed.status_code == 201, placed.text
                 call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
                 twilio = TwilioSide(live.server, live.settings, webhooks)
-                caller = await twilio.answer(call_id, call_sid)
-                await caller.wait_for_bot_utterance(timeout=30)
+                # What this instance's dashboard is sent (the database plays no part in it).
+                with live.server.app.state.carecall.feed.listen() as own_dashboard:
+                    caller = await twilio.answer(call_id, call_sid)
+                    await caller.wait_for_bot_utterance(timeout=30)
 
-                async def talk(line: str) -> None:
-                    await caller.say(line, announce=live.openai.expect_utterance)
-                    said = time.monotonic()
-                    answer = await caller.wait_for_bot_utterance(timeout=20)
-                    assert answer.started_at - said < ANSWER_WITHIN_SECONDS, "dead air"
+                    async def talk(line: str) -> None:
+                        await caller.say(line, announce=live.openai.expect_utterance)
+                        said = time.monotonic()
+                        answer = await caller.wait_for_bot_utterance(timeout=20)
+                        assert answer.started_at - said < ANSWER_WITHIN_SECONDS, "dead air"
 
-                for line in BEFORE:
-                    await talk(line)
+                    for line in BEFORE:
+                        await talk(line)
 
-                proxy.stop()
-                cut = time.monotonic()
-                unready = await api.get("/readyz")
-                assert unready.status_code == 503
-                assert unready.json()["database"] != "ok"
-                for line in DURING:
-                    await talk(line)
-                assert time.monotonic() - cut < OUTAGE_SECONDS, "the lines outlasted the outage"
-                # Twilio's status callbacks can't be stored now: a clear 503, not a crash.
-                status = await twilio.post_webhook(
-                    f"/twilio/status?call_id={call_id}",
-                    {"CallSid": call_sid, "CallStatus": "in-progress", "SequenceNumber": "2"},
-                )
-                assert status.status_code == 503, status.text
-                await asyncio.sleep(OUTAGE_SECONDS - (time.monotonic() - cut))
-                proxy.start()
+                    proxy.stop()
+                    cut = time.monotonic()
+                    unready = await api.get("/readyz")
+                    assert unready.status_code == 503
+                    assert unready.json()["database"] != "ok"
+                    for line in DURING:
+                        await talk(line)
+                    assert time.monotonic() - cut < OUTAGE_SECONDS, "the lines outlasted the outage"
+                    # Twilio's status callbacks can't be stored now: a clear 503, not a crash.
+                    status = await twilio.post_webhook(
+                        f"/twilio/status?call_id={call_id}",
+                        {"CallSid": call_sid, "CallStatus": "in-progress", "SequenceNumber": "2"},
+                    )
+                    assert status.status_code == 503, status.text
+                    # The dashboard followed the call all along: each finished turn shown.
+                    shown = [
+                        item.event.data["sequence"]
+                        for item in (
+                            own_dashboard.queue.get_nowait()
+                            for _ in range(own_dashboard.queue.qsize())
+                        )
+                        if item.event.kind == "call.turn" and item.event.call_id == call_id
+                    ]
+                    assert shown == list(range(1, 2 * (len(BEFORE) + len(DURING)) + 1))
+                    await asyncio.sleep(OUTAGE_SECONDS - (time.monotonic() - cut))
+                    proxy.start()
 
-                for line in AFTER:
-                    await talk(line)
-                await caller.say(GOODBYE, announce=live.openai.expect_utterance)
-                await caller.wait_until_closed(timeout=20)  # the bot said goodbye, hung up
-                assert caller.protocol_errors == []
-                await twilio.complete(call_id, call_sid, duration=60)
+                    for line in AFTER:
+                        await talk(line)
+                    await caller.say(GOODBYE, announce=live.openai.expect_utterance)
+                    await caller.wait_until_closed(timeout=20)  # the bot said goodbye, hung up
+                    assert caller.protocol_errors == []
+                    await twilio.complete(call_id, call_sid, duration=60)
 
-                lines = [*BEFORE, *DURING, *AFTER, GOODBYE]
-                expected_turns = 1 + 2 * len(lines)
-                call = await wait_for_call(
-                    api, call_id, turns=expected_turns, end_reason="bot-hangup", timeout=30
-                )
-                assert call["status"] == "completed"
-                turns = call["turns"]
-                assert [t["sequence"] for t in turns] == list(range(1, expected_turns + 1))
-                assert [t["text"] for t in turns if t["role"] == "user"] == lines
-                roles = [t["role"] for t in turns]
-                assert roles == ["assistant", *["user", "assistant"] * len(lines)]
-                assert (await api.get("/readyz")).status_code == 200
+                    lines = [*BEFORE, *DURING, *AFTER, GOODBYE]
+                    expected_turns = 1 + 2 * len(lines)
+                    call = await wait_for_call(
+                        api, call_id, turns=expected_turns, end_reason="bot-hangup", timeout=30
+                    )
+                    assert call["status"] == "completed"
+                    turns = call["turns"]
+                    assert [t["sequence"] for t in turns] == list(range(1, expected_turns + 1))
+                    assert [t["text"] for t in turns if t["role"] == "user"] == lines
+                    roles = [t["role"] for t in turns]
+                    assert roles == ["assistant", *["user", "assistant"] * len(lines)]
+                    assert (await api.get("/readyz")).status_code == 200
