@@ -1,5 +1,6 @@
-"""A call through a service outage, end to end: the fake OpenAI's model fails with 500s, then
-hangs, then its circuit is open, then text-to-speech hangs, then all is well again. Every
+"""A call through a service outage, end to end: the fake OpenAI's speech-to-text hangs, its
+model fails with 500s, then hangs, then its circuit is open, then text-to-speech hangs, then
+all is well again. Every
 caller line gets something audible within 3 s of the caller's last word (measured at the
 simulated caller: the end of its speech to the first bot audio it receives), the call goes
 on, and after the outage the bot answers normally again. SQLite only: the database plays no
@@ -87,6 +88,10 @@ async def test_the_caller_never_waits_in_silence_through_an_outage(
     assert any(r["input"] == FALLBACK_LINE for r in openai.tts_requests)  # made at start
 
     silences: dict[str, float] = {}
+    openai.outage("transcription", "hang")
+    silences["speech-to-text hangs"], _ = await _turn(caller, running, "Can you hear me")
+    openai.outage("transcription", None)
+    openai.reset()  # that line's audio was lost with its request: forget what it said
     openai.outage("chat", "error", status=500)
     silences["model 500s (retried, then the line)"], _ = await _turn(caller, running, "I had toast")
     assert openai.outage_requests["chat"] == 3  # tried three times within the budget
@@ -119,6 +124,7 @@ async def test_the_caller_never_waits_in_silence_through_an_outage(
     assert max(silences.values()) < SILENCE_LIMIT, silences
     call = await wait_for_call(api, call_id, turns=4, end_reason="caller-hangup")
     texts = [t["text"] for t in call["turns"]]
-    assert texts.count(FALLBACK_LINE) == 4
+    assert texts.count(FALLBACK_LINE) == 5
+    assert "Can you hear me" not in texts  # never transcribed
     assert "I feel much better now" in texts[-1]  # the model answered the last line itself
     assert caller.protocol_errors == []
