@@ -24,6 +24,8 @@ from pipeline.events import CallEvent, CallNote, EventBus, TurnRecord
 
 _MAX_BATCH = 200
 _MAX_BACKOFF_SECONDS = 10.0
+_STORE_TIMEOUT_SECONDS = 30.0
+"""A write that hangs (the database's host gone silent, no reset) is given up and retried."""
 
 
 class RecordWriter:
@@ -101,7 +103,7 @@ class RecordWriter:
         delay = 0.2
         while True:
             try:
-                await self._store(batch)
+                await asyncio.wait_for(self._store(batch), _STORE_TIMEOUT_SECONDS)
                 return
             except (IntegrityError, DataError):
                 await self._store_one_by_one(batch)

@@ -20,6 +20,8 @@ own page cache, and SQLite runs one write at a time anyway: overflow connections
 burst of webhooks and closed after it, only churned threads (up to 17 at once in a soak, each
 with its own malloc arena). A request beyond five waits for a connection."""
 
+POSTGRES_CONNECT_TIMEOUT_SECONDS = 10
+
 
 def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     """An async engine for SQLite (aiosqlite) or PostgreSQL (asyncpg)."""
@@ -36,6 +38,8 @@ def create_engine(database_url: str, *, echo: bool = False) -> AsyncEngine:
     return create_async_engine(
         database_url,
         echo=echo,
+        # A database that is unreachable (not refusing) fails a connection in 10 s, not 60.
+        connect_args={"timeout": POSTGRES_CONNECT_TIMEOUT_SECONDS},
         pool_pre_ping=True,
         pool_size=10,
         max_overflow=10,
