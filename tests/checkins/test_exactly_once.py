@@ -272,3 +272,21 @@ async def test_two_dispatchers_dial_200_checkins_once_at_50_per_second(
     assert len(calling) == MANY_SENIORS  # today's; tomorrow's are made too, and wait
     assert {c.claimed_by for c in calling} == {"instance-a", "instance-b"}
     assert all(c.attempts == 1 and c.current_call_id is not None for c in calling)
+
+
+async def test_a_dispatcher_shutting_down_leaves_due_checkins_to_the_others(
+    settings: Settings,
+) -> None:
+    clock = FakeClock(datetime.now(UTC))
+    await seed(settings, clock)
+    twilio = TimedTwilio()
+    async with (
+        dispatcher(settings, twilio, clock, "stopping") as (stopping, _),
+        dispatcher(settings, twilio, clock, "staying") as (staying, _),
+    ):
+        stopping.stop_claiming()  # its instance got SIGTERM
+        assert (await stopping.run_round()).dialed == 0
+        assert all(c.state is CheckinState.PENDING for c in await checkins(settings))
+        assert (await staying.run_round()).dialed == SENIORS
+    today = [c for c in await checkins(settings) if c.state is CheckinState.CALLING]
+    assert len(today) == SENIORS and {c.claimed_by for c in today} == {"staying"}
