@@ -88,18 +88,24 @@ class CallPage(BaseModel):
     offset: int
 
 
+def refuse_while_shutting_down(state: AppState) -> None:
+    """No new call (phone, browser or demo) starts on an instance that is draining (SIGTERM,
+    `calls.shutdown`): 503, and the client tries again (the load balancer picks another)."""
+    if state.readiness.shutting_down:
+        raise HTTPException(
+            status.HTTP_503_SERVICE_UNAVAILABLE,
+            "This server is shutting down and starts no new calls. Try again in a moment "
+            "(another instance will take it).",
+            headers={"Retry-After": "5"},
+        )
+
+
 @router.post("", status_code=status.HTTP_201_CREATED, response_model=CallOut)
 async def start_call(body: StartCall, state: State) -> CallOut:
     """Dial a number now. A person on the roster (by `senior_id`, or whose number `to` is) is
     called only with their consent, not while do-not-call, and only 08:00–21:00 their time.
     A server that is shutting down answers 503."""
-    if state.readiness.shutting_down:
-        raise HTTPException(
-            status.HTTP_503_SERVICE_UNAVAILABLE,
-            "This server is shutting down and places no new calls. Try again in a moment "
-            "(another instance will take it).",
-            headers={"Retry-After": "5"},
-        )
+    refuse_while_shutting_down(state)
     if (body.to is None) == (body.senior_id is None):
         raise HTTPException(
             status.HTTP_422_UNPROCESSABLE_CONTENT,

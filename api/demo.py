@@ -18,7 +18,7 @@ from fastapi import (
 )
 from loguru import logger
 
-from api.calls import CallOut
+from api.calls import CallOut, refuse_while_shutting_down
 from api.media import POLICY_VIOLATION, RefusedStream, read_start, serve_stream, verified_stream
 from app_state import AppState, get_state, get_ws_state
 from calls.demo import DemoCallsBusy
@@ -33,6 +33,7 @@ State = Annotated[AppState, Depends(get_state)]
 async def start_demo_call(request: Request, state: State) -> CallOut:
     """Start a demo call: a scripted senior with a local voice talks to the bot over the real
     media-stream protocol on loopback; follow it at `/calls/{id}`. 429 when too many run."""
+    refuse_while_shutting_down(state)
     server = request.scope.get("server") or ("127.0.0.1", 0)
     host = "[::1]" if server[0] == "::1" else "127.0.0.1"
     try:

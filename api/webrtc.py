@@ -8,6 +8,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, HTTPException, status
 from pydantic import BaseModel, Field
 
+from api.calls import refuse_while_shutting_down
 from app_state import AppState, get_state
 from bot.local_speech import LocalSpeechMissing
 from calls.browser import InvalidOffer
@@ -33,6 +34,7 @@ class Answer(BaseModel):
 async def answer_offer(offer: Offer, state: State) -> Answer:
     """Start talking to the bot from a browser: answers the offer (ICE host candidates only,
     gathered before answering: no trickle, no renegotiation)."""
+    refuse_while_shutting_down(state)
     try:
         call, sdp = await state.browser_calls.start(offer.sdp)
     except InvalidOffer as exc:

@@ -149,3 +149,13 @@ def test_a_talk_is_stored_as_a_browser_call_with_its_turns(
     assert call.turns[0].role is TurnRole.ASSISTANT
     greeting = prompts.greeting(bot_name="Sunny", organization_name="your care team")
     assert call.turns[0].text.startswith(greeting[0][:20])
+
+
+def test_no_talk_starts_while_the_server_shuts_down(browser: TestClient) -> None:
+    headers = _signed_in(browser)
+    app_state(browser).readiness.shutting_down = True  # SIGTERM: the instance drains
+    response = browser.post(OFFER, json={"sdp": "v=0\r\n", "type": "offer"}, headers=headers)
+    assert response.status_code == 503
+    assert "shutting down" in response.json()["detail"]
+    _, total = on_app_loop(browser, app_state(browser).calls.list_recent)
+    assert total == 0
