@@ -18,6 +18,7 @@ from app_state import AppState, get_ws_state
 from calls.briefs import GENERIC_BRIEF
 from calls.conversation import run_conversation
 from pipeline.builder import MediaStream
+from telephony.security import parse_call_id
 
 router = APIRouter(tags=["twilio"])
 
@@ -149,10 +150,12 @@ def verified_stream(
     if not isinstance(start, dict):
         raise RefusedStream("start message without details")
     params = start.get("customParameters") or {}
-    call_id_raw, token = str(params.get("call_id", "")), str(params.get("token", ""))
-    if not call_id_raw.isdigit() or not verify_token(int(call_id_raw), token):
+    if not isinstance(params, dict):
+        raise RefusedStream("start message with malformed customParameters")
+    call_id, token = parse_call_id(params.get("call_id")), str(params.get("token", ""))
+    if call_id is None or not verify_token(call_id, token):
         raise RefusedStream("wrong or missing call token")
     call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")
     if not isinstance(call_sid, str) or not isinstance(stream_sid, str):
         raise RefusedStream("start message without callSid/streamSid")
-    return MediaStream(call_id=int(call_id_raw), call_sid=call_sid, stream_sid=stream_sid)
+    return MediaStream(call_id=call_id, call_sid=call_sid, stream_sid=stream_sid)

@@ -16,6 +16,7 @@ from calls.conversation import greeting
 from calls.service import publish_status
 from persistence.models import CallStatus
 from persistence.repositories import StatusUpdate
+from telephony.security import parse_call_id
 from telephony.twiml import hangup_twiml, media_stream_twiml
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
@@ -45,8 +46,7 @@ SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 
 def _call_id(request: Request) -> int | None:
-    raw = request.query_params.get("call_id", "")
-    return int(raw) if raw.isdigit() else None
+    return parse_call_id(request.query_params.get("call_id", ""))
 
 
 @router.post("/voice")
@@ -83,11 +83,14 @@ async def call_status(form: SignedForm, state: State) -> Response:
             status=CallStatus(form["CallStatus"]),
             sequence_number=_optional_int(form.get("SequenceNumber")),
             duration_seconds=_optional_int(form.get("CallDuration")),
-            answered_by=form.get("AnsweredBy") or None,
+            # Stored only when it is one of Twilio's verdicts.
+            answered_by=form.get("AnsweredBy") if form.get("AnsweredBy") in ANSWERED_BY else None,
         )
     except (KeyError, ValueError):
         raise HTTPException(
-            status.HTTP_400_BAD_REQUEST, "A status callback needs CallSid and a known CallStatus."
+            status.HTTP_400_BAD_REQUEST,
+            "A status callback needs CallSid and a known CallStatus; SequenceNumber and "
+            "CallDuration, when sent, must be whole numbers.",
         ) from None
     if update.status is CallStatus.CREATED:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Unknown CallStatus.")
@@ -149,7 +152,14 @@ async def machine_detection(form: SignedForm, state: State) -> Response:
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
+_MAX_INT = 2**31 - 1
+
+
 def _optional_int(value: str | None) -> int | None:
+    """A count Twilio sends (a sequence number, seconds), or ValueError for anything else: a
+    sign, a fraction, or a number too large to store."""
     if value is None or value == "":
         return None
+    if not value.isascii() or not value.isdigit() or len(value) > 10 or int(value) > _MAX_INT:
+        raise ValueError(f"not a count: {value[:20]!r}")
     return int(value)

@@ -75,7 +75,16 @@ def test_upgrade_without_a_valid_signature_is_closed_1008(
 
 @pytest.mark.parametrize(
     ("call_id", "token"),
-    [("1", "wrong"), ("1", ""), ("2", "<token of call 1>"), ("abc", "x"), ("", "")],
+    [
+        ("1", "wrong"),
+        ("1", ""),
+        ("2", "<token of call 1>"),
+        ("abc", "x"),
+        ("", ""),
+        ("²", "x"),  # a digit to str.isdigit, not to int()
+        ("9" * 5000, "x"),
+        ("-1", "x"),
+    ],
 )
 def test_start_with_a_wrong_call_token_is_closed_1008(
     client: TestClient, call_id: str, token: str
@@ -95,6 +104,13 @@ def test_garbage_before_start_is_skipped_and_a_missing_start_times_out(client: T
 def test_a_binary_frame_before_start_is_closed_1003(client: TestClient) -> None:
     headers = {"X-Twilio-Signature": GOOD_SIGNATURE}
     assert _close_code(client, headers, '{"event":"connected"}', b"\x00\x01") == 1003
+
+
+def test_a_start_with_malformed_parameters_is_refused(client: TestClient) -> None:
+    headers = {"X-Twilio-Signature": GOOD_SIGNATURE}
+    start = json.loads(_start("1", _token(client, 1)))
+    start["start"]["customParameters"] = ["call_id", "1"]
+    assert _close_code(client, headers, json.dumps(start)) == 1008
 
 
 def test_a_start_without_ids_is_refused(client: TestClient) -> None:
