@@ -1,10 +1,11 @@
 """Graceful shutdown of a real `uvicorn server:app` process (PostgreSQL of the test's own, the
 fake Twilio REST API and the fake OpenAI on loopback, a simulated caller on the media stream).
 
-SIGTERM while two calls run: `/readyz` says 503 at once and `POST /api/calls` is refused (503,
-saying why); the calls go on. One ends by itself within the (test's short) grace and hears no
-forced goodbye; in the other, when the grace is over, the bot says its shutdown goodbye and
-hangs up through Twilio. Every turn and both end reasons are stored, and the process exits 0."""
+SIGTERM while two calls run: `/readyz` says 503 at once, `POST /api/calls` is refused (503,
+saying why) and so is a new media stream (close 1013); the calls go on. One ends by itself
+within the (test's short) grace and hears no forced goodbye; in the other, when the grace is
+over, the bot says its shutdown goodbye and hangs up through Twilio. Every turn and both end
+reasons are stored, and the process exits 0."""
 
 from __future__ import annotations
 
@@ -60,7 +61,9 @@ class Instance:
             path, data=params, headers={"X-Twilio-Signature": signature}
         )
 
-    async def place_and_answer(self) -> tuple[int, str, SimulatedCaller]:
+    async def place_and_answer(self, *, connect: bool = True) -> tuple[int, str, SimulatedCaller]:
+        """Place a call, answer it as Twilio would and (unless not ``connect``) open its
+        media stream."""
         placed = await self.api.post("/api/calls", json={"to": TO})
         assert placed.status_code == 201, placed.text
         call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
@@ -85,7 +88,8 @@ class Instance:
             auth_token=TEST_AUTH_TOKEN,
             signed_url=stream.get("url", ""),
         )
-        await caller.connect()
+        if connect:
+            await caller.connect()
         return call_id, call_sid, caller
 
     def hung_up_through_twilio(self, call_sid: str) -> bool:
@@ -161,6 +165,8 @@ async def test_sigterm_drains_the_instance_and_ends_running_calls_politely(
     (ending, ending_sid, ends_itself), (running, running_sid, keeps_talking) = await asyncio.gather(
         instance.place_and_answer(), instance.place_and_answer()
     )
+    # A third call was answered, but its media stream only comes once the instance drains.
+    _, _, too_late = await instance.place_and_answer(connect=False)
     await asyncio.gather(
         ends_itself.wait_for_bot_utterance(timeout=30),
         keeps_talking.wait_for_bot_utterance(timeout=30),
@@ -173,6 +179,9 @@ async def test_sigterm_drains_the_instance_and_ends_running_calls_politely(
     refused = await instance.api.post("/api/calls", json={"to": TO})
     assert refused.status_code == 503
     assert "shutting down" in refused.json()["detail"]
+    await too_late.connect()
+    await too_late.wait_until_closed(timeout=5)
+    assert too_late.close_code == 1013  # try again later: this instance takes no new call
 
     await ends_itself.say("Okay, goodbye", announce=instance.openai.expect_utterance)
     await ends_itself.wait_until_closed(timeout=GRACE_SECONDS)
