@@ -6,8 +6,9 @@ shutdown: too late to end a call politely. So `GracefulShutdown` takes SIGTERM a
 running loop (in the lifespan's startup, in the main thread) and, while uvicorn still serves:
 
 1. marks the instance as shutting down: `/readyz` says 503 (the load balancer sends new work
-   elsewhere), new media streams are refused (close 1013, try again later), `POST /api/calls`
-   answers 503, and the dispatcher claims no more check-ins;
+   elsewhere), new media streams are refused (close 1013, try again later), new calls
+   (`POST /api/calls`, browser talks, demo calls) get 503, and the dispatcher claims no more
+   check-ins;
 2. waits up to SHUTDOWN_GRACE_SECONDS for the running calls to end by themselves;
 3. asks each call still running to wrap up: the bot stops, says a short goodbye nobody can
    interrupt, and hangs up through Twilio (end reason `bot-hangup: server shutting down`), and
@@ -17,7 +18,8 @@ running loop (in the lifespan's startup, in the main thread) and, while uvicorn 
 5. hands over to uvicorn, which then stops as for its own signal, and the process exits 0.
 
 A second signal during the drain hands over at once (uvicorn's own handling: a second Ctrl-C
-exits without waiting).
+exits without waiting). Under a server other than uvicorn, the handler that was there before
+is called once drained.
 """
 
 from __future__ import annotations
