@@ -216,7 +216,7 @@ async def _attack(
 async def _garbage_inside(stack: Stack, victim: SimulatedCaller, rng: random.Random) -> int:
     """Malformed frames inside a live call's stream: the call goes on, until a message over
     the size limit ends it. Returns how many frames were sent."""
-    inside = _garbage(rng, 400)
+    inside = _garbage(rng, 700)
     for frame in inside:
         await victim.send_raw(frame)
         await asyncio.sleep(0)
