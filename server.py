@@ -32,6 +32,7 @@ from api import media as media_api
 from api import seniors as seniors_api
 from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
+from api.openapi import document_errors
 from api.rate_limit import ApiRateLimit
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
@@ -262,6 +263,7 @@ def create_app(
     app.include_router(twilio_messages.router)
     app.include_router(media_api.router)
     app.include_router(demo_api.stream_router)
+    document_errors(app)
 
     @app.exception_handler(RequestValidationError)
     async def _readable_validation_error(

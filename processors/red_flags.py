@@ -14,10 +14,11 @@ A line the rules pass over, of at least ``min_words_to_check`` words ("Yes." is 
 request), goes to ``llm_check`` (when given) in a background task the frame path never waits for; at
 most ``max_checks`` run at once and a line that finds them all busy is not checked (logged). A hit
 is told to ``on_red_flag`` and its note pushed as above, but it can only shape later replies: the
-reply to that line is already under way, so the check starts ``check_delay`` seconds later, out of
-that reply's way (a benchmark measured the reply ~10 ms slower at 8 calls when both went at once). Checks are not cancelled when the call ends (each is
-bounded by its own timeout), so a red flag in the last words still raises the alert;
-`wait_for_checks` awaits them. Each category is raised once per call.
+reply to that line is already under way, so the check starts ``check_delay`` seconds later, out
+of that reply's way (a benchmark measured replies ~10 ms slower at 8 calls when both went at
+once). Checks are not cancelled when the call ends (each is bounded by its own timeout), so a
+red flag in the last words still raises the alert; `wait_for_checks` awaits them. Each category
+is raised once per call.
 """
 
 from __future__ import annotations

@@ -151,7 +151,9 @@ def test_voice_webhook_remembers_whom_the_call_is_for(db_client: TestClient) -> 
         response = signed_post(db_client, f"/twilio/voice?call_id={call_id}", voice_params(sid))
         assert response.status_code == 200 and "<Connect>" in response.text
 
-    assert state.briefs.get(call.id) == CallBrief("Molly", "your son Tom", "Loves roses.", "en")
+    assert state.briefs.get(call.id) == CallBrief(
+        "Molly", "your son Tom", "Loves roses.", "en", senior_id=mary.id
+    )
     assert state.briefs.get(stranger["id"]) == GENERIC_BRIEF
 
 
