@@ -128,8 +128,7 @@ def test_a_refused_setting_never_echoes_the_values_given() -> None:
     """Settings come from the environment, secrets included: a validation error names the
     problem, not what was set (pydantic would otherwise print every input)."""
     with pytest.raises(ValidationError) as refused:
-        Settings(  # type: ignore[call-arg]
-            _env_file=None,
+        _settings(
             carecall_env="production",
             session_secret="short-secret-value-XYZ",
             twilio_auth_token="tok-SECRET-123",
