@@ -47,7 +47,7 @@ _UNTEXTABLE_NUMBER = {
     21614: "This phone number can't receive text messages (it isn't a mobile number).",
 }
 _RATE_LIMITED_CODES = {20429}
-_ATTEMPTS = 4
+REQUEST_ATTEMPTS = 4
 _NOT_PROCESSED = {429, 503}
 """Statuses that say Twilio did not act on the request (rate limited, "temporarily unable to
 service the request, try again"): any request may be sent again."""
@@ -263,19 +263,21 @@ class TwilioGateway:
     ) -> T:
         """``request()``, retried as the class docstring says (``idempotent``: repeating it
         has no further effect)."""
-        for attempt in range(1, _ATTEMPTS + 1):
+        for attempt in range(1, REQUEST_ATTEMPTS + 1):
             try:
                 return await request()
             except TwilioRestException as exc:
                 not_processed = exc.status in _NOT_PROCESSED or exc.code in _RATE_LIMITED_CODES
-                if attempt < _ATTEMPTS and (not_processed or (idempotent and exc.status >= 500)):
+                if attempt < REQUEST_ATTEMPTS and (
+                    not_processed or (idempotent and exc.status >= 500)
+                ):
                     await self._back_off(attempt, what, f"Twilio answered {exc.status}")
                     continue
                 raise self._failed(_translate(exc, what, uncallable)) from exc
             except MissingConfiguration:
                 raise
             except Exception as exc:  # network errors, timeouts
-                if idempotent and attempt < _ATTEMPTS:
+                if idempotent and attempt < REQUEST_ATTEMPTS:
                     await self._back_off(attempt, what, f"could not reach Twilio ({exc})")
                     continue
                 raise self._failed(TwilioError(f"Could not reach Twilio to {what}: {exc}")) from exc
