@@ -33,6 +33,14 @@ from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 pytestmark = pytest.mark.e2e
 
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only, to keep CI's time in bounds: roster, opt-out and voicemail storage are
+    tested on both databases in tests/api, tests/calls and tests/checkins."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}"
+
+
 NUMBER = "+14155550100"
 NOTES = "Loves her roses and her cat Felix. Grandson Tom visits on Sundays. Hard of hearing."
 NINE_IN_CHICAGO = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)

@@ -12,6 +12,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -28,6 +29,14 @@ from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """SQLite only, to keep CI's time in bounds: alerts and their texts are tested on both
+    databases in tests/wellbeing."""
+    return f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}"
+
 
 MARY = "+14155550100"
 SUSAN = "+14155550190"  # texted
