@@ -33,7 +33,7 @@ from persistence.models import (
 )
 from pipeline.events import CallEvent, InProcessEventBus
 from settings import Settings
-from telephony.twilio_client import TwilioGateway
+from telephony.twilio_client import REQUEST_ATTEMPTS, TwilioGateway
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from wellbeing.alerts import AlertService, find_trends
@@ -469,7 +469,8 @@ async def test_a_text_twilio_refuses_is_stored_with_its_error_and_nothing_is_rai
 ) -> None:
     call_id = await world.add_call()
     world.twilio.queue_error(400, 21614, "'To' number is not a valid mobile number")
-    world.twilio.queue_error(503, 20003, "Service unavailable")
+    for _ in range(REQUEST_ATTEMPTS):  # a 503 is retried: this one lasts through every try
+        world.twilio.queue_error(503, 20003, "Service unavailable")
 
     alert = await world.service.raise_red_flag(
         call_id=call_id,
