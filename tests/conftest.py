@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import pytest
@@ -16,12 +18,43 @@ from persistence.migrate import upgrade_to_head
 from persistence.repositories import CallRepository
 from settings import Settings
 
-POSTGRES_URL = os.environ.get(
+_BASE_POSTGRES_URL = os.environ.get(
     "CARECALL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"
 )
+_WORKER = os.environ.get("PYTEST_XDIST_WORKER")  # gw0, gw1, … when pytest-xdist runs the suite
+
+
+def _worker_url(url: str, worker: str | None) -> str:
+    """Each pytest-xdist worker resets a database of its own (``test_gw0``, ``test_gw1``, …):
+    tests drop and recreate the schema, so two workers must never share one."""
+    if worker is None:
+        return url
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(path=f"{parts.path}_{worker}"))
+
+
+POSTGRES_URL = _worker_url(_BASE_POSTGRES_URL, _WORKER)
 TEST_AUTH_TOKEN = "test-auth-token-0123456789abcdef"
 TEST_ACCOUNT_SID = "AC" + "1" * 32
 PUBLIC_BASE = "https://carecall.example.org"
+
+
+async def _create_worker_database() -> None:
+    parts = urlsplit(POSTGRES_URL.replace("postgresql+asyncpg://", "postgresql://"))
+    name = parts.path.lstrip("/")
+    admin = await asyncpg.connect(urlunsplit(parts._replace(path="/postgres")))
+    try:
+        if not await admin.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
+            from tests.postgres_support import create_database
+
+            await create_database(admin, name)
+    finally:
+        await admin.close()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _WORKER is not None:
+        asyncio.run(_create_worker_database())
 
 
 async def reset_postgres() -> None:

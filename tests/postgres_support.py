@@ -4,6 +4,8 @@ that run server processes on PostgreSQL or take the database away, without touch
 
 from __future__ import annotations
 
+import asyncio
+import random
 import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -25,13 +27,26 @@ def database_url(name: str) -> str:
     return urlunsplit(urlsplit(POSTGRES_URL)._replace(path=f"/{name}"))
 
 
+async def create_database(admin: asyncpg.Connection, name: str) -> None:
+    """CREATE DATABASE copies `template1`, and fails while another CREATE DATABASE (another
+    test worker's) is copying it: retry a few times."""
+    for attempt in range(50):
+        try:
+            await admin.execute(f'CREATE DATABASE "{name}"')
+            return
+        except asyncpg.ObjectInUseError:
+            if attempt == 49:
+                raise
+            await asyncio.sleep(0.1 + random.random() * 0.2)
+
+
 @asynccontextmanager
 async def own_database(prefix: str = "carecall_scale") -> AsyncIterator[str]:
     """A new empty database; yields its name, dropped at the end (connections closed)."""
     name = f"{prefix}_{secrets.token_hex(4)}"
     admin = await asyncpg.connect(admin_dsn())
     try:
-        await admin.execute(f'CREATE DATABASE "{name}"')
+        await create_database(admin, name)
         yield name
     finally:
         await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
