@@ -229,6 +229,15 @@ class Settings(BaseSettings):
             "Twilio how they ended."
         ),
     )
+    reconcile_grace_seconds: float = Field(
+        default=120.0,
+        ge=0,
+        le=3600,
+        description=(
+            "Open calls younger than this are left to their own status callbacks by the "
+            "reconciler (a call being placed right now has no Twilio SID yet)."
+        ),
+    )
 
     # --- the check-in program ------------------------------------------------------------------
     dispatcher_enabled: bool = Field(

@@ -29,8 +29,8 @@ from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError, TwilioGateway
 
 RECONCILE_EVERY_SECONDS = 300.0
-GRACE = timedelta(minutes=2)
-"""Calls younger than this are left to their own callbacks."""
+SERVER_STOPPED = "server-stopped"
+"""The end reason of a conversation whose server stopped mid-call (closed from Twilio's record)."""
 
 
 class Reconciler:
@@ -49,6 +49,8 @@ class Reconciler:
         self._twilio = twilio
         self._clock = clock
         self._live_here = live_here
+        self._grace = timedelta(seconds=settings.reconcile_grace_seconds)
+        """Calls younger than this are left to their own callbacks."""
         self._task: asyncio.Task[None] | None = None
         self._longest = timedelta(
             seconds=settings.ring_timeout_seconds + settings.max_call_seconds
@@ -78,7 +80,7 @@ class Reconciler:
         """Reconcile every open call older than the grace period; returns how many closed."""
         now = self._clock.now()
         closed = 0
-        for call in await self._calls.unfinished(created_before=now - GRACE):
+        for call in await self._calls.unfinished(created_before=now - self._grace):
             if call.id in self._live_here:
                 continue
             if await self._reconcile(call, now):
@@ -124,6 +126,10 @@ class Reconciler:
         if not status.is_final:
             return False
         log.info(f"Twilio says the call ended ({status.value}); closing it")
+        if call.status is CallStatus.IN_PROGRESS and call.end_reason is None:
+            # The conversation was under way when its server stopped: say so on the call's page
+            # (the transcript ends where that server's last turn was stored).
+            await self._calls.note_end_reason(call.id, SERVER_STOPPED)
         await self._service.apply_status(
             StatusUpdate(
                 call_sid=call.twilio_sid,

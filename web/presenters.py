@@ -46,6 +46,7 @@ _END_REASONS = {
     "caller-hangup": "The person hung up",
     "operator-hangup": "Hung up from the dashboard",
     "stream-closed": "The audio connection closed",
+    "server-stopped": "Its server stopped mid-call (closed from Twilio's record)",
     "completed": "Call completed",
     "busy": "The line was busy",
     "no-answer": "No answer",

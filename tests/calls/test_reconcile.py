@@ -56,6 +56,10 @@ def test_a_checkin_call_that_ended_while_we_were_down_is_closed_and_counted(
     program.clock.advance(minutes=3)
     assert reconcile(program) == 1
     assert call_status(program, call_id) is CallStatus.COMPLETED
+    portal = program.client.portal
+    assert portal is not None
+    closed = portal.call(program.state.calls.get, call_id)
+    assert closed is not None and closed.end_reason == "server-stopped"
     checkin = program.checkins()[0]  # today's (tomorrow's is made too)
     assert checkin.state is CheckinState.DONE and checkin.outcome is CheckinOutcome.COMPLETED
     lookups = [r for r in program.twilio.stamped if r.request.method == "GET"]

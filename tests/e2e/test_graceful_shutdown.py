@@ -11,105 +11,24 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import secrets
 import signal
 import time
-import xml.etree.ElementTree as ET
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
-import httpx
 import pytest
-from twilio.request_validator import RequestValidator
 
-from bench.calls import Service, server_env, start_server
+from bench.calls import Service
 from bot.prompts import SHUTDOWN_GOODBYE
 from cli import standalone_auth
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Call
-from persistence.repositories import CallRepository
-from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
-from tests.e2e.harness import free_port
+from tests.e2e.instances import TO, Instance, start_instance
 from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.twilio_caller import SimulatedCaller
 from tests.fakes.twilio_rest_server import FakeTwilioRestServer
 from tests.postgres_support import database_url, own_database
 
 pytestmark = pytest.mark.e2e
 
 GRACE_SECONDS = 10.0
-TO = "+14155550100"
-
-
-@dataclass
-class Instance:
-    server: Service
-    database_url: str
-    openai: FakeOpenAI
-    twilio: FakeTwilioRestServer
-    api: httpx.AsyncClient
-    """Signed in with an API key."""
-    webhooks: httpx.AsyncClient
-    """Twilio's requests: signed for the server's public URL, no API key."""
-
-    async def post_webhook(self, path: str, params: dict[str, str]) -> httpx.Response:
-        signature = RequestValidator(TEST_AUTH_TOKEN).compute_signature(
-            self.server.url + path, params
-        )
-        return await self.webhooks.post(
-            path, data=params, headers={"X-Twilio-Signature": signature}
-        )
-
-    async def place_and_answer(self, *, connect: bool = True) -> tuple[int, str, SimulatedCaller]:
-        """Place a call, answer it as Twilio would and (unless not ``connect``) open its
-        media stream."""
-        placed = await self.api.post("/api/calls", json={"to": TO})
-        assert placed.status_code == 201, placed.text
-        call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
-        for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
-            response = await self.post_webhook(
-                f"/twilio/status?call_id={call_id}",
-                {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
-            )
-            assert response.status_code == 204, response.text
-        twiml = await self.post_webhook(
-            f"/twilio/voice?call_id={call_id}", {"CallSid": call_sid, "CallStatus": "in-progress"}
-        )
-        stream = ET.fromstring(twiml.text).find("./Connect/Stream")
-        assert stream is not None, twiml.text
-        caller = SimulatedCaller(
-            self.server.url.replace("http://", "ws://") + "/ws",
-            custom_parameters={
-                p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
-            },
-            call_sid=call_sid,
-            account_sid=TEST_ACCOUNT_SID,
-            auth_token=TEST_AUTH_TOKEN,
-            signed_url=stream.get("url", ""),
-        )
-        if connect:
-            await caller.connect()
-        return call_id, call_sid, caller
-
-    def hung_up_through_twilio(self, call_sid: str) -> bool:
-        return any(
-            r.method == "POST"
-            and r.url.endswith(f"/Calls/{call_sid}.json")
-            and r.data.get("Status") == "completed"
-            for r in self.twilio.api.requests
-        )
-
-    async def stored(self, call_id: int) -> Call:
-        engine = create_engine(self.database_url)
-        try:
-            call = await CallRepository(create_session_factory(engine)).get(
-                call_id, with_turns=True
-            )
-        finally:
-            await engine.dispose()
-        assert call is not None
-        return call
 
 
 @pytest.fixture
@@ -124,33 +43,18 @@ async def instance(tmp_path: Path) -> AsyncIterator[Instance]:
         twilio = FakeTwilioRestServer()
         await twilio.start()
         stack.push_async_callback(twilio.stop)
-        port = free_port()
-        env = server_env(
-            openai.base_url,
-            CARECALL_ENV="development",
-            DATABASE_URL=db,
-            TWILIO_ACCOUNT_SID=TEST_ACCOUNT_SID,
-            TWILIO_AUTH_TOKEN=TEST_AUTH_TOKEN,
-            TWILIO_PHONE_NUMBER="+15005550006",
-            TWILIO_API_BASE_URL=twilio.base_url,
-            WEBHOOK_URL=f"http://127.0.0.1:{port}",
-            SESSION_SECRET=secrets.token_urlsafe(36),
-            DISPATCHER_ENABLED="false",
+        instance = await start_instance(
+            stack,
+            database_url=db,
+            api_key=api_key,
+            openai=openai,
+            twilio=twilio,
+            workdir=tmp_path,
+            tag="shutdown",
             SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
-            LOG_LEVEL="INFO",
         )
-        server = await start_server("carecall", "server:app", port, env, tmp_path, "shutdown")
-        stack.push_async_callback(server.stop)
-        api = await stack.enter_async_context(
-            httpx.AsyncClient(
-                base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
-            )
-        )
-        webhooks = await stack.enter_async_context(
-            httpx.AsyncClient(base_url=server.url, timeout=10)
-        )
-        yield Instance(server, db, openai, twilio, api, webhooks)
-        errors = [line for line in server.log_tail(400).splitlines() if "| ERROR" in line]
+        yield instance
+        errors = instance.logged_errors()
         assert not errors, "the server logged errors:\n" + "\n".join(errors)
 
 

@@ -26,6 +26,7 @@ import uuid
 from collections import deque
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -289,7 +290,14 @@ class FakeTwilioApi:
             call["start_time"] = now
         if status in TERMINAL_CALL_STATUSES:
             call["end_time"] = now
-            call["duration"] = "0"
+            # Twilio's duration: whole seconds from answer to end (0 if never answered).
+            started = call["start_time"]
+            seconds = (
+                (parsedate_to_datetime(now) - parsedate_to_datetime(started)).total_seconds()
+                if started is not None
+                else 0
+            )
+            call["duration"] = str(int(seconds))
         call["status"] = status
         call["date_updated"] = now
 
