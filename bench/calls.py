@@ -375,16 +375,42 @@ class SpeechEndSpacer:
 
 
 @dataclass
+class Voices:
+    """How the simulated callers speak: each sentence's length, the spacing of their ends, and
+    the fake OpenAI's control API (told what was said, for its speech-to-text)."""
+
+    seconds: dict[str, float]
+    spacer: SpeechEndSpacer
+    openai_control: httpx.AsyncClient
+
+    async def speak(self, caller: SimulatedCaller, text: str) -> float:
+        """Say ``text``; return the moment its last frame went out.
+
+        The fake STT is told what was said 50 ms after the voice ends, while the sentence's
+        trailing silence (≈ 0.35 s) is still being sent: pipecat's default VAD stops after
+        0.2 s of silence, so a server may ask for the transcript before the last frame has
+        gone out.
+        """
+        speech_seconds = self.seconds[text]
+        await asyncio.sleep(self.spacer.delay_before(speech_seconds))
+        saying = asyncio.create_task(_say(caller, text))
+        try:
+            await asyncio.sleep(speech_seconds + ANNOUNCE_AFTER_VOICE_SECONDS)
+            await self.openai_control.post("/control/said", json={"text": text})
+            return await saying
+        finally:
+            saying.cancel()  # only when something failed: it is done otherwise
+
+
+@dataclass
 class CallContext:
     """What every simulated call of one N shares: the target, its processes, clients, settings."""
 
     target: Target
     stack: Stack
     server: httpx.AsyncClient
-    openai_control: httpx.AsyncClient
+    voices: Voices
     ws_url: str
-    spacer: SpeechEndSpacer
-    speech_seconds: dict[str, float]
     wait_s: float
     llm_latency: float
     tts_latency: float
@@ -392,24 +418,6 @@ class CallContext:
 
 def sentence(call_index: int, turn: int) -> str:
     return SENTENCES[(call_index * 5 + turn) % len(SENTENCES)]
-
-
-async def speak(ctx: CallContext, caller: SimulatedCaller, text: str) -> float:
-    """Say ``text``; return the moment its last frame went out.
-
-    The fake STT is told what was said 50 ms after the voice ends, while the sentence's
-    trailing silence (≈ 0.35 s) is still being sent: pipecat's default VAD stops after 0.2 s
-    of silence, so a server may ask for the transcript before the last frame has gone out.
-    """
-    speech_seconds = ctx.speech_seconds[text]
-    await asyncio.sleep(ctx.spacer.delay_before(speech_seconds))
-    saying = asyncio.create_task(_say(caller, text))
-    try:
-        await asyncio.sleep(speech_seconds + ANNOUNCE_AFTER_VOICE_SECONDS)
-        await ctx.openai_control.post("/control/said", json={"text": text})
-        return await saying
-    finally:
-        saying.cancel()  # only when something failed: it is done otherwise
 
 
 async def _say(caller: SimulatedCaller, text: str) -> float:
@@ -431,13 +439,13 @@ async def run_call(ctx: CallContext, index: int, turns: int, start_delay: float)
         for turn in range(turns):
             text = sentence(index, turn)
             result.said.append(text)
-            finished_at = await speak(ctx, caller, text)
+            finished_at = await ctx.voices.speak(caller, text)
             result.said_end_s.append(round(finished_at - caller.connected_at, 3))
             reply = await caller.wait_for_bot_utterance(timeout=ctx.wait_s)
             result.turn_latencies_s.append(reply.started_at - finished_at)
             result.reply_at.append(reply.started_at)
         result.said.append(GOODBYE)
-        finished_at = await speak(ctx, caller, GOODBYE)
+        finished_at = await ctx.voices.speak(caller, GOODBYE)
         result.said_end_s.append(round(finished_at - caller.connected_at, 3))
         await ctx.target.finish_call(ctx, caller)
         result.duration_s = time.monotonic() - caller.connected_at
@@ -819,10 +827,8 @@ async def bench_context(
                 target=target,
                 stack=stack,
                 server=server,
-                openai_control=control,
+                voices=Voices(speech_seconds, SpeechEndSpacer(args.speech_gap), control),
                 ws_url=stack.server.url.replace("http://", "ws://") + "/ws",
-                spacer=SpeechEndSpacer(args.speech_gap),
-                speech_seconds=speech_seconds,
                 wait_s=args.wait,
                 llm_latency=args.llm_latency,
                 tts_latency=args.tts_latency,
