@@ -163,6 +163,15 @@ class Settings(BaseSettings):
         le=10.0,
         description="After the caller's turn, say the fallback line if nothing was said by then.",
     )
+    hold_cue_seconds: float = Field(
+        default=2.2,
+        ge=0,
+        le=10.0,
+        description=(
+            "If the answer hasn't started this long after the caller's last word (their turn "
+            "over), a short 'Mm-hmm.' fills the silence and the answer follows. 0: never."
+        ),
+    )
 
     # --- who is calling ------------------------------------------------------------------------
     bot_name: str = "Sunny"

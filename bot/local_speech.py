@@ -40,7 +40,7 @@ from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
-from bot.speech import SpeechCache, Voice, split_audio
+from bot.speech import CachedLines, SpeechCache, Voice, split_audio
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -325,7 +325,7 @@ class LocalWhisperSTTService(SegmentedSTTService):
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
 
 
-class LocalPiperTTSService(TTSService):
+class LocalPiperTTSService(CachedLines, TTSService):
     """Text-to-speech for one call on the process's Piper voice, fixed lines from the cache.
 
     Audio is pushed at the voice's own rate (22.05 kHz; the output transport resamples it for

@@ -171,7 +171,26 @@ class _Refused(Exception):
     """Text-to-speech refused a line (HTTP 400): not worth a retry, not a service failure."""
 
 
-class CallTTSService(OpenAITTSService):
+class CachedLines:
+    """What a call's text-to-speech service offers besides speaking: the audio of a fixed line
+    from the process's `SpeechCache`, for a processor that plays it without asking the
+    service (`processors.hold_cue`)."""
+
+    _cache: SpeechCache
+
+    @property
+    def voice(self) -> Voice:
+        raise NotImplementedError
+
+    def cached_audio(self, text: str) -> tuple[tuple[bytes, ...], int] | None:
+        """``text``'s audio chunks in this call's voice and their sample rate; None if the
+        line isn't made (yet)."""
+        voice = self.voice
+        chunks = self._cache.get(voice, text)
+        return None if chunks is None else (chunks, voice.sample_rate)
+
+
+class CallTTSService(CachedLines, OpenAITTSService):
     """OpenAI text-to-speech for one call: cached fixed lines (played even while the service is
     down), a short first chunk, and a sentence retried until its first audio arrives, behind
     the process's circuit breaker (`bot.circuit`)."""

@@ -17,6 +17,7 @@ no marks: what the browser was sent is what the person heard). Everything else i
     → LLM (GPT-4o, end_call and opt_out tools), or without one GuidedDialogue (the guided
                                check-in)
     → TTS
+    → HoldCue                (the answer is slow: a short "Mm-hmm." from memory, past the TTS)
     → the line's own processors (Twilio: PlaybackMarks, a mark after each sentence: what the
                                caller really heard)
     → transport.output       (paced audio; Twilio `clear` on barge-in)
@@ -55,6 +56,7 @@ from pipecat.turns.user_turn_strategies import UserTurnStrategies
 from bot import prompts
 from bot.checkin import DEFAULT_SCRIPT, CheckinDialogue
 from bot.services import CallServices
+from bot.speech import CachedLines
 from bot.tools import (
     CONNECT_CAREGIVER,
     END_CALL,
@@ -69,6 +71,7 @@ from pipeline.vad import BatchedSileroVAD
 from processors.audio_stop import AudioStop
 from processors.call_time_limit import CallTimeLimit
 from processors.guided_dialogue import GuidedDialogue
+from processors.hold_cue import CueAudio, HoldCue
 from processors.playback_marks import PlaybackMarks
 from processors.red_flags import RedFlagCheck, RedFlagWatcher
 from processors.service_fallback import ServiceErrorFallback
@@ -245,6 +248,7 @@ def build_call_worker(
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
             dialogue,
             services.tts,
+            HoldCue(_cue_audio(services.tts), after=settings.hold_cue_seconds),
             *line.before_output,
             transport.output(),
             AudioStop(OutputAudioRawFrame, name="bot-audio-stop"),
@@ -295,3 +299,10 @@ def _red_flag_watcher(
             connect_to=offer,
         )
     ]
+
+
+def _cue_audio(tts: FrameProcessor) -> CueAudio:
+    """The hold cue's audio in this call's voice, once the process has made it."""
+    if not isinstance(tts, CachedLines):
+        return lambda: None
+    return lambda: tts.cached_audio(prompts.HOLD_CUE_LINE)

@@ -9,10 +9,12 @@ Consumes: nothing. Watches frames travelling upstream and forwards every frame u
   but while the reply clock runs (nothing heard since the caller's turn) the reply under way
   is interrupted first and the line always said, so it is not stuck behind a hung sentence.
 * with ``reply_deadline``: a `UserStoppedSpeakingFrame` (the caller's turn is over) starts a
-  clock, stopped when the bot starts speaking (`BotStartedSpeakingFrame`), the caller speaks
-  again, or an error's line is said. If it runs out, the reply under way is cancelled (an
-  `InterruptionFrame` both ways: a hung model or voice request is abandoned, so its late
-  answer is never spoken on top) and the fallback line is pushed. Its audio is cached
+  clock, stopped when the bot starts speaking (`BotStartedSpeakingFrame`; not for the hold cue
+  `processors.hold_cue` plays while the answer is slow, but for the answer's own audio,
+  `ReplyAudioFrame`), the caller speaks again, or an error's line is said. If it runs out,
+  the reply under way is cancelled (an `InterruptionFrame` both ways: a hung model or voice
+  request is abandoned, so its late answer is never spoken on top) and the fallback line is
+  pushed. Its audio is cached
   (`bot.speech.SpeechCache`), so it plays at once even when text-to-speech is what hangs.
 """
 
@@ -24,6 +26,7 @@ import time
 from loguru import logger
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     CancelFrame,
     EndFrame,
     ErrorFrame,
@@ -34,6 +37,8 @@ from pipecat.frames.frames import (
     VADUserStartedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+
+from processors.hold_cue import HoldCueFrame, ReplyAudioFrame
 
 
 class ServiceErrorFallback(FrameProcessor):
@@ -46,6 +51,7 @@ class ServiceErrorFallback(FrameProcessor):
         self._reply_deadline = reply_deadline
         self._last_spoken = float("-inf")
         self._clock: asyncio.Task[None] | None = None
+        self._cue_playing = False
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -64,9 +70,22 @@ class ServiceErrorFallback(FrameProcessor):
                 await self._speak()
         elif isinstance(frame, UserStoppedSpeakingFrame) and self._reply_deadline is not None:
             await self._stop_clock()
+            self._cue_playing = False
             self._clock = self.create_task(self._await_reply(self._reply_deadline), "reply-clock")
+        elif isinstance(frame, HoldCueFrame):
+            self._cue_playing = True  # the bot audio about to start is not the answer
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._cue_playing = False
+        elif isinstance(frame, BotStartedSpeakingFrame) and self._cue_playing:
+            pass
         elif isinstance(
-            frame, (BotStartedSpeakingFrame, UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)
+            frame,
+            (
+                BotStartedSpeakingFrame,
+                ReplyAudioFrame,
+                UserStartedSpeakingFrame,
+                VADUserStartedSpeakingFrame,
+            ),
         ):
             await self._stop_clock()
 

@@ -143,6 +143,8 @@ def voicemail_message(
 
 
 FALLBACK_LINE = "I'm sorry, I didn't catch that. Could you say it again?"
+HOLD_CUE_LINE = "Mm-hmm."
+"""Said when the answer is slow (`processors.hold_cue`); the answer follows it."""
 WRAP_UP_NOTE = (
     "The call has almost reached its time limit. Kindly wrap up now: say a short, warm goodbye "
     "and call the end_call tool."
@@ -158,6 +160,7 @@ OPT_OUT_GOODBYE = DEFAULT_SCRIPT.opt_out_goodbye
 
 FIXED_LINES = (
     FALLBACK_LINE,
+    HOLD_CUE_LINE,
     TIME_UP_GOODBYE,
     DEFAULT_GOODBYE,
     OPT_OUT_GOODBYE,

@@ -15,6 +15,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 
+from processors.hold_cue import HoldCueFrame, ReplyAudioFrame
 from processors.service_fallback import ServiceErrorFallback
 
 LINE = "Sorry, could you say that again?"
@@ -165,4 +166,47 @@ async def test_after_the_turn_an_error_gets_its_line_even_inside_min_interval() 
         frames_to_send_direction=FrameDirection.UPSTREAM,
         expected_down_frames=[TTSSpeakFrame, InterruptionFrame, TTSSpeakFrame],
         expected_up_frames=[ErrorFrame, UserStoppedSpeakingFrame, ErrorFrame, InterruptionFrame],
+    )
+
+
+async def test_the_hold_cue_does_not_stop_the_clock_but_the_answer_does() -> None:
+    # The cue plays, and no answer follows: the deadline still cancels it and says the line.
+    down, _up = await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.3),
+        frames_to_send=[
+            UserStoppedSpeakingFrame(),
+            HoldCueFrame(),
+            BotStartedSpeakingFrame(),
+            SleepFrame(sleep=0.5),
+        ],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[InterruptionFrame, TTSSpeakFrame],
+        expected_up_frames=[
+            UserStoppedSpeakingFrame,
+            HoldCueFrame,
+            BotStartedSpeakingFrame,
+            InterruptionFrame,
+        ],
+    )
+    assert isinstance(down[1], TTSSpeakFrame) and down[1].text == LINE
+    # The cue plays, then the answer's audio arrives (no new BotStartedSpeaking: one stretch
+    # of bot audio): the clock stops.
+    await run_test(
+        ServiceErrorFallback(LINE, reply_deadline=0.3),
+        frames_to_send=[
+            UserStoppedSpeakingFrame(),
+            HoldCueFrame(),
+            BotStartedSpeakingFrame(),
+            SleepFrame(sleep=0.1),
+            ReplyAudioFrame(),
+            SleepFrame(sleep=0.4),
+        ],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+        expected_down_frames=[],
+        expected_up_frames=[
+            UserStoppedSpeakingFrame,
+            HoldCueFrame,
+            BotStartedSpeakingFrame,
+            ReplyAudioFrame,
+        ],
     )
