@@ -96,10 +96,30 @@ def _scrub(record: Record) -> None:
     record["extra"]["context"] = "".join(f" {k}={v}" for k, v in bound.items())
 
 
+_CHOSEN_ON_PURPOSE = ("differs from the recommended default",)
+"""pipecat warns at every call's start about settings carecall chose deliberately (the VAD's
+longer silence window, for older callers): not news in a production log."""
+
+
+def _worth_logging(record: Record) -> bool:
+    return not (
+        record["name"] is not None
+        and record["name"].startswith("pipecat.")
+        and any(text in record["message"] for text in _CHOSEN_ON_PURPOSE)
+    )
+
+
 def configure_logging(level: str) -> None:
     logger.remove()
     logger.configure(patcher=_scrub)
-    logger.add(sys.stderr, level=level.upper(), format=_LOG_FORMAT, backtrace=False, diagnose=False)
+    logger.add(
+        sys.stderr,
+        level=level.upper(),
+        format=_LOG_FORMAT,
+        filter=_worth_logging,
+        backtrace=False,
+        diagnose=False,
+    )
 
 
 def create_app(
