@@ -139,9 +139,10 @@ class Program:
 
 
 def midday_zone(now: datetime) -> str:
-    """An IANA zone where it is about noon at `now`, so a daily window around midday is open
-    whatever the hour a test runs at. (`Etc/GMT-3` is UTC+3: the sign is POSIX's.)"""
-    offset = 12 - now.hour
+    """An IANA zone where it is 11:30–12:29 at `now`, so a daily window around midday is open
+    whatever the time a test runs at, and stays open for an hour of the test's clock.
+    (`Etc/GMT-3` is UTC+3: the sign is POSIX's.)"""
+    offset = 12 - round(now.hour + now.minute / 60 + 1e-9)  # xx:30 rounds up
     return "Etc/GMT" if offset == 0 else f"Etc/GMT{-offset:+d}"
 
 
