@@ -24,6 +24,7 @@ import argparse
 import asyncio
 import base64
 import contextlib
+import functools
 import json
 import math
 import os
@@ -37,7 +38,7 @@ import tempfile
 import time
 import xml.etree.ElementTree as ET
 from abc import ABC, abstractmethod
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -332,14 +333,8 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """The processes for one N, stopped (server first) however the block ends."""
     async with contextlib.AsyncExitStack() as exits:
-        latencies = [
-            *("--stt-latency", str(args.stt_latency)),
-            *("--llm-latency", str(args.llm_latency)),
-            *("--tts-latency", str(args.tts_latency)),
-            *("--tts-mode", "tone"),
-        ]
         openai = await start_fake(
-            f"fake-openai-{tag}", "tests.fakes.openai_server", latencies, workdir
+            f"fake-openai-{tag}", "tests.fakes.openai_server", fake_openai_args(args), workdir
         )
         exits.push_async_callback(openai.stop)
         yield await target.start(exits, workdir, tag, openai)
@@ -485,7 +480,8 @@ def _media_caller(ws_url: str, **kwargs: Any) -> SimulatedCaller:
     return SimulatedCaller(ws_url, end_on_mark=False, **kwargs)
 
 
-async def _connect(caller: SimulatedCaller) -> SimulatedCaller:
+async def connect_caller(caller: SimulatedCaller) -> SimulatedCaller:
+    """Open the caller's media stream; raises if the server refused it."""
     await caller.connect()
     if caller.rejected_status is not None:
         raise RuntimeError(f"the media websocket was refused (HTTP {caller.rejected_status})")
@@ -619,7 +615,7 @@ class Reference(Target):
         return Stack(openai, server)
 
     async def dial(self, ctx: CallContext, result: CallResult) -> SimulatedCaller:
-        return await _connect(_media_caller(ctx.ws_url, custom_parameters={}))
+        return await connect_caller(_media_caller(ctx.ws_url, custom_parameters={}))
 
     async def finish_call(self, ctx: CallContext, caller: SimulatedCaller) -> None:
         await caller.wait_for_bot_utterance(timeout=ctx.wait_s)  # its answer to the goodbye
@@ -664,33 +660,54 @@ async def place_call(ctx: CallContext) -> tuple[int, str]:
     return int(body["id"]), str(body["twilio_sid"])
 
 
-async def answer(ctx: CallContext, call_id: int, call_sid: str) -> SimulatedCaller:
-    """What Twilio does when the callee picks up: callbacks, TwiML, then the media stream."""
+TwilioPost = Callable[[str, dict[str, str]], Awaitable[httpx.Response]]
+"""Sends a request as Twilio does (signed), to the instance Twilio reached; raises on failure."""
+
+
+async def pick_up(
+    post: TwilioPost,
+    ws_url: str,
+    call_id: int,
+    call_sid: str,
+    keys: Secrets,
+    *,
+    end_on_mark: bool = False,
+) -> SimulatedCaller:
+    """What Twilio does when the callee picks up: the status callbacks and the voice webhook
+    through ``post``, then a caller for the media stream the TwiML names, at ``ws_url`` (the
+    instance's own address; the stream is signed for the TwiML's). Not connected yet. The
+    benchmark's callers end an utterance only after a real pause (see `_media_caller`); tests
+    may end it at its last mark (``end_on_mark``)."""
     for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
-        await twilio_webhook(
-            ctx,
+        await post(
             f"/twilio/status?call_id={call_id}",
             {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
         )
-    twiml = await twilio_webhook(
-        ctx,
-        f"/twilio/voice?call_id={call_id}",
-        {"CallSid": call_sid, "CallStatus": "in-progress"},
+    twiml = await post(
+        f"/twilio/voice?call_id={call_id}", {"CallSid": call_sid, "CallStatus": "in-progress"}
     )
     stream = ET.fromstring(twiml.text).find("./Connect/Stream")
     if stream is None:
         raise RuntimeError(f"the TwiML has no <Connect><Stream>: {twiml.text[:200]}")
-    parameters = {p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")}
-    keys = _twilio_keys(ctx)
-    caller = _media_caller(
-        ctx.ws_url,
-        custom_parameters=parameters,
+    return SimulatedCaller(
+        ws_url,
+        end_on_mark=end_on_mark,
+        custom_parameters={
+            p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
+        },
         call_sid=call_sid,
         account_sid=keys.account_sid,
         auth_token=keys.auth_token,
         signed_url=stream.get("url", ""),
     )
-    return await _connect(caller)
+
+
+async def answer(ctx: CallContext, call_id: int, call_sid: str) -> SimulatedCaller:
+    """What Twilio does when the callee picks up: callbacks, TwiML, then the media stream."""
+    post = functools.partial(twilio_webhook, ctx)
+    return await connect_caller(
+        await pick_up(post, ctx.ws_url, call_id, call_sid, _twilio_keys(ctx))
+    )
 
 
 async def check_records(ctx: CallContext, results: Sequence[CallResult]) -> None:
@@ -1030,6 +1047,33 @@ def summary_table(runs: Sequence[RunResult]) -> str:
 # ---------------------------------------------------------------------------------- main
 
 
+def add_simulation_options(parser: argparse.ArgumentParser) -> None:
+    """The fake services' latencies and the simulated callers' manners (also `bench.load`)."""
+    parser.add_argument("--stt-latency", type=float, default=0.15, metavar="S")
+    parser.add_argument("--llm-latency", type=float, default=0.3, metavar="S")
+    parser.add_argument("--tts-latency", type=float, default=0.15, metavar="S")
+    parser.add_argument(
+        "--speech-gap",
+        type=float,
+        default=0.2,
+        metavar="S",
+        help="keep callers' ends of speech this far apart",
+    )
+    parser.add_argument(
+        "--wait", type=float, default=30.0, metavar="S", help="longest wait for the bot"
+    )
+
+
+def fake_openai_args(args: argparse.Namespace) -> list[str]:
+    """The fake OpenAI server's command line for ``args`` (tone speech: cheap to make)."""
+    return [
+        *("--stt-latency", str(args.stt_latency)),
+        *("--llm-latency", str(args.llm_latency)),
+        *("--tts-latency", str(args.tts_latency)),
+        *("--tts-mode", "tone"),
+    ]
+
+
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m bench.calls",
@@ -1043,22 +1087,10 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--calls", type=int, nargs="+", default=[1, 8, 20], metavar="N")
     parser.add_argument("--turns", type=int, default=3, help="answers per call before goodbye")
-    parser.add_argument("--stt-latency", type=float, default=0.15, metavar="S")
-    parser.add_argument("--llm-latency", type=float, default=0.3, metavar="S")
-    parser.add_argument("--tts-latency", type=float, default=0.15, metavar="S")
     parser.add_argument(
         "--stagger", type=float, default=1.0, metavar="S", help="spread call starts over S"
     )
-    parser.add_argument(
-        "--speech-gap",
-        type=float,
-        default=0.2,
-        metavar="S",
-        help="keep callers' ends of speech this far apart",
-    )
-    parser.add_argument(
-        "--wait", type=float, default=30.0, metavar="S", help="longest wait for the bot"
-    )
+    add_simulation_options(parser)
     parser.add_argument("--json", type=Path, metavar="PATH", help="also write the figures here")
     parser.add_argument(
         "--keep-logs", action="store_true", help="keep the work folder (logs, databases)"

@@ -22,13 +22,13 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import functools
 import os
 import secrets
 import shutil
 import sys
 import tempfile
 import time
-import xml.etree.ElementTree as ET
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -49,12 +49,16 @@ from bench.calls import (
     Service,
     SpeechEndSpacer,
     Voices,
+    add_simulation_options,
+    connect_caller,
     count_log_lines,
     create_api_key,
+    fake_openai_args,
     free_port,
     kill_leftovers,
     own_cpu_seconds,
     percentile,
+    pick_up,
     prepare_speech,
     sentence,
     server_env,
@@ -144,15 +148,7 @@ async def running_cluster(args: argparse.Namespace, workdir: Path) -> AsyncItera
         database_url = await exits.enter_async_context(own_database(args.postgres))
         api_key = await create_api_key(database_url)  # migrates before any instance starts
         openai = await start_fake(
-            "fake-openai",
-            "tests.fakes.openai_server",
-            [
-                *("--stt-latency", str(args.stt_latency)),
-                *("--llm-latency", str(args.llm_latency)),
-                *("--tts-latency", str(args.tts_latency)),
-                *("--tts-mode", "tone"),
-            ],
-            workdir,
+            "fake-openai", "tests.fakes.openai_server", fake_openai_args(args), workdir
         )
         exits.push_async_callback(openai.stop)
         twilio = await start_fake("fake-twilio", "tests.fakes.twilio_rest_server", [], workdir)
@@ -214,39 +210,6 @@ class Load:
 # ---------------------------------------------------------------------------------- one call
 
 
-async def answer(load: Load, instance: int, call_id: int, call_sid: str) -> SimulatedCaller:
-    """Twilio's side when the callee picks up, on ``instance``: callbacks, TwiML, the stream."""
-    for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
-        await load.twilio_post(
-            instance,
-            f"/twilio/status?call_id={call_id}",
-            {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
-        )
-    twiml = await load.twilio_post(
-        instance,
-        f"/twilio/voice?call_id={call_id}",
-        {"CallSid": call_sid, "CallStatus": "in-progress"},
-    )
-    stream = ET.fromstring(twiml.text).find("./Connect/Stream")
-    if stream is None:
-        raise RuntimeError(f"the TwiML has no <Connect><Stream>: {twiml.text[:200]}")
-    caller = SimulatedCaller(
-        load.cluster.instances[instance].url.replace("http://", "ws://") + "/ws",
-        custom_parameters={
-            p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
-        },
-        call_sid=call_sid,
-        account_sid=load.cluster.keys.account_sid,
-        auth_token=load.cluster.keys.auth_token,
-        signed_url=stream.get("url", ""),
-        end_on_mark=False,
-    )
-    await caller.connect()
-    if caller.rejected_status is not None:
-        raise RuntimeError(f"the media websocket was refused (HTTP {caller.rejected_status})")
-    return caller
-
-
 async def run_call(load: Load, index: int, start_delay: float) -> LoadCall:
     """Greeting; a line and its answer until ``load.seconds`` have passed; goodbye; the bot
     hangs up; Twilio reports the end."""
@@ -259,7 +222,15 @@ async def run_call(load: Load, index: int, start_delay: float) -> LoadCall:
         if placed.status_code != 201:
             raise RuntimeError(f"POST /api/calls answered {placed.status_code}: {placed.text}")
         result.call_id, call_sid = int(placed.json()["id"]), str(placed.json()["twilio_sid"])
-        caller = await answer(load, result.served_by, result.call_id, call_sid)
+        instance = result.served_by
+        caller = await pick_up(
+            functools.partial(load.twilio_post, instance),
+            load.cluster.instances[instance].url.replace("http://", "ws://") + "/ws",
+            result.call_id,
+            call_sid,
+            load.cluster.keys,
+        )
+        await connect_caller(caller)
         await caller.wait_for_bot_utterance(timeout=load.wait_s)
         while time.monotonic() - caller.connected_at < load.seconds:
             text = sentence(index, len(result.said))
@@ -485,19 +456,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="a PostgreSQL server to make the run's database on (dropped afterwards)",
     )
     parser.add_argument("--redis", default=DEFAULT_REDIS, metavar="URL")
-    parser.add_argument("--stt-latency", type=float, default=0.15, metavar="S")
-    parser.add_argument("--llm-latency", type=float, default=0.3, metavar="S")
-    parser.add_argument("--tts-latency", type=float, default=0.15, metavar="S")
-    parser.add_argument(
-        "--speech-gap",
-        type=float,
-        default=0.2,
-        metavar="S",
-        help="keep callers' ends of speech this far apart",
-    )
-    parser.add_argument(
-        "--wait", type=float, default=30.0, metavar="S", help="longest wait for the bot"
-    )
+    add_simulation_options(parser)
     parser.add_argument("--keep-logs", action="store_true", help="keep the servers' logs")
     args = parser.parse_args(argv)
     if args.calls < 1 or args.instances < 1 or args.minutes < 0:

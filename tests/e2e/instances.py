@@ -6,14 +6,15 @@ from __future__ import annotations
 
 import contextlib
 import secrets
-import xml.etree.ElementTree as ET
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 from twilio.request_validator import RequestValidator
 
-from bench.calls import Service, server_env, start_server
+from bench.calls import Secrets, Service, pick_up, server_env, start_server
+from cli import standalone_auth
 from persistence.database import create_engine, create_session_factory
 from persistence.models import Call
 from persistence.repositories import CallRepository
@@ -22,6 +23,7 @@ from tests.e2e.harness import free_port
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_caller import SimulatedCaller
 from tests.fakes.twilio_rest_server import FakeTwilioRestServer
+from tests.postgres_support import database_url, own_database
 
 TO = "+14155550100"
 
@@ -51,30 +53,22 @@ class Instance:
         placed = await self.api.post("/api/calls", json={"to": TO})
         assert placed.status_code == 201, placed.text
         call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
-        for sequence, status in enumerate(("initiated", "ringing", "in-progress")):
-            response = await self.post_webhook(
-                f"/twilio/status?call_id={call_id}",
-                {"CallSid": call_sid, "CallStatus": status, "SequenceNumber": str(sequence)},
-            )
-            assert response.status_code == 204, response.text
-        twiml = await self.post_webhook(
-            f"/twilio/voice?call_id={call_id}", {"CallSid": call_sid, "CallStatus": "in-progress"}
-        )
-        stream = ET.fromstring(twiml.text).find("./Connect/Stream")
-        assert stream is not None, twiml.text
-        caller = SimulatedCaller(
+        caller = await pick_up(
+            self._post_accepted,
             self.server.url.replace("http://", "ws://") + "/ws",
-            custom_parameters={
-                p.get("name", ""): p.get("value", "") for p in stream.findall("Parameter")
-            },
-            call_sid=call_sid,
-            account_sid=TEST_ACCOUNT_SID,
-            auth_token=TEST_AUTH_TOKEN,
-            signed_url=stream.get("url", ""),
+            call_id,
+            call_sid,
+            Secrets(TEST_ACCOUNT_SID, TEST_AUTH_TOKEN),
+            end_on_mark=True,
         )
         if connect:
             await caller.connect()
         return call_id, call_sid, caller
+
+    async def _post_accepted(self, path: str, params: dict[str, str]) -> httpx.Response:
+        response = await self.post_webhook(path, params)
+        assert response.status_code < 300, response.text
+        return response
 
     def hung_up_through_twilio(self, call_sid: str) -> bool:
         return any(
@@ -99,41 +93,66 @@ class Instance:
         return [line for line in self.server.log_tail(400).splitlines() if "| ERROR" in line]
 
 
-async def start_instance(
-    stack: contextlib.AsyncExitStack,
-    *,
-    database_url: str,
-    api_key: str,
-    openai: FakeOpenAI,
-    twilio: FakeTwilioRestServer,
-    workdir: Path,
-    tag: str,
-    **env: str,
-) -> Instance:
-    """A server process (stopped when ``stack`` closes) and API/webhook clients for it; ``env``
-    adds to or overrides its environment (e.g. ``SHUTDOWN_GRACE_SECONDS``)."""
-    port = free_port()
-    values = {
-        "CARECALL_ENV": "development",
-        "DATABASE_URL": database_url,
-        "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
-        "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
-        "TWILIO_PHONE_NUMBER": "+15005550006",
-        "TWILIO_API_BASE_URL": twilio.base_url,
-        "WEBHOOK_URL": f"http://127.0.0.1:{port}",
-        "SESSION_SECRET": secrets.token_urlsafe(36),
-        "DISPATCHER_ENABLED": "false",
-        "LOG_LEVEL": "INFO",
-        **env,
-    }
-    server = await start_server(
-        "carecall", "server:app", port, server_env(openai.base_url, **values), workdir, tag
-    )
-    stack.push_async_callback(server.stop)
-    api = await stack.enter_async_context(
-        httpx.AsyncClient(
-            base_url=server.url, timeout=10, headers={"Authorization": f"Bearer {api_key}"}
-        )
-    )
-    webhooks = await stack.enter_async_context(httpx.AsyncClient(base_url=server.url, timeout=10))
-    return Instance(server, database_url, openai, twilio, api, webhooks)
+@dataclass
+class Backing:
+    """What the instances of one test share: a PostgreSQL database of the test's own, an API
+    key in it, the fake OpenAI and the fake Twilio REST API."""
+
+    database_url: str
+    api_key: str
+    openai: FakeOpenAI
+    twilio: FakeTwilioRestServer
+    workdir: Path
+
+    @contextlib.asynccontextmanager
+    async def instance(self, tag: str, **env: str) -> AsyncIterator[Instance]:
+        """A server process, stopped on the way out, with API/webhook clients for it; ``env``
+        adds to or overrides its environment (e.g. ``SHUTDOWN_GRACE_SECONDS``)."""
+        port = free_port()
+        values = {
+            "CARECALL_ENV": "development",
+            "DATABASE_URL": self.database_url,
+            "TWILIO_ACCOUNT_SID": TEST_ACCOUNT_SID,
+            "TWILIO_AUTH_TOKEN": TEST_AUTH_TOKEN,
+            "TWILIO_PHONE_NUMBER": "+15005550006",
+            "TWILIO_API_BASE_URL": self.twilio.base_url,
+            "WEBHOOK_URL": f"http://127.0.0.1:{port}",
+            "SESSION_SECRET": secrets.token_urlsafe(36),
+            "DISPATCHER_ENABLED": "false",
+            "LOG_LEVEL": "INFO",
+            **env,
+        }
+        async with contextlib.AsyncExitStack() as stack:
+            server = await start_server(
+                "carecall",
+                "server:app",
+                port,
+                server_env(self.openai.base_url, **values),
+                self.workdir,
+                tag,
+            )
+            stack.push_async_callback(server.stop)
+            auth = {"Authorization": f"Bearer {self.api_key}"}
+            api = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=server.url, timeout=10, headers=auth)
+            )
+            webhooks = await stack.enter_async_context(
+                httpx.AsyncClient(base_url=server.url, timeout=10)
+            )
+            yield Instance(server, self.database_url, self.openai, self.twilio, api, webhooks)
+
+
+@contextlib.asynccontextmanager
+async def backing(prefix: str, workdir: Path) -> AsyncIterator[Backing]:
+    """A new database (``prefix``_…, dropped at the end) with an API key, and the fakes."""
+    async with contextlib.AsyncExitStack() as stack:
+        db = database_url(await stack.enter_async_context(own_database(prefix)))
+        async with standalone_auth(db) as auth:  # migrated before any instance starts
+            api_key = (await auth.create_api_key(prefix)).secret
+        openai = FakeOpenAI(tts_mode="espeak")
+        await openai.start()
+        stack.push_async_callback(openai.stop)
+        twilio = FakeTwilioRestServer()
+        await twilio.start()
+        stack.push_async_callback(twilio.stop)
+        yield Backing(db, api_key, openai, twilio, workdir)

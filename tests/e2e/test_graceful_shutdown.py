@@ -10,7 +10,6 @@ reasons are stored, and the process exits 0."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import signal
 import time
 from collections.abc import AsyncIterator
@@ -20,11 +19,7 @@ import pytest
 
 from bench.calls import Service
 from bot.prompts import SHUTDOWN_GOODBYE
-from cli import standalone_auth
-from tests.e2e.instances import TO, Instance, start_instance
-from tests.fakes.openai_server import FakeOpenAI
-from tests.fakes.twilio_rest_server import FakeTwilioRestServer
-from tests.postgres_support import database_url, own_database
+from tests.e2e.instances import TO, Instance, backing
 
 pytestmark = pytest.mark.e2e
 
@@ -33,26 +28,10 @@ GRACE_SECONDS = 10.0
 
 @pytest.fixture
 async def instance(tmp_path: Path) -> AsyncIterator[Instance]:
-    async with contextlib.AsyncExitStack() as stack:
-        db = database_url(await stack.enter_async_context(own_database("carecall_shutdown")))
-        async with standalone_auth(db) as auth:
-            api_key = (await auth.create_api_key("shutdown")).secret
-        openai = FakeOpenAI(tts_mode="espeak")
-        await openai.start()
-        stack.push_async_callback(openai.stop)
-        twilio = FakeTwilioRestServer()
-        await twilio.start()
-        stack.push_async_callback(twilio.stop)
-        instance = await start_instance(
-            stack,
-            database_url=db,
-            api_key=api_key,
-            openai=openai,
-            twilio=twilio,
-            workdir=tmp_path,
-            tag="shutdown",
-            SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS),
-        )
+    async with (
+        backing("carecall_shutdown", tmp_path) as shared,
+        shared.instance("shutdown", SHUTDOWN_GRACE_SECONDS=str(GRACE_SECONDS)) as instance,
+    ):
         yield instance
         errors = instance.logged_errors()
         assert not errors, "the server logged errors:\n" + "\n".join(errors)

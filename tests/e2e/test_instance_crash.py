@@ -16,47 +16,15 @@ import asyncio
 import contextlib
 import signal
 import time
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from cli import standalone_auth
 from persistence.models import Call, CallStatus
-from tests.e2e.instances import Instance, start_instance
-from tests.fakes.openai_server import FakeOpenAI
+from tests.e2e.instances import Instance, backing
 from tests.fakes.twilio_caller import SimulatedCaller
-from tests.fakes.twilio_rest_server import FakeTwilioRestServer
-from tests.postgres_support import database_url, own_database
 
 pytestmark = pytest.mark.e2e
-
-
-@dataclass
-class Shared:
-    """What both instances share: the database, an API key, the fake services."""
-
-    database_url: str
-    api_key: str
-    openai: FakeOpenAI
-    twilio: FakeTwilioRestServer
-    workdir: Path
-
-    @contextlib.asynccontextmanager
-    async def instance(self, tag: str) -> AsyncIterator[Instance]:
-        async with contextlib.AsyncExitStack() as stack:
-            yield await start_instance(
-                stack,
-                database_url=self.database_url,
-                api_key=self.api_key,
-                openai=self.openai,
-                twilio=self.twilio,
-                workdir=self.workdir,
-                tag=tag,
-                # Calls older than a second are reconciled: at once, on start.
-                RECONCILE_GRACE_SECONDS="1",
-            )
 
 
 async def talk(
@@ -77,20 +45,11 @@ async def talk(
 
 
 async def test_calls_of_a_killed_instance_are_reconciled_by_the_next_one(tmp_path: Path) -> None:
-    async with contextlib.AsyncExitStack() as stack:
-        db = database_url(await stack.enter_async_context(own_database("carecall_crash")))
-        async with standalone_auth(db) as auth:
-            api_key = (await auth.create_api_key("crash")).secret
-        openai = FakeOpenAI(tts_mode="espeak")
-        await openai.start()
-        stack.push_async_callback(openai.stop)
-        twilio = FakeTwilioRestServer()
-        await twilio.start()
-        stack.push_async_callback(twilio.stop)
-
-        shared = Shared(db, api_key, openai, twilio, tmp_path)
-
-        async with shared.instance("killed") as first:
+    # Calls older than a second are reconciled: at once, on start.
+    reconcile = {"RECONCILE_GRACE_SECONDS": "1"}
+    async with backing("carecall_crash", tmp_path) as shared:
+        twilio = shared.twilio
+        async with shared.instance("killed", **reconcile) as first:
             (ended, ended_sid, caller), (live, live_sid, other) = await asyncio.gather(
                 first.place_and_answer(), first.place_and_answer()
             )
@@ -114,7 +73,7 @@ async def test_calls_of_a_killed_instance_are_reconciled_by_the_next_one(tmp_pat
             assert (await first.stored(ended)).status is CallStatus.IN_PROGRESS
 
         lookups_before = len(twilio.api.requests)
-        async with shared.instance("restarted") as second:
+        async with shared.instance("restarted", **reconcile) as second:
             deadline = time.monotonic() + 20
             while (closed := await second.stored(ended)).status is not CallStatus.COMPLETED:
                 assert time.monotonic() < deadline, "the restarted instance never closed it"
