@@ -11,21 +11,19 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
-from datetime import time as dt_time
 from typing import Any
 
 import pytest
-from sqlalchemy import insert, select
+from sqlalchemy import select
 
 from calls.service import CallService
 from checkins.clock import Clock, SystemClock
 from checkins.dispatcher import Dispatcher
 from checkins.roster import ConsentInput, PlanInput, RosterService, SeniorInput
-from checkins.schedule import parse_weekdays
 from persistence.checkins import CheckinRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
-from persistence.models import CallStatus, Checkin, CheckinPlan, CheckinState, Senior
+from persistence.models import CallStatus, Checkin, CheckinState
 from persistence.repositories import CallRepository, StatusUpdate
 from persistence.roster import SeniorRepository
 from pipeline.events import InProcessEventBus
@@ -33,6 +31,7 @@ from settings import Settings
 from telephony.security import CallTokens
 from telephony.twilio_client import TwilioGateway
 from tests.checkins.clocks import FakeClock
+from tests.checkins.crowd import assert_rate_held, seed_many
 from tests.checkins.program import midday_zone
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.postgres_support import database_url as postgres_database_url
@@ -114,14 +113,6 @@ async def checkins(settings: Settings) -> list[Checkin]:
     return rows
 
 
-def assert_rate_held(moments: list[float], per_second: float) -> None:
-    """No more than `per_second` calls in any one-second stretch."""
-    limit = int(per_second)
-    ordered = sorted(moments)
-    gaps = [ordered[i + limit] - ordered[i] for i in range(len(ordered) - limit)]
-    assert min(gaps) >= 1.0, f"{limit + 1} calls within {min(gaps):.3f} s"
-
-
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], database_url: str) -> Settings:
     return make_settings(
@@ -200,46 +191,6 @@ MANY_SENIORS = 200
 MANY_CALLS_PER_SECOND = 50.0
 
 
-async def seed_many(settings: Settings, clock: Clock, count: int) -> None:
-    """`count` consenting people with a daily plan due now, in three bulk inserts."""
-    engine = create_engine(settings.database_url)
-    await upgrade_to_head(engine)
-    now = clock.now()
-    zone = midday_zone(now)
-    async with create_session_factory(engine).begin() as session:
-        senior_ids = (
-            await session.scalars(
-                insert(Senior).returning(Senior.id),
-                [
-                    {
-                        "name": f"Person {i}",
-                        "phone_number": f"+1312555{1000 + i:04d}",
-                        "timezone": zone,
-                        "consent_given_by": "them",
-                        "consent_method": "written",
-                        "consent_at": now,
-                        "consent_recorded_by": "tests",
-                    }
-                    for i in range(count)
-                ],
-            )
-        ).all()
-        await session.execute(
-            insert(CheckinPlan),
-            [
-                {
-                    "senior_id": senior_id,
-                    "weekdays": ",".join(parse_weekdays("daily")),
-                    "window_start": dt_time(10, 30),
-                    "window_end": dt_time(13, 30),
-                }
-                for senior_id in senior_ids
-            ],
-        )
-    await CheckinRepository(create_session_factory(engine)).schedule(now)
-    await engine.dispose()
-
-
 async def test_two_dispatchers_dial_200_checkins_once_at_50_per_second(
     make_settings: Callable[..., Settings],
 ) -> None:
@@ -250,7 +201,7 @@ async def test_two_dispatchers_dial_200_checkins_once_at_50_per_second(
             dispatch_batch_size=10,
         )
         clock = SystemClock()
-        await seed_many(settings, clock, MANY_SENIORS)
+        await seed_many(settings.database_url, clock, MANY_SENIORS)
         twilio = TimedTwilio()
         async with (
             dispatcher(settings, twilio, clock, "instance-a") as (a, _),

@@ -22,9 +22,10 @@ import json
 import logging
 import re
 import threading
+import time
 import uuid
 from collections import deque
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -57,6 +58,8 @@ class RecordedRequest:
     data: dict[str, Any]
     headers: dict[str, str]
     auth: tuple[str, str] | None
+    at: float = field(default_factory=time.monotonic)
+    """When it arrived (monotonic): for rates across processes sharing one fake."""
 
 
 @dataclass(frozen=True)
