@@ -9,7 +9,7 @@ the plan was written in and the time a caregiver will talk about.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -391,7 +391,8 @@ async def record_consent(
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
     kept = {name: _field(submitted, name) for name in ("given_by", "method", "at")}
-    try:
+
+    async def record() -> None:
         senior = await roster.get(senior_id)
         at = _local_input(kept["at"], senior_zone(senior))
         await roster.record_consent(
@@ -399,19 +400,42 @@ async def record_consent(
             ConsentInput(given_by=kept["given_by"], method=kept["method"], at=at),
             recorded_by=operator.email,
         )
+
+    return await _change_on_page(
+        request,
+        state,
+        operator,
+        senior_id,
+        record(),
+        anchor="consent",
+        error="consent_error",
+        consent_form=kept,
+    )
+
+
+async def _change_on_page(
+    request: Request,
+    state: AppState,
+    operator: object,
+    senior_id: int,
+    change: Awaitable[object],
+    *,
+    anchor: str,
+    error: str,
+    **entered: object,
+) -> Response:
+    """Make ``change`` to the person, then back to their page at ``#anchor``. A change the
+    roster refuses shows the page again (422) with the reason (as ``error``) and what was
+    entered (``entered``: the section's form fields) in that section."""
+    try:
+        await change
     except SeniorNotFound as exc:
         return _not_found(request, operator, exc)
     except RosterError as exc:
         return await _person_page(
-            request,
-            state,
-            operator,
-            senior_id,
-            status_code=422,
-            consent_error=str(exc),
-            consent_form=kept,
+            request, state, operator, senior_id, status_code=422, **{error: str(exc)}, **entered
         )
-    return RedirectResponse(f"/people/{senior_id}#consent", status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(f"/people/{senior_id}#{anchor}", status.HTTP_303_SEE_OTHER)
 
 
 def _local_input(text: str, tz: ZoneInfo) -> datetime | None:
@@ -433,21 +457,17 @@ async def set_do_not_call(
     check_csrf(request, _field(submitted, "csrf_token"))
     flag = _field(submitted, "do_not_call") == "1"
     reason = _field(submitted, "reason")
-    try:
-        await roster.set_do_not_call(senior_id, flag, reason=reason)
-    except SeniorNotFound as exc:
-        return _not_found(request, operator, exc)
-    except RosterError as exc:
-        return await _person_page(
-            request,
-            state,
-            operator,
-            senior_id,
-            status_code=422,
-            do_not_call_error=str(exc),
-            do_not_call_reason=reason,
-        )
-    return RedirectResponse(f"/people/{senior_id}#do-not-call", status.HTTP_303_SEE_OTHER)
+    change = roster.set_do_not_call(senior_id, flag, reason=reason)
+    return await _change_on_page(
+        request,
+        state,
+        operator,
+        senior_id,
+        change,
+        anchor="do-not-call",
+        error="do_not_call_error",
+        do_not_call_reason=reason,
+    )
 
 
 @router.post("/people/{senior_id}/plans")
@@ -460,7 +480,8 @@ async def add_plan(
         name: _field(submitted, name) for name in _PLAN_DEFAULTS if name != "weekdays"
     }
     kept["weekdays"] = [str(day) for day in submitted.getlist("weekdays")]
-    try:
+
+    async def add() -> None:
         data = PlanInput(
             weekdays=kept["weekdays"],
             window_start=kept["start"],
@@ -472,19 +493,17 @@ async def add_plan(
             ),
         )
         await roster.add_plan(senior_id, data)
-    except SeniorNotFound as exc:
-        return _not_found(request, operator, exc)
-    except RosterError as exc:
-        return await _person_page(
-            request,
-            state,
-            operator,
-            senior_id,
-            status_code=422,
-            plan_error=str(exc),
-            plan_form=kept,
-        )
-    return RedirectResponse(f"/people/{senior_id}#plans", status.HTTP_303_SEE_OTHER)
+
+    return await _change_on_page(
+        request,
+        state,
+        operator,
+        senior_id,
+        add(),
+        anchor="plans",
+        error="plan_error",
+        plan_form=kept,
+    )
 
 
 def _whole(text: str, label: str) -> int:
