@@ -22,20 +22,6 @@ MESSAGES_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/M
 CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls.json"
 
 
-@pytest.fixture
-def fake() -> FakeAsyncTwilioHttpClient:
-    return FakeAsyncTwilioHttpClient()
-
-
-@pytest.fixture
-def gateway(
-    make_settings: Callable[..., Settings], fake: FakeAsyncTwilioHttpClient
-) -> TwilioGateway:
-    gateway = TwilioGateway(make_settings(), fake)
-    gateway._retry_base_delay = 0.001
-    return gateway
-
-
 async def test_send_sms_posts_one_message_and_returns_its_sid(
     gateway: TwilioGateway, fake: FakeAsyncTwilioHttpClient
 ) -> None:

@@ -4,30 +4,13 @@ for placing a call or a text, which may already have happened."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
-
 import pytest
 
-from settings import Settings
 from telephony.twilio_client import CallbackUrls, TwilioError, TwilioGateway
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 MARY = "+14155550100"
 URLS = CallbackUrls("https://carecall.example/twilio/voice", "https://carecall.example/status")
-
-
-@pytest.fixture
-def fake() -> FakeAsyncTwilioHttpClient:
-    return FakeAsyncTwilioHttpClient()
-
-
-@pytest.fixture
-def gateway(
-    make_settings: Callable[..., Settings], fake: FakeAsyncTwilioHttpClient
-) -> TwilioGateway:
-    gateway = TwilioGateway(make_settings(), fake)
-    gateway._retry_base_delay = 0.001
-    return gateway
 
 
 async def test_placing_a_call_is_retried_after_429_and_503(
