@@ -340,7 +340,7 @@ def report(cluster: Cluster, results: Sequence[LoadCall], figures: dict[str, flo
         return "-" if value is None else f"{value * 1000:.0f}"
 
     print(
-        f"\n== {len(results)} calls on {len(cluster.instances)} instances: {len(ok)} ok, "
+        f"\n== {len(results)} calls on {len(cluster.instances)} instance(s): {len(ok)} ok, "
         f"{len(results) - len(ok)} failed, {figures['wall']:.0f} s wall"
     )
     if durations:
