@@ -18,6 +18,7 @@ from calls.demo import DemoCalls
 from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService
+from calls.status_backlog import StatusBacklog
 from checkins.clock import Clock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
@@ -63,6 +64,7 @@ class AppState:
     metrics: Metrics
     readiness: Readiness
     reconciler: Reconciler
+    status_backlog: StatusBacklog
     privacy: PrivacyRepository
     retention: TranscriptRetention
     wellbeing: WellbeingRepository

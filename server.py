@@ -17,7 +17,7 @@ from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, RedirectResponse
 from loguru import logger
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from starlette.middleware.sessions import SessionMiddleware
 from twilio.http.async_http_client import AsyncHttpClient
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
@@ -47,6 +47,7 @@ from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
 from calls.shutdown import GracefulShutdown
+from calls.status_backlog import StatusBacklog
 from checkins.clock import Clock, SystemClock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
@@ -55,7 +56,7 @@ from observability.metrics import CountWebhookRejections, Metrics
 from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.alerts import AlertRepository
 from persistence.checkins import CheckinRepository
-from persistence.database import create_engine, create_session_factory
+from persistence.database import create_engine, create_session_factory, database_unreachable
 from persistence.escalations import EscalationRepository
 from persistence.migrate import upgrade_to_head
 from persistence.models import Call
@@ -213,6 +214,7 @@ def create_app(
             reconciler=Reconciler(
                 settings, calls, call_service, twilio, clock, active_calls.by_call_id
             ),
+            status_backlog=StatusBacklog(call_service.apply_status),
             privacy=privacy,
             retention=TranscriptRetention(settings, privacy, clock),
             api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
@@ -251,6 +253,7 @@ def create_app(
             await shutdown.aclose()
             state.readiness.shutting_down = True
             await state.reconciler.stop()
+            await state.status_backlog.aclose()
             await state.retention.stop()
             await dispatcher.stop()
             await record_jobs.stop()
@@ -305,11 +308,9 @@ def create_app(
     @app.exception_handler(ConnectionError)
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
         """The database is away (restarted, unreachable): 503, and a line that says so,
-        rather than a 500 with a traceback. (Twilio does not retry status callbacks: the
-        reconciler asks Twilio where such calls stand once the database is back.)"""
-        if isinstance(exc, DBAPIError) and not (
-            exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-        ):
+        rather than a 500 with a traceback. (Status callbacks, which Twilio does not retry,
+        are kept and applied once it is back: `calls.status_backlog`.)"""
+        if not database_unreachable(exc):
             raise exc
         logger.warning(
             f"{request.method} {request.url.path}: the database is unreachable "

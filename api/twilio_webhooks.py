@@ -14,6 +14,7 @@ from loguru import logger
 from app_state import AppState, get_state
 from calls.conversation import greeting
 from calls.service import publish_status
+from persistence.database import database_unreachable
 from persistence.models import CallStatus
 from persistence.repositories import StatusUpdate
 from telephony.security import parse_call_id
@@ -76,7 +77,8 @@ async def voice(request: Request, form: SignedForm, state: State) -> Response:
 
 @router.post("/status", status_code=status.HTTP_204_NO_CONTENT)
 async def call_status(form: SignedForm, state: State) -> Response:
-    """Apply a call status callback; late, repeated and out-of-order callbacks are harmless."""
+    """Apply a call status callback; late, repeated and out-of-order callbacks are harmless.
+    While the database is unreachable it is acknowledged and kept (`calls.status_backlog`)."""
     try:
         update = StatusUpdate(
             call_sid=form["CallSid"],
@@ -94,7 +96,13 @@ async def call_status(form: SignedForm, state: State) -> Response:
         ) from None
     if update.status is CallStatus.CREATED:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Unknown CallStatus.")
-    await state.call_service.apply_status(update)
+    try:
+        await state.call_service.apply_status(update)
+    except Exception as exc:
+        if not database_unreachable(exc):
+            raise
+        # Twilio never sends it again: keep it, and apply it once the database is back.
+        state.status_backlog.keep(update)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

@@ -4,7 +4,9 @@ The server reaches its own PostgreSQL database through a TCP proxy the test cuts
 connection dropped, new ones refused, as a restarted or unreachable database) while the caller
 keeps talking: lines before, during and after the outage each get their answer in time, the
 call ends with the bot's goodbye and hang-up, and once the database is back every turn is
-stored exactly once, in order, and the pool serves requests again."""
+stored exactly once, in order, and the pool serves requests again. Twilio's status callbacks
+during the outage (Twilio never retries them) are acknowledged, kept, and applied once it is
+back: another call's "no-answer" is stored."""
 
 from __future__ import annotations
 
@@ -60,6 +62,10 @@ async def test_a_call_carries_on_through_a_database_outage(
                 placed = await api.post("/api/calls", json={"to": "+14155550100"})
                 assert placed.status_code == 201, placed.text
                 call_id, call_sid = placed.json()["id"], placed.json()["twilio_sid"]
+                # Another call, still ringing; nobody answers it during the outage.
+                other = await api.post("/api/calls", json={"to": "+14155550101"})
+                assert other.status_code == 201, other.text
+                unanswered_id, unanswered_sid = other.json()["id"], other.json()["twilio_sid"]
                 twilio = TwilioSide(live.server, live.settings, webhooks)
                 # What this instance's dashboard is sent (the database plays no part in it).
                 with live.server.app.state.carecall.feed.listen() as own_dashboard:
@@ -83,12 +89,19 @@ async def test_a_call_carries_on_through_a_database_outage(
                     for line in DURING:
                         await talk(line)
                     assert time.monotonic() - cut < OUTAGE_SECONDS, "the lines outlasted the outage"
-                    # Twilio's status callbacks can't be stored now: a clear 503, not a crash.
-                    status = await twilio.post_webhook(
-                        f"/twilio/status?call_id={call_id}",
-                        {"CallSid": call_sid, "CallStatus": "in-progress", "SequenceNumber": "2"},
-                    )
-                    assert status.status_code == 503, status.text
+                    # Twilio's status callbacks can't be stored now, and Twilio never sends
+                    # one again: each is acknowledged, kept, and applied once it is back.
+                    for status_call, sid, params in (
+                        (call_id, call_sid, {"CallStatus": "in-progress", "SequenceNumber": "2"}),
+                        (unanswered_id, unanswered_sid, {"CallStatus": "no-answer"}),
+                    ):
+                        status = await twilio.post_webhook(
+                            f"/twilio/status?call_id={status_call}", {"CallSid": sid, **params}
+                        )
+                        assert status.status_code == 204, status.text
+                    # Other requests that need the database: a clear 503, not a crash.
+                    refused = await api.get(f"/api/calls/{unanswered_id}")
+                    assert refused.status_code == 503, refused.text
                     # The dashboard followed the call all along: each finished turn shown.
                     shown = [
                         item.event.data["sequence"]
@@ -121,3 +134,5 @@ async def test_a_call_carries_on_through_a_database_outage(
                     roles = [t["role"] for t in turns]
                     assert roles == ["assistant", *["user", "assistant"] * len(lines)]
                     assert (await api.get("/readyz")).status_code == 200
+                    unanswered = (await api.get(f"/api/calls/{unanswered_id}")).json()
+                    assert unanswered["status"] == "no-answer", unanswered
