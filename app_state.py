@@ -13,12 +13,12 @@ from auth.service import AuthService
 from bot.services import ServiceClients
 from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
+from calls.callback_backlog import CallbackBacklog
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls
 from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService
-from calls.status_backlog import StatusBacklog
 from checkins.clock import Clock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
@@ -64,7 +64,7 @@ class AppState:
     metrics: Metrics
     readiness: Readiness
     reconciler: Reconciler
-    status_backlog: StatusBacklog
+    callback_backlog: CallbackBacklog
     privacy: PrivacyRepository
     retention: TranscriptRetention
     wellbeing: WellbeingRepository

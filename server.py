@@ -41,13 +41,13 @@ from bot.prompts import SHUTDOWN_GOODBYE
 from bot.services import ServiceClients
 from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
+from calls.callback_backlog import CallbackBacklog
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls, DemoTokens
 from calls.reconcile import Reconciler
 from calls.recorder import RecordWriter
 from calls.service import CallService, mask_phone_number
 from calls.shutdown import GracefulShutdown
-from calls.status_backlog import StatusBacklog
 from checkins.clock import Clock, SystemClock
 from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
@@ -214,7 +214,7 @@ def create_app(
             reconciler=Reconciler(
                 settings, calls, call_service, twilio, clock, active_calls.by_call_id
             ),
-            status_backlog=StatusBacklog(call_service.apply_status),
+            callback_backlog=CallbackBacklog(),
             privacy=privacy,
             retention=TranscriptRetention(settings, privacy, clock),
             api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
@@ -253,7 +253,7 @@ def create_app(
             await shutdown.aclose()
             state.readiness.shutting_down = True
             await state.reconciler.stop()
-            await state.status_backlog.aclose()
+            await state.callback_backlog.aclose()
             await state.retention.stop()
             await dispatcher.stop()
             await record_jobs.stop()
@@ -309,7 +309,7 @@ def create_app(
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
         """The database is away (restarted, unreachable): 503, and a line that says so,
         rather than a 500 with a traceback. (Status callbacks, which Twilio does not retry,
-        are kept and applied once it is back: `calls.status_backlog`.)"""
+        are kept and applied once it is back: `calls.callback_backlog`.)"""
         if not database_unreachable(exc):
             raise exc
         logger.warning(

@@ -6,7 +6,9 @@ Every request must carry a valid `X-Twilio-Signature` for the public URL it was 
 
 from __future__ import annotations
 
-from typing import Annotated
+import functools
+from collections.abc import Awaitable, Callable
+from typing import Annotated, TypeVar
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from loguru import logger
@@ -15,11 +17,12 @@ from app_state import AppState, get_state
 from calls.conversation import greeting
 from calls.service import publish_status
 from persistence.database import database_unreachable
-from persistence.models import CallStatus
+from persistence.models import Call, CallStatus
 from persistence.repositories import StatusUpdate
 from telephony.security import parse_call_id
 from telephony.twiml import hangup_twiml, media_stream_twiml
 
+T = TypeVar("T")
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 State = Annotated[AppState, Depends(get_state)]
 _TWIML = "application/xml"
@@ -78,7 +81,7 @@ async def voice(request: Request, form: SignedForm, state: State) -> Response:
 @router.post("/status", status_code=status.HTTP_204_NO_CONTENT)
 async def call_status(form: SignedForm, state: State) -> Response:
     """Apply a call status callback; late, repeated and out-of-order callbacks are harmless.
-    While the database is unreachable it is acknowledged and kept (`calls.status_backlog`)."""
+    While the database is unreachable it is acknowledged and kept (`calls.callback_backlog`)."""
     try:
         update = StatusUpdate(
             call_sid=form["CallSid"],
@@ -96,14 +99,27 @@ async def call_status(form: SignedForm, state: State) -> Response:
         ) from None
     if update.status is CallStatus.CREATED:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Unknown CallStatus.")
+    await _write_or_keep(
+        state,
+        update.call_sid,
+        f"status {update.status.value}",
+        functools.partial(state.call_service.apply_status, update),
+    )
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+async def _write_or_keep(
+    state: AppState, call_sid: str, what: str, write: Callable[[], Awaitable[T]]
+) -> tuple[bool, T | None]:
+    """(True, ``write()``'s result), or (False, None) when the database is unreachable:
+    Twilio never sends a callback again, so the write is kept and made once it is back."""
     try:
-        await state.call_service.apply_status(update)
+        return True, await write()
     except Exception as exc:
         if not database_unreachable(exc):
             raise
-        # Twilio never sends it again: keep it, and apply it once the database is back.
-        state.status_backlog.keep(update)
-    return Response(status_code=status.HTTP_204_NO_CONTENT)
+        state.callback_backlog.keep(call_sid, what, write)
+        return False, None
 
 
 ANSWERED_BY = frozenset(
@@ -121,7 +137,7 @@ ANSWERED_BY = frozenset(
 
 
 @router.post("/amd", status_code=status.HTTP_204_NO_CONTENT)
-async def machine_detection(form: SignedForm, state: State) -> Response:
+async def machine_detection(request: Request, form: SignedForm, state: State) -> Response:
     """Twilio's asynchronous answering-machine detection says who or what answered.
 
     The verdict is stored (`Call.answered_by`: a completed call answered by a machine counts
@@ -142,21 +158,31 @@ async def machine_detection(form: SignedForm, state: State) -> Response:
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "MachineDetectionDuration must be a number."
         ) from None
-    call, changed = await state.calls.note_answered_by(call_sid, answered_by)
     log = logger.bind(call_sid=call_sid)
-    if call is None:
+    # The live call first: its voicemail must not wait on the database (nor on its outage).
+    call_id = _call_id(request)
+    control = state.active_calls.control(call_id) if call_id is not None else None
+    if control is not None and control.call_sid != call_sid:
+        control = None  # not this call's conversation
+    if answered_by.startswith("machine_end") and control is not None:
+        log = log.bind(call_id=call_id)
+        if await control.leave_voicemail():
+            log.info("Leaving a voicemail message")
+
+    async def store_verdict() -> Call | None:
+        call, changed = await state.calls.note_answered_by(call_sid, answered_by)
+        if call is not None and changed:
+            await publish_status(state.bus, call)
+        return call
+
+    what = f"answering-machine verdict {answered_by}"
+    stored, call = await _write_or_keep(state, call_sid, what, store_verdict)
+    if stored and call is None:
         log.warning(f"Answering-machine verdict {answered_by} for an unknown call; ignored")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
-    log = log.bind(call_id=call.id)
     log.info(f"Answered by: {answered_by} (detected in {detection_ms or '?'} ms)")
-    if changed:
-        await publish_status(state.bus, call)
-    if answered_by.startswith("machine_end"):
-        control = state.active_calls.control(call.id)
-        if control is None:
-            log.info("The call's conversation is not running in this process; verdict stored")
-        elif await control.leave_voicemail():
-            log.info("Leaving a voicemail message")
+    if answered_by.startswith("machine_end") and control is None:
+        log.info("The call's conversation is not running in this process; verdict stored")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

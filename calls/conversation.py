@@ -64,6 +64,8 @@ class CallControl:
     ending: Ending
     voicemail: VoicemailDrop
     voicemail_message: str
+    call_sid: str | None = None
+    """Twilio's SID of the call (from its media stream's start)."""
 
     async def leave_voicemail(self) -> bool:
         """An answering machine took the call and has beeped: drop what the bot was saying,
@@ -185,7 +187,9 @@ async def run_conversation(
     if active_calls is not None:
         active_calls.attach(
             stream.call_id,
-            CallControl(ending, call.voicemail, voicemail_message(settings, brief)),
+            CallControl(
+                ending, call.voicemail, voicemail_message(settings, brief), stream.call_sid
+            ),
         )
     try:
         await converse(

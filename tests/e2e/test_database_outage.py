@@ -5,8 +5,9 @@ connection dropped, new ones refused, as a restarted or unreachable database) wh
 keeps talking: lines before, during and after the outage each get their answer in time, the
 call ends with the bot's goodbye and hang-up, and once the database is back every turn is
 stored exactly once, in order, and the pool serves requests again. Twilio's status callbacks
-during the outage (Twilio never retries them) are acknowledged, kept, and applied once it is
-back: another call's "no-answer" is stored."""
+and answering-machine verdicts during the outage (Twilio never retries them) are acknowledged,
+kept, and applied once it is back: another call's "no-answer" and this one's "human" are
+stored."""
 
 from __future__ import annotations
 
@@ -99,6 +100,11 @@ async def test_a_call_carries_on_through_a_database_outage(
                             f"/twilio/status?call_id={status_call}", {"CallSid": sid, **params}
                         )
                         assert status.status_code == 204, status.text
+                    verdict = await twilio.post_webhook(
+                        f"/twilio/amd?call_id={call_id}",
+                        {"CallSid": call_sid, "AnsweredBy": "human"},
+                    )
+                    assert verdict.status_code == 204, verdict.text
                     # Other requests that need the database: a clear 503, not a crash.
                     refused = await api.get(f"/api/calls/{unanswered_id}")
                     assert refused.status_code == 503, refused.text
@@ -128,6 +134,7 @@ async def test_a_call_carries_on_through_a_database_outage(
                         api, call_id, turns=expected_turns, end_reason="bot-hangup", timeout=30
                     )
                     assert call["status"] == "completed"
+                    assert call["answered_by"] == "human"  # the verdict sent mid-outage
                     turns = call["turns"]
                     assert [t["sequence"] for t in turns] == list(range(1, expected_turns + 1))
                     assert [t["text"] for t in turns if t["role"] == "user"] == lines

@@ -1,21 +1,28 @@
-"""`StatusBacklog`: status callbacks kept while the database is unreachable are applied, in
+"""`CallbackBacklog`: callback writes kept while the database is unreachable are made, in
 arrival order and each once, when it is back; other failures are not retried forever; the
-oldest are dropped past the limit; what is left at shutdown is reported."""
+oldest are dropped past the limit; nothing is retried after shutdown."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import functools
+from collections.abc import Awaitable, Callable
 
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from calls.status_backlog import StatusBacklog
+from calls.callback_backlog import CallbackBacklog
 from persistence.models import CallStatus
 from persistence.repositories import StatusUpdate
 
 
 def update(n: int, status: CallStatus = CallStatus.COMPLETED) -> StatusUpdate:
     return StatusUpdate(call_sid=f"CA{n:032d}", status=status)
+
+
+def keep(
+    backlog: CallbackBacklog, apply: Callable[[StatusUpdate], Awaitable[None]], status: StatusUpdate
+) -> None:
+    backlog.keep(status.call_sid, f"status {status.status.value}", functools.partial(apply, status))
 
 
 class FlakyDatabase:
@@ -43,10 +50,10 @@ async def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> Non
 
 async def test_kept_callbacks_are_applied_in_order_once_the_database_is_back() -> None:
     database = FlakyDatabase(down=3)
-    backlog = StatusBacklog(database.apply, first_delay=0.01, max_delay=0.05)
+    backlog = CallbackBacklog(first_delay=0.01, max_delay=0.05)
     kept = [update(1, CallStatus.IN_PROGRESS), update(1), update(2, CallStatus.NO_ANSWER)]
     for status in kept:
-        backlog.keep(status)
+        keep(backlog, database.apply, status)
     assert len(backlog) == 3
     await wait_until(lambda: len(backlog) == 0)
     assert database.applied == kept
@@ -62,9 +69,9 @@ async def test_a_callback_that_fails_for_another_reason_is_dropped_not_retried()
         if status.call_sid == update(1).call_sid:
             raise IntegrityError("UPDATE calls", {}, Exception("constraint"))
 
-    backlog = StatusBacklog(apply, first_delay=0.01)
-    backlog.keep(update(1))
-    backlog.keep(update(2))
+    backlog = CallbackBacklog(first_delay=0.01)
+    keep(backlog, apply, update(1))
+    keep(backlog, apply, update(2))
     await wait_until(lambda: len(backlog) == 0)
     assert attempts == [update(1), update(2)]
     await backlog.aclose()
@@ -72,9 +79,9 @@ async def test_a_callback_that_fails_for_another_reason_is_dropped_not_retried()
 
 async def test_past_the_limit_the_oldest_is_dropped() -> None:
     database = FlakyDatabase(down=1)
-    backlog = StatusBacklog(database.apply, limit=2, first_delay=0.05)
+    backlog = CallbackBacklog(limit=2, first_delay=0.05)
     for n in range(3):
-        backlog.keep(update(n))
+        keep(backlog, database.apply, update(n))
     assert len(backlog) == 2
     await wait_until(lambda: len(backlog) == 0)
     assert database.applied == [update(1), update(2)]
@@ -83,8 +90,8 @@ async def test_past_the_limit_the_oldest_is_dropped() -> None:
 
 async def test_the_database_still_away_at_shutdown_leaves_them_to_the_reconciler() -> None:
     database = FlakyDatabase(down=10**6)
-    backlog = StatusBacklog(database.apply, first_delay=0.01, max_delay=0.02)
-    backlog.keep(update(1))
+    backlog = CallbackBacklog(first_delay=0.01, max_delay=0.02)
+    keep(backlog, database.apply, update(1))
     await asyncio.sleep(0.1)
     assert database.attempts >= 3 and len(backlog) == 1
     await backlog.aclose()
