@@ -308,8 +308,9 @@ def create_app(
     @app.exception_handler(ConnectionError)
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:
         """The database is away (restarted, unreachable): 503, and a line that says so,
-        rather than a 500 with a traceback. (Status callbacks, which Twilio does not retry,
-        are kept and applied once it is back: `calls.callback_backlog`.)"""
+        rather than a 500 with a traceback. (Twilio's status and answering-machine
+        callbacks, which Twilio does not retry, are kept and written once it is back:
+        `calls.callback_backlog`.)"""
         if not database_unreachable(exc):
             raise exc
         logger.warning(

@@ -158,16 +158,15 @@ async def machine_detection(request: Request, form: SignedForm, state: State) ->
         raise HTTPException(
             status.HTTP_400_BAD_REQUEST, "MachineDetectionDuration must be a number."
         ) from None
-    log = logger.bind(call_sid=call_sid)
-    # The live call first: its voicemail must not wait on the database (nor on its outage).
     call_id = _call_id(request)
+    log = logger.bind(call_sid=call_sid, call_id=call_id)
+    # The live call first: its voicemail must not wait on the database (nor on its outage).
     control = state.active_calls.control(call_id) if call_id is not None else None
     if control is not None and control.call_sid != call_sid:
         control = None  # not this call's conversation
-    if answered_by.startswith("machine_end") and control is not None:
-        log = log.bind(call_id=call_id)
-        if await control.leave_voicemail():
-            log.info("Leaving a voicemail message")
+    machine_done = answered_by.startswith("machine_end")
+    if machine_done and control is not None and await control.leave_voicemail():
+        log.info("Leaving a voicemail message")
 
     async def store_verdict() -> Call | None:
         call, changed = await state.calls.note_answered_by(call_sid, answered_by)
@@ -181,7 +180,7 @@ async def machine_detection(request: Request, form: SignedForm, state: State) ->
         log.warning(f"Answering-machine verdict {answered_by} for an unknown call; ignored")
         return Response(status_code=status.HTTP_204_NO_CONTENT)
     log.info(f"Answered by: {answered_by} (detected in {detection_ms or '?'} ms)")
-    if answered_by.startswith("machine_end") and control is None:
+    if machine_done and control is None:
         log.info("The call's conversation is not running in this process; verdict stored")
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 

@@ -18,7 +18,7 @@ import functools
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import cast
+from typing import TYPE_CHECKING, cast
 
 import httpx2
 from loguru import logger
@@ -177,10 +177,10 @@ class CachedLines:
     service (`processors.hold_cue`)."""
 
     _cache: SpeechCache
+    if TYPE_CHECKING:  # each service has its own `voice` property
 
-    @property
-    def voice(self) -> Voice:
-        raise NotImplementedError
+        @property
+        def voice(self) -> Voice: ...
 
     def cached_audio(self, text: str) -> tuple[tuple[bytes, ...], int] | None:
         """``text``'s audio chunks in this call's voice and their sample rate; None if the

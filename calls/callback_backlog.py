@@ -6,9 +6,9 @@ open until the reconciler asks Twilio about it, minutes later. Instead the callb
 acknowledged and its write kept here, in arrival order, and one background task makes them as
 soon as the database answers again, retrying with backoff. Those writes are idempotent (a
 status only ever moves a call forward, a verdict is kept once given), so a late or repeated one
-is harmless. At most ``limit`` are kept: past that the oldest
-is dropped with a warning, and the reconciler still closes that call. What is left when the
-process stops is logged; the reconciler covers those too.
+is harmless. At most ``limit`` are kept: past that the oldest is dropped with a warning, and
+the reconciler still closes that call. What is left when the process stops is logged; the
+reconciler covers those too.
 """
 
 from __future__ import annotations

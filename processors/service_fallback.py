@@ -14,8 +14,8 @@ Consumes: nothing. Watches frames travelling upstream and forwards every frame u
   `ReplyAudioFrame`), the caller speaks again, or an error's line is said. If it runs out,
   the reply under way is cancelled (an `InterruptionFrame` both ways: a hung model or voice
   request is abandoned, so its late answer is never spoken on top) and the fallback line is
-  pushed. Its audio is cached
-  (`bot.speech.SpeechCache`), so it plays at once even when text-to-speech is what hangs.
+  pushed. Its audio is cached (`bot.speech.SpeechCache`), so it plays at once even when
+  text-to-speech is what hangs.
 """
 
 from __future__ import annotations
@@ -76,16 +76,11 @@ class ServiceErrorFallback(FrameProcessor):
             self._cue_playing = True  # the bot audio about to start is not the answer
         elif isinstance(frame, BotStoppedSpeakingFrame):
             self._cue_playing = False
-        elif isinstance(frame, BotStartedSpeakingFrame) and self._cue_playing:
-            pass
+        elif isinstance(frame, BotStartedSpeakingFrame):
+            if not self._cue_playing:
+                await self._stop_clock()
         elif isinstance(
-            frame,
-            (
-                BotStartedSpeakingFrame,
-                ReplyAudioFrame,
-                UserStartedSpeakingFrame,
-                VADUserStartedSpeakingFrame,
-            ),
+            frame, (ReplyAudioFrame, UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)
         ):
             await self._stop_clock()
 
