@@ -189,15 +189,66 @@ class Settings(BaseSettings):
             "hangs up (the instance takes no new calls meanwhile)."
         ),
     )
+    # --- turn-taking (README: "Turn-taking for older callers") -------------------------------
     vad_stop_seconds: float = Field(
-        default=0.5, ge=0.2, le=2.0, description="Silence that ends one stretch of speech."
+        default=0.25, ge=0.15, le=2.0, description="Silence that ends one stretch of speech."
+    )
+    turn_pause_complete_seconds: float = Field(
+        default=0.15,
+        ge=0.0,
+        le=3.0,
+        description="Further silence before the turn is over when the words are a finished answer.",
     )
     user_turn_pause_seconds: float = Field(
-        default=0.9,
+        default=0.6,
+        ge=0.1,
+        le=3.0,
+        description="Further silence before the turn is over when the words can't tell.",
+    )
+    turn_pause_incomplete_seconds: float = Field(
+        default=2.5,
+        ge=0.2,
+        le=6.0,
+        description="Further silence before the turn is over when the words stop mid-clause.",
+    )
+    preemptive_replies: bool = Field(
+        default=True,
+        description=(
+            "Prepare the answer while waiting to be sure the caller has finished (with a model)."
+        ),
+    )
+    interrupt_after_seconds: float = Field(
+        default=0.5,
         ge=0.2,
         le=3.0,
-        description="Further silence before the caller's turn is over (older callers pause more).",
+        description=(
+            "Caller speech this long while the bot talks interrupts it at once; shorter speech "
+            "interrupts unless it is a backchannel ('mm-hm', 'yes')."
+        ),
     )
+    idle_prompt_seconds: float = Field(
+        default=7.0,
+        ge=0.0,
+        le=60.0,
+        description=(
+            "Silence from the caller before a gentle prompt; a second one asks whether they are "
+            "still there, a third ends the call politely. 0: never."
+        ),
+    )
+
+    @model_validator(mode="after")
+    def _turn_pauses_in_order(self) -> Settings:
+        if not (
+            self.turn_pause_complete_seconds
+            <= self.user_turn_pause_seconds
+            <= self.turn_pause_incomplete_seconds
+        ):
+            raise ValueError(
+                "Turn pauses must grow from TURN_PAUSE_COMPLETE_SECONDS to USER_TURN_PAUSE_SECONDS "
+                "to TURN_PAUSE_INCOMPLETE_SECONDS."
+            )
+        return self
+
     media_start_timeout_seconds: float = 10.0
     max_pending_media_streams: int = Field(
         default=100,

@@ -71,6 +71,9 @@ class TurnOut(BaseModel):
     ended_at: datetime | None
     interrupted: bool
     latency_ms: int | None
+    backchannels: str | None = Field(
+        None, description="What the caller said during this answer only to keep it going."
+    )
 
     @classmethod
     def of(cls, turn: ConversationTurn) -> TurnOut:

@@ -165,6 +165,8 @@ class ConversationTurn(Base):
     ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
+    backchannels: Mapped[str | None] = mapped_column(Text)
+    """What the caller said during this answer only to keep it going ("Mm-hm. / Yes.")."""
 
     call: Mapped[Call] = relationship(back_populates="turns", lazy="raise")
 

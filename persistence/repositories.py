@@ -35,6 +35,8 @@ class TurnLike(Protocol):
     def interrupted(self) -> bool: ...
     @property
     def latency_ms(self) -> int | None: ...
+    @property
+    def backchannels(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -304,6 +306,7 @@ class CallRepository:
                 "ended_at": t.ended_at,
                 "interrupted": t.interrupted,
                 "latency_ms": t.latency_ms,
+                "backchannels": t.backchannels,
             }
             for t in turns
         ]

@@ -11,8 +11,11 @@ no marks: what the browser was sent is what the person heard). Everything else i
                                say a short line, keep going)
     → CallTimeLimit          (wrap up, then say goodbye at the maximum length)
     → STT (Whisper)
-    → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
-                               barge-in)
+    → user context aggregator (Silero VAD, batched across calls; `pipeline.turns`: the end of
+                               the turn adapts to the words, the reply is prepared before it,
+                               backchannels don't interrupt the bot, other speech does)
+    → IdlePrompts            (a silent caller: "Take your time.", "Are you still there?",
+                               then a polite goodbye)
     → AudioStop              (the caller's audio goes no further)
     → LLM (GPT-4o, end_call and opt_out tools), or without one GuidedDialogue (the guided
                                check-in)
@@ -66,12 +69,13 @@ from bot.tools import (
     opt_out_handler,
 )
 from pipeline.observers import CallRecorder, RecordSink, observe_without_audio
-from pipeline.turns import PauseTolerantTurnStop
+from pipeline.turns import AdaptiveTurnStop, BackchannelTurnStart, TurnPauses
 from pipeline.vad import BatchedSileroVAD
 from processors.audio_stop import AudioStop
 from processors.call_time_limit import CallTimeLimit
 from processors.guided_dialogue import GuidedDialogue
 from processors.hold_cue import CueAudio, HoldCue
+from processors.idle_prompts import IdlePrompts
 from processors.playback_marks import PlaybackMarks
 from processors.red_flags import RedFlagCheck, RedFlagWatcher
 from processors.service_fallback import ServiceErrorFallback
@@ -85,6 +89,9 @@ BROWSER_IN_SAMPLE_RATE = 16_000
 """The browser's microphone, as pipecat resamples it from WebRTC's 48 kHz: what Silero and
 Whisper take as they are."""
 BROWSER_OUT_SAMPLE_RATE = 24_000
+HOLD_CUE_MIN_AFTER_TURN = 1.0
+"""The hold cue never comes sooner than this after the end of the turn: about what an answer
+takes at best, so a turn that ended late still gets its answer without an "Mm-hmm." first."""
 
 
 @dataclass(frozen=True)
@@ -188,10 +195,12 @@ def build_call_worker(
     on_opt_out: Callable[[str], None] | None = None,
     greeting: list[str] | None = None,
     care: CallCare | None = None,
+    patience: float = 1.0,
 ) -> BuiltCall:
     """One call's worker. ``on_bot_ends_call(reason)`` is told when the bot ends the call and
     ``on_opt_out(reason)`` (default: ``on_bot_ends_call``) when it ends it because the person
-    asked never to be called again; ``greeting`` is the opening (default: the generic one)."""
+    asked never to be called again; ``greeting`` is the opening (default: the generic one);
+    ``patience`` stretches every end-of-turn pause (the person's pause profile)."""
     transport = line.transport
     on_opt_out = on_opt_out or on_bot_ends_call
     checkin: CheckinDialogue | None = None
@@ -212,9 +221,19 @@ def build_call_worker(
             tools.append(CONNECT_CAREGIVER)
         dialogue = services.llm
         context = LLMContext(tools=ToolsSchema(standard_tools=tools))
-    # Older callers pause mid-sentence: a turn ends only after VAD silence plus a further
-    # pause, and only once there is a transcript (see README, "Turn-taking").
-    turn_stop = PauseTolerantTurnStop(pause_seconds=settings.user_turn_pause_seconds)
+    # Older callers pause mid-sentence, and nobody likes waiting for an answer: the turn ends
+    # after a pause that depends on the words so far, and with a model the answer is prepared
+    # during it (see README, "Turn-taking for older callers").
+    turn_stop = AdaptiveTurnStop(
+        pauses=TurnPauses(
+            complete=settings.turn_pause_complete_seconds,
+            unsure=settings.user_turn_pause_seconds,
+            incomplete=settings.turn_pause_incomplete_seconds,
+        ),
+        patience=patience,
+        preemptive=settings.preemptive_replies and services.llm is not None,
+    )
+    recorder = CallRecorder(call_id, sink, spoken_by=transport.output(), turn_stop=turn_stop)
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -223,7 +242,10 @@ def build_call_worker(
                 params=VADParams(stop_secs=settings.vad_stop_seconds),
                 batcher=services.vad,
             ),
-            user_turn_strategies=UserTurnStrategies(stop=[turn_stop]),
+            user_turn_strategies=UserTurnStrategies(
+                start=[BackchannelTurnStart(interrupt_after=settings.interrupt_after_seconds)],
+                stop=[turn_stop],
+            ),
         ),
     )
     voicemail = VoicemailDrop()
@@ -245,17 +267,26 @@ def build_call_worker(
             services.stt,
             *watcher,
             user_aggregator,
+            IdlePrompts(
+                after=settings.idle_prompt_seconds,
+                lines=prompts.IDLE_LINES,
+                goodbye=prompts.IDLE_GOODBYE,
+                on_end=on_bot_ends_call,
+            ),
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
             dialogue,
             services.tts,
-            HoldCue(_cue_audio(services.tts), after=settings.hold_cue_seconds),
+            HoldCue(
+                _cue_audio(services.tts),
+                after=settings.hold_cue_seconds,
+                min_after_turn=HOLD_CUE_MIN_AFTER_TURN,
+            ),
             *line.before_output,
             transport.output(),
             AudioStop(OutputAudioRawFrame, name="bot-audio-stop"),
             assistant_aggregator,
         ]
     )
-    recorder = CallRecorder(call_id, sink, spoken_by=transport.output(), turn_stop=turn_stop)
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(

@@ -47,6 +47,8 @@ class TurnRecord:
     ended_at: datetime | None
     interrupted: bool = False
     latency_ms: int | None = None
+    backchannels: str | None = None
+    """What the caller said during this answer only to keep it going ("Mm-hm. / Yes.")."""
 
     def to_event(self) -> CallEvent:
         data = asdict(self)

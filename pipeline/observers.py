@@ -42,7 +42,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
-from pipeline.turns import PauseTolerantTurnStop
+from pipeline.turns import AdaptiveTurnStop, CallerBackchannelFrame
 from processors.playback_marks import mark_name
 
 
@@ -64,6 +64,7 @@ class _OpenTurn:
     ended_at: datetime | None = None
     interrupted: bool = False
     latency_ms: int | None = None
+    backchannels: list[str] = field(default_factory=list)
 
 
 class CallRecorder(BaseObserver):
@@ -76,7 +77,7 @@ class CallRecorder(BaseObserver):
         sink: RecordSink,
         *,
         spoken_by: FrameProcessor,
-        turn_stop: PauseTolerantTurnStop | None = None,
+        turn_stop: AdaptiveTurnStop | None = None,
     ) -> None:
         super().__init__()
         self._call_id = call_id
@@ -121,6 +122,8 @@ class CallRecorder(BaseObserver):
             if isinstance(frame.message, dict) and frame.message.get("event") == "mark":
                 self._marks_echoed = True
                 self._heard_marks.add(str(frame.message.get("name")))
+        elif isinstance(frame, CallerBackchannelFrame):
+            self._on_backchannel(frame.text)
         elif isinstance(frame, ErrorFrame):
             self._sink.submit(CallNote(self._call_id, error=frame.error))
 
@@ -156,6 +159,18 @@ class CallRecorder(BaseObserver):
         if self._user is None:
             self._user = _OpenTurn(TurnRole.USER, _now())
         self._user.parts.append(text)
+
+    def _on_backchannel(self, text: str) -> None:
+        """The caller's last words were a backchannel: they belong to the answer they
+        overlapped, not to the caller's next turn."""
+        if self._user is not None and self._user.parts and self._user.parts[-1] == text:
+            self._user.parts.pop()
+            if not self._user.parts:
+                self._user = None
+        if self._assistant is not None:
+            self._assistant.backchannels.append(text)
+        else:
+            self._log.info("A backchannel came after the answer it overlapped was recorded")
 
     def _on_bot_started(self) -> None:
         self._bot_speaking = True
@@ -209,6 +224,7 @@ class CallRecorder(BaseObserver):
                 ended_at=max(ended_at, turn.started_at),
                 interrupted=turn.interrupted,
                 latency_ms=turn.latency_ms,
+                backchannels=" / ".join(turn.backchannels) or None,
             )
         )
 

@@ -4,7 +4,9 @@ silence after they stop talking.
 Consumes nothing; forwards every frame. It sits right after text-to-speech. The caller's last
 word is the VAD's "stopped" moment minus its silence window (`VADUserStoppedSpeakingFrame`'s
 ``stop_secs``). Once their turn is over (`UserStoppedSpeakingFrame`), if no audio of the answer
-has come out of text-to-speech ``after`` seconds from that last word, the cue's audio (made
+has come out of text-to-speech ``after`` seconds from that last word (and at least
+``min_after_turn`` seconds after the turn ended: a turn the caller left mid-sentence ends
+late, and its answer still gets the time an answer takes), the cue's audio (made
 once per process and kept, like the fallback line) is pushed to the output, past
 text-to-speech, which may be the slow part. The answer plays after the cue; if it never comes,
 `ServiceErrorFallback`'s reply deadline still cancels it and the fallback line is said.
@@ -51,10 +53,11 @@ class ReplyAudioFrame(SystemFrame):
 
 
 class HoldCue(FrameProcessor):
-    def __init__(self, audio: CueAudio, *, after: float) -> None:
+    def __init__(self, audio: CueAudio, *, after: float, min_after_turn: float = 0.0) -> None:
         super().__init__(enable_direct_mode=True)  # a pass-through: no queue of its own
         self._audio = audio
         self._after = after
+        self._min_after_turn = min_after_turn
         self._last_word: float | None = None
         self._awaiting_answer = False
         self._timer: asyncio.Task[None] | None = None
@@ -75,7 +78,9 @@ class HoldCue(FrameProcessor):
             last_word = self._last_word if self._last_word is not None else time.monotonic()
             self._last_word = None
             if self._after > 0:
-                delay = max(0.0, last_word + self._after - time.monotonic())
+                # Never sooner than an answer can come once the turn is over: a turn that
+                # ended late (the caller had stopped mid-sentence) still gets its chance.
+                delay = max(self._min_after_turn, last_word + self._after - time.monotonic())
                 self._timer = self.create_task(self._cue_after(delay), "hold-cue")
         elif isinstance(
             frame, (UserStartedSpeakingFrame, VADUserStartedSpeakingFrame, InterruptionFrame)

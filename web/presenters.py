@@ -118,6 +118,7 @@ def turn_view(turn: ConversationTurn | dict[str, Any]) -> TurnView:
             "ended_at": iso(turn.ended_at),
             "interrupted": turn.interrupted,
             "latency_ms": turn.latency_ms,
+            "backchannels": turn.backchannels,
         }
     else:
         data = {
@@ -133,6 +134,7 @@ def turn_view(turn: ConversationTurn | dict[str, Any]) -> TurnView:
         "ended_at": data.get("ended_at"),
         "interrupted": bool(data.get("interrupted")),
         "latency_ms": data.get("latency_ms"),
+        "backchannels": data.get("backchannels"),
     }
 
 

@@ -152,6 +152,15 @@ WRAP_UP_NOTE = (
 TIME_UP_GOODBYE = (
     "We've been chatting for a while, so I'll let you go now. Thank you, and take care. Goodbye!"
 )
+IDLE_LINES = (
+    "Take your time, there's no rush. I'm listening.",
+    "Are you still there? If you can hear me, just say hello.",
+)
+"""Said when the caller has been silent a while (`processors.idle_prompts`), one after the other."""
+IDLE_GOODBYE = (
+    "I haven't heard anything for a little while, so I'll let you go now. "
+    "We'll call again soon. Take care. Goodbye!"
+)
 SHUTDOWN_GOODBYE = "I'm sorry, I have to go now. Someone will call you again soon. Goodbye!"
 """Said when the server shuts down mid-call and the call can't wait for its end."""
 DEFAULT_GOODBYE = DEFAULT_SCRIPT.goodbye

@@ -30,7 +30,7 @@ from pipecat.utils.text.base_text_aggregator import TextType
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
 from pipeline.observers import AudioBlindWorkerObserver, CallRecorder, observe_without_audio
-from pipeline.turns import PauseTolerantTurnStop
+from pipeline.turns import AdaptiveTurnStop, TurnPauses
 from processors.playback_marks import mark_name
 
 CALL_ID = 7
@@ -350,7 +350,7 @@ async def test_observers_of_a_call_worker_get_every_frame_but_raw_audio() -> Non
 
 async def test_each_answer_logs_its_timing_from_the_end_of_turn_decision() -> None:
     sink = ListSink()
-    turn_stop = PauseTolerantTurnStop(pause_seconds=0.9)
+    turn_stop = AdaptiveTurnStop(pauses=TurnPauses())
     output, other = FrameProcessor(name="output"), FrameProcessor(name="other")
     recorder = CallRecorder(CALL_ID, sink, spoken_by=output, turn_stop=turn_stop)
     lines: list[str] = []

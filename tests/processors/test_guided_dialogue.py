@@ -33,7 +33,7 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from bot.checkin import DEFAULT_SCRIPT, OPT_OUT_REASON, CheckinDialogue
-from pipeline.turns import PauseTolerantTurnStop
+from pipeline.turns import AdaptiveTurnStop, TurnPauses
 from processors.guided_dialogue import GuidedDialogue
 
 QUESTIONS = [q.text for q in DEFAULT_SCRIPT.questions]
@@ -330,7 +330,9 @@ async def test_the_conversation_is_recorded_in_the_context_as_with_a_model() -> 
     user, assistant = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
-            user_turn_strategies=UserTurnStrategies(stop=[PauseTolerantTurnStop(pause_seconds=0.1)])
+            user_turn_strategies=UserTurnStrategies(
+                stop=[AdaptiveTurnStop(pauses=TurnPauses(0.1, 0.1, 0.1))]
+            )
         ),
     )
     ended_for: list[str] = []

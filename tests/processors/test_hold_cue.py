@@ -115,3 +115,28 @@ async def test_no_cue_while_its_audio_is_not_made_and_none_when_turned_off() -> 
         expected_up_frames=[],
     )
     assert off == []
+
+
+async def test_a_turn_that_ended_late_gives_its_answer_time_before_the_cue() -> None:
+    """The caller stopped mid-sentence, so the turn ended long after their last word: the cue
+    waits ``min_after_turn`` from the end of the turn, not ``after`` from the last word."""
+    asked_at: list[float] = []
+    turn_ended = time.monotonic() + 0.5
+    await run_test(
+        HoldCue(cue_audio(asked_at), after=0.3, min_after_turn=0.4),
+        frames_to_send=[
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),
+            SleepFrame(sleep=0.5),
+            UserStoppedSpeakingFrame(),
+            SleepFrame(sleep=0.6),
+        ],
+        expected_down_frames=[
+            VADUserStoppedSpeakingFrame,
+            UserStoppedSpeakingFrame,
+            TTSAudioRawFrame,
+            TTSAudioRawFrame,
+        ],
+        expected_up_frames=[HoldCueFrame],
+    )
+    (cue_at,) = asked_at
+    assert 0.35 <= cue_at - turn_ended <= 0.55, cue_at - turn_ended

@@ -50,6 +50,8 @@ function addTurn(turn) {
   }
   item.querySelector(".turn-interrupted").hidden = !turn.interrupted;
   item.querySelector(".turn-text").textContent = turn.text;
+  item.querySelector(".turn-backchannels").hidden = !turn.backchannels;
+  item.querySelector(".turn-backchannels-text").textContent = turn.backchannels || "";
 
   const atBottom = window.innerHeight + window.scrollY >= document.body.scrollHeight - 120;
   const next = [...transcript.children].find((row) => Number(row.dataset.sequence) > turn.sequence);

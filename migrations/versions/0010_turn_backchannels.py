@@ -1,0 +1,27 @@
+"""Turns: `conversation_turns.backchannels`, what the caller said during an answer only to keep
+it going ("Mm-hm. / Yes."), kept with that answer instead of being answered.
+
+Revision ID: 0010
+Revises: 0006
+Create Date: 2026-12-05
+"""
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "0010"
+down_revision: str | None = "0006"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("conversation_turns", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("backchannels", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("conversation_turns", schema=None) as batch_op:
+        batch_op.drop_column("backchannels")
