@@ -1,0 +1,235 @@
+"""The turn strategies (`pipeline.turns`) inside pipecat's real user context aggregator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+
+from pipecat.frames.frames import (
+    BotStartedSpeakingFrame,
+    EagerEndOfTurnCancelFrame,
+    Frame,
+    InterruptionFrame,
+    LLMContextFrame,
+    TranscriptionFrame,
+    UserStartedSpeakingFrame,
+    UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
+)
+from pipecat.pipeline.pipeline import Pipeline
+from pipecat.processors.aggregators.llm_context import LLMContext
+from pipecat.processors.aggregators.llm_response_universal import (
+    LLMContextAggregatorPair,
+    LLMUserAggregatorParams,
+)
+from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
+from pipecat.tests.utils import SleepFrame, run_test
+from pipecat.turns.user_turn_strategies import UserTurnStrategies
+
+from pipeline.turns import (
+    AdaptiveTurnStop,
+    BackchannelTurnStart,
+    CallerBackchannelFrame,
+    TurnPauses,
+)
+
+PAUSES = TurnPauses(complete=0.1, unsure=0.3, incomplete=0.8)
+
+
+def said(text: str) -> TranscriptionFrame:
+    return TranscriptionFrame(text, "caller", "now")
+
+
+def stretch(text: str, *, seconds: float = 0.2) -> list[Frame]:
+    """One stretch of the caller's speech as the pipeline sees it: the VAD hears it start and
+    stop, and the transcript arrives a moment after the stop (segmented speech-to-text)."""
+    return [
+        VADUserStartedSpeakingFrame(),
+        SleepFrame(sleep=seconds),
+        VADUserStoppedSpeakingFrame(stop_secs=0.0),
+        SleepFrame(sleep=0.05),
+        said(text),
+    ]
+
+
+class Clock(FrameProcessor):
+    """Notes when each frame reaches it (after the aggregator)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[tuple[float, Frame]] = []
+
+    async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
+        await super().process_frame(frame, direction)
+        if direction is FrameDirection.DOWNSTREAM:
+            self.seen.append((time.monotonic(), frame))
+        await self.push_frame(frame, direction)
+
+
+async def run_turns(
+    frames: Sequence[Frame],
+    *,
+    preemptive: bool = True,
+    interrupt_after: float = 0.3,
+) -> tuple[list[Frame], AdaptiveTurnStop, float]:
+    stop = AdaptiveTurnStop(pauses=PAUSES, preemptive=preemptive)
+    user, _assistant = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(
+            user_turn_strategies=UserTurnStrategies(
+                start=[BackchannelTurnStart(interrupt_after=interrupt_after)], stop=[stop]
+            )
+        ),
+    )
+    started = time.monotonic()
+    down, _up = await run_test(user, frames_to_send=list(frames))
+    return list(down), stop, started
+
+
+def of(frames: Sequence[Frame], kind: type[Frame]) -> list[Frame]:
+    return [f for f in frames if isinstance(f, kind)]
+
+
+def speculative_texts(frames: Sequence[Frame]) -> list[str]:
+    return [
+        str(f.context.messages[-1]["content"])  # type: ignore[index]
+        for f in of(frames, LLMContextFrame)
+        if isinstance(f, LLMContextFrame) and f.speculation
+    ]
+
+
+async def test_a_finished_answer_is_prepared_at_once_and_the_turn_ends_quickly() -> None:
+    down, stop, _ = await run_turns([*stretch("Not too bad, thank you."), SleepFrame(sleep=0.4)])
+    assert speculative_texts(down) == ["Not too bad, thank you."]
+    assert len(of(down, UserStoppedSpeakingFrame)) == 1
+    # The held reply answers the turn: the model isn't asked a second time.
+    assert len(of(down, LLMContextFrame)) == 1
+    assert (stop.speculations.started, stop.speculations.used) == (1, 1)
+    assert stop.speculations.cancelled == 0
+
+
+async def test_the_turn_ends_after_the_pause_its_words_ask_for() -> None:
+    # Timed with a processor after the aggregator: from the VAD's stop to the end of the turn.
+    for text, pause in [("Not too bad.", PAUSES.complete), ("I slept well", PAUSES.unsure)]:
+        clock = Clock()
+        stop = AdaptiveTurnStop(pauses=PAUSES)
+        user, _ = LLMContextAggregatorPair(
+            LLMContext(),
+            user_params=LLMUserAggregatorParams(
+                user_turn_strategies=UserTurnStrategies(stop=[stop])
+            ),
+        )
+        await run_test(Pipeline([user, clock]), frames_to_send=[*stretch(text), SleepFrame(0.6)])
+        [vad_stop] = [t for t, f in clock.seen if isinstance(f, VADUserStoppedSpeakingFrame)]
+        [turn_end] = [t for t, f in clock.seen if isinstance(f, UserStoppedSpeakingFrame)]
+        assert pause - 0.02 <= turn_end - vad_stop <= pause + 0.15, (text, turn_end - vad_stop)
+
+
+async def test_words_that_stop_mid_clause_get_patience_and_no_early_reply() -> None:
+    down, stop, _ = await run_turns(
+        [
+            *stretch("I went to the shop and"),
+            SleepFrame(sleep=0.5),  # shorter than the 0.8 s a dangling "and" gets
+            *stretch("bought some milk."),
+            SleepFrame(sleep=0.4),
+        ]
+    )
+    # No reply was prepared for the fragment; one turn, answered on the whole sentence.
+    assert speculative_texts(down) == ["I went to the shop and bought some milk."]
+    assert len(of(down, UserStoppedSpeakingFrame)) == 1
+    assert of(down, EagerEndOfTurnCancelFrame) == []
+    assert stop.speculations.cancelled == 0
+
+
+async def test_a_caller_who_goes_on_withdraws_the_prepared_reply() -> None:
+    pauses = TurnPauses(complete=0.4, unsure=0.5, incomplete=0.8)
+    stop = AdaptiveTurnStop(pauses=pauses, preemptive=True)
+    user, _ = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(user_turn_strategies=UserTurnStrategies(stop=[stop])),
+    )
+    down, _up = await run_test(
+        user,
+        frames_to_send=[
+            *stretch("I slept well."),
+            SleepFrame(sleep=0.2),  # they go on before the 0.4 s pause is over
+            *stretch("But my back hurts."),
+            SleepFrame(sleep=0.6),
+        ],
+    )
+    assert speculative_texts(down) == ["I slept well.", "I slept well. But my back hurts."]
+    assert len(of(down, EagerEndOfTurnCancelFrame)) == 1
+    assert len(of(down, UserStoppedSpeakingFrame)) == 1
+    assert len(of(down, LLMContextFrame)) == 2  # both speculative: the second one is used
+    assert (stop.speculations.started, stop.speculations.used, stop.speculations.cancelled) == (
+        2,
+        1,
+        1,
+    )
+
+
+async def test_without_preemption_the_model_is_asked_at_the_end_of_the_turn() -> None:
+    down, stop, _ = await run_turns(
+        [*stretch("Not too bad."), SleepFrame(sleep=0.4)], preemptive=False
+    )
+    [context] = of(down, LLMContextFrame)
+    assert isinstance(context, LLMContextFrame) and not context.speculation
+    assert stop.speculations.started == 0
+
+
+async def test_a_backchannel_while_the_bot_talks_does_not_interrupt_it() -> None:
+    down, _stop, _ = await run_turns(
+        [
+            BotStartedSpeakingFrame(),
+            *stretch("Mm-hm.", seconds=0.15),
+            SleepFrame(sleep=0.5),
+        ]
+    )
+    assert of(down, UserStartedSpeakingFrame) == []
+    assert of(down, InterruptionFrame) == []
+    assert of(down, LLMContextFrame) == []
+    assert [f.text for f in of(down, CallerBackchannelFrame)] == ["Mm-hm."]  # type: ignore[attr-defined]
+
+
+async def test_a_short_word_that_is_not_a_backchannel_interrupts_once_transcribed() -> None:
+    down, _stop, _ = await run_turns(
+        [BotStartedSpeakingFrame(), *stretch("Wait.", seconds=0.15), SleepFrame(sleep=0.4)]
+    )
+    assert len(of(down, UserStartedSpeakingFrame)) == 1
+    assert len(of(down, InterruptionFrame)) >= 1
+    assert of(down, CallerBackchannelFrame) == []
+    assert speculative_texts(down) == ["Wait."]
+
+
+async def test_longer_speech_over_the_bot_interrupts_before_its_words_are_known() -> None:
+    clock = Clock()
+    user, _ = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(
+            user_turn_strategies=UserTurnStrategies(
+                start=[BackchannelTurnStart(interrupt_after=0.3)],
+                stop=[AdaptiveTurnStop(pauses=PAUSES)],
+            )
+        ),
+    )
+    await run_test(
+        Pipeline([user, clock]),
+        frames_to_send=[
+            BotStartedSpeakingFrame(),
+            VADUserStartedSpeakingFrame(),
+            SleepFrame(sleep=0.8),  # still talking
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),
+            said("Hold on, I need to tell you something."),
+            SleepFrame(sleep=0.3),
+        ],
+    )
+    [vad_start] = [t for t, f in clock.seen if isinstance(f, VADUserStartedSpeakingFrame)]
+    [turn_start] = [t for t, f in clock.seen if isinstance(f, UserStartedSpeakingFrame)]
+    assert 0.25 <= turn_start - vad_start <= 0.45, turn_start - vad_start
+
+
+async def test_when_the_bot_is_silent_speech_starts_the_turn_at_once() -> None:
+    down, _stop, _ = await run_turns([*stretch("Hello?"), SleepFrame(sleep=0.5)])
+    assert len(of(down, UserStartedSpeakingFrame)) == 1
+    assert len(of(down, UserStoppedSpeakingFrame)) == 1
