@@ -218,7 +218,7 @@ class Settings(BaseSettings):
         ),
     )
     interrupt_after_seconds: float = Field(
-        default=0.5,
+        default=0.8,
         ge=0.2,
         le=3.0,
         description=(

@@ -43,6 +43,7 @@ from pipecat.processors.frame_processor import FrameProcessor
 from persistence.models import TurnRole
 from pipeline.events import CallNote, TurnRecord
 from pipeline.turns import AdaptiveTurnStop, CallerBackchannelFrame
+from processors.idle_prompts import IdlePromptFrame
 from processors.playback_marks import mark_name
 
 
@@ -122,6 +123,8 @@ class CallRecorder(BaseObserver):
             if isinstance(frame.message, dict) and frame.message.get("event") == "mark":
                 self._marks_echoed = True
                 self._heard_marks.add(str(frame.message.get("name")))
+        elif isinstance(frame, IdlePromptFrame):
+            self._close_assistant()  # a prompt after a silence is a turn of its own
         elif isinstance(frame, CallerBackchannelFrame):
             self._on_backchannel(frame.text)
         elif isinstance(frame, ErrorFrame):

@@ -8,6 +8,7 @@ or the bot speaking again stops it. When it runs out it pushes a gentle line dow
 first ``lines[0]`` ("Take your time."), then ``lines[1]`` ("Are you still there?"); after
 that, ``goodbye`` and the end of the call (`processors.call_end.say_goodbye_and_end`, the
 reason "no response" told to ``on_end``). Anything the caller says starts the count again.
+Each line is preceded by an `IdlePromptFrame`, so the recorder keeps it as a turn of its own.
 Sits right after the user context aggregator.
 """
 
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -23,6 +25,7 @@ from pipecat.frames.frames import (
     CancelFrame,
     EndFrame,
     Frame,
+    SystemFrame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -32,6 +35,11 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from processors.call_end import say_goodbye_and_end
 
 NO_RESPONSE = "no response"
+
+
+@dataclass
+class IdlePromptFrame(SystemFrame):
+    """Downstream, just before a prompt: what the bot says next is a turn of its own."""
 
 
 class IdlePrompts(FrameProcessor):
@@ -88,10 +96,12 @@ class IdlePrompts(FrameProcessor):
             line = self._lines[self._prompted]
             self._prompted += 1
             logger.info(f"The caller said nothing for {self._after:.0f} s: prompt {self._prompted}")
+            await self.push_frame(IdlePromptFrame())
             await self.push_frame(TTSSpeakFrame(line))
             return
         logger.info("The caller has said nothing after every prompt: ending the call")
         self._ended = True
+        await self.push_frame(IdlePromptFrame())
         await say_goodbye_and_end(
             self.push_frame, self._on_end, goodbye=self._goodbye, reason=NO_RESPONSE
         )

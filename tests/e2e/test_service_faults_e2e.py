@@ -4,7 +4,7 @@ all is well again. Every
 caller line gets something audible within 3 s of the caller's last word (measured at the
 simulated caller: the end of its speech to the first bot audio it receives), the call goes
 on, and after the outage the bot answers normally again. Then, with the default turn-taking
-(1.4 s from the caller's last word to the end of their turn), a hung model and a hung voice:
+(0.4–0.85 s from the caller's last word to the end of their turn), a hung model and a hung voice:
 a short "Mm-hmm." from memory 2.2 s after the last word, then the fallback line, never 3 s
 without bot audio. SQLite only: the database plays no part in this."""
 
@@ -39,7 +39,7 @@ SILENCE_LIMIT = 3.0
 FAST_TURNS: dict[str, Any] = {
     # Turn-taking as short as the settings allow, so the end of the caller's speech and the
     # end of their turn are about half a second apart and the 3 s can be measured from the
-    # caller's last word (with the defaults the turn ends about 1.4 s after it).
+    # caller's last word (with the defaults the turn ends 0.4–2.75 s after it, by its words).
     "vad_stop_seconds": 0.3,
     "user_turn_pause_seconds": 0.3,
     "reply_deadline_seconds": 2.0,
@@ -164,8 +164,9 @@ def _longest_silence(heard: list[tuple[float, float, float]]) -> float:
 async def test_with_the_default_turn_taking_a_slow_answer_is_bridged_by_a_cue(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    # The defaults wait 1.4 s after the caller's last word before their turn is over, and
-    # give the answer 2.5 s after that: a hung model or voice used to mean about 4 s of silence.
+    # The defaults end the turn 0.4–0.85 s after the caller's last word (2.75 s mid-clause),
+    # and give the answer 2.5 s after that: without the cue a hung model or voice would mean
+    # over 3 s of silence.
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'cue.db'}"
     api_key = await create_api_key(database_url)
     async with (
@@ -178,7 +179,7 @@ async def test_with_the_default_turn_taking_a_slow_answer_is_bridged_by_a_cue(
         httpx.AsyncClient(base_url=running.server.base_url, timeout=10) as webhooks,
     ):
         settings = running.settings
-        assert (settings.vad_stop_seconds, settings.user_turn_pause_seconds) == (0.5, 0.9)
+        assert (settings.vad_stop_seconds, settings.user_turn_pause_seconds) == (0.25, 0.6)
         assert (settings.reply_deadline_seconds, settings.hold_cue_seconds) == (2.5, 2.2)
         openai = running.openai
         response = await api.post("/api/calls", json={"to": "+14155550100"})

@@ -107,7 +107,15 @@ async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallReposit
     call_id = await _placed(calls_repo)
     start = datetime.now(UTC)
     turns = [
-        TurnRecord(call_id, 1, TurnRole.ASSISTANT, "Hello!", start, start + timedelta(seconds=2)),
+        TurnRecord(
+            call_id,
+            1,
+            TurnRole.ASSISTANT,
+            "Hello!",
+            start,
+            start + timedelta(seconds=2),
+            backchannels="Mm-hm. / Yes.",
+        ),
         TurnRecord(call_id, 2, TurnRole.USER, "Hi there", start + timedelta(seconds=3), None),
         TurnRecord(
             call_id, 3, TurnRole.ASSISTANT, "How are", start, None, interrupted=True, latency_ms=812
@@ -123,6 +131,7 @@ async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallReposit
         (3, TurnRole.ASSISTANT, "How are"),
     ]
     assert call.turns[2].interrupted and call.turns[2].latency_ms == 812
+    assert [t.backchannels for t in call.turns] == ["Mm-hm. / Yes.", None, None]
 
 
 async def test_end_reason_first_writer_wins_and_errors_accumulate(

@@ -24,6 +24,7 @@ class Line:
     ended_at: datetime | None = None
     interrupted: bool = False
     latency_ms: int | None = None
+    backchannels: str | None = None
 
 
 def turns_of(call_id: int, lines: Sequence[Line], start: datetime) -> list[Line]:
