@@ -65,6 +65,8 @@ class CallBrief:
     connect_to: CaregiverLine | None = None
     """Whom the bot may put the call through to when something is urgent: the first caregiver
     who asked to be phoned (contact by `call`); None: nobody (the bot then offers nothing)."""
+    patience: float = 1.0
+    """Their pause profile: a factor on every end-of-turn pause (`pipeline.turns`)."""
 
     @property
     def personal(self) -> bool:
@@ -81,6 +83,7 @@ class CallBrief:
             notes=(senior.notes or "").strip(),
             language=senior.language or "en",
             memory=(memory or "").strip() or None,
+            patience=senior.turn_patience or 1.0,
         )
 
 

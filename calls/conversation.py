@@ -26,6 +26,7 @@ from calls.briefs import GENERIC_BRIEF, CallBrief
 from calls.recorder import RecordWriter
 from pipeline.builder import BuiltCall, CallCare, MediaStream, build_call_worker, twilio_line
 from pipeline.events import CallEvent, CallNote, EventBus
+from pipeline.turns import next_patience
 from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
 from settings import MissingConfiguration, Settings
 from telephony.twilio_client import TwilioError, TwilioGateway
@@ -183,6 +184,7 @@ async def run_conversation(
         care=call_care(stream, brief, clients, alerts, twilio, ending)
         if settings.red_flags
         else None,
+        patience=brief.patience,
     )
     if active_calls is not None:
         active_calls.attach(
@@ -202,6 +204,8 @@ async def run_conversation(
             log=logger.bind(call_id=stream.call_id, call_sid=stream.call_sid),
         )
     finally:
+        if brief.senior_id is not None and not call.voicemail.leaving:
+            writer.submit(CallNote(stream.call_id, turn_patience=learnt_patience(call, settings)))
         if twilio is not None and ending.bot_hangs_up:
             await _hang_up_quietly(twilio, stream.call_sid)
 
@@ -269,6 +273,18 @@ def call_care(
         return True
 
     return CallCare(on_red_flag, clients.red_flag_check, line.spoken, put_through)
+
+
+def learnt_patience(call: BuiltCall, settings: Settings) -> float:
+    """The person's pause profile after this call (see `pipeline.turns.next_patience`)."""
+    stop = call.turn_stop
+    return next_patience(
+        stop.patience,
+        resumed_pauses=stop.resumed_pauses,
+        cut_ins=stop.cut_ins,
+        longest_wait=(settings.vad_stop_seconds + settings.turn_pause_incomplete_seconds)
+        * stop.patience,
+    )
 
 
 def system_prompt(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str:

@@ -80,6 +80,8 @@ class RecordWriter:
             await self._publish(await self._to_publish.get())
 
     async def _publish(self, item: TurnRecord | CallNote) -> None:
+        if isinstance(item, CallNote) and not (item.error or item.end_reason or item.opted_out):
+            return  # nothing a page shows (a pause profile)
         event = (
             item.to_event()
             if isinstance(item, TurnRecord)
@@ -133,6 +135,8 @@ class RecordWriter:
                     await self._calls.note_end_reason(item.call_id, item.end_reason)
                 if item.opted_out:
                     await self._opt_out(item)
+                if item.turn_patience is not None and self._seniors is not None:
+                    await self._seniors.set_turn_patience_by_call(item.call_id, item.turn_patience)
 
     async def _opt_out(self, note: CallNote) -> None:
         if self._seniors is None:

@@ -233,6 +233,9 @@ class Senior(Base):
     do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
     do_not_call_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     do_not_call_reason: Mapped[str | None] = mapped_column(String(200))
+    turn_patience: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
+    """Their pause profile: how much longer than usual carecall waits before it takes their
+    turn as over, learnt from their calls (`pipeline.turns.next_patience`)."""
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), default=utcnow, onupdate=utcnow

@@ -200,6 +200,17 @@ class SeniorRepository:
             },
         )
 
+    async def set_turn_patience_by_call(self, call_id: int, patience: float) -> None:
+        """Store the pause profile learnt from this call on the person it was for (none: a
+        number not on the roster)."""
+        async with self._sessions.begin() as session:
+            call = await session.get(Call, call_id)
+            if call is None or call.senior_id is None:
+                return
+            await session.execute(
+                update(Senior).where(Senior.id == call.senior_id).values(turn_patience=patience)
+            )
+
     async def opt_out_by_call(self, call_id: int, reason: str) -> int | None:
         """The person asked during this call not to be called again: mark them do-not-call and
         close the call's check-in as opted out. Returns the senior's id (None: the call was

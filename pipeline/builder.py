@@ -176,6 +176,8 @@ class BuiltCall:
     greeting: list[str]
     voicemail: VoicemailDrop
     """Leaves a message and ends the call when an answering machine took it."""
+    turn_stop: AdaptiveTurnStop
+    """When the caller's turns ended, and what the call showed of their pauses."""
     checkin: CheckinDialogue | None = None
     """The guided check-in, when there is no model: its `answers` are the caller's answers."""
 
@@ -303,7 +305,7 @@ def build_call_worker(
         greeting = prompts.greeting(
             bot_name=settings.bot_name, organization_name=settings.organization_name
         )
-    return BuiltCall(worker, line, recorder, greeting, voicemail, checkin)
+    return BuiltCall(worker, line, recorder, greeting, voicemail, turn_stop, checkin)
 
 
 def _red_flag_watcher(

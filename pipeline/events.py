@@ -66,6 +66,8 @@ class CallNote:
     error: str | None = None
     end_reason: str | None = None
     opted_out: bool = False
+    turn_patience: float | None = None
+    """The person's pause profile after this call (`pipeline.turns.next_patience`)."""
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from bot.checkin import OPT_OUT_REASON
+from calls.briefs import CallBrief
 from calls.recorder import RecordWriter
 from checkins.roster import ConsentInput, RosterService, SeniorInput
 from persistence.database import create_session_factory
@@ -133,3 +134,30 @@ async def test_an_ordinary_end_marks_no_one(
     await writer.stop()
     unchanged = await seniors.get(mary.id)
     assert unchanged is not None and not unchanged.do_not_call
+
+
+async def test_a_pause_profile_is_stored_on_the_person_and_published_to_no_one(
+    engine: AsyncEngine, calls_repo: CallRepository
+) -> None:
+    seniors = SeniorRepository(create_session_factory(engine))
+    mary = await RosterService(seniors, FakeClock()).create(
+        SeniorInput("Mary Jones", "+14155550123", "America/Chicago")
+    )
+    assert mary.turn_patience == 1.0  # none learnt yet
+    call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
+    stranger = await calls_repo.create("+14155550999", None)
+    bus = InProcessEventBus()
+    writer = RecordWriter(calls_repo, bus, seniors)
+    writer.start()
+    async with bus.subscribe() as events:
+        writer.submit(CallNote(call.id, turn_patience=1.27))
+        writer.submit(CallNote(stranger.id, turn_patience=1.5))
+        writer.submit(CallNote(call.id, end_reason="caller-hangup"))
+        first = await asyncio.wait_for(anext(events), 5)
+    await writer.drain()
+    await writer.stop()
+
+    assert first.data == {"end_reason": "caller-hangup"}  # the profile is not a page's news
+    stored = await seniors.get(mary.id)
+    assert stored is not None and stored.turn_patience == 1.27
+    assert CallBrief.of(stored).patience == 1.27

@@ -28,10 +28,12 @@ from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from pipeline.turns import (
+    MAX_PATIENCE,
     AdaptiveTurnStop,
     BackchannelTurnStart,
     CallerBackchannelFrame,
     TurnPauses,
+    next_patience,
 )
 
 PAUSES = TurnPauses(complete=0.1, unsure=0.3, incomplete=0.8)
@@ -233,3 +235,47 @@ async def test_when_the_bot_is_silent_speech_starts_the_turn_at_once() -> None:
     down, _stop, _ = await run_turns([*stretch("Hello?"), SleepFrame(sleep=0.5)])
     assert len(of(down, UserStartedSpeakingFrame)) == 1
     assert len(of(down, UserStoppedSpeakingFrame)) == 1
+
+
+def test_the_pause_profile_grows_for_long_pauses_and_cut_ins_and_drifts_back() -> None:
+    # A call with ordinary pauses: nothing to learn, back towards 1.0.
+    assert next_patience(1.0, resumed_pauses=[0.8, 1.2], cut_ins=0, longest_wait=2.75) == 1.0
+    assert next_patience(1.5, resumed_pauses=[], cut_ins=0, longest_wait=2.75) == 1.35
+    # They went on after a 3.2 s silence: 30 % of the way to (3.2 + 0.3) / 2.75.
+    grown = next_patience(1.0, resumed_pauses=[1.0, 3.2], cut_ins=0, longest_wait=2.75)
+    assert grown == round(1.0 + 0.3 * (3.5 / 2.75 - 1.0), 3)
+    # Spoke over two answers that came right after their turn.
+    assert next_patience(1.2, resumed_pauses=[], cut_ins=2, longest_wait=2.75) == round(
+        1.2 + 0.3 * (1.2 * 1.3 - 1.2), 3
+    )
+    # Never past the ceiling.
+    assert next_patience(2.0, resumed_pauses=[9.0], cut_ins=5, longest_wait=2.75) == MAX_PATIENCE
+
+
+async def test_a_call_notes_the_pauses_the_caller_went_on_after() -> None:
+    _down, stop, _ = await run_turns(
+        [
+            *stretch("I went to the shop and"),
+            SleepFrame(sleep=0.5),
+            *stretch("bought some milk."),
+            SleepFrame(sleep=0.4),
+        ]
+    )
+    [pause] = stop.resumed_pauses
+    assert 0.5 <= pause <= 0.7, pause  # 0.05 s to the transcript, 0.5 s more, in this test
+    assert stop.cut_ins == 0
+
+
+async def test_patience_stretches_every_pause() -> None:
+    clock = Clock()
+    stop = AdaptiveTurnStop(pauses=PAUSES, patience=2.0)
+    user, _ = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(user_turn_strategies=UserTurnStrategies(stop=[stop])),
+    )
+    await run_test(
+        Pipeline([user, clock]), frames_to_send=[*stretch("I slept well"), SleepFrame(0.9)]
+    )
+    [vad_stop] = [t for t, f in clock.seen if isinstance(f, VADUserStoppedSpeakingFrame)]
+    [turn_end] = [t for t, f in clock.seen if isinstance(f, UserStoppedSpeakingFrame)]
+    assert 0.58 <= turn_end - vad_stop <= 0.75, turn_end - vad_stop  # 2 × 0.3 s
