@@ -82,6 +82,9 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024
 MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024
 SESSION_MAX_AGE_SECONDS = 12 * 3600
+CREATE_ADMIN_COMMAND = "./scripts/carecall create-admin"
+"""What the log tells a new user to run: the wrapper finds uv even where it is not on PATH
+(pip's user folder), where a bare `uv run carecall …` fails with "uv: command not found"."""
 
 
 _PHONE_NUMBER = re.compile(r"\+\d{6,15}")
@@ -369,9 +372,9 @@ async def _announce(state: AppState) -> None:
         logger.warning(
             "No operator account yet. Create the first one in the browser at "
             f"/setup?code={state.auth.setup_code} on this server (e.g. "
-            f"http://127.0.0.1:8000/setup?code={state.auth.setup_code}), or with\n"
-            "    uv run carecall create-admin --email you@example.org "
-            "--password '<a long password>'"
+            f"http://127.0.0.1:8000/setup?code={state.auth.setup_code}), or in another "
+            "terminal, in carecall's folder:\n"
+            f"    {CREATE_ADMIN_COMMAND} --email you@example.org --password '<a long password>'"
         )
     missing = settings.missing_for_calls()
     if missing:
