@@ -196,7 +196,10 @@ async def test_every_page_works_under_the_policy(
     assert ran is False
     await _until(lambda: len(violations) == 1)
     assert "script-src" in violations[0], violations
-    errors.clear()  # the browser's own line about that refusal
+    # The browser also logs the refusal as a console error, which is what the other browser
+    # tests (Talk's WebRTC among them) watch for.
+    await _until(lambda: any("Content Security Policy" in error for error in errors))
+    errors.clear()
     violations.clear()
 
     # --- the calls list and a call's page: the live feed (websocket) and the answer-time chart
