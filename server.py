@@ -34,6 +34,7 @@ from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
 from api.openapi import document_errors
 from api.rate_limit import ApiRateLimit
+from api.security_headers import SecurityHeaders
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
@@ -69,7 +70,7 @@ from pipeline.redis_bus import RedisEventBus
 from settings import Settings
 from telephony.security import CallTokens, TwilioSignatureChecker
 from telephony.twilio_client import TwilioGateway
-from web import alert_pages, api_keys_page, auth_pages, pages, people_pages
+from web import alert_pages, api_docs, api_keys_page, auth_pages, pages, people_pages
 from web.templating import mount_static
 from wellbeing.alerts import AlertService
 from wellbeing.jobs import RecordJobs
@@ -81,6 +82,9 @@ if TYPE_CHECKING:
 MAX_BODY_BYTES = 64 * 1024
 MAX_WEBSOCKET_MESSAGE_BYTES = 64 * 1024
 SESSION_MAX_AGE_SECONDS = 12 * 3600
+CREATE_ADMIN_COMMAND = "./scripts/carecall create-admin"
+"""What the log tells a new user to run: the wrapper finds uv even where it is not on PATH
+(pip's user folder), where a bare `uv run carecall …` fails with "uv: command not found"."""
 
 
 _PHONE_NUMBER = re.compile(r"\+\d{6,15}")
@@ -268,7 +272,10 @@ def create_app(
             await state.service_clients.aclose()
             await engine.dispose()
 
-    app = FastAPI(title="carecall", version="0.1.0", lifespan=lifespan)
+    # `/docs` is carecall's own page (`web.api_docs`: Swagger UI served from here, no CDN).
+    app = FastAPI(
+        title="carecall", version="0.1.0", lifespan=lifespan, docs_url=None, redoc_url=None
+    )
     app.include_router(calls_api.router, dependencies=[Depends(api_principal)])
     app.include_router(seniors_api.router, dependencies=[Depends(api_principal)])
     app.include_router(webrtc_api.router, dependencies=[Depends(api_principal)])
@@ -278,6 +285,7 @@ def create_app(
     app.include_router(people_pages.router)
     app.include_router(alert_pages.router)
     app.include_router(api_keys_page.router)
+    app.include_router(api_docs.router)
     app.include_router(dashboard_ws.router)
     app.include_router(health_api.router)
     app.include_router(escalations_api.router, dependencies=[Depends(api_principal)])
@@ -339,6 +347,7 @@ def create_app(
     app.add_middleware(BodySizeLimit, max_bytes=MAX_BODY_BYTES)
     app.add_middleware(WebSocketMessageLimit, max_bytes=MAX_WEBSOCKET_MESSAGE_BYTES)
     app.add_middleware(CountWebhookRejections)
+    app.add_middleware(SecurityHeaders)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
 
@@ -363,9 +372,9 @@ async def _announce(state: AppState) -> None:
         logger.warning(
             "No operator account yet. Create the first one in the browser at "
             f"/setup?code={state.auth.setup_code} on this server (e.g. "
-            f"http://127.0.0.1:8000/setup?code={state.auth.setup_code}), or with\n"
-            "    uv run carecall create-admin --email you@example.org "
-            "--password '<a long password>'"
+            f"http://127.0.0.1:8000/setup?code={state.auth.setup_code}), or in another "
+            "terminal, in carecall's folder:\n"
+            f"    {CREATE_ADMIN_COMMAND} --email you@example.org --password '<a long password>'"
         )
     missing = settings.missing_for_calls()
     if missing:

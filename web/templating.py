@@ -1,5 +1,6 @@
-"""Templates and static assets. Bootstrap and uPlot come from npm (`web/package.json`,
-installed by scripts/run and scripts/test) and are served by this app: no CDN at run time."""
+"""Templates and static assets. Bootstrap, uPlot and Swagger UI come from npm
+(`web/package.json`, installed by scripts/run and scripts/test) and are served by this app: no
+CDN at run time."""
 
 from __future__ import annotations
 
@@ -34,18 +35,24 @@ templates.env.filters["clock"] = lambda value: _utc_text(value, "%H:%M:%S")
 templates.env.filters["moment"] = lambda value: _utc_text(value, "%Y-%m-%d %H:%M")
 
 
+_VENDOR = {
+    "bootstrap": "bootstrap/dist",
+    "uplot": "uplot/dist",
+    "swagger-ui": "swagger-ui-dist",
+}
+"""Where each npm package's browser files are (`web/node_modules/…`), served at `/vendor/<name>`."""
+
+
 def mount_static(app: FastAPI) -> None:
     app.mount("/static", StaticFiles(directory=WEB_DIR / "static"), name="static")
     vendor = WEB_DIR / "node_modules"
-    if not (vendor / "bootstrap" / "dist").is_dir():
-        raise RuntimeError(
-            "The dashboard's assets are not installed: run `npm ci --prefix web` "
-            "(scripts/run and scripts/test do this)."
-        )
-    app.mount(
-        "/vendor/bootstrap", StaticFiles(directory=vendor / "bootstrap" / "dist"), name="bootstrap"
-    )
-    app.mount("/vendor/uplot", StaticFiles(directory=vendor / "uplot" / "dist"), name="uplot")
+    for name, folder in _VENDOR.items():
+        if not (vendor / folder).is_dir():
+            raise RuntimeError(
+                "The dashboard's assets are not installed (or not all of them): run "
+                "`npm ci --prefix web` (scripts/run and scripts/test do this)."
+            )
+        app.mount(f"/vendor/{name}", StaticFiles(directory=vendor / folder), name=name)
 
 
 def render(request: Request, template: str, status_code: int = 200, **context: object) -> Response:

@@ -21,7 +21,13 @@ from persistence.repositories import CallRepository
 from settings import Settings
 from tests.e2e.harness import LiveServer, local_carecall
 from tests.fakes.speech import espeak_pcm, pcm16_wav
-from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD
+from tests.web.test_dashboard_browser import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    EMAIL,
+    PASSWORD,
+    _watch_for_errors,
+)
 
 pytestmark = pytest.mark.e2e
 
@@ -89,7 +95,8 @@ async def test_talk_in_the_browser(local_server: LiveServer, tmp_path: Path) -> 
         )
         try:
             page = await browser.new_page(base_url=local_server.base_url)
-            page.on("pageerror", lambda error: errors.append(str(error)))
+            # Script errors, and console errors such as a refusal by the Content-Security-Policy.
+            _watch_for_errors(page, errors)
             await page.goto("/talk")
             await page.get_by_label("Email").fill(EMAIL)
             await page.get_by_label("Password").fill(PASSWORD)
