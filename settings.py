@@ -194,13 +194,13 @@ class Settings(BaseSettings):
         default=0.25, ge=0.15, le=2.0, description="Silence that ends one stretch of speech."
     )
     turn_pause_complete_seconds: float = Field(
-        default=0.15,
+        default=0.4,
         ge=0.0,
         le=3.0,
         description="Further silence before the turn is over when the words are a finished answer.",
     )
     user_turn_pause_seconds: float = Field(
-        default=0.6,
+        default=0.8,
         ge=0.1,
         le=3.0,
         description="Further silence before the turn is over when the words can't tell.",

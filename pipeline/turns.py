@@ -64,8 +64,8 @@ class CallerBackchannelFrame(SystemFrame):
 class TurnPauses:
     """Seconds of silence, after the VAD's own window, before the caller's turn is over."""
 
-    complete: float = 0.15
-    unsure: float = 0.6
+    complete: float = 0.4
+    unsure: float = 0.8
     incomplete: float = 2.5
 
     def after(self, ending: TurnEnding) -> float:

@@ -4,7 +4,7 @@ all is well again. Every
 caller line gets something audible within 3 s of the caller's last word (measured at the
 simulated caller: the end of its speech to the first bot audio it receives), the call goes
 on, and after the outage the bot answers normally again. Then, with the default turn-taking
-(0.4–0.85 s from the caller's last word to the end of their turn), a hung model and a hung voice:
+(0.65–1.05 s from the caller's last word to the end of their turn), a hung model and a hung voice:
 a short "Mm-hmm." from memory 2.2 s after the last word, then the fallback line, never 3 s
 without bot audio. SQLite only: the database plays no part in this."""
 
@@ -164,7 +164,7 @@ def _longest_silence(heard: list[tuple[float, float, float]]) -> float:
 async def test_with_the_default_turn_taking_a_slow_answer_is_bridged_by_a_cue(
     make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
-    # The defaults end the turn 0.4–0.85 s after the caller's last word (2.75 s mid-clause),
+    # The defaults end the turn 0.65–1.05 s after the caller's last word (2.75 s mid-clause),
     # and give the answer 2.5 s after that: without the cue a hung model or voice would mean
     # over 3 s of silence.
     database_url = f"sqlite+aiosqlite:///{tmp_path / 'cue.db'}"
@@ -179,7 +179,7 @@ async def test_with_the_default_turn_taking_a_slow_answer_is_bridged_by_a_cue(
         httpx.AsyncClient(base_url=running.server.base_url, timeout=10) as webhooks,
     ):
         settings = running.settings
-        assert (settings.vad_stop_seconds, settings.user_turn_pause_seconds) == (0.25, 0.6)
+        assert (settings.vad_stop_seconds, settings.user_turn_pause_seconds) == (0.25, 0.8)
         assert (settings.reply_deadline_seconds, settings.hold_cue_seconds) == (2.5, 2.2)
         openai = running.openai
         response = await api.post("/api/calls", json={"to": "+14155550100"})

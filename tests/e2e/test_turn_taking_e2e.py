@@ -114,7 +114,7 @@ async def test_a_prepared_reply_is_withdrawn_when_the_caller_goes_on(live: Live)
     heard_before = len(caller.utterances)
 
     # No full stop: carecall can't tell, prepares a reply, and waits a little longer
-    # (0.25 s for the VAD, then 0.6 s); they go on before that wait is over.
+    # (0.25 s for the VAD, then 0.8 s); they go on before that wait is over.
     rest = await asyncio.to_thread(espeak_pcm, "but my back hurts.", 8000)
     await live.say(caller, "I slept well")  # its last 0.35 s are silent: the pause
     finished_at = await live.say_at_once(caller, "but my back hurts.", rest)
