@@ -33,7 +33,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Literal
 
@@ -87,10 +87,13 @@ ADVICE: dict[RedFlagCategory, str] = {
 class RedFlag:
     category: RedFlagCategory
     evidence: str
-    """The words that raised it: the matched phrase, or the model's quote."""
+    """The caller's own sentence that raised it, as they said it (trimmed around the words that
+    matter when long: `said_sentence`): what an alert quotes to a caregiver."""
     detector: Detector
     rule: str
     """Which rule fired (``"fall/cant_get_up"``), or ``"llm"``: safe to log, holds no words."""
+    phrase: str = ""
+    """The words the rule matched (normalised), or the model's few words: for tests and tuning."""
     advice: str = field(init=False)
 
     def __post_init__(self) -> None:
@@ -404,6 +407,40 @@ def normalize(text: str) -> str:
     return text.strip()
 
 
+MAX_SAID_WORDS = 24
+"""A caller's sentence longer than this is quoted as the words around what raised the flag."""
+_WORDS_BEFORE_PHRASE = 8
+_SENTENCE_END = re.compile(r"(?<=[.!?…])\s+")
+_CLOSING = ".!?,;: "
+
+
+def said_sentence(text: str, phrase: str = "") -> str:
+    """The caller's sentence in ``text`` that holds ``phrase`` (the words a rule matched or a
+    model quoted), as they said it: "I fell in the bathroom and I can't get up", not the
+    rule's "i fell". The whole line when no one sentence holds the phrase (it runs across a full
+    stop, or the model paraphrased). Past `MAX_SAID_WORDS` words, the words around the phrase
+    with "…" where cut; closing punctuation is dropped (an alert puts the quote in a sentence
+    of its own)."""
+    sentences = [s for s in _SENTENCE_END.split(" ".join(text.split())) if s]
+    wanted = normalize(phrase)
+    chosen = next((s for s in sentences if wanted and wanted in normalize(s)), None)
+    words = (chosen if chosen is not None else " ".join(sentences)).split()
+    if len(words) <= MAX_SAID_WORDS:
+        return " ".join(words).rstrip(_CLOSING)
+    at = next(
+        (
+            i
+            for i in range(len(words))
+            if wanted and normalize(" ".join(words[i:])).startswith(wanted)
+        ),
+        0,
+    )
+    start = max(0, min(at - _WORDS_BEFORE_PHRASE, len(words) - MAX_SAID_WORDS))
+    end = start + MAX_SAID_WORDS
+    quote = " ".join(words[start:end]).rstrip(_CLOSING)
+    return ("…" if start > 0 else "") + quote + ("…" if end < len(words) else "")
+
+
 def detect(text: str) -> RedFlag | None:
     """The first red flag the phrase rules find in one caller line, or None."""
     flags = detect_all(text)
@@ -418,13 +455,15 @@ def detect_all(text: str) -> list[RedFlag]:
     flags = []
     for category, rules in RULES.items():
         if not (settled and category in _MEDICAL):
-            flag = _first_match(line, category, rules)
+            flag = _first_match(text, line, category, rules)
             if flag is not None:
                 flags.append(flag)
     return flags
 
 
-def _first_match(line: str, category: RedFlagCategory, rules: tuple[_Rule, ...]) -> RedFlag | None:
+def _first_match(
+    text: str, line: str, category: RedFlagCategory, rules: tuple[_Rule, ...]
+) -> RedFlag | None:
     for rule in rules:
         for match in rule.pattern.finditer(line):
             clause = _clause_around(line, match.start(), match.end())
@@ -432,7 +471,10 @@ def _first_match(line: str, category: RedFlagCategory, rules: tuple[_Rule, ...])
                 continue
             if rule.negatable and _negated(line, match.start(), match.end()):
                 continue
-            return RedFlag(category, match.group(0), "rules", f"{category}/{rule.name}")
+            phrase = match.group(0)
+            return RedFlag(
+                category, said_sentence(text, phrase), "rules", f"{category}/{rule.name}", phrase
+            )
     return None
 
 
@@ -508,7 +550,11 @@ async def llm_check(
         return None
     if not completion.choices:
         return None
-    return parse_llm_answer(completion.choices[0].message.content or "")
+    flag = parse_llm_answer(completion.choices[0].message.content or "")
+    if flag is None:
+        return None
+    # The model's few words may be its own paraphrase: the alert quotes the caller's sentence.
+    return replace(flag, evidence=said_sentence(text, flag.phrase))
 
 
 def parse_llm_answer(answer: str) -> RedFlag | None:
@@ -527,4 +573,5 @@ def parse_llm_answer(answer: str) -> RedFlag | None:
         return None
     category = RedFlagCategory(category_name)
     evidence = verdict.get("evidence")
-    return RedFlag(category, evidence[:200] if isinstance(evidence, str) else "", "llm", "llm")
+    quoted = evidence[:200] if isinstance(evidence, str) else ""
+    return RedFlag(category, quoted, "llm", "llm", quoted)

@@ -13,6 +13,7 @@ from tests.wellbeing.red_flag_lines import (
     score,
 )
 from wellbeing.red_flags import (
+    MAX_SAID_WORDS,
     RedFlagCategory,
     care_note,
     detect,
@@ -53,7 +54,8 @@ def test_each_urgent_line_is_flagged_in_its_category(line: str, category: RedFla
     flag = detect(line)
     assert flag is not None and flag.category == category
     assert flag.detector == "rules" and flag.rule.startswith(f"{category}/")
-    assert flag.evidence and flag.evidence in normalize(line)
+    assert flag.phrase and flag.phrase in normalize(line)
+    assert flag.evidence and flag.evidence in line
 
 
 @pytest.mark.parametrize("line", NOT_URGENT)
@@ -137,8 +139,43 @@ async def test_the_model_check_sends_the_line_and_reads_the_verdict() -> None:
     async with chat_fake(lambda _: json.dumps(verdict)) as (fake, client):
         flag = await llm_check("I can't get any air in.", client, model="gpt-4o")
     assert flag is not None and flag.category == RedFlagCategory.BREATHING
-    assert flag.evidence == "can't get any air"
+    assert flag.phrase == "can't get any air"
+    assert flag.evidence == "I can't get any air in"  # the caller's words, not the model's
     assert fake.lines == ["<line>I can't get any air in.</line>"]
+
+
+@pytest.mark.parametrize(
+    ("line", "quote"),
+    [
+        # The sentence the words were in, as said: what a caregiver reads, not the rule's "i fell".
+        ("I fell in the bathroom and I can't get up", "I fell in the bathroom and I can't get up"),
+        (
+            "Morning, love. Well, I fell in the bathroom and I cannot get up! It's cold.",
+            "Well, I fell in the bathroom and I cannot get up",
+        ),
+        ("My chest feels tight. It's been an hour.", "My chest feels tight"),
+        # A long sentence: the words around what raised it, cut with "…".
+        (
+            "Oh you know how it is, the garden is a mess and the neighbour keeps on about the "
+            "fence and the bins, and then yesterday evening I fell off the back step by the door "
+            "and my wrist is all swollen and purple and I don't know what to do about the "
+            "shopping this week at all",
+            "…fence and the bins, and then yesterday evening I fell off the back step by the door "
+            "and my wrist is all swollen and…",
+        ),
+    ],
+)
+def test_the_flag_quotes_the_callers_own_sentence(line: str, quote: str) -> None:
+    flag = detect(line)
+    assert flag is not None and flag.evidence == quote
+    assert len(flag.evidence.strip("…").split()) <= MAX_SAID_WORDS
+
+
+async def test_the_model_check_quotes_the_whole_line_when_its_words_are_its_own() -> None:
+    verdict = {"red_flag": True, "category": "self_harm", "evidence": "feels life is pointless"}
+    async with chat_fake(lambda _: json.dumps(verdict)) as (_, client):
+        flag = await llm_check("Honestly, what's it all for. Nothing.", client, model="m")
+    assert flag is not None and flag.evidence == "Honestly, what's it all for. Nothing"
 
 
 async def test_a_slow_or_failing_model_check_gives_no_flag() -> None:
