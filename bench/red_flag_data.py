@@ -5,11 +5,12 @@ Each row: ``split`` (``tuning`` or ``held_out``), ``category`` (a `RedFlagCatego
 borrows, "I fell asleep" is like a fall; for an urgent line its own category) and ``text``.
 
 The split was made once, before any rule or model was fitted: within each group of rows with
-the same ``category`` and ``like`` (each category's urgent lines; each one's look-alikes), the rows in the order written were shuffled with
-``random.Random(SPLIT_SEED)`` and the first quarter (rounded) became ``held_out``
-(`assign_splits`). Lines added later get a split the same way, by running
-``python -m bench.red_flag_data --split`` (rows that have one keep it). Nothing may be tuned on
-held-out rows: rules and the classifier are fitted on ``tuning`` rows only.
+the same ``category`` and ``like`` (each category's urgent lines; each one's look-alikes), the
+rows in the order written were shuffled with ``random.Random(SPLIT_SEED)`` (seeded per group)
+and the first quarter (rounded) became ``held_out`` (`assign_splits`). Lines added later get a
+split the same way, by running ``python -m bench.red_flag_data --split`` (rows that have one
+keep it). Nothing may be tuned on held-out rows: rules and the classifier are fitted on
+``tuning`` rows only.
 """
 
 from __future__ import annotations
