@@ -101,3 +101,25 @@ async def test_the_alert_quotes_the_persons_own_sentence(
     assert 'id="call-alerts"' in call_page
     assert f"Red flag on the call (a fall). {said}" in _text(call_page)
     await caller.hang_up()
+
+
+async def test_wording_only_the_classifier_knows_raises_the_alert_at_once(
+    stack: tuple[Stack, httpx.AsyncClient],
+) -> None:
+    calls, _ = stack
+    line = "My breathing is shocking today, I can hardly talk"
+    response = await calls.api.post("/api/calls", json={"to": MARY})
+    call_id, call_sid = response.json()["id"], response.json()["twilio_sid"]
+    caller = await calls.twilio.answer(call_id, call_sid)
+    await caller.wait_for_bot_utterance(timeout=20)
+
+    await caller.say(line, announce=calls.openai.expect_utterance)
+    finished = time.monotonic()
+    while not _texts_to(calls, SUSAN):
+        assert time.monotonic() - finished < 2.0, "no text within 2 s of the line"
+        await asyncio.sleep(0.05)
+    (alert,) = (await calls.api.get("/api/alerts")).json()["items"]
+    assert (alert["category"], alert["detector"]) == ("breathing", "classifier")
+    assert alert["evidence"] == line
+    assert not calls.openai.screening_requests, "a line flagged locally is not sent to the model"
+    await caller.hang_up()
