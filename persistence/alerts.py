@@ -161,6 +161,7 @@ class AlertRepository:
         *,
         state: AlertState | None = None,
         senior_id: int | None = None,
+        call_id: int | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[Sequence[Alert], int]:
@@ -173,6 +174,8 @@ class AlertRepository:
             conditions.append(Alert.acknowledged_at.is_not(None))
         if senior_id is not None:
             conditions.append(Alert.senior_id == senior_id)
+        if call_id is not None:
+            conditions.append(Alert.call_id == call_id)
         async with self._sessions() as session:
             total = (
                 await session.execute(select(func.count(Alert.id)).where(*conditions))

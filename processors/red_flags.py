@@ -1,16 +1,16 @@
 """`RedFlagWatcher`: hears urgent signs in the caller's words and gets help moving at once.
 
 Consumes nothing: every frame is forwarded unchanged, in order, at once. Reads each
-`TranscriptionFrame` (a finished transcription of the caller) with the phrase rules
-(`wellbeing.red_flags.detect_all`, under a millisecond). For each category matched it pushes, just
-before that transcription, an `LLMMessagesAppendFrame` (``run_llm=False``) holding a system note
-(`care_note`): sitting between the STT and the user context aggregator, the note is added to the
-context before the caller's turn is and before the reply to it is generated, so that very reply
-addresses the red flag, and no extra model run starts. Then it tells ``on_red_flag(flag)``
-(synchronous and quick: whoever builds the pipeline persists and alerts off the real-time path) and
-logs the category, detector and rule (never the caller's words or number).
+`TranscriptionFrame` (a finished transcription of the caller) with the phrase rules and the
+classifier (`wellbeing.red_flags.detect_all`, under a millisecond). For each category matched it
+pushes, just before that transcription, an `LLMMessagesAppendFrame` (``run_llm=False``) holding a
+system note (`care_note`): sitting between the STT and the user context aggregator, the note is
+added to the context before the caller's turn is and before the reply to it is generated, so that
+very reply addresses the red flag, and no extra model run starts. Then it tells
+``on_red_flag(flag)`` (synchronous and quick: whoever builds the pipeline persists and alerts off
+the real-time path) and logs the category, detector and rule (never the caller's words or number).
 
-A line the rules pass over, of at least ``min_words_to_check`` words ("Yes." is not worth a
+A line neither of them flags, of at least ``min_words_to_check`` words ("Yes." is not worth a
 request), goes to ``llm_check`` (when given) in a background task the frame path never waits for; at
 most ``max_checks`` run at once and a line that finds them all busy is not checked (logged). A hit
 is told to ``on_red_flag`` and its note pushed as above, but it can only shape later replies: the

@@ -78,6 +78,14 @@ async def person_alert_views(state: AppState, senior: Senior) -> list[dict[str, 
     return [_view(alert, senior) for alert in alerts]
 
 
+async def call_alert_views(state: AppState, call_id: int) -> list[dict[str, Any]]:
+    """The alerts raised on one call (a red flag quotes what the person said), open ones first."""
+    alerts, _ = await state.alerts.repository.search(call_id=call_id, limit=PERSON_ALERTS)
+    seniors = {a.senior_id for a in alerts if a.senior_id is not None}
+    senior = await state.alerts.repository.senior(seniors.pop()) if len(seniors) == 1 else None
+    return [_view(alert, senior) for alert in alerts]
+
+
 async def trend_data(state: AppState, senior: Senior) -> dict[str, Any]:
     """Each measure's level call by call (None: not discussed), for the chart: `times` are the
     calls' starts (epoch seconds), `dates` the same in the person's zone."""

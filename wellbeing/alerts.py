@@ -82,6 +82,9 @@ RED_FLAG_WORDS = {
     "abuse": "someone hurting or threatening them",
     "severe_bleeding": "bleeding that won't stop",
     "unconscious": "someone collapsed or can't be woken",
+    "sudden_confusion": "sudden confusion",
+    "not_eating_drinking": "not eating or drinking for days",
+    "medication_error": "too much or the wrong medicine",
 }
 
 
@@ -179,6 +182,8 @@ def advised(advice: str) -> str:
     compact = advice.replace(" ", "")
     if "988" in compact:
         return "We gave them the 988 crisis line. "
+    if "2221222" in compact:
+        return "We gave them Poison Control's number. "
     if "911" in compact:
         return "We advised calling 911. "
     return ""

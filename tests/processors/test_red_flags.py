@@ -24,8 +24,8 @@ from processors.red_flags import RedFlagWatcher
 from tests.wellbeing.chat_fake import chat_fake
 from wellbeing.red_flags import LLMCheck, RedFlag, RedFlagCategory
 
-SUBTLE = "I've been giving my tablets away, there's no sense in me having them now."
-"""Thoughts of self-harm the phrase rules do not catch."""
+SUBTLE = "I have put my affairs in order, you will not need to ring again, dear."
+"""Thoughts of self-harm neither the phrase rules nor the classifier catch."""
 
 
 def said(text: str) -> TranscriptionFrame:
@@ -43,7 +43,7 @@ def note_text(frame: Frame) -> str:
 
 
 def self_harm_verdict(text: str) -> str:
-    verdict = {"red_flag": "tablets" in text, "category": "self_harm", "evidence": "tablets"}
+    verdict = {"red_flag": "affairs" in text, "category": "self_harm", "evidence": "affairs"}
     return json.dumps(verdict)
 
 

@@ -166,6 +166,19 @@ def test_today_shows_the_open_alerts_red_flags_first(browser: TestClient) -> Non
         assert board.index("Alerts") < board.index("Escalations waiting for a caregiver")
 
 
+def test_the_call_page_has_the_calls_red_flag_in_the_persons_words(browser: TestClient) -> None:
+    arthur = _store(browser, name="Arthur Penn", phone="+13125550199")
+    red_flag_id = _red_flag(browser, arthur)
+
+    page = browser.get(f"/calls/{arthur.call_ids[-1]}").text
+    other_call = browser.get(f"/calls/{arthur.call_ids[0]}").text
+
+    assert re.findall(r'data-alert-id="(\d+)"', page) == [str(red_flag_id)]
+    assert "Alerts from this call" in page and "Alerts from this call" not in other_call
+    assert "Red flag on the call (chest pain). Arthur said “my chest is so tight”." in _text(page)
+    assert f"/alerts/{red_flag_id}/acknowledge" in page
+
+
 def test_an_alert_is_acknowledged_from_today(browser: TestClient) -> None:
     stored = _store(browser)
     alert_id = _trend_alert(browser, stored.senior_id)

@@ -60,6 +60,13 @@ URGENT: list[tuple[str, C]] = [
     # severe bleeding, someone unconscious
     ("I cut my hand on a knife and it won't stop bleeding.", C.BLEEDING),
     ("My husband collapsed and he isn't waking up.", C.UNCONSCIOUS),
+    # the newer categories (tuning rows of bench/data/red_flag_lines.csv)
+    ("I don't know where I am.", C.CONFUSION),
+    ("I'm so muddled, I don't know what year it is.", C.CONFUSION),
+    ("There's no food in the house and I haven't eaten since Friday.", C.NOT_EATING),
+    ("I can't keep water down, it comes straight back up.", C.NOT_EATING),
+    ("I think I've had a double dose of my insulin.", C.MEDICATION),
+    ("I took the wrong pills, they were my husband's.", C.MEDICATION),
     # a second batch, written as a held-out set after the first rules (they caught 4 of 14
     # and raised 2 false alarms); the rules were then improved on it too
     ("I went over on my ankle on the path and I'm still sat on the ground.", C.FALL),

@@ -4,6 +4,8 @@ import json
 
 import pytest
 
+from bench.red_flag_data import Line, assign_splits
+from bench.red_flag_data import load as load_lines
 from tests.wellbeing.chat_fake import chat_fake
 from tests.wellbeing.red_flag_lines import (
     HELD_OUT_NOT_URGENT,
@@ -12,11 +14,15 @@ from tests.wellbeing.red_flag_lines import (
     URGENT,
     score,
 )
+from wellbeing.alerts import RED_FLAG_WORDS, advised
 from wellbeing.red_flags import (
+    ADVICE,
+    MAX_SAID_WORDS,
     RedFlagCategory,
     care_note,
     detect,
     detect_all,
+    detect_all_rules,
     llm_check,
     normalize,
     parse_llm_answer,
@@ -53,7 +59,8 @@ def test_each_urgent_line_is_flagged_in_its_category(line: str, category: RedFla
     flag = detect(line)
     assert flag is not None and flag.category == category
     assert flag.detector == "rules" and flag.rule.startswith(f"{category}/")
-    assert flag.evidence and flag.evidence in normalize(line)
+    assert flag.phrase and flag.phrase in normalize(line)
+    assert flag.evidence and flag.evidence in line
 
 
 @pytest.mark.parametrize("line", NOT_URGENT)
@@ -137,8 +144,43 @@ async def test_the_model_check_sends_the_line_and_reads_the_verdict() -> None:
     async with chat_fake(lambda _: json.dumps(verdict)) as (fake, client):
         flag = await llm_check("I can't get any air in.", client, model="gpt-4o")
     assert flag is not None and flag.category == RedFlagCategory.BREATHING
-    assert flag.evidence == "can't get any air"
+    assert flag.phrase == "can't get any air"
+    assert flag.evidence == "I can't get any air in"  # the caller's words, not the model's
     assert fake.lines == ["<line>I can't get any air in.</line>"]
+
+
+@pytest.mark.parametrize(
+    ("line", "quote"),
+    [
+        # The sentence the words were in, as said: what a caregiver reads, not the rule's "i fell".
+        ("I fell in the bathroom and I can't get up", "I fell in the bathroom and I can't get up"),
+        (
+            "Morning, love. Well, I fell in the bathroom and I cannot get up! It's cold.",
+            "Well, I fell in the bathroom and I cannot get up",
+        ),
+        ("My chest feels tight. It's been an hour.", "My chest feels tight"),
+        # A long sentence: the words around what raised it, cut with "…".
+        (
+            "Oh you know how it is, the garden is a mess and the neighbour keeps on about the "
+            "fence and the bins, and then yesterday evening I fell off the back step by the door "
+            "and my wrist is all swollen and purple and I don't know what to do about the "
+            "shopping this week at all",
+            "…fence and the bins, and then yesterday evening I fell off the back step by the door "
+            "and my wrist is all swollen and…",
+        ),
+    ],
+)
+def test_the_flag_quotes_the_callers_own_sentence(line: str, quote: str) -> None:
+    flag = detect(line)
+    assert flag is not None and flag.evidence == quote
+    assert len(flag.evidence.strip("…").split()) <= MAX_SAID_WORDS
+
+
+async def test_the_model_check_quotes_the_whole_line_when_its_words_are_its_own() -> None:
+    verdict = {"red_flag": True, "category": "self_harm", "evidence": "feels life is pointless"}
+    async with chat_fake(lambda _: json.dumps(verdict)) as (_, client):
+        flag = await llm_check("Honestly, what's it all for. Nothing.", client, model="m")
+    assert flag is not None and flag.evidence == "Honestly, what's it all for. Nothing"
 
 
 async def test_a_slow_or_failing_model_check_gives_no_flag() -> None:
@@ -147,3 +189,109 @@ async def test_a_slow_or_failing_model_check_gives_no_flag() -> None:
         assert await llm_check("I fell.", client, model="m", timeout=0.2) is None
     async with chat_fake(lambda _: verdict, status=503) as (_, client):
         assert await llm_check("I fell.", client, model="m") is None
+
+
+# --- the labelled set (bench/data/red_flag_lines.csv) and the classifier ----------------------
+
+
+def _score_rows(split: str) -> tuple[dict[str, float], float]:
+    found: dict[str, list[bool]] = {}
+    flagged = correct = 0
+    for line in load_lines():
+        if line.split != split:
+            continue
+        categories = {flag.category.value for flag in detect_all(line.text)}
+        if line.urgent:
+            found.setdefault(line.category, []).append(line.category in categories)
+        if categories:
+            flagged += 1
+            correct += line.urgent
+    recall = {category: sum(hits) / len(hits) for category, hits in found.items()}
+    recall["all"] = sum(sum(h) for h in found.values()) / sum(len(h) for h in found.values())
+    return recall, correct / flagged
+
+
+def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
+    lines = load_lines()
+    urgent = [line for line in lines if line.urgent]
+    assert len(lines) >= 400 and len(lines) - len(urgent) >= len(urgent)
+    assert {line.category for line in urgent} == {c.value for c in RedFlagCategory}
+    assert {line.split for line in lines} == {"tuning", "held_out"}
+    for category in RedFlagCategory:
+        rows = [line for line in urgent if line.category == category.value]
+        held = sum(line.split == "held_out" for line in rows)
+        assert held == round(len(rows) / 4), category
+    # The split is the seeded one: re-splitting from scratch gives the same rows.
+    unsplit = [Line("", line.category, line.like, line.text) for line in lines]
+    assert assign_splits(unsplit) == lines
+
+
+def test_recall_and_precision_on_the_tuning_rows() -> None:
+    recall, precision = _score_rows("tuning")
+    # Measured: recall 1.00 overall (0.97 to 1.00 per category), precision 1.00.
+    assert min(recall.values()) >= 0.95 and precision >= 0.97
+
+
+def test_recall_and_precision_on_the_held_out_rows() -> None:
+    recall, precision = _score_rows("held_out")
+    # Measured (bench/README.md): recall 0.78 overall, 0.50 to 1.00 per category; precision
+    # 0.94. Short of the targets (0.90, 0.95): a floor, so a change that loses ground fails.
+    assert recall["all"] >= 0.75 and min(recall.values()) >= 0.5
+    assert precision >= 0.92
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        ("I've been on the floor since last night.", RedFlagCategory.FALL),
+        ("I had a bit of a tumble in the kitchen this morning.", RedFlagCategory.FALL),
+        ("It feels like an elephant is sitting on me.", RedFlagCategory.CHEST_PAIN),
+        ("I can't find my words.", RedFlagCategory.STROKE),
+        ("I don't see the point any more.", RedFlagCategory.SELF_HARM),
+        ("He takes my money and shouts.", RedFlagCategory.ABUSE),
+        ("I coughed up blood this morning.", RedFlagCategory.BLEEDING),
+        ("I don't know where I am.", RedFlagCategory.CONFUSION),
+        ("Nothing's passed my lips since Tuesday.", RedFlagCategory.NOT_EATING),
+        ("I've had more of my morphine than I should.", RedFlagCategory.MEDICATION),
+        ("He's out cold on the bathroom floor.", RedFlagCategory.UNCONSCIOUS),
+    ],
+)
+def test_everyday_wording_is_flagged(line: str, category: RedFlagCategory) -> None:
+    assert category in {flag.category for flag in detect_all(line)}
+
+
+@pytest.mark.parametrize(
+    ("urgent", "not_urgent"),
+    [
+        ("I fell yesterday and my hip hurts.", "I fell last year but I'm fine now."),
+        ("I had a stroke this morning, my face is numb.", "I had a stroke of luck at the bingo."),
+        ("I slipped in the shower.", "I slipped up and forgot the milk again."),
+        ("I haven't eaten since Friday.", "I haven't eaten yet today, it's only half eight."),
+        ("I've taken my tablets twice.", "I've taken my tablets this morning, all correct."),
+        ("I don't know where I am.", "I don't know where the summer went."),
+    ],
+)
+def test_time_scope_idioms_and_duration_decide(urgent: str, not_urgent: str) -> None:
+    assert detect_all(urgent), urgent
+    assert detect_all(not_urgent) == [], not_urgent
+
+
+def test_the_classifier_flags_what_no_rule_reads_and_quotes_the_sentence() -> None:
+    line = "Morning. My breathing is shocking today, I can hardly talk."
+    assert detect_all_rules(line) == []
+    flag = detect(line)
+    assert flag is not None and flag.detector == "classifier"
+    assert flag.category == RedFlagCategory.BREATHING and flag.rule == "breathing/classifier"
+    assert flag.evidence == "My breathing is shocking today, I can hardly talk"
+
+
+def test_a_match_across_sentences_quotes_the_sentence_it_ends_in() -> None:
+    flag = detect("Morning. I have not had a bite to eat for days.")
+    assert flag is not None and flag.category == RedFlagCategory.NOT_EATING
+    assert flag.evidence == "I have not had a bite to eat for days"
+
+
+def test_the_caregiver_is_told_what_the_bot_advised_for_each_category() -> None:
+    assert advised(ADVICE[RedFlagCategory.MEDICATION]) == "We gave them Poison Control's number. "
+    assert advised(ADVICE[RedFlagCategory.CONFUSION]) == "We advised calling 911. "
+    assert all(category.value in RED_FLAG_WORDS for category in RedFlagCategory)

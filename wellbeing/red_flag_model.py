@@ -1,0 +1,170 @@
+"""A small linear classifier for red flags: what the phrase rules miss in unseen wording.
+
+The phrase rules (`wellbeing.red_flags`) know the wording they were written for; people say the
+same thing a hundred ways ("I had a bit of a tumble", "I've come over all confused"). This
+model scores one caller line for each red-flag category from the words around them: word
+stems, synonym classes (``tumble``, ``spill`` and ``fell`` are one class; so are ``muddled``,
+``befuddled`` and ``confused``), word pairs, character n-grams (which survive spelling and
+endings), and markers of time and negation scope ("didn't", "last year", "fine now").
+
+It is a softmax regression (a ``none`` class and one per category), trained by
+``python -m bench.train_red_flags`` on the tuning rows of `bench/data/red_flag_lines.csv`
+(and the unit test lines), and shipped as `wellbeing/data/red_flag_model.json`: for each
+feature kept, its weight per class. Inference is pure Python (a dictionary look-up per feature
+and a few additions; ~0.1 ms a line, `python -m bench.red_flags`), with no dependency.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from functools import cache
+from itertools import pairwise
+from pathlib import Path
+
+MODEL_FILE = Path(__file__).parent / "data" / "red_flag_model.json"
+CHAR_NGRAMS = (3, 4, 5)
+
+_WORD = re.compile(r"[a-z][a-z']*")
+_SUFFIXES = ("ing", "ed", "es", "s", "'s", "ly")
+
+SYNONYMS: dict[str, str] = {
+    "fall": (
+        "fall fell fallen falling tumble tumbled spill slipped slip tripped trip toppled "
+        "keeled collapsed buckled stumbled cropper"
+    ),
+    "floor": "floor ground carpet lino rug pavement path",
+    "chest": "chest breastbone ribs heart sternum",
+    "pain": (
+        "pain pains ache aching hurt hurts hurting sore agony burning sharp crushing "
+        "squeezing pressure tight tightness heavy heaviness weight"
+    ),
+    "breath": (
+        "breath breathe breathing breathless air puffed panting gasping wheezing wheezy "
+        "suffocating lungs"
+    ),
+    "speech": "words word speech speak talking talk voice say",
+    "numb": "numb dead weak floppy heavy drooping tingly",
+    "blood": "blood bleeding bleed bled gushing pouring pumping",
+    "confused": "confused muddled muddle befuddled disoriented foggy jumbled mixed lost fuzzy",
+    "despair": (
+        "point hopeless burden enough over end ending die dead gone disappear living alive worth"
+    ),
+    "hurt_by": (
+        "hit hits slapped shoved pushed grabbed pinches twisted smacked threatens "
+        "bullying shouts screams knocks"
+    ),
+    "money": "money pension card savings chequebook bank cash",
+    "eat": "eat eaten eating food meal drink drunk drinking water appetite swallow",
+    "days": "days week monday tuesday wednesday friday saturday weekend yesterday",
+    "pills": (
+        "pills pill tablets tablet medicine medication dose insulin painkillers "
+        "paracetamol morphine patch"
+    ),
+    "too_many": "twice double extra another more whole wrong",
+    "faint": "fainted faint passed blacked unconscious conked out wake responding",
+}
+"""Words that mean the same thing here (space-separated), each class read as one feature."""
+_CLASS_OF: dict[str, list[str]] = {}
+for _name, _words in SYNONYMS.items():
+    for _word in _words.split():
+        _CLASS_OF.setdefault(_word, []).append(_name)
+
+_NEGATIONS = frozenset(
+    {"no", "not", "never", "didn't", "haven't", "hasn't", "hadn't", "isn't", "wasn't"}
+    | {"don't", "doesn't", "without", "nobody", "none"}
+)
+_CLAUSE_END = frozenset({"but", "and", "because", "so"})
+_LONG_AGO = re.compile(
+    r"\b(?:last (?:year|month|spring|summer|autumn|winter|christmas)|years? ago|months? ago|"
+    r"years and years|when i was|back in|in (?:19|20)\d\d|as a child|long ago|a while back)\b"
+)
+_SETTLED = re.compile(
+    r"\b(?:fine now|better now|all better|recovered|healed|healing|sorted|right as rain|"
+    r"grand since|fine since|much better|settled)\b"
+)
+_STILL = re.compile(r"\b(?:still|right now|since|getting worse|won't stop|can't)\b")
+
+
+def stem(word: str) -> str:
+    """A crude stem: enough that "tumbled", "tumbles" and "tumbling" share features."""
+    for suffix in _SUFFIXES:
+        if len(word) > len(suffix) + 3 and word.endswith(suffix):
+            return word[: -len(suffix)]
+    return word
+
+
+def features(line: str) -> list[str]:
+    """The features of one normalised line (`wellbeing.red_flags.normalize`)."""
+    words = _WORD.findall(line)
+    found = [f"w:{stem(w)}" for w in words]
+    classes: list[str] = []
+    negated = False
+    scoped: list[str] = []
+    for word in words:
+        if word in _CLAUSE_END:
+            negated = False
+        for name in _CLASS_OF.get(word, ()):
+            classes.append(f"s:{name}")
+            scoped.append(f"n:{name}" if negated else f"s+:{name}")
+        if word in _NEGATIONS or word.endswith("n't"):
+            negated = True
+    found += classes + scoped
+    found += [f"p:{a} {b}" for a, b in pairwise(stem(w) for w in words)]
+    found += [f"c:{a}{b}" for a, b in pairwise(classes)]
+    padded = f" {line} "
+    found += [f"g:{padded[i : i + n]}" for n in CHAR_NGRAMS for i in range(len(padded) - n + 1)]
+    if _LONG_AGO.search(line):
+        found.append("t:long_ago")
+    if _SETTLED.search(line):
+        found.append("t:settled")
+    if _STILL.search(line):
+        found.append("t:still")
+    return found
+
+
+@dataclass(frozen=True)
+class Model:
+    classes: tuple[str, ...]
+    """``none`` first, then the categories."""
+    bias: tuple[float, ...]
+    weights: dict[str, tuple[tuple[int, float], ...]]
+    """Per feature, the (class index, weight) pairs kept."""
+    threshold: float
+    """A category is flagged at or above this probability."""
+
+    def probabilities(self, line: str) -> list[float]:
+        scores = list(self.bias)
+        weights = self.weights
+        for feature in set(features(line)):
+            for index, weight in weights.get(feature, ()):
+                scores[index] += weight
+        top = max(scores)
+        exps = [math.exp(score - top) for score in scores]
+        total = sum(exps)
+        return [value / total for value in exps]
+
+    def categories(self, line: str) -> list[tuple[str, float]]:
+        """The categories at or above the threshold, most probable first."""
+        found = [
+            (name, p)
+            for name, p in zip(self.classes, self.probabilities(line), strict=True)
+            if name != "none" and p >= self.threshold
+        ]
+        return sorted(found, key=lambda pair: -pair[1])
+
+
+@cache
+def load_model(path: Path = MODEL_FILE) -> Model:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    return Model(
+        classes=tuple(data["classes"]),
+        bias=tuple(data["bias"]),
+        weights={
+            feature: tuple((int(index), float(weight)) for index, weight in pairs)
+            for feature, pairs in data["weights"].items()
+        },
+        threshold=float(data["threshold"]),
+    )
