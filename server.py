@@ -195,7 +195,9 @@ def create_app(
             call_service=call_service,
             service_clients=service_clients,
             active_calls=active_calls,
-            browser_calls=BrowserCalls(settings, calls, service_clients, writer, bus, active_calls),
+            browser_calls=BrowserCalls(
+                settings, calls, service_clients, writer, bus, active_calls, alerts
+            ),
             demo_calls=DemoCalls(
                 calls, bus, DemoTokens(settings.session_secret.get_secret_value())
             ),

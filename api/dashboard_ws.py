@@ -8,7 +8,8 @@ Protocol (server → browser, JSON; the browser sends nothing):
   call's page, `{"type": "turn", "id", "call_id", "turn": turn}`; `{"type": "ping"}` when idle;
 - on the all-calls feed, `{"type": "program", "id", "kind", "data"}` when a check-in, an
   escalation or an alert changed (`checkin.updated`, `escalation.updated`, `alert.updated`: the
-  event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these.
+  event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these. On
+  a call's page, only that call's `alert.updated` (its page re-fetches its alerts).
 
 `id` grows by one per bus event in this process (`pipeline.events.EventFeed`); `stream` names
 that numbering. A browser that lost its connection reconnects with `?after=<last id>&stream=…`
@@ -106,7 +107,10 @@ class DashboardFeed:
     async def message_for(self, item: NumberedEvent) -> Message | None:
         event = item.event
         if event.kind in PROGRAM_EVENTS:
-            if self._call_id is not None:
+            # A call's page hears of its own alerts only (a red flag raised while it runs).
+            if self._call_id is not None and not (
+                event.kind == "alert.updated" and event.call_id == self._call_id
+            ):
                 return None
             data = event.to_json()["data"]
             return {"type": "program", "id": item.id, "kind": event.kind, "data": data}

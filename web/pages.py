@@ -21,6 +21,7 @@ from app_state import AppState, get_state
 from auth.dependencies import PageOperator
 from persistence.models import CallStatus
 from persistence.repositories import CallFilter
+from web.alert_pages import call_alert_views
 from web.presenters import STATUS_LABELS, call_view, turn_view
 from web.templating import render
 from web.wellbeing_views import call_record_view
@@ -71,6 +72,8 @@ async def call_page(
         call=call_view(call),
         turns=[turn_view(turn) for turn in call.turns],
         record=await call_record_view(state.wellbeing, call_id),
+        alerts=await call_alert_views(state, call_id),
+        back=f"/calls/{call_id}",
     )
 
 
