@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
@@ -201,7 +202,12 @@ def create_app(
             demo_calls=DemoCalls(
                 calls, bus, DemoTokens(settings.session_secret.get_secret_value())
             ),
-            auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
+            auth=AuthService(
+                OperatorRepository(sessions),
+                ApiKeyRepository(sessions),
+                session_idle=timedelta(minutes=settings.session_idle_minutes),
+                now=clock.now,
+            ),
             seniors=seniors,
             clock=clock,
             escalations=escalations,

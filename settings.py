@@ -224,6 +224,16 @@ class Settings(BaseSettings):
             "records and alerts are kept."
         ),
     )
+    session_idle_minutes: int = Field(
+        default=480,
+        ge=5,
+        le=7 * 24 * 60,
+        description=(
+            "A dashboard sign-in ends after this many minutes without use (the operator signs "
+            "in again). Signing out, a password change and deleting an operator end sessions "
+            "at once."
+        ),
+    )
     red_flags: bool = Field(
         default=True,
         description=(
