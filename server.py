@@ -367,6 +367,8 @@ async def _forget_brief(briefs: CallBriefs, call: Call) -> None:
 async def _announce(state: AppState) -> None:
     settings = state.settings
     logger.info(f"Calls' speech and language services: {state.service_clients.describe()}")
+    if (secret_warning := settings.session_secret_warning()) is not None:
+        logger.warning(secret_warning)
     if await state.auth.needs_setup():
         logger.warning(
             "No operator account yet. Create the first one in the browser at "
