@@ -1,6 +1,8 @@
-"""`carecall` console command: create the first admin and API keys, non-interactively.
+"""`carecall` console command: manage operators and API keys, non-interactively.
 
 carecall create-admin --email you@example.org --password '…'
+carecall set-password --email you@example.org --password '…'   # ends their sessions
+carecall delete-operator --email someone@example.org            # ends their sessions
 carecall create-api-key --name "nightly export"      # prints the key once
 """
 
@@ -12,7 +14,7 @@ import sys
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import asynccontextmanager
 
-from auth.service import AuthService
+from auth.service import AuthService, UnknownOperator
 from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
@@ -42,6 +44,16 @@ async def _create_admin(auth: AuthService, email: str, password: str) -> str:
     return f"Created admin {operator.email}. Sign in at /login."
 
 
+async def _set_password(auth: AuthService, email: str, password: str) -> str:
+    operator = await auth.change_password(email, password)
+    return f"Changed the password of {operator.email}; their sessions have ended."
+
+
+async def _delete_operator(auth: AuthService, email: str) -> str:
+    await auth.delete_operator(email)
+    return f"Deleted the operator {email.strip().lower()}; their sessions have ended."
+
+
 async def _create_api_key(auth: AuthService, name: str) -> str:
     key = await auth.create_api_key(name)
     return (
@@ -56,18 +68,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     admin = commands.add_parser("create-admin", help="create an administrator account")
     admin.add_argument("--email", required=True)
     admin.add_argument("--password", required=True)
+    password = commands.add_parser(
+        "set-password", help="set an operator's password (signs them out everywhere)"
+    )
+    password.add_argument("--email", required=True)
+    password.add_argument("--password", required=True)
+    remove = commands.add_parser(
+        "delete-operator", help="delete an operator (signs them out everywhere)"
+    )
+    remove.add_argument("--email", required=True)
     api_key = commands.add_parser("create-api-key", help="create an API key for a program")
     api_key.add_argument("--name", required=True)
     args = parser.parse_args(argv)
 
+    actions: dict[str, Callable[[AuthService], Awaitable[str]]] = {
+        "create-admin": lambda auth: _create_admin(auth, args.email, args.password),
+        "set-password": lambda auth: _set_password(auth, args.email, args.password),
+        "delete-operator": lambda auth: _delete_operator(auth, args.email),
+        "create-api-key": lambda auth: _create_api_key(auth, args.name),
+    }
     try:
-        if args.command == "create-admin":
-            message = asyncio.run(
-                _with_auth(lambda auth: _create_admin(auth, args.email, args.password))
-            )
-        else:
-            message = asyncio.run(_with_auth(lambda auth: _create_api_key(auth, args.name)))
-    except ValueError as exc:
+        message = asyncio.run(_with_auth(actions[args.command]))
+    except (ValueError, UnknownOperator) as exc:
         print(f"carecall: {exc}", file=sys.stderr)
         return 2
     print(message)

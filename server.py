@@ -11,6 +11,7 @@ import re
 import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import timedelta
 from typing import TYPE_CHECKING
 
 from fastapi import Depends, FastAPI, Request
@@ -199,11 +200,18 @@ def create_app(
             call_service=call_service,
             service_clients=service_clients,
             active_calls=active_calls,
-            browser_calls=BrowserCalls(settings, calls, service_clients, writer, bus, active_calls),
+            browser_calls=BrowserCalls(
+                settings, calls, service_clients, writer, bus, active_calls, alerts
+            ),
             demo_calls=DemoCalls(
                 calls, bus, DemoTokens(settings.session_secret.get_secret_value())
             ),
-            auth=AuthService(OperatorRepository(sessions), ApiKeyRepository(sessions)),
+            auth=AuthService(
+                OperatorRepository(sessions),
+                ApiKeyRepository(sessions),
+                session_idle=timedelta(minutes=settings.session_idle_minutes),
+                now=clock.now,
+            ),
             seniors=seniors,
             clock=clock,
             escalations=escalations,
@@ -368,6 +376,8 @@ async def _forget_brief(briefs: CallBriefs, call: Call) -> None:
 async def _announce(state: AppState) -> None:
     settings = state.settings
     logger.info(f"Calls' speech and language services: {state.service_clients.describe()}")
+    if (secret_warning := settings.session_secret_warning()) is not None:
+        logger.warning(secret_warning)
     if await state.auth.needs_setup():
         logger.warning(
             "No operator account yet. Create the first one in the browser at "

@@ -13,6 +13,7 @@ from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_SESSION_SECRET = "dev-only-change-me"
+MIN_SESSION_SECRET_LENGTH = 32
 DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./carecall.db"
 
 
@@ -275,6 +276,16 @@ class Settings(BaseSettings):
             "records and alerts are kept."
         ),
     )
+    session_idle_minutes: int = Field(
+        default=480,
+        ge=5,
+        le=7 * 24 * 60,
+        description=(
+            "A dashboard sign-in ends after this many minutes without use (the operator signs "
+            "in again). Signing out, a password change and deleting an operator end sessions "
+            "at once."
+        ),
+    )
     red_flags: bool = Field(
         default=True,
         description=(
@@ -408,7 +419,7 @@ class Settings(BaseSettings):
     def _refuse_insecure_production(self) -> Settings:
         if self.carecall_env == "production":
             secret = self.session_secret.get_secret_value()
-            if secret == DEFAULT_SESSION_SECRET or len(secret) < 32:
+            if secret == DEFAULT_SESSION_SECRET or len(secret) < MIN_SESSION_SECRET_LENGTH:
                 raise ValueError(
                     "SESSION_SECRET must be set to a random value of at least 32 characters in "
                     'production, e.g. python -c "import secrets; print(secrets.token_urlsafe(48))"'
@@ -434,6 +445,23 @@ class Settings(BaseSettings):
         if not self.webhook_url:
             raise MissingConfiguration("Twilio webhooks", ["WEBHOOK_URL"])
         return self.webhook_url
+
+    def session_secret_warning(self) -> str | None:
+        """What is wrong with SESSION_SECRET outside production (where it is refused): the
+        built-in default, or too short. None when it is fine."""
+        secret = self.session_secret.get_secret_value()
+        if secret == DEFAULT_SESSION_SECRET:
+            problem = "SESSION_SECRET is the built-in default, which anyone can read in the source"
+        elif len(secret) < MIN_SESSION_SECRET_LENGTH:
+            problem = f"SESSION_SECRET is shorter than {MIN_SESSION_SECRET_LENGTH} characters"
+        else:
+            return None
+        return (
+            f"{problem}: sign-in cookies and call tokens could be forged. Set it to a random "
+            f"value of at least {MIN_SESSION_SECRET_LENGTH} characters in .env (./scripts/run "
+            'makes one on its first run), e.g. python -c "import secrets; '
+            'print(secrets.token_urlsafe(48))". Production refuses to start without one.'
+        )
 
     def missing_for_calls(self) -> list[str]:
         """Environment variables still needed before carecall can place a phone call.

@@ -8,14 +8,15 @@ Protocol (server → browser, JSON; the browser sends nothing):
   call's page, `{"type": "turn", "id", "call_id", "turn": turn}`; `{"type": "ping"}` when idle;
 - on the all-calls feed, `{"type": "program", "id", "kind", "data"}` when a check-in, an
   escalation or an alert changed (`checkin.updated`, `escalation.updated`, `alert.updated`: the
-  event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these.
+  event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these. On
+  a call's page, only that call's `alert.updated` (its page re-fetches its alerts).
 
 `id` grows by one per bus event in this process (`pipeline.events.EventFeed`); `stream` names
 that numbering. A browser that lost its connection reconnects with `?after=<last id>&stream=…`
 and is sent only what it missed, or a fresh snapshot when that is no longer buffered (or the
 stream is another process's). Calls and turns are the dicts of `web.presenters`: numbers
-masked, labels written out. Without a session the socket is closed with 1008; for an unknown
-call with 4404.
+masked, labels written out. Without a session the socket is closed with 1008, and so is an
+open one within `SESSION_CHECK_SECONDS` of its session ending; for an unknown call with 4404.
 """
 
 from __future__ import annotations
@@ -39,6 +40,9 @@ POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
 NOT_FOUND = 4404
 HEARTBEAT_SECONDS = 20.0
+SESSION_CHECK_SECONDS = 15.0
+"""How often an open feed checks that its sign-in still stands (signed out, password changed,
+operator deleted, idle): then it is closed with 1008."""
 RECENT_CALLS = 20
 _MAX_TRACKED_CALLS = 500
 PROGRAM_EVENTS = frozenset({"checkin.updated", "escalation.updated", "alert.updated"})
@@ -67,14 +71,19 @@ async def dashboard_feed(websocket: WebSocket) -> None:
             return
         sender = asyncio.create_task(_send(websocket, feed, listener, first))
         receiver = asyncio.create_task(_until_closed(websocket))
+        session = asyncio.create_task(_while_signed_in(websocket, state))
+        tasks = (sender, receiver, session)
         try:
-            done, _ = await asyncio.wait({sender, receiver}, return_when=asyncio.FIRST_COMPLETED)
+            done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
         finally:
-            for task in (sender, receiver):
+            for task in tasks:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        if sender in done and not sender.cancelled() and listener.overflowed:
+        if session in done and not session.cancelled() and session.exception() is None:
+            with contextlib.suppress(Exception):
+                await websocket.close(code=POLICY_VIOLATION, reason="Signed out.")
+        elif sender in done and not sender.cancelled() and listener.overflowed:
             with contextlib.suppress(Exception):
                 await websocket.close(code=TRY_AGAIN_LATER, reason="Fell behind; reconnect.")
 
@@ -106,7 +115,10 @@ class DashboardFeed:
     async def message_for(self, item: NumberedEvent) -> Message | None:
         event = item.event
         if event.kind in PROGRAM_EVENTS:
-            if self._call_id is not None:
+            # A call's page hears of its own alerts only (a red flag raised while it runs).
+            if self._call_id is not None and not (
+                event.kind == "alert.updated" and event.call_id == self._call_id
+            ):
                 return None
             data = event.to_json()["data"]
             return {"type": "program", "id": item.id, "kind": event.kind, "data": data}
@@ -186,6 +198,17 @@ async def _send(
         feed.last_sent = item.id
         if message is not None:
             await websocket.send_json(message)
+
+
+async def _while_signed_in(websocket: WebSocket, state: AppState) -> None:
+    """Returns once the feed's session has ended (the feed is then closed)."""
+    while True:
+        await asyncio.sleep(SESSION_CHECK_SECONDS)
+        try:
+            if await websocket_operator(websocket, state) is None:
+                return
+        except Exception:  # the database is away: the feed goes on, the next check decides
+            logger.warning("Could not check a dashboard feed's sign-in")
 
 
 async def _until_closed(websocket: WebSocket) -> None:

@@ -18,9 +18,11 @@ from urllib.parse import quote
 from fastapi import Depends, HTTPException, Request, WebSocket, status
 
 from app_state import AppState, get_state
+from auth.service import AuthService
 from persistence.models import Operator
 
-SESSION_OPERATOR = "operator_id"
+SESSION_TOKEN = "session"
+"""The session cookie's token of a live server-side session (`auth.service`)."""
 SESSION_CSRF = "csrf"
 CSRF_HEADER = "x-csrf-token"
 _SAFE_METHODS = {"GET", "HEAD", "OPTIONS"}
@@ -51,13 +53,17 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
-def log_in(request: Request, operator: Operator) -> None:
+async def log_in(request: Request, auth: AuthService, operator: Operator) -> None:
     request.session.clear()  # a new session on every sign-in (no session fixation)
-    request.session[SESSION_OPERATOR] = operator.id
+    request.session[SESSION_TOKEN] = await auth.start_session(operator)
     csrf_token(request)
 
 
-def log_out(request: Request) -> None:
+async def log_out(request: Request, auth: AuthService) -> None:
+    """End the session on the server too: a copy of the cookie opens nothing afterwards."""
+    token = request.session.get(SESSION_TOKEN)
+    if isinstance(token, str):
+        await auth.end_session(token)
     request.session.clear()
 
 
@@ -72,10 +78,10 @@ def check_csrf(request: Request, submitted: str | None) -> None:
 
 
 async def _session_operator(session: dict[str, Any], state: AppState) -> Operator | None:
-    operator_id = session.get(SESSION_OPERATOR)
-    if not isinstance(operator_id, int):
+    token = session.get(SESSION_TOKEN)
+    if not isinstance(token, str):
         return None
-    return await state.auth.operators.get(operator_id)
+    return await state.auth.session_operator(token)
 
 
 async def api_principal(

@@ -1,4 +1,11 @@
-"""`AuthService`: passwords (argon2), API keys (stored hashed), and login throttling."""
+"""`AuthService`: passwords (argon2), operators' sessions (kept on the server), API keys (stored
+hashed), and login throttling.
+
+A session is a random token in the (signed) session cookie; only its hash is stored
+(`persistence.models.OperatorSession`). Signing out ends it, a password change or deleting the
+operator ends all of theirs, and one unused for `session_idle` expires: each at once, in every
+process, since every request looks the token up.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -20,6 +28,9 @@ from persistence.models import ApiKey, Operator
 
 API_KEY_PREFIX = "cc"
 MIN_PASSWORD_LENGTH = 10
+DEFAULT_SESSION_IDLE = timedelta(hours=8)
+SESSION_TOUCH_EVERY = timedelta(minutes=1)
+"""A session's last use is written at most this often (not on every request)."""
 _EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 
 
@@ -39,6 +50,13 @@ class SetupClosed(PermissionError):
 
 class WeakPassword(ValueError):
     pass
+
+
+class UnknownOperator(LookupError):
+    """No operator has this email."""
+
+    def __init__(self, email: str) -> None:
+        super().__init__(f"There is no operator with the email {email}.")
 
 
 @dataclass(frozen=True)
@@ -97,6 +115,11 @@ def normalize_email(email: str) -> str:
     return email.strip().lower()
 
 
+def _check_strength(password: str) -> None:
+    if len(password) < MIN_PASSWORD_LENGTH:
+        raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+
+
 def _key_hash(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
@@ -107,10 +130,15 @@ class AuthService:
         operators: OperatorRepository,
         api_keys: ApiKeyRepository,
         throttle: LoginThrottle | None = None,
+        *,
+        session_idle: timedelta = DEFAULT_SESSION_IDLE,
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self.operators = operators
         self.api_keys = api_keys
         self._throttle = throttle or LoginThrottle()
+        self._session_idle = session_idle
+        self._now = now or (lambda: datetime.now(UTC))
         self._hasher = PasswordHasher()
         # Verified against when the email is unknown, so both cases take the same time.
         self._dummy_hash = self._hasher.hash(secrets.token_urlsafe(16))
@@ -142,12 +170,60 @@ class AuthService:
         email = normalize_email(email)
         if not _EMAIL.fullmatch(email) or len(email) > 254:
             raise ValueError("Enter a valid email address.")
-        if len(password) < MIN_PASSWORD_LENGTH:
-            raise WeakPassword(f"The password must have at least {MIN_PASSWORD_LENGTH} characters.")
+        _check_strength(password)
         if await self.operators.by_email(email) is not None:
             raise ValueError(f"An operator with the email {email} already exists.")
         password_hash = await asyncio.to_thread(self._hasher.hash, password)
         return await self.operators.create(email, password_hash, is_admin=is_admin)
+
+    async def change_password(self, email: str, password: str) -> Operator:
+        """Set the operator's new password and end all their sessions (every browser signs in
+        again). Raises `UnknownOperator` or `WeakPassword`."""
+        _check_strength(password)
+        operator = await self.operators.by_email(normalize_email(email))
+        if operator is None:
+            raise UnknownOperator(normalize_email(email))
+        password_hash = await asyncio.to_thread(self._hasher.hash, password)
+        await self.operators.set_password_hash(operator.id, password_hash)
+        await self.operators.end_sessions(operator.id)
+        return operator
+
+    async def delete_operator(self, email: str) -> None:
+        """Delete the operator; their sessions end with them. Raises `UnknownOperator`."""
+        operator = await self.operators.by_email(normalize_email(email))
+        if operator is None or not await self.operators.delete(operator.id):
+            raise UnknownOperator(normalize_email(email))
+
+    # --- sessions --------------------------------------------------------------------------------
+
+    async def start_session(self, operator: Operator) -> str:
+        """A new session for the operator (they have just signed in): the token for the cookie."""
+        token = secrets.token_urlsafe(32)
+        now = self._utc_now()
+        await self.operators.start_session(
+            operator.id, _key_hash(token), now, idle_since=now - self._session_idle
+        )
+        return token
+
+    async def session_operator(self, token: str) -> Operator | None:
+        """The operator whose live session ``token`` is, else None (signed out, ended by a
+        password change or deletion, or idle longer than `session_idle`)."""
+        if not token:
+            return None
+        now = self._utc_now()
+        return await self.operators.session_operator(
+            _key_hash(token),
+            idle_since=now - self._session_idle,
+            touch_before=now - SESSION_TOUCH_EVERY,
+            now=now,
+        )
+
+    async def end_session(self, token: str) -> None:
+        if token:
+            await self.operators.end_session(_key_hash(token))
+
+    def _utc_now(self) -> datetime:
+        return self._now().astimezone(UTC)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
         """argon2 takes tens of milliseconds of CPU: off the event loop, where calls' audio is."""

@@ -444,12 +444,14 @@ class CheckinDialogue:
         self._index = 0
         self._asked_again = False
         self._over = False
-        self._concern: str | None = None
+        self._concerns: list[str] = []
 
     def concern(self, advice: str) -> None:
         """Something urgent was heard (`wellbeing.red_flags`): the next reply is this advice
-        alone, and the check-in waits; the question after it is the same one."""
-        self._concern = advice
+        alone (each different advice once, when one line raised several red flags), never a
+        "didn't catch that", and the check-in waits; the question after it is the same one."""
+        if advice not in self._concerns:
+            self._concerns.append(advice)
 
     @property
     def question(self) -> Question | None:
@@ -460,9 +462,9 @@ class CheckinDialogue:
         question = self.question
         if question is None:
             return Reply()
-        if self._concern is not None:
-            advice, self._concern = self._concern, None
-            return Reply((advice,))
+        if self._concerns:
+            advice, self._concerns = tuple(self._concerns), []
+            return Reply(advice)
         intent = caller_intent(words)
         if intent is Intent.OPT_OUT:
             self.opted_out = True

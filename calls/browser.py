@@ -3,7 +3,9 @@ running on the same pipeline as a phone call (`pipeline.builder.browser_line`).
 
 A talk is stored as a call with the channel `browser` (no number, no Twilio): in progress once
 the browser's audio connects, completed when either side ends it. Its turns are recorded and
-published like a phone call's, so the dashboard's call page follows it live.
+published like a phone call's, so the dashboard's call page follows it live. Red flags are
+heard as in a phone call (`_care`): the reply gives the care advice, and the alert is shown on
+Today and on the call's page; a talk is for no one on the roster, so no caregiver is texted.
 
 ICE uses host candidates only, no STUN or TURN server: the browser and carecall must reach
 each other directly (the same machine, or the same network).
@@ -19,12 +21,19 @@ from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
 from bot.services import ServiceClients, build_call_services
-from calls.conversation import ActiveCalls, Ending, converse, system_prompt
+from calls.conversation import (
+    ActiveCalls,
+    Ending,
+    RedFlagAlerts,
+    converse,
+    red_flag_alerter,
+    system_prompt,
+)
 from calls.recorder import RecordWriter
 from calls.service import publish_status
 from persistence.models import Call, CallChannel
 from persistence.repositories import CallRepository
-from pipeline.builder import browser_line, build_call_worker
+from pipeline.builder import CallCare, browser_line, build_call_worker
 from pipeline.events import EventBus
 from settings import Settings
 
@@ -48,8 +57,10 @@ class BrowserCalls:
         writer: RecordWriter,
         bus: EventBus,
         active: ActiveCalls,
+        alerts: RedFlagAlerts | None,
     ) -> None:
         self._settings = settings
+        self._alerts = alerts
         self._calls = calls
         self._clients = clients
         self._writer = writer
@@ -87,6 +98,7 @@ class BrowserCalls:
             services=services,
             sink=self._writer,
             on_bot_ends_call=ending.bot_ends_call,
+            care=self._care(call.id),
         )
 
         connected = asyncio.Event()
@@ -135,6 +147,14 @@ class BrowserCalls:
         self._active.started(call.id, task)
         log.info("A talk in the browser is connecting")
         return call, answer["sdp"]
+
+    def _care(self, call_id: int) -> CallCare | None:
+        """Red flags are heard in a talk as in a phone call: the reply gives the care advice
+        and the alert is raised (on Today and the call's page). A talk is for no one on the
+        roster, so there is no caregiver to text or to put the call through to."""
+        if not self._settings.red_flags:
+            return None
+        return CallCare(red_flag_alerter(call_id, None, self._alerts), self._clients.red_flag_check)
 
     async def hang_up(self, call_id: int) -> bool:
         """End the talk stored as ``call_id`` if it runs in this process; False if it doesn't."""

@@ -228,6 +228,26 @@ class RedFlagAlerts(Protocol):
 TRANSFER_REASON = "transferred to caregiver"
 
 
+def red_flag_alerter(
+    call_id: int, senior_id: int | None, alerts: RedFlagAlerts | None
+) -> Callable[[RedFlag], None]:
+    """A call's ``on_red_flag``, whatever its channel: it only starts the alert (stored, on the
+    dashboard, texted to the person's caregivers when there is a person) in the background."""
+
+    def on_red_flag(flag: RedFlag) -> None:
+        if alerts is not None:
+            alerts.red_flag_soon(
+                call_id=call_id,
+                senior_id=senior_id,
+                category=flag.category.value,
+                evidence=flag.evidence,
+                detector=flag.detector,
+                advice=flag.advice,
+            )
+
+    return on_red_flag
+
+
 def call_care(
     stream: MediaStream,
     brief: CallBrief,
@@ -239,18 +259,7 @@ def call_care(
     """What this call does when something urgent is heard: the alert (stored, on the dashboard
     and texted to the caregivers, all in the background) and, for someone with a caregiver who
     takes calls, the offer to put the call through to them."""
-
-    def on_red_flag(flag: RedFlag) -> None:
-        if alerts is not None:
-            alerts.red_flag_soon(
-                call_id=stream.call_id,
-                senior_id=brief.senior_id,
-                category=flag.category.value,
-                evidence=flag.evidence,
-                detector=flag.detector,
-                advice=flag.advice,
-            )
-
+    on_red_flag = red_flag_alerter(stream.call_id, brief.senior_id, alerts)
     line = brief.connect_to
     if line is None or twilio is None:
         return CallCare(on_red_flag, clients.red_flag_check)

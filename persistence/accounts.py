@@ -1,14 +1,15 @@
-"""Queries for operators (dashboard logins) and API keys."""
+"""Queries for operators (dashboard logins), their sessions and API keys."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from persistence.models import ApiKey, Operator, utcnow
+from persistence.models import ApiKey, Operator, OperatorSession, utcnow
 
 
 class OperatorRepository:
@@ -52,6 +53,76 @@ class OperatorRepository:
                 update(Operator).where(Operator.id == operator_id).values(last_login_at=utcnow())
             )
 
+    async def delete(self, operator_id: int) -> bool:
+        """Delete the operator and their sessions; False if there was no such operator."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(OperatorSession).where(OperatorSession.operator_id == operator_id)
+            )
+            result = await session.execute(delete(Operator).where(Operator.id == operator_id))
+            return bool(getattr(result, "rowcount", 0))
+
+    # --- sessions (`persistence.models.OperatorSession`) ---------------------------------------
+
+    async def start_session(
+        self, operator_id: int, token_hash: str, now: datetime, *, idle_since: datetime
+    ) -> None:
+        """Store a new session; sessions anyone left idle since before ``idle_since`` are
+        deleted on the way (nobody may come back to look them up)."""
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(OperatorSession).where(OperatorSession.last_seen_at < idle_since)
+            )
+            session.add(
+                OperatorSession(
+                    operator_id=operator_id, token_hash=token_hash, created_at=now, last_seen_at=now
+                )
+            )
+
+    async def session_operator(
+        self, token_hash: str, *, idle_since: datetime, touch_before: datetime, now: datetime
+    ) -> Operator | None:
+        """The operator of a live session: None when there is no such session (signed out,
+        ended) or it was last used before ``idle_since`` (then it is deleted). Its last use is
+        moved to ``now`` when it is older than ``touch_before`` (one write a minute, not one
+        a request)."""
+        async with self._sessions() as session:
+            found = await session.execute(
+                select(OperatorSession, Operator)
+                .join(Operator, Operator.id == OperatorSession.operator_id)
+                .where(OperatorSession.token_hash == token_hash)
+            )
+            row = found.one_or_none()
+        if row is None:
+            return None
+        live, operator = row
+        last_seen = _as_utc(live.last_seen_at)
+        if last_seen < idle_since:
+            await self.end_session(token_hash)
+            return None
+        if last_seen < touch_before:
+            async with self._sessions.begin() as session:
+                await session.execute(
+                    update(OperatorSession)
+                    .where(OperatorSession.id == live.id)
+                    .values(last_seen_at=now)
+                )
+        return operator
+
+    async def end_session(self, token_hash: str) -> None:
+        async with self._sessions.begin() as session:
+            await session.execute(
+                delete(OperatorSession).where(OperatorSession.token_hash == token_hash)
+            )
+
+    async def end_sessions(self, operator_id: int) -> int:
+        """End every session of the operator; how many there were."""
+        async with self._sessions.begin() as session:
+            result = await session.execute(
+                delete(OperatorSession).where(OperatorSession.operator_id == operator_id)
+            )
+            return int(getattr(result, "rowcount", 0) or 0)
+
 
 class ApiKeyRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
@@ -86,3 +157,8 @@ class ApiKeyRepository:
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
             )
+
+
+def _as_utc(moment: datetime) -> datetime:
+    # SQLite gives times back without their offset; they were stored in UTC.
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -20,7 +20,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from persistence.models import Alert, AlertNotice, Call, CallRecord, Senior
+from persistence.models import Alert, AlertNotice, Call, CallChannel, CallRecord, Senior
 
 AlertState = Literal["open", "acknowledged"]
 MEASURE_COLUMNS = (
@@ -63,10 +63,12 @@ class CallLevels:
 
 @dataclass(frozen=True)
 class AlertAbout:
-    """An alert (its notices loaded) and the person it is about (None: not on the roster)."""
+    """An alert (its notices loaded) and the person it is about (None: not on the roster), and
+    how its call was made (None: no call): a talk in the browser or a demo has no person."""
 
     alert: Alert
     senior: Senior | None
+    channel: CallChannel | None = None
 
 
 class AlertRepository:
@@ -161,7 +163,6 @@ class AlertRepository:
         *,
         state: AlertState | None = None,
         senior_id: int | None = None,
-        call_id: int | None = None,
         limit: int = 50,
         offset: int = 0,
     ) -> tuple[Sequence[Alert], int]:
@@ -174,8 +175,6 @@ class AlertRepository:
             conditions.append(Alert.acknowledged_at.is_not(None))
         if senior_id is not None:
             conditions.append(Alert.senior_id == senior_id)
-        if call_id is not None:
-            conditions.append(Alert.call_id == call_id)
         async with self._sessions() as session:
             total = (
                 await session.execute(select(func.count(Alert.id)).where(*conditions))
@@ -194,20 +193,41 @@ class AlertRepository:
         """Alerts nobody has acknowledged, red flags first, then newest first, with their
         person."""
         alerts, _ = await self.search(state="open", limit=limit)
+        return await self._about(alerts)
+
+    async def for_call(self, call_id: int) -> list[AlertAbout]:
+        """The alerts raised on one call (its page), red flags first, then newest first."""
         async with self._sessions() as session:
-            ids = {a.senior_id for a in alerts if a.senior_id is not None}
-            seniors = (
-                {
-                    s.id: s
-                    for s in (
-                        await session.execute(select(Senior).where(Senior.id.in_(ids)))
-                    ).scalars()
-                }
-                if ids
-                else {}
+            rows = await session.execute(
+                select(Alert)
+                .where(Alert.call_id == call_id)
+                .options(selectinload(Alert.notices))
+                .order_by(*_most_pressing_first())
             )
+            alerts = rows.scalars().all()
+        return await self._about(alerts)
+
+    async def _about(self, alerts: Sequence[Alert]) -> list[AlertAbout]:
+        """Each alert with its person and its call's channel, in two queries."""
+        senior_ids = {a.senior_id for a in alerts if a.senior_id is not None}
+        call_ids = {a.call_id for a in alerts if a.call_id is not None}
+        seniors: dict[int, Senior] = {}
+        channels: dict[int, CallChannel] = {}
+        async with self._sessions() as session:
+            if senior_ids:
+                found = await session.execute(select(Senior).where(Senior.id.in_(senior_ids)))
+                seniors = {s.id: s for s in found.scalars()}
+            if call_ids:
+                rows = await session.execute(
+                    select(Call.id, Call.channel).where(Call.id.in_(call_ids))
+                )
+                channels = {call_id: channel for call_id, channel in rows.all()}
         return [
-            AlertAbout(a, seniors.get(a.senior_id) if a.senior_id is not None else None)
+            AlertAbout(
+                a,
+                seniors.get(a.senior_id) if a.senior_id is not None else None,
+                channels.get(a.call_id) if a.call_id is not None else None,
+            )
             for a in alerts
         ]
 

@@ -184,6 +184,24 @@ class Operator(Base):
     last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
+class OperatorSession(Base):
+    """One signed-in browser of an operator. The session cookie carries a random token; only
+    its hash is kept here. Signing out deletes the row, a password change or deleting the
+    operator deletes all of theirs, and a row unused for the idle time is refused: a copied
+    cookie then opens nothing, in any process."""
+
+    __tablename__ = "operator_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    operator_id: Mapped[int] = mapped_column(
+        ForeignKey("operators.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    """When it last opened something (kept to the minute, not written on every request)."""
+
+
 class ApiKey(Base):
     """A key a program uses for the API (`Authorization: Bearer …`). Only its hash is stored."""
 

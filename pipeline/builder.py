@@ -313,21 +313,21 @@ def _red_flag_watcher(
 ) -> list[FrameProcessor]:
     """The red-flag watcher, between the STT and the user aggregator so its care note reaches
     the reply to the very line that raised it. Without a model the guided check-in's next
-    reply is the advice instead."""
+    reply is the advice instead, each time a red flag is heard (the alert is raised once)."""
     if care is None:
         return []
-    on_red_flag = care.on_red_flag
+    on_heard = None
     if checkin is not None:
         guided = checkin
 
-        def on_red_flag(flag: RedFlag) -> None:
+        def on_heard(flag: RedFlag) -> None:
             guided.concern(flag.advice)
-            care.on_red_flag(flag)
 
     offer = care.connect_to if with_model and care.on_connect is not None else None
     return [
         RedFlagWatcher(
-            on_red_flag=on_red_flag,
+            on_red_flag=care.on_red_flag,
+            on_heard=on_heard,
             llm_check=care.check if with_model else None,
             connect_to=offer,
         )

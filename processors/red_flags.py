@@ -9,6 +9,9 @@ added to the context before the caller's turn is and before the reply to it is g
 very reply addresses the red flag, and no extra model run starts. Then it tells
 ``on_red_flag(flag)`` (synchronous and quick: whoever builds the pipeline persists and alerts off
 the real-time path) and logs the category, detector and rule (never the caller's words or number).
+``on_heard(flag)``
+(when given) is told of every red flag heard, a category raised before included: the guided
+check-in gives the care advice again rather than a "didn't catch that".
 
 A line neither of them flags, of at least ``min_words_to_check`` words ("Yes." is not worth a
 request), goes to ``llm_check`` (when given) in a background task the frame path never waits for; at
@@ -48,6 +51,7 @@ class RedFlagWatcher(FrameProcessor):
         self,
         *,
         on_red_flag: Callable[[RedFlag], None],
+        on_heard: Callable[[RedFlag], None] | None = None,
         llm_check: RedFlagCheck | None = None,
         max_checks: int = 2,
         min_words_to_check: int = 2,
@@ -59,6 +63,7 @@ class RedFlagWatcher(FrameProcessor):
         if max_checks < 1:
             raise ValueError("max_checks must be at least 1")
         self._on_red_flag = on_red_flag
+        self._on_heard = on_heard
         self._llm_check = llm_check
         self._max_checks = max_checks
         self._min_words = min_words_to_check
@@ -89,6 +94,11 @@ class RedFlagWatcher(FrameProcessor):
             self._start_check(self._llm_check, text)
 
     async def _raise(self, flag: RedFlag) -> None:
+        if self._on_heard is not None:
+            try:
+                self._on_heard(flag)
+            except Exception:
+                logger.exception("The red-flag listener failed")
         if flag.category in self._raised:
             return
         self._raised.add(flag.category)

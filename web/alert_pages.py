@@ -16,8 +16,10 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
-from persistence.models import Alert, Senior
+from persistence.alerts import AlertAbout
+from persistence.models import Alert, CallChannel, Senior
 from persistence.today import senior_zone
+from web.templating import render
 from wellbeing.alerts import RED_FLAG_KIND, RED_FLAG_WORDS
 from wellbeing.records import LEVEL_WORDS, MEASURE_NAMES, MEASURES
 
@@ -41,6 +43,21 @@ async def trends_json(senior_id: RowId, state: State, _operator: PageOperator) -
     if senior is None:
         return JSONResponse({"detail": f"There is no person {senior_id}."}, status_code=404)
     return JSONResponse(await trend_data(state, senior))
+
+
+@router.get("/calls/{call_id}/alerts")
+async def call_alerts_fragment(
+    request: Request, call_id: RowId, state: State, operator: PageOperator
+) -> Response:
+    """A call's alerts alone, for its page's script to swap in when one is raised or
+    acknowledged while the page is open."""
+    return render(
+        request,
+        "_call_alerts.html",
+        operator=operator,
+        alerts=await call_alert_views(state, call_id),
+        back=f"/calls/{call_id}",
+    )
 
 
 @router.post("/alerts/{alert_id}/acknowledge")
@@ -67,22 +84,17 @@ def _field(value: object) -> str:
 
 async def open_alert_views(state: AppState) -> list[dict[str, Any]]:
     """Every alert nobody has acknowledged, red flags first, for the Today board."""
-    return [
-        _view(found.alert, found.senior) for found in await state.alerts.repository.open_alerts()
-    ]
+    return [_about_view(found) for found in await state.alerts.repository.open_alerts()]
+
+
+async def call_alert_views(state: AppState, call_id: int) -> list[dict[str, Any]]:
+    """The alerts raised on one call, for its page (a red flag quotes what the person said)."""
+    return [_about_view(found) for found in await state.alerts.repository.for_call(call_id)]
 
 
 async def person_alert_views(state: AppState, senior: Senior) -> list[dict[str, Any]]:
     """The person's latest alerts, open ones first."""
     alerts, _ = await state.alerts.repository.search(senior_id=senior.id, limit=PERSON_ALERTS)
-    return [_view(alert, senior) for alert in alerts]
-
-
-async def call_alert_views(state: AppState, call_id: int) -> list[dict[str, Any]]:
-    """The alerts raised on one call (a red flag quotes what the person said), open ones first."""
-    alerts, _ = await state.alerts.repository.search(call_id=call_id, limit=PERSON_ALERTS)
-    seniors = {a.senior_id for a in alerts if a.senior_id is not None}
-    senior = await state.alerts.repository.senior(seniors.pop()) if len(seniors) == 1 else None
     return [_view(alert, senior) for alert in alerts]
 
 
@@ -110,7 +122,26 @@ async def trend_data(state: AppState, senior: Senior) -> dict[str, Any]:
     }
 
 
-def _view(alert: Alert, senior: Senior | None) -> dict[str, Any]:
+NOBODY = {
+    CallChannel.BROWSER: "A talk in the browser",
+    CallChannel.DEMO: "The demo call",
+    CallChannel.PHONE: "A caller not on the roster",
+}
+"""Who an alert is about when it is about no one on the roster, by its call's channel."""
+NO_CAREGIVER = {
+    CallChannel.BROWSER: "No caregiver to text: a talk in the browser is for no one on the roster.",
+    CallChannel.DEMO: "No caregiver to text: the demo call is for no one on the roster.",
+    CallChannel.PHONE: "No caregiver to text: the number called is not on the roster.",
+}
+
+
+def _about_view(found: AlertAbout) -> dict[str, Any]:
+    return _view(found.alert, found.senior, found.channel)
+
+
+def _view(
+    alert: Alert, senior: Senior | None, channel: CallChannel | None = None
+) -> dict[str, Any]:
     tz = senior_zone(senior) if senior is not None else ZoneInfo("UTC")
     red_flag = alert.kind == RED_FLAG_KIND
     if red_flag:
@@ -134,7 +165,10 @@ def _view(alert: Alert, senior: Senior | None) -> dict[str, Any]:
         "red_flag": red_flag,
         "label": label,
         "senior_id": senior.id if senior is not None else None,
-        "senior_name": senior.name if senior is not None else "A caller not on the roster",
+        "senior_name": senior.name if senior is not None else NOBODY[channel or CallChannel.PHONE],
+        "no_texts": "No caregiver has been texted about this."
+        if senior is not None
+        else NO_CAREGIVER[channel or CallChannel.PHONE],
         "reason": alert.reason,
         "evidence": alert.evidence,
         "call_id": alert.call_id,

@@ -57,7 +57,7 @@ async def login(
         error, code = str(exc), status.HTTP_429_TOO_MANY_REQUESTS
         retry_after = exc.retry_after
     else:
-        log_in(request, operator)
+        await log_in(request, state.auth, operator)
         return RedirectResponse(_safe_next(next), status.HTTP_303_SEE_OTHER)
     page = render(
         request,
@@ -108,7 +108,7 @@ async def create_first_account(
     except (WeakPassword, ValueError) as exc:
         error, code_status = str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT
     else:
-        log_in(request, operator)
+        await log_in(request, state.auth, operator)
         return RedirectResponse("/", status.HTTP_303_SEE_OTHER)
     return render(
         request, "setup.html", code_status, error=error, email=email, code=code, operator=None
@@ -116,7 +116,9 @@ async def create_first_account(
 
 
 @router.post("/logout")
-async def logout(request: Request, csrf_token: Annotated[str, Form()] = "") -> Response:
+async def logout(
+    request: Request, state: State, csrf_token: Annotated[str, Form()] = ""
+) -> Response:
     check_csrf(request, csrf_token)
-    log_out(request)
+    await log_out(request, state.auth)
     return RedirectResponse("/login", status.HTTP_303_SEE_OTHER)

@@ -73,6 +73,7 @@ async def call_page(
         turns=[turn_view(turn) for turn in call.turns],
         record=await call_record_view(state.wellbeing, call_id),
         alerts=await call_alert_views(state, call_id),
+        back=f"/calls/{call_id}",
     )
 
 

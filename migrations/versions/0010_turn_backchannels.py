@@ -3,7 +3,7 @@ keep it going ("Mm-hm. / Yes."), kept with that answer instead of being answered
 `seniors.turn_patience`, each person's pause profile (1.0: none learnt yet).
 
 Revision ID: 0010
-Revises: 0006
+Revises: 0007
 Create Date: 2026-12-05
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0010"
-down_revision: str | None = "0006"
+down_revision: str | None = "0007"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

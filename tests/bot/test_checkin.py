@@ -237,3 +237,14 @@ def test_after_something_urgent_the_next_reply_is_the_advice_and_the_question_wa
     )
     assert reply.end is None and dialogue.question is first
     assert dialogue.reply("I'm fine now, thank you").sentences[-1] != first.text
+
+
+def test_one_line_with_two_red_flags_gets_each_advice_once_and_no_not_understood() -> None:
+    dialogue = CheckinDialogue(DEFAULT_SCRIPT)
+    dialogue.concern("Please call 911 now.")
+    dialogue.concern("You can call or text 988.")
+    dialogue.concern("Please call 911 now.")  # a second category with the same advice
+    reply = dialogue.reply("I fell and I want to end it all")
+    assert reply.sentences == ("Please call 911 now.", "You can call or text 988.")
+    assert DEFAULT_SCRIPT.not_understood not in " ".join(reply.sentences)
+    assert dialogue.reply("I called them").sentences[0] != "Please call 911 now."

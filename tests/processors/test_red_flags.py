@@ -145,6 +145,29 @@ async def test_each_category_is_raised_once_per_call() -> None:
     ]
 
 
+async def test_every_red_flag_heard_is_told_to_on_heard_though_raised_once() -> None:
+    """The guided check-in listens with ``on_heard``: a fall said again gets the care advice
+    again (the alert is raised once)."""
+    raised: list[RedFlag] = []
+    heard: list[RedFlag] = []
+    await run_test(
+        RedFlagWatcher(on_red_flag=raised.append, on_heard=heard.append),
+        frames_to_send=[
+            said("I fell in the kitchen and I can't get up."),
+            said("Nice weather today."),
+            said("I said I fell and I can't get up!"),
+        ],
+        expected_down_frames=[
+            LLMMessagesAppendFrame,
+            TranscriptionFrame,
+            TranscriptionFrame,
+            TranscriptionFrame,  # the fall again: no second note, no second alert
+        ],
+    )
+    assert [f.category for f in raised] == [RedFlagCategory.FALL]
+    assert [f.category for f in heard] == [RedFlagCategory.FALL, RedFlagCategory.FALL]
+
+
 async def test_the_note_reaches_the_context_of_the_reply_to_that_turn_without_an_extra_run() -> (
     None
 ):

@@ -25,6 +25,7 @@ from persistence.models import (
     Alert,
     AlertNotice,
     Call,
+    CallChannel,
     CallRecord,
     CallStatus,
     Caregiver,
@@ -598,3 +599,36 @@ async def test_without_a_caregiver_who_takes_texts_the_first_one_is_texted(world
             "We advised calling 911. Please check on Mary now.",
         )
     ]
+
+
+async def test_a_red_flag_in_a_talk_in_the_browser_is_kept_and_listed_with_its_call(
+    world: World,
+) -> None:
+    """A talk in the browser (or a demo call) is for no one: its red flag is stored with the
+    call, listed among the open alerts and on the call with the call's channel, texted to
+    no one."""
+    async with create_session_factory(world.engine).begin() as session:
+        talk = Call(to_number="", status=CallStatus.IN_PROGRESS, channel=CallChannel.BROWSER)
+        session.add(talk)
+        await session.flush()
+        talk_id = talk.id
+    other_call = await world.add_call()
+
+    alert = await world.service.raise_red_flag(
+        call_id=talk_id,
+        senior_id=None,
+        category="fall",
+        evidence="I fell in the kitchen",
+        detector="rules",
+        advice=FALL_ADVICE,
+    )
+
+    assert alert is not None and (alert.senior_id, alert.call_id) == (None, talk_id)
+    assert world.texts() == []
+    repository = world.service.repository
+    (on_the_call,) = await repository.for_call(talk_id)
+    assert on_the_call.alert.id == alert.id
+    assert (on_the_call.senior, on_the_call.channel) == (None, CallChannel.BROWSER)
+    assert await repository.for_call(other_call) == []
+    (open_one,) = [found for found in await repository.open_alerts() if found.alert.id == alert.id]
+    assert open_one.channel is CallChannel.BROWSER

@@ -186,12 +186,37 @@ for (const item of transcript.querySelectorAll(".turn")) {
 }
 localizeTimes();
 drawChart();
+// --- the call's alerts ---------------------------------------------------------------------
+
+const alertsBox = document.getElementById("call-alerts-box");
+let alertsFetch = Promise.resolve();
+
+// A red flag raised (or an alert acknowledged) while the page is open: the server renders the
+// call's alerts again (/calls/{id}/alerts), one fetch after another.
+function refreshAlerts() {
+  alertsFetch = alertsFetch.then(async () => {
+    try {
+      const response = await fetch(`/calls/${callId}/alerts`, { credentials: "same-origin" });
+      if (response.ok && !response.redirected) alertsBox.innerHTML = await response.text();
+    } catch {
+      // Offline: the feed's indicator says so; the reconnect's snapshot refreshes them.
+    }
+  });
+}
+
+let snapshots = 0;
 window.carecallFeed = followFeed({
   callId,
   onSnapshot(snapshot) {
     showCall(snapshot.call);
     for (const turn of snapshot.turns) addTurn(turn);
+    snapshots += 1;
+    // A live call may have raised one since the page was made; any call, after a feed gap.
+    if (snapshot.call.live || snapshots > 1) refreshAlerts();
   },
   onCall: showCall,
   onTurn: addTurn,
+  onProgram(message) {
+    if (message.kind === "alert.updated") refreshAlerts();
+  },
 });
