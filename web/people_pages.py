@@ -531,7 +531,8 @@ async def call_now(
     request: Request, senior_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     """Place a check-in call now; the same rules as a scheduled one (consent, do-not-call,
-    calling hours in their time) are checked by the call service."""
+    calling hours in their time) are checked by the call service, and every one that stands in
+    the way is shown, before (and with) settings still missing for phone calls."""
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
     senior = await state.seniors.get(senior_id)
@@ -539,16 +540,18 @@ async def call_now(
         return _not_found(request, operator, SeniorNotFound(senior_id))
     try:
         call = await state.call_service.place_call(senior.phone_number, senior=senior)
-    except (CallNotAllowed, InvalidPhoneNumber) as exc:
-        error, code = str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT
+    except CallNotAllowed as exc:
+        errors, code = list(exc.reasons), status.HTTP_422_UNPROCESSABLE_CONTENT
+    except InvalidPhoneNumber as exc:
+        errors, code = [str(exc)], status.HTTP_422_UNPROCESSABLE_CONTENT
     except MissingConfiguration as exc:
-        error, code = str(exc), status.HTTP_503_SERVICE_UNAVAILABLE
+        errors, code = [str(exc)], status.HTTP_503_SERVICE_UNAVAILABLE
     except TwilioError as exc:
-        error, code = f"Twilio refused the call: {exc.message}", status.HTTP_502_BAD_GATEWAY
+        errors, code = [f"Twilio refused the call: {exc.message}"], status.HTTP_502_BAD_GATEWAY
     else:
         return RedirectResponse(f"/calls/{call.id}", status.HTTP_303_SEE_OTHER)
     return await _person_page(
-        request, state, operator, senior_id, status_code=code, call_error=error
+        request, state, operator, senior_id, status_code=code, call_errors=errors
     )
 
 

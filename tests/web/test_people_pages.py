@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from typing import Any
@@ -409,6 +410,79 @@ def test_call_now_says_when_twilio_refuses(
 
     assert response.status_code == 502
     assert "Twilio refused the call" in _text(response.text)
+
+
+@dataclass
+class Unconfigured:
+    """A signed-in operator's browser on an app with no Twilio settings, and its clock."""
+
+    client: TestClient
+    clock: FakeClock
+
+
+@pytest.fixture
+def unconfigured(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    fake_twilio: FakeAsyncTwilioHttpClient,
+) -> Iterator[Unconfigured]:
+    settings = make_settings(
+        database_url=database_url,
+        twilio_account_sid=None,
+        twilio_auth_token=None,
+        twilio_phone_number=None,
+    )
+    clock = FakeClock(NOW)
+    app = create_app(settings, twilio_http_client=fake_twilio, clock=clock)
+    with TestClient(app) as client:
+        add_operator(client)
+        client.headers["X-CSRF-Token"] = log_in(client)
+        yield Unconfigured(client, clock)
+
+
+def test_call_now_gives_every_reason_before_the_missing_settings(
+    unconfigured: Unconfigured, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    browser = unconfigured.client
+    senior_id = _add_person(browser)
+    unconfigured.clock.set(_at(22, 15))  # 22:15 in Chicago: too late to call
+
+    refused = _post(browser, f"/people/{senior_id}/call")
+
+    assert refused.status_code == 422
+    reasons = [
+        _text(item).strip() for item in re.findall(r"<li>(.*?)</li>", _call_error(refused.text))
+    ]
+    assert reasons == [
+        "Margaret Ellis has not given consent to be called. Record their consent (who gave it, "
+        "when and how) on their page first.",
+        "It is 22:15 for Margaret Ellis (America/Chicago); calls are only placed between 08:00 "
+        "and 21:00 in their local time.",
+        "Placing phone calls is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
+        "TWILIO_PHONE_NUMBER (see .env.example).",
+    ]
+
+    _post(browser, f"/people/{senior_id}/do-not-call", {"do_not_call": "1", "reason": "Away"})
+    unconfigured.clock.set(NOW)
+    again = _text(_call_error(_post(browser, f"/people/{senior_id}/call").text))
+    assert "Margaret Ellis is marked do-not-call (Away)." in again
+    assert "has not given consent" in again and "not configured" in again
+    assert "It is" not in again  # 11:00 in Chicago: within calling hours
+
+    _post(browser, f"/people/{senior_id}/do-not-call", {"do_not_call": "0"})
+    _post(browser, f"/people/{senior_id}/consent", {"given_by": "Margaret", "method": "verbal"})
+    only_settings = _post(browser, f"/people/{senior_id}/call")
+    assert only_settings.status_code == 503
+    assert "The call was not placed Placing phone calls is not configured" in _text(
+        _call_error(only_settings.text)
+    )
+    assert fake_twilio.requests == []
+
+
+def _call_error(html: str) -> str:
+    found = re.search(r'<div id="call-error".*?</div>', html, re.S)
+    assert found, "no call error on the page"
+    return found.group(0)
 
 
 def test_a_person_is_deleted_after_a_confirm_step(browser: TestClient) -> None:
