@@ -42,7 +42,7 @@ MAX_ID = 2**31 - 1
 
 
 def get_roster(state: Annotated[AppState, Depends(get_state)]) -> RosterService:
-    return RosterService(state.seniors, state.clock)
+    return RosterService(state.seniors, state.clock, state.checkins)
 
 
 Roster = Annotated[RosterService, Depends(get_roster)]

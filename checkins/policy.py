@@ -8,6 +8,10 @@ from datetime import datetime
 from checkins.schedule import CALLING_HOURS, within_calling_hours, zone
 from persistence.models import Senior
 
+CALLS_NOT_SET_UP = "not dialled: phone calls aren't set up"
+"""Why a check-in was not dialled while the Twilio settings are missing: a note for the person's
+history and the words the Today board uses."""
+
 
 class CallNotAllowed(RuntimeError):
     """The person may not be called (now); `reasons` says every why, each in a sentence that

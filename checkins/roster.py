@@ -14,6 +14,7 @@ from sqlalchemy.exc import IntegrityError
 from calls.service import InvalidPhoneNumber, normalize_phone_number
 from checkins.clock import Clock
 from checkins.schedule import ScheduleError, Window, parse_clock_time, parse_weekdays, zone
+from persistence.checkins import CheckinRepository
 from persistence.models import CheckinPlan, ContactMethod, Senior
 from persistence.roster import CaregiverFields, PlanFields, SeniorRepository
 
@@ -82,9 +83,19 @@ class ConsentInput:
 
 
 class RosterService:
-    def __init__(self, seniors: SeniorRepository, clock: Clock) -> None:
+    def __init__(
+        self, seniors: SeniorRepository, clock: Clock, checkins: CheckinRepository | None = None
+    ) -> None:
+        """With `checkins`, a change that makes a person callable on a plan (a plan saved,
+        consent recorded, do-not-call cleared) makes today's check-ins at once, so the Today
+        board shows them now rather than after the dispatcher's next scheduling round."""
         self._seniors = seniors
         self._clock = clock
+        self._checkins = checkins
+
+    async def _schedule(self, senior_id: int) -> None:
+        if self._checkins is not None:
+            await self._checkins.schedule(self._clock.now(), senior_id=senior_id)
 
     async def create(
         self,
@@ -103,11 +114,14 @@ class RosterService:
         if consent is not None:
             fields.update(self._consent_fields(consent, recorded_by))
         try:
-            return await self._seniors.create(fields, caregivers, plan_fields)
+            senior = await self._seniors.create(fields, caregivers, plan_fields)
         except IntegrityError:
             raise RosterError(
                 f"{fields['phone_number']} already belongs to someone on the roster."
             ) from None
+        if plan_fields and consent is not None:
+            await self._schedule(senior.id)
+        return senior
 
     async def update(self, senior_id: int, data: SeniorInput) -> Senior:
         fields, caregivers = _senior_fields(data)
@@ -139,7 +153,9 @@ class RosterService:
         senior = await self.get(senior_id)
         fields = _plan_fields(data)
         _refuse_overlap(fields, senior.plans)
-        return await self._seniors.add_plan(senior_id, fields)
+        plan = await self._seniors.add_plan(senior_id, fields)
+        await self._schedule(senior_id)
+        return plan
 
     async def update_plan(self, senior_id: int, plan_id: int, data: PlanInput) -> CheckinPlan:
         senior = await self.get(senior_id)
@@ -150,6 +166,7 @@ class RosterService:
         plan = await self._seniors.update_plan(plan_id, vars(fields))
         if plan is None:
             raise PlanNotFound(plan_id)
+        await self._schedule(senior_id)
         return plan
 
     async def delete_plan(self, senior_id: int, plan_id: int) -> None:
@@ -171,6 +188,7 @@ class RosterService:
         )
         if senior is None:
             raise SeniorNotFound(senior_id)
+        await self._schedule(senior_id)
         return senior
 
     def _consent_fields(self, data: ConsentInput, recorded_by: str | None) -> dict[str, Any]:
@@ -203,6 +221,8 @@ class RosterService:
         senior = await self._seniors.set_do_not_call(senior_id, do_not_call, reason=text)
         if senior is None:
             raise SeniorNotFound(senior_id)
+        if not do_not_call:
+            await self._schedule(senior_id)
         return senior
 
 

@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
 from calls.service import InvalidPhoneNumber
-from checkins.policy import CallNotAllowed
+from checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed
 from checkins.roster import (
     CONSENT_METHODS,
     CaregiverInput,
@@ -115,7 +115,7 @@ def _views(state: State) -> ProgramViews:
 
 
 def _roster(state: State) -> RosterService:
-    return RosterService(state.seniors, state.clock)
+    return RosterService(state.seniors, state.clock, state.checkins)
 
 
 Views = Annotated[ProgramViews, Depends(_views)]
@@ -351,7 +351,9 @@ async def _person_page(
         consent_at=_local(senior.consent_at, tz),
         do_not_call_at=_local(senior.do_not_call_at, tz),
         plans=[(plan, _plan_summary(plan)) for plan in senior.plans],
-        checkins=[_checkin_view(record, tz, with_date=True) for record in checkins],
+        checkins=[
+            _checkin_view(record, tz, Dialling.of(state), with_date=True) for record in checkins
+        ],
         escalations=[_escalation_view(e, senior, tz) for e in escalations],
         memory=memory,
         alerts=await person_alert_views(state, senior),
@@ -600,19 +602,21 @@ async def delete_person(
 async def _today_context(state: AppState, views: ProgramViews) -> dict[str, Any]:
     now = state.clock.now()
     overview = await views.today(now)
+    dialling = Dialling.of(state)
     return {
         "people": [
             {
                 "id": day.senior.id,
                 "name": day.senior.name,
                 "local_now": f"{now.astimezone(day.zone):%H:%M %Z}",
-                "checkins": [_checkin_view(record, day.zone) for record in day.checkins],
+                "checkins": [_checkin_view(record, day.zone, dialling) for record in day.checkins],
             }
             for day in overview.days
         ],
         "escalations": [_open_escalation_view(record) for record in overview.open_escalations],
         "alerts": await open_alert_views(state),
         "quiet": overview.quiet,
+        "missing": state.settings.missing_for_calls(),
     }
 
 
@@ -670,8 +674,24 @@ def _method_label(method: ContactMethod) -> str:
     return "SMS" if method is ContactMethod.SMS else "Phone call"
 
 
+@dataclass(frozen=True)
+class Dialling:
+    """Whether this server can place calls (`ready`) at `now`: a pending check-in's words depend
+    on it, since without the Twilio settings nothing dials it."""
+
+    ready: bool
+    now: datetime
+
+    @classmethod
+    def of(cls, state: AppState) -> Dialling:
+        return cls(not state.settings.missing_for_calls(), state.clock.now())
+
+
+WONT_BE_DIALLED = "Won't be dialled: phone calls aren't set up"
+
+
 def _checkin_view(
-    record: CheckinRecord, tz: ZoneInfo, *, with_date: bool = False
+    record: CheckinRecord, tz: ZoneInfo, dialling: Dialling, *, with_date: bool = False
 ) -> dict[str, Any]:
     checkin = record.checkin
     start, end = _aware(checkin.window_start_at), _aware(checkin.window_end_at)
@@ -683,6 +703,13 @@ def _checkin_view(
         detail = f"Try {checkin.attempts}" + (
             f" of {record.plan.max_attempts}" if record.plan else ""
         )
+    elif checkin.state is CheckinState.PENDING and not dialling.ready:
+        # Nothing can dial: no "next try" is coming, whatever the row says.
+        if start <= dialling.now:
+            kind, label, tone = "not-dialled", "Not dialled", "warning"
+            detail = CALLS_NOT_SET_UP.capitalize()
+        else:
+            kind, label, tone, detail = "due", "Due later", "secondary", WONT_BE_DIALLED
     elif checkin.state is CheckinState.PENDING:
         kind, label, tone = "due", "Due later", "secondary"
         at = _local(checkin.next_attempt_at, tz, with_date=False)
@@ -691,6 +718,8 @@ def _checkin_view(
             detail += f" (last try: {OUTCOME_LABELS[checkin.last_result].lower()})"
     elif checkin.outcome is CheckinOutcome.COMPLETED:
         kind, label, tone, detail = "reached", "Reached", "success", ""
+    elif checkin.note == CALLS_NOT_SET_UP and not checkin.attempts:
+        kind, label, tone, detail = "not-dialled", "Not dialled", "warning", ""
     elif checkin.outcome is CheckinOutcome.OPTED_OUT:
         kind, label, tone = "opted-out", "Opted out", "warning"
         detail = "Asked not to be called again"

@@ -11,9 +11,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from persistence.database import create_session_factory
+from persistence.today import ProgramViews
 from server import create_app
 from settings import Settings
-from tests.api.support import OPERATOR_EMAIL, add_api_key, add_operator, log_in
+from tests.api.support import (
+    OPERATOR_EMAIL,
+    add_api_key,
+    add_operator,
+    app_state,
+    log_in,
+    on_app_loop,
+)
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -491,6 +500,45 @@ def test_bad_changes_to_a_person_are_refused(api: TestClient) -> None:
 
     # Nothing above changed the person.
     assert api.get(f"/api/seniors/{senior_id}").json() == senior
+
+
+def _todays_windows(client: TestClient) -> list[str]:
+    """The check-ins on the Today board now, as their local windows."""
+    views = ProgramViews(create_session_factory(app_state(client).engine))
+    overview = on_app_loop(client, views.today, NOW)
+    return sorted(
+        f"{record.checkin.window_start_at.astimezone(day.zone):%H:%M}"
+        for day in overview.days
+        for record in day.checkins
+    )
+
+
+def test_a_plan_saved_for_today_is_a_check_in_at_once(api: TestClient) -> None:
+    """No dispatcher round runs here (it is off): saving makes today's check-ins itself, as soon
+    as the person may be called."""
+    senior = _created(api, plans=[_plan(window_start="10:00", window_end="10:30")])
+    assert _todays_windows(api) == []  # no consent: nothing to dial
+
+    consent = {"given_by": "Margaret", "method": "verbal"}
+    assert api.post(f"/api/seniors/{senior['id']}/consent", json=consent).status_code == 200
+    assert _todays_windows(api) == ["10:00"]
+
+    added = api.post(
+        f"/api/seniors/{senior['id']}/plans",
+        json=_plan(window_start="14:00", window_end="15:00"),
+    )
+    assert added.status_code == 201, added.text
+    assert _todays_windows(api) == ["10:00", "14:00"]
+
+    other = _created(
+        api,
+        name="Albert",
+        phone_number="+13125550199",
+        caregivers=[],
+        plans=[_plan(window_start="16:00", window_end="17:00")],
+        consent=consent,
+    )
+    assert other["plans"] and _todays_windows(api) == ["10:00", "14:00", "16:00"]
 
 
 # --- who may use it ---------------------------------------------------------------------------

@@ -789,6 +789,61 @@ def test_odd_input_gets_a_message_not_a_500(browser: TestClient) -> None:
     assert "Nobody matches" in _text(searched.text) and "<b>" not in searched.text
 
 
+def test_a_plan_saved_for_today_is_on_today_at_once(browser: TestClient) -> None:
+    """No dispatcher round runs here: saving the plan (or recording consent) makes today's
+    check-in itself."""
+    senior_id = _add_person(browser)
+    _post(
+        browser, f"/people/{senior_id}/plans", _plan(weekdays=["mon"], start="14:00", end="15:00")
+    )
+    assert "No check-ins today." in _text(browser.get("/today").text)  # no consent yet
+
+    _post(browser, f"/people/{senior_id}/consent", {"given_by": "Margaret", "method": "verbal"})
+    assert "Due later 14:00–15:00 CST" in _text(browser.get("/today").text)
+    _post(
+        browser, f"/people/{senior_id}/plans", _plan(weekdays=["mon"], start="16:00", end="17:00")
+    )
+
+    text = _text(browser.get("/today").text)
+    assert "Due later 14:00–15:00 CST Next try at 14:00 CST" in text
+    assert "Due later 16:00–17:00 CST Next try at 16:00 CST" in text
+    assert "phone calls aren't set up" not in text
+
+
+def test_today_says_nothing_is_dialled_while_phone_calls_are_not_set_up(
+    unconfigured: Unconfigured,
+) -> None:
+    browser = unconfigured.client
+    senior_id = _add_person(browser)
+    _post(browser, f"/people/{senior_id}/consent", {"given_by": "Margaret", "method": "verbal"})
+    for start, end in (("10:30", "12:00"), ("14:00", "15:00")):
+        added = _post(browser, f"/people/{senior_id}/plans", _plan(start=start, end=end))
+        assert added.status_code == 303
+
+    html = browser.get("/today").text  # 11:00 in Chicago
+    text = _text(html)
+    assert re.findall(r'data-kind="([\w-]+)"', html) == ["not-dialled", "due"]
+    assert "Not dialled 10:30–12:00 CST Not dialled: phone calls aren't set up" in text
+    assert "Due later 14:00–15:00 CST Won't be dialled: phone calls aren't set up" in text
+    assert "Next try" not in text
+    notice = re.search(r'<p id="calls-not-set-up".*?</p>', html)
+    assert notice and _text(notice.group(0)).strip() == (
+        "Phone calls aren't set up, so no check-in is dialled: set TWILIO_ACCOUNT_SID , "
+        "TWILIO_AUTH_TOKEN , TWILIO_PHONE_NUMBER ."
+    )
+
+    # The window passes: the dispatcher closes it saying why, and tells no caregiver that
+    # Margaret didn't answer (nobody called her).
+    unconfigured.clock.set(_at(12, 30))
+    on_app_loop(browser, app_state(browser).dispatcher.run_round)
+
+    text = _text(browser.get("/today").text)
+    assert "Not dialled 10:30–12:00 CST not dialled: phone calls aren't set up" in text
+    assert "None: nobody is waiting for a caregiver." in text
+    history = _text(browser.get(f"/people/{senior_id}").text)
+    assert "2026-01-05 10:30–12:00 CST 0 of 3 Not dialled" in history
+
+
 def test_today_names_every_state_a_check_in_can_be_in(browser: TestClient) -> None:
     """Calling now (with a link to the call), opted out, skipped (with why), and an escalation
     that told everyone and is still waiting, with a notice Twilio refused."""
