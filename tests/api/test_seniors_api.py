@@ -377,6 +377,66 @@ def test_bad_details_are_refused_with_a_message_and_nothing_is_stored(api: TestC
     assert api.get("/api/seniors").json()["total"] == 1
 
 
+def test_every_problem_is_in_the_422(api: TestClient) -> None:
+    body = _senior(
+        phone_number="3125550101",
+        timezone="Chicago",
+        caregivers=[
+            {"name": "Susan Olsen", "phone_number": "+13125550102"},
+            {"name": "", "phone_number": "+1 312 555", "contact_by": "pigeon"},
+        ],
+        plans=[_plan(), _plan(window_start="23:00", window_end="02:00", max_attempts=0)],
+        consent={"given_by": "Margaret", "method": "telepathy"},
+    )
+
+    response = api.post("/api/seniors", json=body)
+
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [error.split(":")[0] for error in errors] == [
+        "phone_number",
+        "timezone",
+        "caregivers.1.name",
+        "caregivers.1.phone_number",
+        "caregivers.1.contact_by",
+        "plans.1.window",
+        "plans.1.window",
+        "plans.1.max_attempts",
+        "consent.method",
+    ]
+    assert "plans.1.window: The window must end after it starts, e.g. 10:00 to 11:00." in errors
+    assert (
+        "plans.1.window: Check-in windows must lie between 08:00 and 21:00 in the person's local "
+        "time: calls are never placed outside those hours." in errors
+    )
+    detail = response.json()["detail"]
+    for words in ("country code", "'Chicago' is not a time zone", "Caregiver 2's name is required"):
+        assert words in detail, (words, detail)
+    assert api.get("/api/seniors").json()["total"] == 0
+
+    senior = _created(api)
+    plan = api.post(
+        f"/api/seniors/{senior['id']}/plans",
+        json=_plan(weekdays="mon,funday", window_start="23:00", window_end="02:00"),
+    )
+    assert plan.status_code == 422, plan.text
+    assert [error.split(":")[0] for error in plan.json()["errors"]] == [
+        "weekdays",
+        "window",
+        "window",
+    ]
+    consent = api.post(
+        f"/api/seniors/{senior['id']}/consent",
+        json={"given_by": " ", "method": "telepathy", "at": "2026-03-03T09:00:00Z"},
+    )
+    assert consent.status_code == 422, consent.text
+    assert [error.split(":")[0] for error in consent.json()["errors"]] == [
+        "given_by",
+        "method",
+        "at",
+    ]
+
+
 def test_bad_changes_to_a_person_are_refused(api: TestClient) -> None:
     senior = _created(api, plans=[_plan()])
     senior_id = senior["id"]
