@@ -28,6 +28,7 @@ from checkins.roster import (
     CaregiverInput,
     ConsentInput,
     PlanInput,
+    Problem,
     RosterError,
     RosterService,
     SeniorInput,
@@ -247,23 +248,64 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+_CAREGIVER_INPUTS = {
+    "name": "caregiver-name",
+    "relation": "caregiver-relation",
+    "phone_number": "caregiver-phone",
+    "contact_by": "caregiver-contact",
+}
+
+
+def _form_input(problem: Problem) -> str | None:
+    """The id of the person form's input a problem is about (`caregivers.1.phone_number` →
+    `caregiver-phone-2`: the form counts rows from 1); None when it is about no one input."""
+    if problem.field in PersonForm.FIELDS:
+        return problem.field
+    parts = problem.field.split(".")
+    if len(parts) == 3 and parts[0] == "caregivers" and parts[1].isdigit():
+        prefix = _CAREGIVER_INPUTS.get(parts[2])
+        return f"{prefix}-{int(parts[1]) + 1}" if prefix else None
+    return None
+
+
+@dataclass(frozen=True)
+class FormProblems:
+    """Every problem of a refused form: listed at the top (each linked to its input) and shown
+    again under the input it is about (`by_input`, keyed by the input's id)."""
+
+    listed: list[tuple[str | None, str]] = field(default_factory=list)
+    by_input: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> FormProblems:
+        found = cls()
+        for problem in problems:
+            input_id = _form_input(problem)
+            found.listed.append((input_id, problem.message))
+            if input_id is not None:
+                found.by_input.setdefault(input_id, []).append(problem.message)
+        return found
+
+
 def _person_form(
     request: Request,
     operator: object,
     form: PersonForm,
     *,
     senior: Senior | None = None,
-    error: str | None = None,
+    refused: RosterError | None = None,
 ) -> Response:
+    problems = FormProblems.of(refused.problems if refused else ())
     return render(
         request,
         "person_form.html",
-        status.HTTP_422_UNPROCESSABLE_CONTENT if error else 200,
+        status.HTTP_422_UNPROCESSABLE_CONTENT if refused else 200,
         operator=operator,
         active="people",
         senior=senior,
         form=form,
-        error=error,
+        problems=problems.listed,
+        errors=problems.by_input,
         zones=COMMON_ZONES,
         contact_methods=[(method.value, _method_label(method)) for method in ContactMethod],
     )
@@ -282,7 +324,7 @@ async def create_person(request: Request, roster: Roster, operator: PageOperator
     try:
         senior = await roster.create(form.to_input())
     except RosterError as exc:
-        return _person_form(request, operator, form.padded(), error=str(exc))
+        return _person_form(request, operator, form.padded(), refused=exc)
     return RedirectResponse(f"/people/{senior.id}", status.HTTP_303_SEE_OTHER)
 
 
@@ -310,7 +352,7 @@ async def update_person(
     except SeniorNotFound as exc:
         return _not_found(request, operator, exc)
     except RosterError as exc:
-        return _person_form(request, operator, form.padded(), senior=senior, error=str(exc))
+        return _person_form(request, operator, form.padded(), senior=senior, refused=exc)
     return RedirectResponse(f"/people/{senior_id}", status.HTTP_303_SEE_OTHER)
 
 

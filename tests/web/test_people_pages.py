@@ -178,6 +178,47 @@ def test_a_refused_person_form_says_why_and_keeps_the_input(
     assert total == 0 and not listed
 
 
+def test_a_refused_person_form_shows_every_problem_next_to_its_field(
+    browser: TestClient,
+) -> None:
+    fields = _person_fields(
+        phone_number="4155550142",
+        timezone="Chicago",
+        caregiver_phone=[DAUGHTER, "+1 555", ""],
+    )
+
+    response = _post(browser, "/people/new", fields)
+
+    assert response.status_code == 422
+    html = response.text
+    summary = re.search(r'<div id="form-error".*?</div>', html, re.S)
+    assert summary
+    assert re.findall(r'<a href="#([\w-]+)"', summary.group(0)) == [
+        "phone_number",
+        "timezone",
+        "caregiver-phone-2",
+    ]
+    for input_id, message in (
+        ("phone_number", "Phone number must include the country code"),
+        ("timezone", "'Chicago' is not a time zone."),
+        ("caregiver-phone-2", "Caregiver 2: This phone number is not valid"),
+    ):
+        field = re.search(rf'<input id="{input_id}"[^>]*>', html)
+        assert field, input_id
+        assert "is-invalid" in field.group(0) and 'aria-invalid="true"' in field.group(0)
+        described = re.search(r'aria-describedby="([^"]*)"', field.group(0))
+        assert described and f"{input_id}-error" in described.group(1).split()
+        feedback = re.search(
+            rf'<div id="{input_id}-error" class="invalid-feedback">(.*?)</div>', html
+        )
+        assert feedback and message in unescape(feedback.group(1)), input_id
+    assert 'value="4155550142"' in html and 'value="Chicago"' in html
+    assert 'value="+1 555"' in html and 'value="Tom Ellis"' in html
+    assert html.count("is-invalid") == 3  # the other fields are fine
+    _, total = on_app_loop(browser, app_state(browser).seniors.search, "")
+    assert total == 0
+
+
 def test_a_number_already_on_the_roster_is_refused(browser: TestClient) -> None:
     _add_person(browser)
 
