@@ -410,6 +410,15 @@ def _plan_fields(data: PlanInput) -> PlanFields:
     )
 
 
+def plan_problems(data: PlanInput) -> list[Problem]:
+    """Everything wrong with a plan on its own (not its overlap with others); empty if none."""
+    try:
+        _plan_fields(data)
+    except RosterError as exc:
+        return list(exc.problems)
+    return []
+
+
 def plan_window(plan: CheckinPlan | PlanFields) -> Window:
     return Window(tuple(plan.weekdays.split(",")), plan.window_start, plan.window_end)
 

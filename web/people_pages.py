@@ -9,7 +9,7 @@ the plan was written in and the time a caregiver will talk about.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -33,6 +33,7 @@ from checkins.roster import (
     RosterService,
     SeniorInput,
     SeniorNotFound,
+    plan_problems,
     plan_window,
 )
 from checkins.schedule import WEEKDAYS, to_utc
@@ -382,6 +383,7 @@ async def _person_page(
     )
     context["plan_form"] = {**_PLAN_DEFAULTS, **context["plan_form"]}
     context.setdefault("consent_form", {"method": "verbal"})
+    context.setdefault("errors", {})
     return render(
         request,
         "person.html",
@@ -453,6 +455,7 @@ async def record_consent(
         record(),
         anchor="consent",
         error="consent_error",
+        inputs={"given_by": "consent-given-by", "method": "consent-method", "at": "consent-at"},
         consent_form=kept,
     )
 
@@ -466,18 +469,33 @@ async def _change_on_page(
     *,
     anchor: str,
     error: str,
+    inputs: Mapping[str, str] | None = None,
     **entered: object,
 ) -> Response:
     """Make ``change`` to the person, then back to their page at ``#anchor``. A change the
-    roster refuses shows the page again (422) with the reason (as ``error``) and what was
+    roster refuses shows the page again (422) with every reason (a list, as ``error``), each
+    also next to its input (``inputs``: the roster's field → the input's id), and what was
     entered (``entered``: the section's form fields) in that section."""
     try:
         await change
     except SeniorNotFound as exc:
         return _not_found(request, operator, exc)
     except RosterError as exc:
+        errors: dict[str, list[str]] = {}
+        for problem in exc.problems:
+            input_id = (inputs or {}).get(problem.field)
+            if input_id is not None:
+                errors.setdefault(input_id, []).append(problem.message)
+        reasons = [problem.message for problem in exc.problems]
         return await _person_page(
-            request, state, operator, senior_id, status_code=422, **{error: str(exc)}, **entered
+            request,
+            state,
+            operator,
+            senior_id,
+            status_code=422,
+            errors=errors,
+            **{error: reasons},
+            **entered,
         )
     return RedirectResponse(f"/people/{senior_id}#{anchor}", status.HTTP_303_SEE_OTHER)
 
@@ -490,7 +508,9 @@ def _local_input(text: str, tz: ZoneInfo) -> datetime | None:
     try:
         return to_utc(datetime.fromisoformat(text.strip()).replace(tzinfo=None), tz)
     except (ValueError, OverflowError):  # year 1 or 9999 may not exist in UTC
-        raise RosterError("Enter when consent was given as a date and time.") from None
+        raise RosterError(
+            [Problem("at", "Enter when consent was given as a date and time.")]
+        ) from None
 
 
 @router.post("/people/{senior_id}/do-not-call")
@@ -526,16 +546,28 @@ async def add_plan(
     kept["weekdays"] = [str(day) for day in submitted.getlist("weekdays")]
 
     async def add() -> None:
+        unreadable: list[Problem] = []
+
+        def whole(name: str, label: str) -> int:
+            try:
+                return int(kept[name].strip())
+            except ValueError:
+                unreadable.append(Problem(name, f"{label} must be a whole number."))
+                # A stand-in, so that the plan's other fields are still checked.
+                return int(str(_PLAN_DEFAULTS[name]))
+
         data = PlanInput(
             weekdays=kept["weekdays"],
             window_start=kept["start"],
             window_end=kept["end"],
-            max_attempts=_whole(kept["max_attempts"], "Tries"),
-            retry_delay_minutes=_whole(kept["retry_delay_minutes"], "Minutes between tries"),
-            escalation_ack_minutes=_whole(
-                kept["escalation_ack_minutes"], "Minutes for a caregiver to answer"
+            max_attempts=whole("max_attempts", "Tries"),
+            retry_delay_minutes=whole("retry_delay_minutes", "Minutes between tries"),
+            escalation_ack_minutes=whole(
+                "escalation_ack_minutes", "Minutes for a caregiver to answer"
             ),
         )
+        if unreadable:
+            raise RosterError(unreadable + plan_problems(data))
         await roster.add_plan(senior_id, data)
 
     return await _change_on_page(
@@ -546,15 +578,22 @@ async def add_plan(
         add(),
         anchor="plans",
         error="plan_error",
+        inputs=_PLAN_INPUTS,
         plan_form=kept,
     )
 
 
-def _whole(text: str, label: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise RosterError(f"{label} must be a whole number.") from None
+_PLAN_INPUTS = {
+    "weekdays": "plan-days",
+    "window_start": "plan-start",
+    "window_end": "plan-end",
+    "window": "plan-end",
+    "max_attempts": "plan-tries",
+    "retry_delay_minutes": "plan-delay",
+    "escalation_ack_minutes": "plan-ack",
+}
+"""The plan form's inputs by the roster's field names; the window's own rules (it ends after it
+starts, lies within calling hours, overlaps no other plan) are shown at its end."""
 
 
 @router.post("/people/{senior_id}/plans/{plan_id}/delete")

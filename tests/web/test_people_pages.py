@@ -409,6 +409,59 @@ def test_plans_are_added_refused_when_they_overlap_and_deleted(browser: TestClie
     assert "No check-in plan yet." in _text(browser.get(f"/people/{senior_id}").text)
 
 
+def test_a_refused_plan_or_consent_shows_every_problem_next_to_its_field(
+    browser: TestClient,
+) -> None:
+    senior_id = _add_person(browser)
+
+    refused = _post(
+        browser,
+        f"/people/{senior_id}/plans",
+        _plan(weekdays=[], start="23:00", end="02:00", max_attempts="two"),
+    )
+
+    assert refused.status_code == 422
+    html = refused.text
+    listed = re.search(r'<div id="plan-error".*?</div>', html, re.S)
+    assert listed
+    assert [_text(item).strip() for item in re.findall(r"<li>(.*?)</li>", listed.group(0))] == [
+        "Tries must be a whole number.",
+        "Choose at least one day of the week for the check-in.",
+        "The window must end after it starts, e.g. 10:00 to 11:00.",
+        "Check-in windows must lie between 08:00 and 21:00 in the person's local time: calls "
+        "are never placed outside those hours.",
+    ]
+    for input_id, words in (
+        ("plan-days", "at least one day"),
+        ("plan-end", "between 08:00 and 21:00"),
+        ("plan-tries", "whole number"),
+    ):
+        feedback = re.search(
+            rf'<div id="{input_id}-error" class="invalid-feedback[^"]*">(.*?)<', html
+        )
+        assert feedback and words in unescape(feedback.group(1)), input_id
+        assert re.search(rf'id="{input_id}"[^>]*aria-describedby="{input_id}-error"', html)
+    assert (
+        'name="max_attempts" type="number" min="1" max="10" class="form-control is-invalid" '
+        'value="two"' in html
+    )
+    assert 'class="form-control" value="23:00"' in html  # the start itself is a time: not marked
+    assert _senior(browser, senior_id).plans == []
+
+    consent = _post(
+        browser,
+        f"/people/{senior_id}/consent",
+        {"given_by": " ", "method": "telepathy", "at": "2026-01-06T09:00"},
+    )
+
+    assert consent.status_code == 422
+    listed = re.search(r'<div id="consent-error".*?</div>', consent.text, re.S)
+    assert listed and len(re.findall(r"<li>", listed.group(0))) == 3
+    for input_id in ("consent-given-by", "consent-method", "consent-at"):
+        assert f'<div id="{input_id}-error" class="invalid-feedback">' in consent.text
+    assert not _senior(browser, senior_id).has_consent
+
+
 def test_call_now_needs_consent_then_places_the_call(
     browser: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
