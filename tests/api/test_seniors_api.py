@@ -600,6 +600,21 @@ def test_a_plan_saved_for_today_is_a_check_in_at_once(api: TestClient) -> None:
     )
     assert other["plans"] and _todays_windows(api) == ["10:00", "14:00", "16:00"]
 
+    # A plan changed today: its check-in follows (the old window is never dialled), and a
+    # paused plan's goes.
+    moved = api.put(
+        f"/api/seniors/{senior['id']}/plans/{senior['plans'][0]['id']}",
+        json=_plan(window_start="11:00", window_end="11:30"),
+    )
+    assert moved.status_code == 200, moved.text
+    assert _todays_windows(api) == ["11:00", "14:00", "16:00"]
+    paused = api.put(
+        f"/api/seniors/{other['id']}/plans/{other['plans'][0]['id']}",
+        json=_plan(window_start="16:00", window_end="17:00", active=False),
+    )
+    assert paused.status_code == 200, paused.text
+    assert _todays_windows(api) == ["11:00", "14:00"]
+
 
 # --- who may use it ---------------------------------------------------------------------------
 
