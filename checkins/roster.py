@@ -294,7 +294,7 @@ class RosterService:
     async def set_do_not_call(
         self, senior_id: int, do_not_call: bool, *, reason: str | None = None
     ) -> Senior:
-        text = _text(reason or "", "The reason", 200) or None  # one field: its one problem
+        text = _text(reason or "", "The reason", 200) or None
         senior = await self._seniors.set_do_not_call(senior_id, do_not_call, reason=text)
         if senior is None:
             raise SeniorNotFound(senior_id)
@@ -380,9 +380,9 @@ def _plan_fields(data: PlanInput) -> PlanFields:
     weekdays = problems.check("weekdays", parse_weekdays, data.weekdays)
     start = problems.check("window_start", parse_clock_time, data.window_start)
     end = problems.check("window_end", parse_clock_time, data.window_end)
-    window = None
     if start is not None and end is not None:
-        window = problems.check("window", Window, weekdays or WEEKDAYS, start, end)
+        # Checked on every day when the days are wrong too, so both problems are told at once.
+        problems.check("window", Window, weekdays or WEEKDAYS, start, end)
     for name, value, label, low, high in (
         ("max_attempts", data.max_attempts, "Tries", 1, 10),
         ("retry_delay_minutes", data.retry_delay_minutes, "Minutes between tries", 1, 240),
@@ -397,8 +397,8 @@ def _plan_fields(data: PlanInput) -> PlanFields:
         if not low <= value <= high:
             problems.add(name, f"{label} must be between {low} and {high}.")
     problems.raise_if_any()
-    assert window is not None and weekdays is not None
-    window = Window(weekdays, window.start, window.end)
+    assert weekdays is not None and start is not None and end is not None
+    window = Window(weekdays, start, end)
     return PlanFields(
         weekdays=",".join(window.weekdays),
         window_start=window.start,

@@ -2,9 +2,10 @@
 do-not-call, plans, "Call now", check-ins and escalations), the person form, and `/today`.
 
 Forms post back here with the CSRF field. Every rule lives in `checkins.roster.RosterService`:
-a refused form is shown again with the person's input kept and the service's message next to
-it (HTTP 422), never a 500. Times are shown in the person's own zone, because that is the time
-the plan was written in and the time a caregiver will talk about.
+a refused form is shown again with the person's input kept and every one of the service's
+problems listed and next to its input (HTTP 422), never a 500. Times are shown in the
+person's own zone, because that is the time the plan was written in and the time a caregiver
+will talk about.
 """
 
 from __future__ import annotations
@@ -384,6 +385,7 @@ async def _person_page(
     context["plan_form"] = {**_PLAN_DEFAULTS, **context["plan_form"]}
     context.setdefault("consent_form", {"method": "verbal"})
     context.setdefault("errors", {})
+    dialling = Dialling.of(state)
     return render(
         request,
         "person.html",
@@ -395,9 +397,7 @@ async def _person_page(
         consent_at=_local(senior.consent_at, tz),
         do_not_call_at=_local(senior.do_not_call_at, tz),
         plans=[(plan, _plan_summary(plan)) for plan in senior.plans],
-        checkins=[
-            _checkin_view(record, tz, Dialling.of(state), with_date=True) for record in checkins
-        ],
+        checkins=[_checkin_view(record, tz, dialling, with_date=True) for record in checkins],
         escalations=[_escalation_view(e, senior, tz) for e in escalations],
         memory=memory,
         alerts=await person_alert_views(state, senior),
