@@ -264,6 +264,14 @@ class RosterService:
         await self._schedule(senior_id)
         return senior
 
+    def consent_problems(self, data: ConsentInput) -> list[Problem]:
+        """Everything wrong with `data` as consent; empty if nothing is."""
+        try:
+            self._consent_fields(data, None)
+        except RosterError as exc:
+            return list(exc.problems)
+        return []
+
     def _consent_fields(self, data: ConsentInput, recorded_by: str | None) -> dict[str, Any]:
         problems = _Problems()
         given_by = problems.check(

@@ -440,12 +440,13 @@ async def record_consent(
 
     async def record() -> None:
         senior = await roster.get(senior_id)
-        at = _local_input(kept["at"], senior_zone(senior))
-        await roster.record_consent(
-            senior_id,
-            ConsentInput(given_by=kept["given_by"], method=kept["method"], at=at),
-            recorded_by=operator.email,
-        )
+        given = ConsentInput(given_by=kept["given_by"], method=kept["method"])
+        try:
+            given.at = _local_input(kept["at"], senior_zone(senior))
+        except RosterError as exc:
+            # An unreadable date doesn't hide what else is wrong.
+            raise RosterError(roster.consent_problems(given) + list(exc.problems)) from None
+        await roster.record_consent(senior_id, given, recorded_by=operator.email)
 
     return await _change_on_page(
         request,

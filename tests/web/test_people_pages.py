@@ -459,6 +459,14 @@ def test_a_refused_plan_or_consent_shows_every_problem_next_to_its_field(
     assert listed and len(re.findall(r"<li>", listed.group(0))) == 3
     for input_id in ("consent-given-by", "consent-method", "consent-at"):
         assert f'<div id="{input_id}-error" class="invalid-feedback">' in consent.text
+    unreadable = _post(
+        browser,
+        f"/people/{senior_id}/consent",
+        {"given_by": " ", "method": "verbal", "at": "yesterday"},
+    )
+    assert unreadable.status_code == 422
+    assert "Who gave consent is required." in _text(unreadable.text)
+    assert "Enter when consent was given as a date and time." in _text(unreadable.text)
     assert not _senior(browser, senior_id).has_consent
 
 
