@@ -320,6 +320,12 @@ def create_app(
             },
         )
 
+    @app.exception_handler(seniors_api.RosterRefused)
+    async def _roster_refused(_request: Request, exc: seniors_api.RosterRefused) -> JSONResponse:
+        return JSONResponse(
+            status_code=exc.status_code, content={"detail": exc.detail, "errors": exc.errors}
+        )
+
     @app.exception_handler(DBAPIError)
     @app.exception_handler(ConnectionError)
     async def _database_unreachable(request: Request, exc: Exception) -> JSONResponse:

@@ -42,7 +42,7 @@ MAX_ID = 2**31 - 1
 
 
 def get_roster(state: Annotated[AppState, Depends(get_state)]) -> RosterService:
-    return RosterService(state.seniors, state.clock)
+    return RosterService(state.seniors, state.clock, state.checkins)
 
 
 Roster = Annotated[RosterService, Depends(get_roster)]
@@ -279,15 +279,28 @@ class SeniorPage(BaseModel):
 # --- routes -----------------------------------------------------------------------------------
 
 
+class RosterRefused(HTTPException):
+    """The roster refused the request: `detail` says everything wrong in sentences, and
+    `errors` lists each problem as `field: message`, like an invalid request's 422
+    (`server.create_app` answers with both)."""
+
+    def __init__(self, status_code: int, exc: RosterError) -> None:
+        super().__init__(status_code, str(exc))
+        self.errors = [
+            f"{problem.field}: {problem.message}" if problem.field else problem.message
+            for problem in exc.problems
+        ]
+
+
 @contextmanager
 def _roster_errors() -> Iterator[None]:
-    """The service's errors as HTTP answers with its message."""
+    """The service's errors as HTTP answers with its messages, every problem at once."""
     try:
         yield
     except PlanOverlap as exc:
-        raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from None
+        raise RosterRefused(status.HTTP_409_CONFLICT, exc) from None
     except RosterError as exc:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from None
+        raise RosterRefused(status.HTTP_422_UNPROCESSABLE_CONTENT, exc) from None
     except (SeniorNotFound, PlanNotFound) as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from None
 

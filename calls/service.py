@@ -8,7 +8,7 @@ import phonenumbers
 from loguru import logger
 
 from checkins.clock import Clock, SystemClock
-from checkins.policy import ensure_callable
+from checkins.policy import CallNotAllowed, call_refusals
 from persistence.models import Call, CallStatus, Senior
 from persistence.repositories import CallRepository, StatusUpdate
 from persistence.roster import SeniorRepository
@@ -107,12 +107,18 @@ class CallService:
         calls-per-second limit), so nothing slower stands between the wait and the request."""
         to_number = normalize_phone_number(raw_number)
         missing = self._settings.missing_for_calls()
-        if missing:
-            raise MissingConfiguration("Placing phone calls", missing)
         if senior is None and self._seniors is not None:
             senior = await self._seniors.find_by_number(to_number)
         if senior is not None:
-            ensure_callable(senior, self._clock.now())
+            # The person's own reasons come first, with the missing settings among them:
+            # setting Twilio up would not be enough, and saying only that would mislead.
+            reasons = call_refusals(senior, self._clock.now())
+            if reasons:
+                if missing:
+                    reasons.append(str(MissingConfiguration("Placing phone calls", missing)))
+                raise CallNotAllowed(reasons)
+        if missing:
+            raise MissingConfiguration("Placing phone calls", missing)
         call = await self._calls.create(
             to_number,
             self._settings.twilio_phone_number,

@@ -30,7 +30,7 @@ from loguru import logger
 from calls.service import CallService, mask_phone_number
 from checkins.clock import Clock
 from checkins.outcomes import try_result
-from checkins.policy import CallNotAllowed, call_refusal
+from checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed, call_refusal
 from persistence.checkins import CheckinRepository, ClaimedCheckin, TryRecorded
 from persistence.models import Call, Checkin, CheckinOutcome, CheckinPlan, Senior
 from pipeline.events import NO_CALL, CallEvent, EventBus
@@ -208,7 +208,9 @@ class Dispatcher:
     # --- ends without a result -----------------------------------------------------------------
 
     async def _finish_expired(self, now: datetime) -> int:
-        closed = await self._checkins.close_expired(now)
+        # Never tried because nothing can dial: say so, rather than that the window ran out.
+        untried = CALLS_NOT_SET_UP if self._settings.missing_for_calls() else None
+        closed = await self._checkins.close_expired(now, note=untried)
         for checkin in closed:
             await self._publish(checkin, NO_CALL)
             await self._escalate_if_missed(TryRecorded(checkin, finished=True))
@@ -234,9 +236,15 @@ class Dispatcher:
             outcome is CheckinOutcome.SKIPPED
             and checkin.attempts == 0
             and checkin.note
-            and ("do-not-call" in checkin.note or "consent" in checkin.note)
+            and (
+                "do-not-call" in checkin.note
+                or "consent" in checkin.note
+                or checkin.note == CALLS_NOT_SET_UP
+            )
         ):
-            return  # not called on purpose: nothing to tell anyone
+            # Not called on purpose, or nothing could dial: nobody failed to answer, so
+            # there is nothing true to tell a caregiver.
+            return
         found = await self._checkins.senior_and_plan(checkin)
         if found is None:
             return

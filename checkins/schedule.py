@@ -38,7 +38,12 @@ _DAY_NAMES = {
 
 
 class ScheduleError(ValueError):
-    """A plan or zone that can't be used; the message says what to fix."""
+    """A plan or zone that can't be used; the message says what to fix, and `messages` holds
+    each thing to fix when there are several (a window both backwards and out of hours)."""
+
+    def __init__(self, *messages: str) -> None:
+        self.messages = messages
+        super().__init__(" ".join(messages))
 
 
 def zone(name: str) -> ZoneInfo:
@@ -101,18 +106,21 @@ class Window:
     end: time
 
     def __post_init__(self) -> None:
+        # Every problem at once: a 23:00–02:00 window is both backwards and out of hours.
+        problems: list[str] = []
         if self.start >= self.end:
-            raise ScheduleError("The window must end after it starts, e.g. 10:00 to 11:00.")
+            problems.append("The window must end after it starts, e.g. 10:00 to 11:00.")
         first, last = CALLING_HOURS
-        if self.start < first or self.end > last:
-            raise ScheduleError(
+        if not (first <= self.start <= last and first <= self.end <= last):
+            problems.append(
                 "Check-in windows must lie between 08:00 and 21:00 in the person's local time: "
                 "calls are never placed outside those hours."
             )
-        if (datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)) < (
-            timedelta(minutes=10)
-        ):
-            raise ScheduleError("The window must be at least 10 minutes long.")
+        length = datetime.combine(date.min, self.end) - datetime.combine(date.min, self.start)
+        if timedelta(0) < length < timedelta(minutes=10):
+            problems.append("The window must be at least 10 minutes long.")
+        if problems:
+            raise ScheduleError(*problems)
 
     def overlaps(self, other: Window) -> bool:
         shares_a_day = bool(set(self.weekdays) & set(other.weekdays))

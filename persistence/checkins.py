@@ -29,6 +29,8 @@ from persistence.models import (
     Senior,
 )
 
+_WINDOW_CLOSED = "the window closed before a try"
+
 
 @dataclass(frozen=True)
 class ClaimedCheckin:
@@ -52,22 +54,24 @@ class CheckinRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
 
-    async def schedule(self, now: datetime) -> int:
+    async def schedule(self, now: datetime, *, senior_id: int | None = None) -> int:
         """Make the check-ins of today and tomorrow (in each senior's zone) for every active
         plan of a senior who may be called, unless made already; returns how many are new.
-        Windows that have already ended are not made."""
+        Windows that have already ended are not made. With `senior_id`, only that person's
+        (just after their plans, consent or do-not-call changed)."""
+        query = (
+            select(CheckinPlan, Senior)
+            .join(Senior, Senior.id == CheckinPlan.senior_id)
+            .where(
+                CheckinPlan.active.is_(True),
+                Senior.consent_at.is_not(None),
+                Senior.do_not_call.is_(False),
+            )
+        )
+        if senior_id is not None:
+            query = query.where(Senior.id == senior_id)
         async with self._sessions() as session:
-            rows = (
-                await session.execute(
-                    select(CheckinPlan, Senior)
-                    .join(Senior, Senior.id == CheckinPlan.senior_id)
-                    .where(
-                        CheckinPlan.active.is_(True),
-                        Senior.consent_at.is_not(None),
-                        Senior.do_not_call.is_(False),
-                    )
-                )
-            ).all()
+            rows = (await session.execute(query)).all()
         new: list[dict[str, Any]] = []
         for plan, senior in rows:
             tz = zone(senior.timezone)
@@ -206,10 +210,12 @@ class CheckinRepository:
             assert updated is not None
             return TryRecorded(updated, finished=not retry)
 
-    async def close_expired(self, now: datetime) -> list[Checkin]:
+    async def close_expired(self, now: datetime, *, note: str | None = None) -> list[Checkin]:
         """Finish the pending check-ins whose window has closed (the dispatcher was down, or
         the person was not callable in time): their outcome is their last try's result, or
-        `skipped` when never tried. Returns those just finished."""
+        `skipped` when never tried. `note` says why nothing was tried, when the caller knows
+        (a check-in that already has a note keeps it). Returns those just finished."""
+        untried = note or _WINDOW_CLOSED
         async with self._sessions.begin() as session:
             ids = (
                 (
@@ -227,7 +233,13 @@ class CheckinRepository:
                             ),
                             finished_at=now,
                             next_attempt_at=None,
-                            note=func.coalesce(Checkin.note, "the window closed before a try"),
+                            note=func.coalesce(
+                                Checkin.note,
+                                case(
+                                    (Checkin.last_result.is_(None), untried),
+                                    else_=_WINDOW_CLOSED,
+                                ),
+                            ),
                         )
                         .returning(Checkin.id)
                     )

@@ -141,12 +141,22 @@ class SeniorRepository:
         return row
 
     async def update_plan(self, plan_id: int, fields: dict[str, Any]) -> CheckinPlan | None:
+        """Change a plan; check-ins already made from it that haven't been tried go (as when it
+        is deleted), so the old window or a paused plan is never dialled: scheduling makes
+        them again from the plan as it is now."""
         async with self._sessions.begin() as session:
             plan = await session.get(CheckinPlan, plan_id)
             if plan is None:
                 return None
             for name, value in fields.items():
                 setattr(plan, name, value)
+            await session.execute(
+                delete(Checkin).where(
+                    Checkin.plan_id == plan_id,
+                    Checkin.state == CheckinState.PENDING,
+                    Checkin.attempts == 0,
+                )
+            )
             return plan
 
     async def delete_plan(self, plan_id: int) -> bool:

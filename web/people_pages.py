@@ -2,14 +2,15 @@
 do-not-call, plans, "Call now", check-ins and escalations), the person form, and `/today`.
 
 Forms post back here with the CSRF field. Every rule lives in `checkins.roster.RosterService`:
-a refused form is shown again with the person's input kept and the service's message next to
-it (HTTP 422), never a 500. Times are shown in the person's own zone, because that is the time
-the plan was written in and the time a caregiver will talk about.
+a refused form is shown again with the person's input kept and every one of the service's
+problems listed and next to its input (HTTP 422), never a 500. Times are shown in the
+person's own zone, because that is the time the plan was written in and the time a caregiver
+will talk about.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Sequence
+from collections.abc import Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
@@ -22,16 +23,18 @@ from starlette.datastructures import FormData
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
 from calls.service import InvalidPhoneNumber
-from checkins.policy import CallNotAllowed
+from checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed
 from checkins.roster import (
     CONSENT_METHODS,
     CaregiverInput,
     ConsentInput,
     PlanInput,
+    Problem,
     RosterError,
     RosterService,
     SeniorInput,
     SeniorNotFound,
+    plan_problems,
     plan_window,
 )
 from checkins.schedule import WEEKDAYS, to_utc
@@ -115,7 +118,7 @@ def _views(state: State) -> ProgramViews:
 
 
 def _roster(state: State) -> RosterService:
-    return RosterService(state.seniors, state.clock)
+    return RosterService(state.seniors, state.clock, state.checkins)
 
 
 Views = Annotated[ProgramViews, Depends(_views)]
@@ -247,23 +250,64 @@ def _field(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
+_CAREGIVER_INPUTS = {
+    "name": "caregiver-name",
+    "relation": "caregiver-relation",
+    "phone_number": "caregiver-phone",
+    "contact_by": "caregiver-contact",
+}
+
+
+def _form_input(problem: Problem) -> str | None:
+    """The id of the person form's input a problem is about (`caregivers.1.phone_number` →
+    `caregiver-phone-2`: the form counts rows from 1); None when it is about no one input."""
+    if problem.field in PersonForm.FIELDS:
+        return problem.field
+    parts = problem.field.split(".")
+    if len(parts) == 3 and parts[0] == "caregivers" and parts[1].isdigit():
+        prefix = _CAREGIVER_INPUTS.get(parts[2])
+        return f"{prefix}-{int(parts[1]) + 1}" if prefix else None
+    return None
+
+
+@dataclass(frozen=True)
+class FormProblems:
+    """Every problem of a refused form: listed at the top (each linked to its input) and shown
+    again under the input it is about (`by_input`, keyed by the input's id)."""
+
+    listed: list[tuple[str | None, str]] = field(default_factory=list)
+    by_input: dict[str, list[str]] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, problems: Sequence[Problem]) -> FormProblems:
+        found = cls()
+        for problem in problems:
+            input_id = _form_input(problem)
+            found.listed.append((input_id, problem.message))
+            if input_id is not None:
+                found.by_input.setdefault(input_id, []).append(problem.message)
+        return found
+
+
 def _person_form(
     request: Request,
     operator: object,
     form: PersonForm,
     *,
     senior: Senior | None = None,
-    error: str | None = None,
+    refused: RosterError | None = None,
 ) -> Response:
+    problems = FormProblems.of(refused.problems if refused else ())
     return render(
         request,
         "person_form.html",
-        status.HTTP_422_UNPROCESSABLE_CONTENT if error else 200,
+        status.HTTP_422_UNPROCESSABLE_CONTENT if refused else 200,
         operator=operator,
         active="people",
         senior=senior,
         form=form,
-        error=error,
+        problems=problems.listed,
+        errors=problems.by_input,
         zones=COMMON_ZONES,
         contact_methods=[(method.value, _method_label(method)) for method in ContactMethod],
     )
@@ -282,7 +326,7 @@ async def create_person(request: Request, roster: Roster, operator: PageOperator
     try:
         senior = await roster.create(form.to_input())
     except RosterError as exc:
-        return _person_form(request, operator, form.padded(), error=str(exc))
+        return _person_form(request, operator, form.padded(), refused=exc)
     return RedirectResponse(f"/people/{senior.id}", status.HTTP_303_SEE_OTHER)
 
 
@@ -310,7 +354,7 @@ async def update_person(
     except SeniorNotFound as exc:
         return _not_found(request, operator, exc)
     except RosterError as exc:
-        return _person_form(request, operator, form.padded(), senior=senior, error=str(exc))
+        return _person_form(request, operator, form.padded(), senior=senior, refused=exc)
     return RedirectResponse(f"/people/{senior_id}", status.HTTP_303_SEE_OTHER)
 
 
@@ -340,6 +384,8 @@ async def _person_page(
     )
     context["plan_form"] = {**_PLAN_DEFAULTS, **context["plan_form"]}
     context.setdefault("consent_form", {"method": "verbal"})
+    context.setdefault("errors", {})
+    dialling = Dialling.of(state)
     return render(
         request,
         "person.html",
@@ -351,7 +397,7 @@ async def _person_page(
         consent_at=_local(senior.consent_at, tz),
         do_not_call_at=_local(senior.do_not_call_at, tz),
         plans=[(plan, _plan_summary(plan)) for plan in senior.plans],
-        checkins=[_checkin_view(record, tz, with_date=True) for record in checkins],
+        checkins=[_checkin_view(record, tz, dialling, with_date=True) for record in checkins],
         escalations=[_escalation_view(e, senior, tz) for e in escalations],
         memory=memory,
         alerts=await person_alert_views(state, senior),
@@ -394,12 +440,13 @@ async def record_consent(
 
     async def record() -> None:
         senior = await roster.get(senior_id)
-        at = _local_input(kept["at"], senior_zone(senior))
-        await roster.record_consent(
-            senior_id,
-            ConsentInput(given_by=kept["given_by"], method=kept["method"], at=at),
-            recorded_by=operator.email,
-        )
+        given = ConsentInput(given_by=kept["given_by"], method=kept["method"])
+        try:
+            given.at = _local_input(kept["at"], senior_zone(senior))
+        except RosterError as exc:
+            # An unreadable date doesn't hide what else is wrong.
+            raise RosterError(roster.consent_problems(given) + list(exc.problems)) from None
+        await roster.record_consent(senior_id, given, recorded_by=operator.email)
 
     return await _change_on_page(
         request,
@@ -409,6 +456,7 @@ async def record_consent(
         record(),
         anchor="consent",
         error="consent_error",
+        inputs={"given_by": "consent-given-by", "method": "consent-method", "at": "consent-at"},
         consent_form=kept,
     )
 
@@ -422,18 +470,33 @@ async def _change_on_page(
     *,
     anchor: str,
     error: str,
+    inputs: Mapping[str, str] | None = None,
     **entered: object,
 ) -> Response:
     """Make ``change`` to the person, then back to their page at ``#anchor``. A change the
-    roster refuses shows the page again (422) with the reason (as ``error``) and what was
+    roster refuses shows the page again (422) with every reason (a list, as ``error``), each
+    also next to its input (``inputs``: the roster's field → the input's id), and what was
     entered (``entered``: the section's form fields) in that section."""
     try:
         await change
     except SeniorNotFound as exc:
         return _not_found(request, operator, exc)
     except RosterError as exc:
+        errors: dict[str, list[str]] = {}
+        for problem in exc.problems:
+            input_id = (inputs or {}).get(problem.field)
+            if input_id is not None:
+                errors.setdefault(input_id, []).append(problem.message)
+        reasons = [problem.message for problem in exc.problems]
         return await _person_page(
-            request, state, operator, senior_id, status_code=422, **{error: str(exc)}, **entered
+            request,
+            state,
+            operator,
+            senior_id,
+            status_code=422,
+            errors=errors,
+            **{error: reasons},
+            **entered,
         )
     return RedirectResponse(f"/people/{senior_id}#{anchor}", status.HTTP_303_SEE_OTHER)
 
@@ -446,7 +509,9 @@ def _local_input(text: str, tz: ZoneInfo) -> datetime | None:
     try:
         return to_utc(datetime.fromisoformat(text.strip()).replace(tzinfo=None), tz)
     except (ValueError, OverflowError):  # year 1 or 9999 may not exist in UTC
-        raise RosterError("Enter when consent was given as a date and time.") from None
+        raise RosterError(
+            [Problem("at", "Enter when consent was given as a date and time.")]
+        ) from None
 
 
 @router.post("/people/{senior_id}/do-not-call")
@@ -482,16 +547,28 @@ async def add_plan(
     kept["weekdays"] = [str(day) for day in submitted.getlist("weekdays")]
 
     async def add() -> None:
+        unreadable: list[Problem] = []
+
+        def whole(name: str, label: str) -> int:
+            try:
+                return int(kept[name].strip())
+            except ValueError:
+                unreadable.append(Problem(name, f"{label} must be a whole number."))
+                # A stand-in, so that the plan's other fields are still checked.
+                return int(str(_PLAN_DEFAULTS[name]))
+
         data = PlanInput(
             weekdays=kept["weekdays"],
             window_start=kept["start"],
             window_end=kept["end"],
-            max_attempts=_whole(kept["max_attempts"], "Tries"),
-            retry_delay_minutes=_whole(kept["retry_delay_minutes"], "Minutes between tries"),
-            escalation_ack_minutes=_whole(
-                kept["escalation_ack_minutes"], "Minutes for a caregiver to answer"
+            max_attempts=whole("max_attempts", "Tries"),
+            retry_delay_minutes=whole("retry_delay_minutes", "Minutes between tries"),
+            escalation_ack_minutes=whole(
+                "escalation_ack_minutes", "Minutes for a caregiver to answer"
             ),
         )
+        if unreadable:
+            raise RosterError(unreadable + plan_problems(data))
         await roster.add_plan(senior_id, data)
 
     return await _change_on_page(
@@ -502,15 +579,22 @@ async def add_plan(
         add(),
         anchor="plans",
         error="plan_error",
+        inputs=_PLAN_INPUTS,
         plan_form=kept,
     )
 
 
-def _whole(text: str, label: str) -> int:
-    try:
-        return int(text.strip())
-    except ValueError:
-        raise RosterError(f"{label} must be a whole number.") from None
+_PLAN_INPUTS = {
+    "weekdays": "plan-days",
+    "window_start": "plan-start",
+    "window_end": "plan-end",
+    "window": "plan-end",
+    "max_attempts": "plan-tries",
+    "retry_delay_minutes": "plan-delay",
+    "escalation_ack_minutes": "plan-ack",
+}
+"""The plan form's inputs by the roster's field names; the window's own rules (it ends after it
+starts, lies within calling hours, overlaps no other plan) are shown at its end."""
 
 
 @router.post("/people/{senior_id}/plans/{plan_id}/delete")
@@ -531,7 +615,8 @@ async def call_now(
     request: Request, senior_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     """Place a check-in call now; the same rules as a scheduled one (consent, do-not-call,
-    calling hours in their time) are checked by the call service."""
+    calling hours in their time) are checked by the call service, and every one that stands in
+    the way is shown, before (and with) settings still missing for phone calls."""
     submitted = await request.form()
     check_csrf(request, _field(submitted, "csrf_token"))
     senior = await state.seniors.get(senior_id)
@@ -539,16 +624,18 @@ async def call_now(
         return _not_found(request, operator, SeniorNotFound(senior_id))
     try:
         call = await state.call_service.place_call(senior.phone_number, senior=senior)
-    except (CallNotAllowed, InvalidPhoneNumber) as exc:
-        error, code = str(exc), status.HTTP_422_UNPROCESSABLE_CONTENT
+    except CallNotAllowed as exc:
+        errors, code = list(exc.reasons), status.HTTP_422_UNPROCESSABLE_CONTENT
+    except InvalidPhoneNumber as exc:
+        errors, code = [str(exc)], status.HTTP_422_UNPROCESSABLE_CONTENT
     except MissingConfiguration as exc:
-        error, code = str(exc), status.HTTP_503_SERVICE_UNAVAILABLE
+        errors, code = [str(exc)], status.HTTP_503_SERVICE_UNAVAILABLE
     except TwilioError as exc:
-        error, code = f"Twilio refused the call: {exc.message}", status.HTTP_502_BAD_GATEWAY
+        errors, code = [f"Twilio refused the call: {exc.message}"], status.HTTP_502_BAD_GATEWAY
     else:
         return RedirectResponse(f"/calls/{call.id}", status.HTTP_303_SEE_OTHER)
     return await _person_page(
-        request, state, operator, senior_id, status_code=code, call_error=error
+        request, state, operator, senior_id, status_code=code, call_errors=errors
     )
 
 
@@ -597,19 +684,21 @@ async def delete_person(
 async def _today_context(state: AppState, views: ProgramViews) -> dict[str, Any]:
     now = state.clock.now()
     overview = await views.today(now)
+    dialling = Dialling.of(state)
     return {
         "people": [
             {
                 "id": day.senior.id,
                 "name": day.senior.name,
                 "local_now": f"{now.astimezone(day.zone):%H:%M %Z}",
-                "checkins": [_checkin_view(record, day.zone) for record in day.checkins],
+                "checkins": [_checkin_view(record, day.zone, dialling) for record in day.checkins],
             }
             for day in overview.days
         ],
         "escalations": [_open_escalation_view(record) for record in overview.open_escalations],
         "alerts": await open_alert_views(state),
         "quiet": overview.quiet,
+        "missing": state.settings.missing_for_calls(),
     }
 
 
@@ -667,8 +756,24 @@ def _method_label(method: ContactMethod) -> str:
     return "SMS" if method is ContactMethod.SMS else "Phone call"
 
 
+@dataclass(frozen=True)
+class Dialling:
+    """Whether this server can place calls (`ready`) at `now`: a pending check-in's words depend
+    on it, since without the Twilio settings nothing dials it."""
+
+    ready: bool
+    now: datetime
+
+    @classmethod
+    def of(cls, state: AppState) -> Dialling:
+        return cls(not state.settings.missing_for_calls(), state.clock.now())
+
+
+WONT_BE_DIALLED = "Won't be dialled: phone calls aren't set up"
+
+
 def _checkin_view(
-    record: CheckinRecord, tz: ZoneInfo, *, with_date: bool = False
+    record: CheckinRecord, tz: ZoneInfo, dialling: Dialling, *, with_date: bool = False
 ) -> dict[str, Any]:
     checkin = record.checkin
     start, end = _aware(checkin.window_start_at), _aware(checkin.window_end_at)
@@ -680,6 +785,13 @@ def _checkin_view(
         detail = f"Try {checkin.attempts}" + (
             f" of {record.plan.max_attempts}" if record.plan else ""
         )
+    elif checkin.state is CheckinState.PENDING and not dialling.ready:
+        # Nothing can dial: no "next try" is coming, whatever the row says.
+        if start <= dialling.now:
+            kind, label, tone = "not-dialled", "Not dialled", "warning"
+            detail = CALLS_NOT_SET_UP.capitalize()
+        else:
+            kind, label, tone, detail = "due", "Due later", "secondary", WONT_BE_DIALLED
     elif checkin.state is CheckinState.PENDING:
         kind, label, tone = "due", "Due later", "secondary"
         at = _local(checkin.next_attempt_at, tz, with_date=False)
@@ -688,6 +800,8 @@ def _checkin_view(
             detail += f" (last try: {OUTCOME_LABELS[checkin.last_result].lower()})"
     elif checkin.outcome is CheckinOutcome.COMPLETED:
         kind, label, tone, detail = "reached", "Reached", "success", ""
+    elif checkin.note == CALLS_NOT_SET_UP and not checkin.attempts:
+        kind, label, tone, detail = "not-dialled", "Not dialled", "warning", ""
     elif checkin.outcome is CheckinOutcome.OPTED_OUT:
         kind, label, tone = "opted-out", "Opted out", "warning"
         detail = "Asked not to be called again"

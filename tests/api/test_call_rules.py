@@ -207,3 +207,30 @@ def test_ids_too_big_for_the_database_are_422_not_500(app: App) -> None:
         response = app.client.request(method, path, params=params)
         assert response.status_code == 422, (path, response.text)
         assert response.json()["detail"].startswith("The request is not valid: ")
+
+
+def test_the_persons_reasons_come_before_missing_settings(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    """Without Twilio settings a call to someone who may not be called says why first (all the
+    reasons), and the missing settings among them: setting Twilio up would not be enough."""
+    clock = FakeClock(datetime(2026, 1, 15, 3, 30, tzinfo=UTC))  # 21:30 in Chicago
+    twilio = FakeAsyncTwilioHttpClient()
+    settings = make_settings(
+        database_url=database_url, twilio_account_sid=None, twilio_auth_token=None
+    )
+    with TestClient(create_app(settings, twilio_http_client=twilio, clock=clock)) as client:
+        client.headers["Authorization"] = f"Bearer {add_api_key(client)}"
+        app = App(client, clock, twilio)
+        senior = app.add_senior(consent=False)
+
+        detail = _refused(app.call(senior_id=senior["id"]))
+
+        assert detail == (
+            "Walter Kowalski has not given consent to be called. Record their consent (who gave "
+            "it, when and how) on their page first. It is 21:30 for Walter Kowalski "
+            "(America/Chicago); calls are only placed between 08:00 and 21:00 in their local "
+            "time. Placing phone calls is not configured: set TWILIO_ACCOUNT_SID, "
+            "TWILIO_AUTH_TOKEN (see .env.example)."
+        )
+        assert twilio.requests == []

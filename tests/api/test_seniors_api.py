@@ -11,9 +11,18 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from persistence.database import create_session_factory
+from persistence.today import ProgramViews
 from server import create_app
 from settings import Settings
-from tests.api.support import OPERATOR_EMAIL, add_api_key, add_operator, log_in
+from tests.api.support import (
+    OPERATOR_EMAIL,
+    add_api_key,
+    add_operator,
+    app_state,
+    log_in,
+    on_app_loop,
+)
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -368,6 +377,66 @@ def test_bad_details_are_refused_with_a_message_and_nothing_is_stored(api: TestC
     assert api.get("/api/seniors").json()["total"] == 1
 
 
+def test_every_problem_is_in_the_422(api: TestClient) -> None:
+    body = _senior(
+        phone_number="3125550101",
+        timezone="Chicago",
+        caregivers=[
+            {"name": "Susan Olsen", "phone_number": "+13125550102"},
+            {"name": "", "phone_number": "+1 312 555", "contact_by": "pigeon"},
+        ],
+        plans=[_plan(), _plan(window_start="23:00", window_end="02:00", max_attempts=0)],
+        consent={"given_by": "Margaret", "method": "telepathy"},
+    )
+
+    response = api.post("/api/seniors", json=body)
+
+    assert response.status_code == 422, response.text
+    errors = response.json()["errors"]
+    assert [error.split(":")[0] for error in errors] == [
+        "phone_number",
+        "timezone",
+        "caregivers.1.name",
+        "caregivers.1.phone_number",
+        "caregivers.1.contact_by",
+        "plans.1.window",
+        "plans.1.window",
+        "plans.1.max_attempts",
+        "consent.method",
+    ]
+    assert "plans.1.window: The window must end after it starts, e.g. 10:00 to 11:00." in errors
+    assert (
+        "plans.1.window: Check-in windows must lie between 08:00 and 21:00 in the person's local "
+        "time: calls are never placed outside those hours." in errors
+    )
+    detail = response.json()["detail"]
+    for words in ("country code", "'Chicago' is not a time zone", "Caregiver 2's name is required"):
+        assert words in detail, (words, detail)
+    assert api.get("/api/seniors").json()["total"] == 0
+
+    senior = _created(api)
+    plan = api.post(
+        f"/api/seniors/{senior['id']}/plans",
+        json=_plan(weekdays="mon,funday", window_start="23:00", window_end="02:00"),
+    )
+    assert plan.status_code == 422, plan.text
+    assert [error.split(":")[0] for error in plan.json()["errors"]] == [
+        "weekdays",
+        "window",
+        "window",
+    ]
+    consent = api.post(
+        f"/api/seniors/{senior['id']}/consent",
+        json={"given_by": " ", "method": "telepathy", "at": "2026-03-03T09:00:00Z"},
+    )
+    assert consent.status_code == 422, consent.text
+    assert [error.split(":")[0] for error in consent.json()["errors"]] == [
+        "given_by",
+        "method",
+        "at",
+    ]
+
+
 def test_bad_changes_to_a_person_are_refused(api: TestClient) -> None:
     senior = _created(api, plans=[_plan()])
     senior_id = senior["id"]
@@ -491,6 +560,60 @@ def test_bad_changes_to_a_person_are_refused(api: TestClient) -> None:
 
     # Nothing above changed the person.
     assert api.get(f"/api/seniors/{senior_id}").json() == senior
+
+
+def _todays_windows(client: TestClient) -> list[str]:
+    """The check-ins on the Today board now, as their local windows."""
+    views = ProgramViews(create_session_factory(app_state(client).engine))
+    overview = on_app_loop(client, views.today, NOW)
+    return sorted(
+        f"{record.checkin.window_start_at.astimezone(day.zone):%H:%M}"
+        for day in overview.days
+        for record in day.checkins
+    )
+
+
+def test_a_plan_saved_for_today_is_a_check_in_at_once(api: TestClient) -> None:
+    """No dispatcher round runs here (it is off): saving makes today's check-ins itself, as soon
+    as the person may be called."""
+    senior = _created(api, plans=[_plan(window_start="10:00", window_end="10:30")])
+    assert _todays_windows(api) == []  # no consent: nothing to dial
+
+    consent = {"given_by": "Margaret", "method": "verbal"}
+    assert api.post(f"/api/seniors/{senior['id']}/consent", json=consent).status_code == 200
+    assert _todays_windows(api) == ["10:00"]
+
+    added = api.post(
+        f"/api/seniors/{senior['id']}/plans",
+        json=_plan(window_start="14:00", window_end="15:00"),
+    )
+    assert added.status_code == 201, added.text
+    assert _todays_windows(api) == ["10:00", "14:00"]
+
+    other = _created(
+        api,
+        name="Albert",
+        phone_number="+13125550199",
+        caregivers=[],
+        plans=[_plan(window_start="16:00", window_end="17:00")],
+        consent=consent,
+    )
+    assert other["plans"] and _todays_windows(api) == ["10:00", "14:00", "16:00"]
+
+    # A plan changed today: its check-in follows (the old window is never dialled), and a
+    # paused plan's goes.
+    moved = api.put(
+        f"/api/seniors/{senior['id']}/plans/{senior['plans'][0]['id']}",
+        json=_plan(window_start="11:00", window_end="11:30"),
+    )
+    assert moved.status_code == 200, moved.text
+    assert _todays_windows(api) == ["11:00", "14:00", "16:00"]
+    paused = api.put(
+        f"/api/seniors/{other['id']}/plans/{other['plans'][0]['id']}",
+        json=_plan(window_start="16:00", window_end="17:00", active=False),
+    )
+    assert paused.status_code == 200, paused.text
+    assert _todays_windows(api) == ["11:00", "14:00"]
 
 
 # --- who may use it ---------------------------------------------------------------------------

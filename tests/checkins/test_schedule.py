@@ -64,6 +64,18 @@ def test_a_window_outside_the_rules_says_what_to_fix(start: str, end: str, words
         _window(start, end)
 
 
+def test_a_window_breaking_several_rules_says_each() -> None:
+    """23:00–02:00 (meant across midnight) is backwards and out of calling hours: both are said."""
+    with pytest.raises(ScheduleError) as refused:
+        _window("23:00", "02:00")
+
+    assert refused.value.messages == (
+        "The window must end after it starts, e.g. 10:00 to 11:00.",
+        "Check-in windows must lie between 08:00 and 21:00 in the person's local time: calls "
+        "are never placed outside those hours.",
+    )
+
+
 def test_windows_at_the_edges_of_calling_hours_are_allowed() -> None:
     assert _window("08:00", "08:10").start == time(8, 0)
     assert _window("20:50", "21:00").end == time(21, 0)

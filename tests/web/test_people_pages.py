@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from html import unescape
 from typing import Any
@@ -175,6 +176,47 @@ def test_a_refused_person_form_says_why_and_keeps_the_input(
     assert '<option value="call" selected>' in html  # Tom is still told by phone
     listed, total = on_app_loop(browser, app_state(browser).seniors.search, "")
     assert total == 0 and not listed
+
+
+def test_a_refused_person_form_shows_every_problem_next_to_its_field(
+    browser: TestClient,
+) -> None:
+    fields = _person_fields(
+        phone_number="4155550142",
+        timezone="Chicago",
+        caregiver_phone=[DAUGHTER, "+1 555", ""],
+    )
+
+    response = _post(browser, "/people/new", fields)
+
+    assert response.status_code == 422
+    html = response.text
+    summary = re.search(r'<div id="form-error".*?</div>', html, re.S)
+    assert summary
+    assert re.findall(r'<a href="#([\w-]+)"', summary.group(0)) == [
+        "phone_number",
+        "timezone",
+        "caregiver-phone-2",
+    ]
+    for input_id, message in (
+        ("phone_number", "Phone number must include the country code"),
+        ("timezone", "'Chicago' is not a time zone."),
+        ("caregiver-phone-2", "Caregiver 2: This phone number is not valid"),
+    ):
+        field = re.search(rf'<input id="{input_id}"[^>]*>', html)
+        assert field, input_id
+        assert "is-invalid" in field.group(0) and 'aria-invalid="true"' in field.group(0)
+        described = re.search(r'aria-describedby="([^"]*)"', field.group(0))
+        assert described and f"{input_id}-error" in described.group(1).split()
+        feedback = re.search(
+            rf'<div id="{input_id}-error" class="invalid-feedback">(.*?)</div>', html
+        )
+        assert feedback and message in unescape(feedback.group(1)), input_id
+    assert 'value="4155550142"' in html and 'value="Chicago"' in html
+    assert 'value="+1 555"' in html and 'value="Tom Ellis"' in html
+    assert html.count("is-invalid") == 3  # the other fields are fine
+    _, total = on_app_loop(browser, app_state(browser).seniors.search, "")
+    assert total == 0
 
 
 def test_a_number_already_on_the_roster_is_refused(browser: TestClient) -> None:
@@ -367,6 +409,67 @@ def test_plans_are_added_refused_when_they_overlap_and_deleted(browser: TestClie
     assert "No check-in plan yet." in _text(browser.get(f"/people/{senior_id}").text)
 
 
+def test_a_refused_plan_or_consent_shows_every_problem_next_to_its_field(
+    browser: TestClient,
+) -> None:
+    senior_id = _add_person(browser)
+
+    refused = _post(
+        browser,
+        f"/people/{senior_id}/plans",
+        _plan(weekdays=[], start="23:00", end="02:00", max_attempts="two"),
+    )
+
+    assert refused.status_code == 422
+    html = refused.text
+    listed = re.search(r'<div id="plan-error".*?</div>', html, re.S)
+    assert listed
+    assert [_text(item).strip() for item in re.findall(r"<li>(.*?)</li>", listed.group(0))] == [
+        "Tries must be a whole number.",
+        "Choose at least one day of the week for the check-in.",
+        "The window must end after it starts, e.g. 10:00 to 11:00.",
+        "Check-in windows must lie between 08:00 and 21:00 in the person's local time: calls "
+        "are never placed outside those hours.",
+    ]
+    for input_id, words in (
+        ("plan-days", "at least one day"),
+        ("plan-end", "between 08:00 and 21:00"),
+        ("plan-tries", "whole number"),
+    ):
+        feedback = re.search(
+            rf'<div id="{input_id}-error" class="invalid-feedback[^"]*">(.*?)<', html
+        )
+        assert feedback and words in unescape(feedback.group(1)), input_id
+        assert re.search(rf'id="{input_id}"[^>]*aria-describedby="{input_id}-error"', html)
+    assert (
+        'name="max_attempts" type="number" min="1" max="10" class="form-control is-invalid" '
+        'value="two"' in html
+    )
+    assert 'class="form-control" value="23:00"' in html  # the start itself is a time: not marked
+    assert _senior(browser, senior_id).plans == []
+
+    consent = _post(
+        browser,
+        f"/people/{senior_id}/consent",
+        {"given_by": " ", "method": "telepathy", "at": "2026-01-06T09:00"},
+    )
+
+    assert consent.status_code == 422
+    listed = re.search(r'<div id="consent-error".*?</div>', consent.text, re.S)
+    assert listed and len(re.findall(r"<li>", listed.group(0))) == 3
+    for input_id in ("consent-given-by", "consent-method", "consent-at"):
+        assert f'<div id="{input_id}-error" class="invalid-feedback">' in consent.text
+    unreadable = _post(
+        browser,
+        f"/people/{senior_id}/consent",
+        {"given_by": " ", "method": "verbal", "at": "yesterday"},
+    )
+    assert unreadable.status_code == 422
+    assert "Who gave consent is required." in _text(unreadable.text)
+    assert "Enter when consent was given as a date and time." in _text(unreadable.text)
+    assert not _senior(browser, senior_id).has_consent
+
+
 def test_call_now_needs_consent_then_places_the_call(
     browser: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
@@ -409,6 +512,79 @@ def test_call_now_says_when_twilio_refuses(
 
     assert response.status_code == 502
     assert "Twilio refused the call" in _text(response.text)
+
+
+@dataclass
+class Unconfigured:
+    """A signed-in operator's browser on an app with no Twilio settings, and its clock."""
+
+    client: TestClient
+    clock: FakeClock
+
+
+@pytest.fixture
+def unconfigured(
+    make_settings: Callable[..., Settings],
+    database_url: str,
+    fake_twilio: FakeAsyncTwilioHttpClient,
+) -> Iterator[Unconfigured]:
+    settings = make_settings(
+        database_url=database_url,
+        twilio_account_sid=None,
+        twilio_auth_token=None,
+        twilio_phone_number=None,
+    )
+    clock = FakeClock(NOW)
+    app = create_app(settings, twilio_http_client=fake_twilio, clock=clock)
+    with TestClient(app) as client:
+        add_operator(client)
+        client.headers["X-CSRF-Token"] = log_in(client)
+        yield Unconfigured(client, clock)
+
+
+def test_call_now_gives_every_reason_before_the_missing_settings(
+    unconfigured: Unconfigured, fake_twilio: FakeAsyncTwilioHttpClient
+) -> None:
+    browser = unconfigured.client
+    senior_id = _add_person(browser)
+    unconfigured.clock.set(_at(22, 15))  # 22:15 in Chicago: too late to call
+
+    refused = _post(browser, f"/people/{senior_id}/call")
+
+    assert refused.status_code == 422
+    reasons = [
+        _text(item).strip() for item in re.findall(r"<li>(.*?)</li>", _call_error(refused.text))
+    ]
+    assert reasons == [
+        "Margaret Ellis has not given consent to be called. Record their consent (who gave it, "
+        "when and how) on their page first.",
+        "It is 22:15 for Margaret Ellis (America/Chicago); calls are only placed between 08:00 "
+        "and 21:00 in their local time.",
+        "Placing phone calls is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN, "
+        "TWILIO_PHONE_NUMBER (see .env.example).",
+    ]
+
+    _post(browser, f"/people/{senior_id}/do-not-call", {"do_not_call": "1", "reason": "Away"})
+    unconfigured.clock.set(NOW)
+    again = _text(_call_error(_post(browser, f"/people/{senior_id}/call").text))
+    assert "Margaret Ellis is marked do-not-call (Away)." in again
+    assert "has not given consent" in again and "not configured" in again
+    assert "It is" not in again  # 11:00 in Chicago: within calling hours
+
+    _post(browser, f"/people/{senior_id}/do-not-call", {"do_not_call": "0"})
+    _post(browser, f"/people/{senior_id}/consent", {"given_by": "Margaret", "method": "verbal"})
+    only_settings = _post(browser, f"/people/{senior_id}/call")
+    assert only_settings.status_code == 503
+    assert "The call was not placed Placing phone calls is not configured" in _text(
+        _call_error(only_settings.text)
+    )
+    assert fake_twilio.requests == []
+
+
+def _call_error(html: str) -> str:
+    found = re.search(r'<div id="call-error".*?</div>', html, re.S)
+    assert found, "no call error on the page"
+    return found.group(0)
 
 
 def test_a_person_is_deleted_after_a_confirm_step(browser: TestClient) -> None:
@@ -713,6 +889,61 @@ def test_odd_input_gets_a_message_not_a_500(browser: TestClient) -> None:
     searched = browser.get("/people", params={"q": "%_\\'\"<b>"})
     assert searched.status_code == 200
     assert "Nobody matches" in _text(searched.text) and "<b>" not in searched.text
+
+
+def test_a_plan_saved_for_today_is_on_today_at_once(browser: TestClient) -> None:
+    """No dispatcher round runs here: saving the plan (or recording consent) makes today's
+    check-in itself."""
+    senior_id = _add_person(browser)
+    _post(
+        browser, f"/people/{senior_id}/plans", _plan(weekdays=["mon"], start="14:00", end="15:00")
+    )
+    assert "No check-ins today." in _text(browser.get("/today").text)  # no consent yet
+
+    _post(browser, f"/people/{senior_id}/consent", {"given_by": "Margaret", "method": "verbal"})
+    assert "Due later 14:00–15:00 CST" in _text(browser.get("/today").text)
+    _post(
+        browser, f"/people/{senior_id}/plans", _plan(weekdays=["mon"], start="16:00", end="17:00")
+    )
+
+    text = _text(browser.get("/today").text)
+    assert "Due later 14:00–15:00 CST Next try at 14:00 CST" in text
+    assert "Due later 16:00–17:00 CST Next try at 16:00 CST" in text
+    assert "phone calls aren't set up" not in text
+
+
+def test_today_says_nothing_is_dialled_while_phone_calls_are_not_set_up(
+    unconfigured: Unconfigured,
+) -> None:
+    browser = unconfigured.client
+    senior_id = _add_person(browser)
+    _post(browser, f"/people/{senior_id}/consent", {"given_by": "Margaret", "method": "verbal"})
+    for start, end in (("10:30", "12:00"), ("14:00", "15:00")):
+        added = _post(browser, f"/people/{senior_id}/plans", _plan(start=start, end=end))
+        assert added.status_code == 303
+
+    html = browser.get("/today").text  # 11:00 in Chicago
+    text = _text(html)
+    assert re.findall(r'data-kind="([\w-]+)"', html) == ["not-dialled", "due"]
+    assert "Not dialled 10:30–12:00 CST Not dialled: phone calls aren't set up" in text
+    assert "Due later 14:00–15:00 CST Won't be dialled: phone calls aren't set up" in text
+    assert "Next try" not in text
+    notice = re.search(r'<p id="calls-not-set-up".*?</p>', html)
+    assert notice and _text(notice.group(0)).strip() == (
+        "Phone calls aren't set up, so no check-in is dialled: set TWILIO_ACCOUNT_SID , "
+        "TWILIO_AUTH_TOKEN , TWILIO_PHONE_NUMBER ."
+    )
+
+    # The window passes: the dispatcher closes it saying why, and tells no caregiver that
+    # Margaret didn't answer (nobody called her).
+    unconfigured.clock.set(_at(12, 30))
+    on_app_loop(browser, app_state(browser).dispatcher.run_round)
+
+    text = _text(browser.get("/today").text)
+    assert "Not dialled 10:30–12:00 CST not dialled: phone calls aren't set up" in text
+    assert "None: nobody is waiting for a caregiver." in text
+    history = _text(browser.get(f"/people/{senior_id}").text)
+    assert "2026-01-05 10:30–12:00 CST 0 of 3 Not dialled" in history
 
 
 def test_today_names_every_state_a_check_in_can_be_in(browser: TestClient) -> None:

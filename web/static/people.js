@@ -23,6 +23,13 @@ if (rows && add) {
     if (!last || rows.children.length >= MAX_CAREGIVERS) return;
     const row = last.cloneNode(true);
     for (const input of row.querySelectorAll("input")) input.value = "";
+    // A new row starts without the copied row's refusal (if the server marked it).
+    for (const note of row.querySelectorAll(".invalid-feedback")) note.remove();
+    for (const field of row.querySelectorAll(".is-invalid")) {
+      field.classList.remove("is-invalid");
+      field.removeAttribute("aria-invalid");
+      field.removeAttribute("aria-describedby");
+    }
     row.querySelector("select").selectedIndex = 0;
     renumber(row, rows.children.length + 1);
     rows.append(row);
