@@ -17,9 +17,9 @@ from app_state import AppState, get_state
 from calls.conversation import greeting
 from calls.service import publish_status
 from persistence.database import database_unreachable
+from persistence.ids import parse_row_id
 from persistence.models import Call, CallStatus
 from persistence.repositories import StatusUpdate
-from telephony.security import parse_call_id
 from telephony.twiml import hangup_twiml, media_stream_twiml
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 
 def _call_id(request: Request) -> int | None:
-    return parse_call_id(request.query_params.get("call_id", ""))
+    return parse_row_id(request.query_params.get("call_id"))
 
 
 @router.post("/voice")
