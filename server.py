@@ -225,7 +225,7 @@ def create_app(
                 active_calls.by_call_id,
                 database=database,
             ),
-            callback_backlog=CallbackBacklog(),
+            callback_backlog=CallbackBacklog(database=database),
             privacy=privacy,
             retention=TranscriptRetention(settings, privacy, clock, database=database),
             api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
