@@ -45,7 +45,7 @@ def _id_routes(routes: Iterable[BaseRoute]) -> list[tuple[str, str]]:
         if (included := getattr(route, "original_router", None)) is not None:
             found.extend(_id_routes(included.routes))
         elif isinstance(route, APIRoute) and re.search(r"\{\w+_id\}", route.path):
-            found.extend((method, route.path) for method in sorted(route.methods))
+            found.extend((method, route.path) for method in sorted(route.methods or ()))
     return found
 
 
