@@ -148,7 +148,9 @@ def create_app(
         bus = event_bus or redis_bus or InProcessEventBus()
         feed = EventFeed(bus)
         await feed.start()
-        writer = RecordWriter(calls, bus, seniors)
+        # One watch for the whole process: an outage is logged once, however many workers meet it.
+        database = database_watch()
+        writer = RecordWriter(calls, bus, seniors, database=database)
         writer.start()
         twilio = TwilioGateway(settings, twilio_http_client)
         tokens = CallTokens(settings.session_secret.get_secret_value())
@@ -169,8 +171,6 @@ def create_app(
         checkins = CheckinRepository(sessions)
         privacy = PrivacyRepository(sessions)
         escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
-        # One watch for the whole process: an outage is logged once, however many workers meet it.
-        database = database_watch()
         dispatcher = Dispatcher(
             settings, checkins, call_service, clock, bus, escalations, database=database
         )
