@@ -14,8 +14,9 @@ process stops is logged; the reconciler covers those too.
 `write_or_keep` is how a webhook writes, and it answers within `WRITE_WITHIN_SECONDS` whatever
 the database does. A database that refuses fails the write at once; one behind a network that
 drops packets would hold the webhook until the connect timeout, near Twilio's 15 s limit, so a
-write not made by then is given up (it may still land: harmless) and kept, in its place. While
-writes are kept, a new one joins them at once, behind them.
+write not made by then is kept, in its place, and left to finish or fail by itself meanwhile
+(not cancelled: a cancelled write can hang in turn; made twice, it is harmless). While writes
+are kept, a new one joins them at once, behind them.
 """
 
 from __future__ import annotations
@@ -62,6 +63,7 @@ class CallbackBacklog:
         self._max_delay = max_delay
         self._pending: deque[KeptWrite] = deque()
         self._task: asyncio.Task[None] | None = None
+        self._unfinished: set[asyncio.Future[Any]] = set()
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -83,9 +85,8 @@ class CallbackBacklog:
         attempt = asyncio.ensure_future(write())
         await asyncio.wait({attempt}, timeout=within)
         if not attempt.done():
-            # Not awaited: behind a silent network the cancellation itself can hang a while.
-            attempt.add_done_callback(_retrieve)
-            attempt.cancel()
+            self._unfinished.add(attempt)
+            attempt.add_done_callback(self._forget)
             self.keep(call_sid, what, write)
             return False, None
         exc = attempt.exception()
@@ -135,7 +136,15 @@ class CallbackBacklog:
             delay = self._first_delay
         logger.info(f"{applied} kept callback write(s) made")
 
+    def _forget(self, attempt: asyncio.Future[Any]) -> None:
+        """A write that was kept all the same: how this try ended no longer matters."""
+        self._unfinished.discard(attempt)
+        if not attempt.cancelled():
+            attempt.exception()
+
     async def aclose(self) -> None:
+        for attempt in list(self._unfinished):
+            attempt.cancel()
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -146,9 +155,3 @@ class CallbackBacklog:
                 f"{len(self._pending)} callback write(s) kept during a database outage were not "
                 "made before the server stopped; the reconciler will close those calls"
             )
-
-
-def _retrieve(attempt: asyncio.Future[Any]) -> None:
-    """A write given up on: how it ended no longer matters (it was kept)."""
-    if not attempt.cancelled():
-        attempt.exception()

@@ -102,14 +102,17 @@ async def test_the_database_still_away_at_shutdown_leaves_them_to_the_reconciler
 
 
 class SilentThenBack:
-    """A database behind a network that drops packets: writes hang until ``back`` is set."""
+    """A database behind a network that drops packets: writes hang until ``back`` is set, and
+    then fail (their connections were reset); later ones are made."""
 
     def __init__(self) -> None:
         self.back = asyncio.Event()
         self.applied: list[StatusUpdate] = []
 
     async def apply(self, status: StatusUpdate) -> None:
-        await self.back.wait()
+        if not self.back.is_set():
+            await self.back.wait()
+            raise OperationalError("UPDATE calls", {}, ConnectionResetError("reset"))
         self.applied.append(status)
 
 
