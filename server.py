@@ -55,6 +55,7 @@ from checkins.dispatcher import Dispatcher
 from checkins.escalation import EscalationLadder
 from observability.health import Readiness
 from observability.metrics import CountWebhookRejections, Metrics
+from observability.outages import database_watch
 from persistence.accounts import ApiKeyRepository, OperatorRepository
 from persistence.alerts import AlertRepository
 from persistence.checkins import CheckinRepository
@@ -152,7 +153,9 @@ def create_app(
         bus = event_bus or redis_bus or InProcessEventBus()
         feed = EventFeed(bus)
         await feed.start()
-        writer = RecordWriter(calls, bus, seniors)
+        # One watch for the whole process: an outage is logged once, however many workers meet it.
+        database = database_watch()
+        writer = RecordWriter(calls, bus, seniors, database=database)
         writer.start()
         twilio = TwilioGateway(settings, twilio_http_client)
         tokens = CallTokens(settings.session_secret.get_secret_value())
@@ -173,9 +176,11 @@ def create_app(
         checkins = CheckinRepository(sessions)
         privacy = PrivacyRepository(sessions)
         escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
-        dispatcher = Dispatcher(settings, checkins, call_service, clock, bus, escalations)
+        dispatcher = Dispatcher(
+            settings, checkins, call_service, clock, bus, escalations, database=database
+        )
         wellbeing = WellbeingRepository(sessions)
-        record_jobs = RecordJobs(settings, wellbeing, clock)
+        record_jobs = RecordJobs(settings, wellbeing, clock, database=database)
         record_jobs.attach(call_service)
         alerts = AlertService(settings, AlertRepository(sessions), twilio, clock, bus)
         record_jobs.on_record_made(alerts.record_made)
@@ -224,11 +229,17 @@ def create_app(
             record_jobs=record_jobs,
             alerts=alerts,
             reconciler=Reconciler(
-                settings, calls, call_service, twilio, clock, active_calls.by_call_id
+                settings,
+                calls,
+                call_service,
+                twilio,
+                clock,
+                active_calls.by_call_id,
+                database=database,
             ),
-            callback_backlog=CallbackBacklog(),
+            callback_backlog=CallbackBacklog(database=database),
             privacy=privacy,
-            retention=TranscriptRetention(settings, privacy, clock),
+            retention=TranscriptRetention(settings, privacy, clock, database=database),
             api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
             pending_streams=PendingStreams(settings.max_pending_media_streams),
         )

@@ -11,11 +11,12 @@ from pydantic import BaseModel
 
 from app_state import AppState, get_state
 from auth.dependencies import ApiPrincipal
+from persistence.ids import RowId, RowOffset
 from persistence.models import Alert, AlertNotice
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 State = Annotated[AppState, Depends(get_state)]
-AlertId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+AlertId = Annotated[RowId, Path(description="The alert's id.")]
 
 
 class AlertNoticeOut(BaseModel):
@@ -95,9 +96,9 @@ async def list_alerts(
         Literal["open", "acknowledged"] | None,
         Query(alias="state", description="Only open (unacknowledged) or acknowledged alerts."),
     ] = None,
-    senior_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    senior_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=2**31 - 1)] = 0,
+    offset: Annotated[RowOffset, Query()] = 0,
 ) -> AlertPage:
     """Alerts, open ones first, red flags before trends, then newest first."""
     rows, total = await state.alerts.repository.search(

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app_state import AppState, get_state
 from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
 from checkins.policy import CallNotAllowed
+from persistence.ids import RowId, RowOffset
 from persistence.models import Call, CallStatus, ConversationTurn
 from persistence.repositories import CallFilter
 from settings import MissingConfiguration
@@ -19,9 +20,7 @@ from telephony.twilio_client import NumberNotCallable, TwilioError
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 State = Annotated[AppState, Depends(get_state)]
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit in PostgreSQL; a bigger one would be a database error, not a 404."""
-CallId = Annotated[int, Path(ge=1, le=MAX_ID, description="The call's id.")]
+CallId = Annotated[RowId, Path(description="The call's id.")]
 
 
 class StartCall(BaseModel):
@@ -30,8 +29,8 @@ class StartCall(BaseModel):
     to: str | None = Field(
         None, max_length=64, description="Number to call, international format, e.g. +14155550100"
     )
-    senior_id: int | None = Field(
-        None, ge=1, le=MAX_ID, description="Call this person on the roster at their number"
+    senior_id: RowId | None = Field(
+        None, description="Call this person on the roster at their number"
     )
 
 
@@ -147,7 +146,7 @@ _NUMBER_SEARCH = re.compile(r"^[\d\s+().-]*$")
 async def list_calls(
     state: State,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    offset: Annotated[RowOffset, Query()] = 0,
     number: Annotated[
         str | None,
         Query(max_length=32, description="Digits anywhere in the number called, e.g. `0100`."),

@@ -16,7 +16,8 @@ that numbering. A browser that lost its connection reconnects with `?after=<last
 and is sent only what it missed, or a fresh snapshot when that is no longer buffered (or the
 stream is another process's). Calls and turns are the dicts of `web.presenters`: numbers
 masked, labels written out. Without a session the socket is closed with 1008, and so is an
-open one within `SESSION_CHECK_SECONDS` of its session ending; for an unknown call with 4404.
+open one within `SESSION_CHECK_SECONDS` of its session ending; for a `call_id` that can't be a
+call's id (`persistence.ids`) with 4400; for an unknown call with 4404.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from loguru import logger
 
 from app_state import AppState, get_ws_state
 from auth.dependencies import websocket_operator
+from persistence.ids import MAX_ROW_ID, parse_row_id
 from pipeline.events import FeedListener, NumberedEvent
 from web.presenters import CallView, apply_event, call_view, turn_view
 
@@ -38,6 +40,7 @@ router = APIRouter()
 
 POLICY_VIOLATION = 1008
 TRY_AGAIN_LATER = 1013
+BAD_REQUEST = 4400
 NOT_FOUND = 4404
 HEARTBEAT_SECONDS = 20.0
 SESSION_CHECK_SECONDS = 15.0
@@ -63,9 +66,15 @@ async def dashboard_feed(websocket: WebSocket) -> None:
         await websocket.close(code=POLICY_VIOLATION, reason="Sign in first.")
         return
     query = websocket.query_params
-    feed = DashboardFeed(state, _int(query.get("call_id")))
+    raw_call_id = query.get("call_id")
+    call_id = parse_row_id(raw_call_id)
+    if raw_call_id is not None and call_id is None:
+        reason = f"call_id must be a whole number from 1 to {MAX_ROW_ID}."
+        await websocket.close(code=BAD_REQUEST, reason=reason)
+        return
+    feed = DashboardFeed(state, call_id)
     with state.feed.listen() as listener:
-        first = await feed.start(_int(query.get("after")), query.get("stream"))
+        first = await feed.start(_event_id(query.get("after")), query.get("stream"))
         if first is None:
             await websocket.close(code=NOT_FOUND, reason="There is no such call.")
             return
@@ -227,8 +236,9 @@ def _same_origin(websocket: WebSocket) -> bool:
     return host is not None and urlsplit(origin).hostname == host
 
 
-def _int(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
+def _event_id(value: str | None) -> int | None:
+    """`after`, the last feed event a reconnecting browser saw; anything else (None) gets a
+    fresh snapshot, as an `after` the feed no longer holds does."""
+    if value is None or not value.isascii() or not value.isdigit() or len(value) > 19:
         return None
+    return int(value)

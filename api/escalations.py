@@ -11,11 +11,12 @@ from pydantic import BaseModel
 
 from app_state import AppState, get_state
 from auth.dependencies import ApiPrincipal
+from persistence.ids import RowId, RowOffset
 from persistence.models import Escalation, EscalationNotice, EscalationState
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
 State = Annotated[AppState, Depends(get_state)]
-EscalationId = Annotated[int, Path(ge=1, le=2**31 - 1)]
+EscalationId = Annotated[RowId, Path(description="The escalation's id.")]
 
 
 class NoticeOut(BaseModel):
@@ -91,9 +92,9 @@ async def list_escalations(
         EscalationState | None,
         Query(alias="state", description="Only escalations in this state."),
     ] = None,
-    senior_id: Annotated[int | None, Query(ge=1, le=2**31 - 1)] = None,
+    senior_id: Annotated[RowId | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[RowOffset, Query()] = 0,
 ) -> EscalationPage:
     """Escalations, newest first, each with the notices sent so far."""
     rows, total = await state.escalations.repository.search(

@@ -17,8 +17,8 @@ from loguru import logger
 from app_state import AppState, get_ws_state
 from calls.briefs import GENERIC_BRIEF
 from calls.conversation import run_conversation
+from persistence.ids import parse_row_id
 from pipeline.builder import MediaStream
-from telephony.security import parse_call_id
 
 router = APIRouter(tags=["twilio"])
 
@@ -152,7 +152,7 @@ def verified_stream(
     params = start.get("customParameters") or {}
     if not isinstance(params, dict):
         raise RefusedStream("start message with malformed customParameters")
-    call_id, token = parse_call_id(params.get("call_id")), str(params.get("token", ""))
+    call_id, token = parse_row_id(params.get("call_id")), str(params.get("token", ""))
     if call_id is None or not verify_token(call_id, token):
         raise RefusedStream("wrong or missing call token")
     call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")

@@ -32,13 +32,12 @@ from checkins.roster import (
     SeniorNotFound,
     plan_window,
 )
+from persistence.ids import RowId, RowOffset
 from persistence.models import Caregiver, CheckinPlan, Senior
 from persistence.privacy import export_filename
 
 router = APIRouter(prefix="/api/seniors", tags=["seniors"])
 MAX_PLANS = 20
-MAX_ID = 2**31 - 1
-"""Ids are 32-bit in PostgreSQL; a bigger one would be a database error, not a 404."""
 
 
 def get_roster(state: Annotated[AppState, Depends(get_state)]) -> RosterService:
@@ -47,8 +46,8 @@ def get_roster(state: Annotated[AppState, Depends(get_state)]) -> RosterService:
 
 Roster = Annotated[RosterService, Depends(get_roster)]
 State = Annotated[AppState, Depends(get_state)]
-SeniorId = Annotated[int, Path(ge=1, le=MAX_ID, description="The person's id.")]
-PlanId = Annotated[int, Path(ge=1, le=MAX_ID, description="The check-in plan's id.")]
+SeniorId = Annotated[RowId, Path(description="The person's id.")]
+PlanId = Annotated[RowId, Path(description="The check-in plan's id.")]
 
 
 # --- requests ---------------------------------------------------------------------------------
@@ -313,7 +312,7 @@ async def list_seniors(
         Query(max_length=100, description="Part of the name, preferred name or number's digits"),
     ] = "",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
-    offset: Annotated[int, Query(ge=0, le=MAX_ID)] = 0,
+    offset: Annotated[RowOffset, Query()] = 0,
 ) -> SeniorPage:
     """People on the roster by name; every filter is optional."""
     if any(ord(ch) < 32 for ch in q):

@@ -19,6 +19,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from api.twilio_webhooks import SignedForm
 from app_state import AppState, get_state
 from calls.service import mask_phone_number
+from persistence.ids import RowId
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 State = Annotated[AppState, Depends(get_state)]
@@ -49,7 +50,7 @@ async def inbound_sms(form: SignedForm, state: State) -> Response:
 async def escalation_key_press(
     form: SignedForm,
     state: State,
-    escalation_id: Annotated[int, Query(ge=1, le=2**31 - 1)],
+    escalation_id: Annotated[RowId, Query()],
     token: Annotated[str, Query(max_length=128)] = "",
 ) -> Response:
     """The caregiver on a notice call pressed a key: 1 (with the call's token) acknowledges."""

@@ -6,23 +6,22 @@ Every request must carry a valid `X-Twilio-Signature` for the public URL it was 
 
 from __future__ import annotations
 
+import asyncio
 import functools
-from collections.abc import Awaitable, Callable
-from typing import Annotated, TypeVar
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from loguru import logger
 
 from app_state import AppState, get_state
+from calls.callback_backlog import WRITE_WITHIN_SECONDS
 from calls.conversation import greeting
 from calls.service import publish_status
-from persistence.database import database_unreachable
+from persistence.ids import parse_row_id
 from persistence.models import Call, CallStatus
 from persistence.repositories import StatusUpdate
-from telephony.security import parse_call_id
 from telephony.twiml import hangup_twiml, media_stream_twiml
 
-T = TypeVar("T")
 router = APIRouter(prefix="/twilio", tags=["twilio"])
 State = Annotated[AppState, Depends(get_state)]
 _TWIML = "application/xml"
@@ -50,7 +49,7 @@ SignedForm = Annotated[dict[str, str], Depends(signed_form)]
 
 
 def _call_id(request: Request) -> int | None:
-    return parse_call_id(request.query_params.get("call_id", ""))
+    return parse_row_id(request.query_params.get("call_id"))
 
 
 @router.post("/voice")
@@ -65,17 +64,31 @@ async def voice(request: Request, form: SignedForm, state: State) -> Response:
     if call_id is None:
         logger.warning("Voice webhook without a call id; hanging up")
         return Response(hangup_twiml(), media_type=_TWIML)
-    try:
-        brief = await state.briefs.load(call_id)
-    except Exception as exc:  # the call still connects; the stream tries again, briefly
+    # Bounded as a callback's write is: behind a network that drops packets the read would
+    # hold Twilio's request for seconds. It goes on meanwhile (and is remembered if it ends).
+    loading = asyncio.ensure_future(state.briefs.load(call_id))
+    await asyncio.wait({loading}, timeout=WRITE_WITHIN_SECONDS)
+    if not loading.done():
+        _slow_reads.add(loading)
+        loading.add_done_callback(_forget_slow_read)
+        logger.bind(call_id=call_id).warning("Reading whom the call is for is slow; connecting")
+    elif (exc := loading.exception()) is not None:  # the call still connects, the stream tries
         logger.bind(call_id=call_id).warning(f"Could not read whom the call is for: {exc!r}")
-    else:
-        if brief.personal:
-            state.service_clients.prepare_speech_soon(greeting(state.settings, brief))
+    elif loading.result().personal:
+        state.service_clients.prepare_speech_soon(greeting(state.settings, loading.result()))
     twiml = media_stream_twiml(
         state.settings.media_stream_url, state.call_service.stream_parameters(call_id)
     )
     return Response(twiml, media_type=_TWIML)
+
+
+_slow_reads: set[asyncio.Future[Any]] = set()
+
+
+def _forget_slow_read(loading: asyncio.Future[Any]) -> None:
+    _slow_reads.discard(loading)
+    if not loading.cancelled():
+        loading.exception()  # retrieved: it was logged as slow already
 
 
 @router.post("/status", status_code=status.HTTP_204_NO_CONTENT)
@@ -99,27 +112,12 @@ async def call_status(form: SignedForm, state: State) -> Response:
         ) from None
     if update.status is CallStatus.CREATED:
         raise HTTPException(status.HTTP_400_BAD_REQUEST, "Unknown CallStatus.")
-    await _write_or_keep(
-        state,
+    await state.callback_backlog.write_or_keep(
         update.call_sid,
         f"status {update.status.value}",
         functools.partial(state.call_service.apply_status, update),
     )
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-async def _write_or_keep(
-    state: AppState, call_sid: str, what: str, write: Callable[[], Awaitable[T]]
-) -> tuple[bool, T | None]:
-    """(True, ``write()``'s result), or (False, None) when the database is unreachable:
-    Twilio never sends a callback again, so the write is kept and made once it is back."""
-    try:
-        return True, await write()
-    except Exception as exc:
-        if not database_unreachable(exc):
-            raise
-        state.callback_backlog.keep(call_sid, what, write)
-        return False, None
 
 
 ANSWERED_BY = frozenset(
@@ -175,7 +173,7 @@ async def machine_detection(request: Request, form: SignedForm, state: State) ->
         return call
 
     what = f"answering-machine verdict {answered_by}"
-    stored, call = await _write_or_keep(state, call_sid, what, store_verdict)
+    stored, call = await state.callback_backlog.write_or_keep(call_sid, what, store_verdict)
     if stored and call is None:
         log.warning(f"Answering-machine verdict {answered_by} for an unknown call; ignored")
         return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -23,6 +23,7 @@ from loguru import logger
 
 from calls.service import CallService
 from checkins.clock import Clock
+from observability.outages import DependencyWatch, database_watch
 from persistence.models import Call, CallChannel, CallStatus
 from persistence.repositories import CallRepository, StatusUpdate
 from settings import MissingConfiguration, Settings
@@ -42,8 +43,11 @@ class Reconciler:
         twilio: TwilioGateway,
         clock: Clock,
         live_here: Container[int],
+        *,
+        database: DependencyWatch | None = None,
     ) -> None:
         self._settings = settings
+        self._database = database or database_watch()
         self._calls = calls
         self._service = service
         self._twilio = twilio
@@ -72,8 +76,11 @@ class Reconciler:
                 closed = await self.run_once()
                 if closed:
                     logger.info(f"Closed {closed} call(s) left open by a stopped server")
-            except Exception:
-                logger.exception("Reconciling open calls failed; trying again later")
+            except Exception as exc:
+                if not self._database.failed(exc, "the call reconciler"):
+                    logger.exception("Reconciling open calls failed; trying again later")
+            else:
+                self._database.answered()
             await asyncio.sleep(RECONCILE_EVERY_SECONDS)
 
     async def run_once(self) -> int:

@@ -18,6 +18,7 @@ from loguru import logger
 from sqlalchemy.exc import DataError, IntegrityError
 
 from bot.checkin import OPT_OUT_REASON
+from observability.outages import DependencyWatch, database_watch
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
 from pipeline.events import CallEvent, CallNote, EventBus, TurnRecord
@@ -30,8 +31,14 @@ _STORE_TIMEOUT_SECONDS = 30.0
 
 class RecordWriter:
     def __init__(
-        self, calls: CallRepository, bus: EventBus, seniors: SeniorRepository | None = None
+        self,
+        calls: CallRepository,
+        bus: EventBus,
+        seniors: SeniorRepository | None = None,
+        *,
+        database: DependencyWatch | None = None,
     ) -> None:
+        self._database = database or database_watch()
         self._calls = calls
         self._bus = bus
         self._seniors = seniors
@@ -106,13 +113,17 @@ class RecordWriter:
         while True:
             try:
                 await asyncio.wait_for(self._store(batch), _STORE_TIMEOUT_SECONDS)
+                self._database.answered()
                 return
             except (IntegrityError, DataError):
                 await self._store_one_by_one(batch)
                 return
             except Exception as exc:
-                logger.warning(
-                    f"Storing {len(batch)} call records failed ({exc!r}); retrying in {delay:.1f}s"
+                # An outage is said once (`DependencyWatch`); each retry only to the debug log.
+                outage = self._database.failed(exc, "the call record writer")
+                logger.log(
+                    "DEBUG" if outage else "WARNING",
+                    f"Storing {len(batch)} call records failed ({exc!r}); retrying in {delay:.1f}s",
                 )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)

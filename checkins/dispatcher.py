@@ -31,6 +31,7 @@ from calls.service import CallService, mask_phone_number
 from checkins.clock import Clock
 from checkins.outcomes import try_result
 from checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed, call_refusal
+from observability.outages import DependencyWatch, database_watch
 from persistence.checkins import CheckinRepository, ClaimedCheckin, TryRecorded
 from persistence.models import Call, Checkin, CheckinOutcome, CheckinPlan, Senior
 from pipeline.events import NO_CALL, CallEvent, EventBus
@@ -76,9 +77,11 @@ class Dispatcher:
         escalations: Escalations | None = None,
         *,
         name: str | None = None,
+        database: DependencyWatch | None = None,
     ) -> None:
         self._settings = settings
         self._checkins = checkins
+        self._database = database or database_watch()
         self._calls = calls
         self._clock = clock
         self._bus = bus
@@ -121,9 +124,12 @@ class Dispatcher:
         while True:
             try:
                 await self.run_round()
-            except Exception:
-                # A database hiccup must not stop the program: try again next round.
-                logger.exception("A check-in dispatcher round failed; trying again shortly")
+            except Exception as exc:
+                # A database outage must not stop the program (nor fill the log): next round.
+                if not self._database.failed(exc, "the check-in dispatcher"):
+                    logger.exception("A check-in dispatcher round failed; trying again shortly")
+            else:
+                self._database.answered()
             # Polling runs on real time even under a test's clock: it is not a moment in the
             # plans, only how soon new work is noticed.
             await asyncio.sleep(self._settings.dispatch_interval_seconds)

@@ -8,6 +8,7 @@ from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from sqlalchemy.engine.url import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.ext.asyncio import (
     AsyncEngine,
     AsyncSession,
@@ -65,7 +66,8 @@ def create_session_factory(engine: AsyncEngine) -> async_sessionmaker[AsyncSessi
 
 def database_unreachable(exc: BaseException) -> bool:
     """Whether ``exc`` says the database can't be reached right now (restarted, network
-    down, pool connection dropped), as opposed to a bad query or data."""
+    down or unroutable, pool connection dropped, every pooled connection hung on a network
+    that drops packets), as opposed to a bad query or data."""
     if isinstance(exc, DBAPIError):
         return exc.connection_invalidated or isinstance(exc, (OperationalError, InterfaceError))
-    return isinstance(exc, (ConnectionError, TimeoutError))
+    return isinstance(exc, (OSError, PoolTimeout))  # OSError: refused, reset, no route, timed out

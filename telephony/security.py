@@ -60,16 +60,3 @@ class CallTokens:
 
     def verify(self, call_id: int, token: str) -> bool:
         return hmac.compare_digest(self.issue(call_id), token)
-
-
-MAX_CALL_ID = 2**31 - 1
-"""Call ids are 32-bit integers in PostgreSQL; a larger one can't name a call."""
-
-
-def parse_call_id(raw: object) -> int | None:
-    """A call id from a query parameter or a stream `<Parameter>`, or None when it isn't one
-    (`str.isdigit` alone lets '²' and 5,000-digit numbers through)."""
-    if not isinstance(raw, str) or not raw.isascii() or not raw.isdigit() or len(raw) > 10:
-        return None
-    call_id = int(raw)
-    return call_id if 0 < call_id <= MAX_CALL_ID else None

@@ -36,13 +36,17 @@ def redis_url_via(port: int, client_name: str | None = None) -> str:
 class TcpProxy:
     """Forwards 127.0.0.1:`port` to Redis (or to ``target``, e.g. PostgreSQL). `stop()` drops
     every connection and stops listening, as a server that crashed would; `start()` again on
-    the same port brings it back."""
+    the same port brings it back. `black_hole()` is a network that drops packets instead:
+    nothing is refused or closed, every connection (open or new) just hangs, bytes in and none
+    out; `restore()` ends it, and the connections that hung are reset, as their peers would
+    have given up on them."""
 
     def __init__(self, target: tuple[str, int] | None = None) -> None:
         redis = urlsplit(TEST_REDIS_URL)
         self._target = target or (redis.hostname or "127.0.0.1", redis.port or 6379)
         self._server: asyncio.Server | None = None
         self._writers: set[asyncio.StreamWriter] = set()
+        self._silent = False
         self.port = 0
 
     async def start(self) -> None:
@@ -50,6 +54,7 @@ class TcpProxy:
         self.port = self._server.sockets[0].getsockname()[1]
 
     async def stop(self) -> None:
+        self._silent = False
         if self._server is not None:
             self._server.close()
         for writer in list(self._writers):
@@ -60,7 +65,25 @@ class TcpProxy:
                 await self._server.wait_closed()
             self._server = None
 
+    async def black_hole(self) -> None:
+        self._silent = True
+
+    async def restore(self) -> None:
+        self._silent = False
+        for writer in list(self._writers):
+            writer.transport.abort()
+        self._writers.clear()
+
     async def _connection(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self._silent:
+            self._writers.add(writer)
+            try:
+                while await reader.read(65536):
+                    pass
+            finally:
+                writer.transport.abort()
+                self._writers.discard(writer)
+            return
         try:
             up_reader, up_writer = await asyncio.open_connection(*self._target)
         except OSError:
@@ -74,6 +97,8 @@ class TcpProxy:
     async def _pipe(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
             while data := await reader.read(65536):
+                if self._silent:
+                    continue  # dropped on the way
                 writer.write(data)
                 await writer.drain()
         finally:
@@ -99,6 +124,12 @@ class ProxyThread:
 
     def stop(self) -> None:
         asyncio.run_coroutine_threadsafe(self.proxy.stop(), self._loop).result(10)
+
+    def black_hole(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.black_hole(), self._loop).result(10)
+
+    def restore(self) -> None:
+        asyncio.run_coroutine_threadsafe(self.proxy.restore(), self._loop).result(10)
 
     def __enter__(self) -> ProxyThread:
         self._thread.start()

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
 from persistence.alerts import AlertAbout
+from persistence.ids import RowId
 from persistence.models import Alert, CallChannel, Senior
 from persistence.today import senior_zone
 from web.templating import render
@@ -25,7 +26,6 @@ from wellbeing.records import LEVEL_WORDS, MEASURE_NAMES, MEASURES
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
 
 CHART_CALLS = 60
 """The person's latest calls on their chart."""

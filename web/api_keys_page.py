@@ -12,6 +12,7 @@ from fastapi.responses import RedirectResponse, Response
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
+from persistence.ids import RowId
 from web.templating import render
 
 router = APIRouter(include_in_schema=False)
@@ -71,7 +72,7 @@ async def create_api_key(
 @router.post("/api-keys/{key_id}/revoke")
 async def revoke_api_key(
     request: Request,
-    key_id: int,
+    key_id: RowId,
     state: State,
     _operator: PageOperator,
     csrf_token: Annotated[str, Form()] = "",

@@ -14,11 +14,12 @@ from typing import Annotated
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Path, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator
+from persistence.ids import MAX_ROW_ID, RowId
 from persistence.models import CallStatus
 from persistence.repositories import CallFilter
 from web.alert_pages import call_alert_views
@@ -47,13 +48,9 @@ async def calls_page(request: Request, state: State, operator: PageOperator) -> 
     )
 
 
-CallId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-"""A call's id in a path: a number too big for the database's integer is a clear 422."""
-
-
 @router.get("/calls/{call_id}")
 async def call_page(
-    request: Request, call_id: CallId, state: State, operator: PageOperator
+    request: Request, call_id: RowId, state: State, operator: PageOperator
 ) -> Response:
     call = await state.calls.get(call_id, with_turns=True)
     if call is None:
@@ -99,10 +96,11 @@ class HistoryQuery:
             date_to=params.get("to", "").strip(),
             tz=params.get("tz", "").strip()[:64],
         )
-        try:
-            query.page = max(1, int(params.get("page", "1")))
-        except ValueError:
-            query.page = 1
+        # Past the last page any table can have (`persistence.ids`) it is that page: empty.
+        page = params.get("page", "1")
+        if page.isascii() and page.isdigit():
+            last = MAX_ROW_ID // HISTORY_PAGE_SIZE + 1
+            query.page = max(1, last if len(page) > 10 else min(int(page), last))
         return query
 
     def zone(self) -> tzinfo:

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, ClassVar
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Depends, Path, Request, status
+from fastapi import APIRouter, Depends, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 from starlette.datastructures import FormData
 
@@ -39,6 +39,7 @@ from checkins.roster import (
 )
 from checkins.schedule import WEEKDAYS, to_utc
 from persistence.database import create_session_factory
+from persistence.ids import RowId
 from persistence.models import (
     Call,
     CheckinOutcome,
@@ -59,8 +60,6 @@ from web.wellbeing_views import memory_view
 
 router = APIRouter(include_in_schema=False)
 State = Annotated[AppState, Depends(get_state)]
-RowId = Annotated[int, Path(ge=1, le=2**31 - 1)]
-"""An id in a path: a number too big for the database's integer is a clear 422, never a 500."""
 
 SEARCH_LIMIT = 50
 HISTORY_LIMIT = 30

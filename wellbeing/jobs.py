@@ -38,6 +38,7 @@ from loguru import logger
 from openai import AsyncOpenAI
 
 from checkins.clock import Clock
+from observability.outages import DependencyWatch, database_watch
 from persistence.models import Call, CallStatus, TurnRole
 from persistence.wellbeing import ClaimedJob, RecordOfCall, WellbeingRepository
 from settings import Settings
@@ -92,9 +93,11 @@ class RecordJobs:
         retry_base_seconds: float = DEFAULT_RETRY_BASE_SECONDS,
         lease: timedelta = DEFAULT_LEASE,
         batch: int = DEFAULT_BATCH,
+        database: DependencyWatch | None = None,
     ) -> None:
         self._settings = settings
         self._repository = repository
+        self._database = database or database_watch()
         self._clock = clock
         self.name = name or f"{socket.gethostname()}:{uuid.uuid4().hex[:8]}"
         self.settle_seconds = settle_seconds
@@ -171,8 +174,11 @@ class RecordJobs:
             try:
                 while await self.run_once() == self._batch:
                     pass
-            except Exception:
-                logger.exception("A wellbeing record round failed; trying again shortly")
+            except Exception as exc:
+                if not self._database.failed(exc, "the wellbeing record worker"):
+                    logger.exception("A wellbeing record round failed; trying again shortly")
+            else:
+                self._database.answered()
             # Polling runs on real time even under a test's clock (as the dispatcher's does).
             await asyncio.sleep(self.poll_seconds)
 
@@ -204,6 +210,8 @@ class RecordJobs:
         except (RecordFailed, NothingToRecord) as exc:
             await self._try_again_or_fail(job, str(exc))
         except Exception as exc:
+            if self._database.failed(exc, "the wellbeing record worker"):
+                raise  # the job stays claimed; its lease runs out and it is tried again
             log.exception("Making the wellbeing record failed")
             await self._try_again_or_fail(job, f"Unexpected error: {exc!r}"[:500])
 

@@ -11,6 +11,7 @@ from datetime import timedelta
 from loguru import logger
 
 from checkins.clock import Clock
+from observability.outages import DependencyWatch, database_watch
 from persistence.privacy import PrivacyRepository
 from settings import Settings
 
@@ -18,8 +19,16 @@ RUN_EVERY_SECONDS = 3600.0
 
 
 class TranscriptRetention:
-    def __init__(self, settings: Settings, privacy: PrivacyRepository, clock: Clock) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        privacy: PrivacyRepository,
+        clock: Clock,
+        *,
+        database: DependencyWatch | None = None,
+    ) -> None:
         self._days = settings.transcript_retention_days
+        self._database = database or database_watch()
         self._privacy = privacy
         self._clock = clock
         self._task: asyncio.Task[None] | None = None
@@ -53,6 +62,9 @@ class TranscriptRetention:
         while True:
             try:
                 await self.run_once()
-            except Exception:
-                logger.exception("Deleting old transcripts failed; trying again in an hour")
+            except Exception as exc:
+                if not self._database.failed(exc, "transcript retention"):
+                    logger.exception("Deleting old transcripts failed; trying again in an hour")
+            else:
+                self._database.answered()
             await asyncio.sleep(RUN_EVERY_SECONDS)

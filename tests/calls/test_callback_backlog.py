@@ -8,6 +8,7 @@ import asyncio
 import functools
 from collections.abc import Awaitable, Callable
 
+import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from calls.callback_backlog import CallbackBacklog
@@ -98,3 +99,58 @@ async def test_the_database_still_away_at_shutdown_leaves_them_to_the_reconciler
     attempts = database.attempts
     await asyncio.sleep(0.1)
     assert database.attempts == attempts, "no retries after the server stopped"
+
+
+class SilentThenBack:
+    """A database behind a network that drops packets: writes hang until ``back`` is set, and
+    then fail (their connections were reset); later ones are made."""
+
+    def __init__(self) -> None:
+        self.back = asyncio.Event()
+        self.applied: list[StatusUpdate] = []
+
+    async def apply(self, status: StatusUpdate) -> None:
+        if not self.back.is_set():
+            await self.back.wait()
+            raise OperationalError("UPDATE calls", {}, ConnectionResetError("reset"))
+        self.applied.append(status)
+
+
+async def test_a_write_the_database_does_not_answer_is_acknowledged_in_time_and_kept() -> None:
+    database = SilentThenBack()
+    backlog = CallbackBacklog(first_delay=0.01, max_delay=0.02)
+    statuses = [update(1, CallStatus.RINGING), update(1, CallStatus.IN_PROGRESS), update(1)]
+    loop = asyncio.get_running_loop()
+    for status in statuses:
+        began = loop.time()
+        made = await backlog.write_or_keep(
+            status.call_sid, "status", functools.partial(database.apply, status), within=0.2
+        )
+        assert made == (False, None)
+        assert loop.time() - began < 0.5
+    assert len(backlog) == 3
+    database.back.set()
+    await wait_until(lambda: len(backlog) == 0)
+    assert database.applied == statuses  # in arrival order
+    await backlog.aclose()
+
+
+async def test_a_write_made_in_time_returns_its_result_and_other_errors_are_raised() -> None:
+    backlog = CallbackBacklog()
+
+    async def made() -> str:
+        return "stored"
+
+    async def refused() -> None:
+        raise OperationalError("UPDATE calls", {}, ConnectionRefusedError("refused"))
+
+    async def broken() -> None:
+        raise IntegrityError("UPDATE calls", {}, Exception("constraint"))
+
+    assert await backlog.write_or_keep("CA1", "status", made) == (True, "stored")
+    with pytest.raises(IntegrityError):
+        await backlog.write_or_keep("CA1", "status", broken)
+    assert len(backlog) == 0
+    assert await backlog.write_or_keep("CA1", "status", refused) == (False, None)
+    assert len(backlog) == 1
+    await backlog.aclose()

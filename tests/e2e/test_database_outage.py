@@ -7,17 +7,20 @@ call ends with the bot's goodbye and hang-up, and once the database is back ever
 stored exactly once, in order, and the pool serves requests again. Twilio's status callbacks
 and answering-machine verdicts during the outage (Twilio never retries them) are acknowledged,
 kept, and applied once it is back: another call's "no-answer" and this one's "human" are
-stored."""
+stored. The log says once that the database went away and once that it is back, with no
+traceback from the workers that kept trying meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
 import time
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 import pytest
+from loguru import logger
 
 from settings import Settings
 from tests.conftest import POSTGRES_URL
@@ -82,6 +85,8 @@ async def test_a_call_carries_on_through_a_database_outage(
                     for line in BEFORE:
                         await talk(line)
 
+                    logs: list[Any] = []
+                    sink = logger.add(logs.append, level="INFO", format="{message}")
                     proxy.stop()
                     cut = time.monotonic()
                     unready = await api.get("/readyz")
@@ -141,5 +146,11 @@ async def test_a_call_carries_on_through_a_database_outage(
                     roles = [t["role"] for t in turns]
                     assert roles == ["assistant", *["user", "assistant"] * len(lines)]
                     assert (await api.get("/readyz")).status_code == 200
+                    logger.remove(sink)
+                    assert [m.record["message"] for m in logs if m.record["exception"]] == []
+                    said = [m.record["message"] for m in logs if "The database is" in str(m)]
+                    assert len(said) == 2, said
+                    assert said[0].startswith("The database is unreachable (")
+                    assert said[1].startswith("The database is back after ")
                     unanswered = (await api.get(f"/api/calls/{unanswered_id}")).json()
                     assert unanswered["status"] == "no-answer", unanswered

@@ -9,6 +9,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 from loguru import logger
@@ -16,10 +17,20 @@ from loguru import logger
 from observability.health import Readiness
 from persistence.database import create_engine
 from settings import Settings
+from tests.conftest import POSTGRES_URL
 from tests.e2e.harness import LiveServer, free_port
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.postgres_support import admin_execute, database_url, own_database
-from tests.redis_support import TcpProxy, closed_port, redis_url_via, unique_channel
+from tests.redis_support import (
+    ProxyThread,
+    TcpProxy,
+    closed_port,
+    redis_url_via,
+    unique_channel,
+)
+
+READY_WITHIN_SECONDS = 2.5
+"""The README promises a 503 within 2 s; a little more for a loaded test machine."""
 
 
 @asynccontextmanager
@@ -69,6 +80,35 @@ async def test_not_ready_while_postgresql_refuses_connections_then_ready_again(
 
         await admin_execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS true')
         assert await readyz_until(http, 200) == {"database": "ok", "redis": "not used"}
+
+
+async def test_a_database_behind_a_silent_network_is_named_within_2_s(
+    make_settings: Callable[..., Settings],
+) -> None:
+    # Packets dropped, nothing refused: the pool's connections and new ones hang. Each /readyz
+    # still answers in time, however many the load balancer sends meanwhile.
+    target = urlsplit(POSTGRES_URL)
+    with ProxyThread((target.hostname or "127.0.0.1", target.port or 5432)) as proxy:
+        async with own_database() as name:
+            url = urlsplit(database_url(name))
+            via_proxy = urlunsplit(url._replace(netloc=f"{url.username}@127.0.0.1:{proxy.port}"))
+            async with live(make_settings(database_url=via_proxy)) as http:
+                assert await readyz_until(http, 200) == {"database": "ok", "redis": "not used"}
+                proxy.black_hole()
+                try:
+                    for _ in range(3):
+                        began = time.monotonic()
+                        down = await http.get("/readyz")
+                        took = time.monotonic() - began
+                        assert down.status_code == 503
+                        assert down.json() == {"database": "timed out", "redis": "not used"}
+                        assert took < READY_WITHIN_SECONDS, f"/readyz took {took:.1f} s"
+                finally:
+                    proxy.restore()
+                assert await readyz_until(http, 200, timeout=20) == {
+                    "database": "ok",
+                    "redis": "not used",
+                }
 
 
 async def test_not_ready_while_redis_is_away_then_ready_again(

@@ -1,4 +1,5 @@
-"""The engine's pool: a SQLite file keeps a fixed set of connections (one thread each)."""
+"""The engine's pool: a SQLite file keeps a fixed set of connections (one thread each); which
+errors say the database is away."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from persistence.database import SQLITE_CONNECTIONS, create_engine
+from persistence.database import SQLITE_CONNECTIONS, create_engine, database_unreachable
 
 
 async def test_a_sqlite_file_never_opens_more_than_its_fixed_pool(tmp_path: Path) -> None:
@@ -32,3 +34,19 @@ async def test_a_sqlite_file_never_opens_more_than_its_fixed_pool(tmp_path: Path
         assert engine.sync_engine.pool.checkedin() == SQLITE_CONNECTIONS  # type: ignore[attr-defined]
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("exc", "unreachable"),
+    [
+        (OperationalError("SELECT 1", {}, ConnectionRefusedError("refused")), True),
+        (ConnectionResetError("reset"), True),
+        (TimeoutError(), True),
+        (OSError(113, "No route to host"), True),
+        (PoolTimeout("QueuePool limit of size 10 overflow 10 reached"), True),
+        (IntegrityError("INSERT", {}, Exception("duplicate key")), False),
+        (ValueError("bad data"), False),
+    ],
+)
+def test_what_says_the_database_is_away(exc: BaseException, unreachable: bool) -> None:
+    assert database_unreachable(exc) is unreachable

@@ -2,6 +2,7 @@
 // feed (/ws/dashboard) that reconnects by itself and catches up on what it missed.
 
 const SIGNED_OUT = 1008;
+const BAD_REQUEST = 4400;
 const NOT_FOUND = 4404;
 const MAX_BACKOFF_MS = 15000;
 
@@ -158,7 +159,7 @@ export function followFeed({
       if (event.code === SIGNED_OUT) {
         finished = true;
         show("signed-out", "Signed out.");
-      } else if (event.code === NOT_FOUND) {
+      } else if (event.code === NOT_FOUND || event.code === BAD_REQUEST) {
         finished = true;
         show("gone", "This call no longer exists.");
       } else {
