@@ -20,7 +20,10 @@ recorder stores those alone, `CallRecorder(heard_by=...)`). It works with the ca
 * Otherwise it was the person, and from then on every transcript is forwarded, unless a machine
   is suspected (Twilio's verdict), after which none is.
 
-Consumes the transcripts that are not the person's; forwards every other frame unchanged.
+Consumes the transcripts that are not the person's and, while the reply gate is closed, the
+`UserStoppedSpeakingFrame`s going upstream (no reply is due to the line then, so
+`ServiceErrorFallback`'s reply deadline must not start and say its line to a machine); forwards
+every other frame unchanged.
 """
 
 from __future__ import annotations
@@ -39,6 +42,7 @@ from pipecat.frames.frames import (
     Frame,
     InterimTranscriptionFrame,
     TranscriptionFrame,
+    UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -106,6 +110,12 @@ class LineScreen(FrameProcessor):
             await self._stop_timer()  # the machine still talks: its beep is still to come
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             await self._machine_timer()
+        elif (
+            isinstance(frame, UserStoppedSpeakingFrame)
+            and direction is FrameDirection.UPSTREAM
+            and self._voicemail.gate.closed
+        ):
+            return
         elif isinstance(frame, BotStartedSpeakingFrame) and self._answer_pushed:
             self._answer_playing = True
         elif isinstance(frame, BotStoppedSpeakingFrame) and self._answer_playing:

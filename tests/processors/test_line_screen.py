@@ -12,6 +12,7 @@ from pipecat.frames.frames import (
     InterruptionFrame,
     TextFrame,
     TranscriptionFrame,
+    UserStoppedSpeakingFrame,
     VADUserStartedSpeakingFrame,
     VADUserStoppedSpeakingFrame,
 )
@@ -173,3 +174,21 @@ async def test_a_screener_that_sends_the_call_to_voicemail_gets_the_message() ->
         "Sorry we missed you.",
     ]
     assert texts(down) == []
+
+
+async def test_while_the_gate_is_closed_no_reply_deadline_starts() -> None:
+    line = Screened()
+    down_up = await run_test(
+        Pipeline([line.drop, line.screen]),
+        frames_to_send=[UserStoppedSpeakingFrame()],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+    )
+    assert UserStoppedSpeakingFrame in [type(f) for f in down_up[1]]  # open: it goes on
+
+    await line.drop.suspect()
+    _down, up = await run_test(
+        Pipeline([line.drop, line.screen]),
+        frames_to_send=[UserStoppedSpeakingFrame()],
+        frames_to_send_direction=FrameDirection.UPSTREAM,
+    )
+    assert UserStoppedSpeakingFrame not in [type(f) for f in up]
