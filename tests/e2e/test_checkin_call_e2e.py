@@ -431,3 +431,31 @@ async def test_a_call_screener_is_told_who_calls_in_one_sentence_then_mary_picks
     assert not any("screening" in str(m.get("content")) for m in messages)
     assert not any("stay on the line" in str(m.get("content")) for m in messages)
     assert await _record_job_of(stack.database_url, call_id) is not None  # Mary spoke
+
+
+async def test_machine_start_silences_the_bot_and_without_an_end_verdict_the_message_is_left(
+    stack: Stack,
+) -> None:
+    """Twilio says ``machine_start`` while the machine greets (its greeting's words don't
+    tell) and no verdict comes after the beep: once the line has been quiet a while the bot
+    leaves the message itself, once, and the model never hears the greeting."""
+    call_id, call_sid = await _call_mary(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+    await _until(lambda: caller.first_media_at is not None, timeout=20)
+    machine = AnsweringMachine(caller, WALT, announce=stack.openai.expect_utterance)
+
+    greeting = asyncio.create_task(machine.greet_and_beep())
+    await asyncio.sleep(1.5)
+    await _amd_verdict(stack, call_id, call_sid, "machine_start")
+    greeted = await greeting
+
+    await caller.wait_until_closed(timeout=40)
+    await stack.twilio.complete(call_id, call_sid, duration=30)
+    call = await wait_for_call(stack.api, call_id, turns=1, end_reason="voicemail")
+    assert call["answered_by"] == "machine_start"
+    after_beep = [u for u in caller.utterances if u.started_at > greeted.beep_ended_at]
+    assert len(after_beep) == 1 and not after_beep[0].interrupted
+    assert [t["text"] for t in call["turns"]][-1] == MOLLY_MESSAGE
+    assert [t for t in call["turns"] if t["role"] == "user"] == []
+    assert not stack.openai.chat_requests
+    assert await _record_job_of(stack.database_url, call_id) is None
