@@ -31,7 +31,8 @@ from persistence.models import (
     Senior,
 )
 from persistence.repositories import CallRepository, StatusUpdate
-from persistence.wellbeing import WellbeingRepository
+from persistence.wellbeing import VOICEMAIL_END_REASON, WellbeingRepository
+from processors.voicemail import VOICEMAIL_REASON
 from settings import Settings
 from tests.api.support import add_operator, log_in, on_app_loop
 from tests.checkins.clocks import FakeClock
@@ -244,6 +245,7 @@ async def test_a_call_an_answering_machine_took_gets_no_record(
     """The machine's greeting is not the person's words: whether Twilio's verdict or the bot's
     voicemail message says so, no record is queued, caught up, or (verdict after the queueing)
     asked of the model."""
+    assert VOICEMAIL_END_REASON == VOICEMAIL_REASON  # what the conversation stores
     world.clock.set(datetime.now(UTC))  # calls end on the database's clock (the catch-up)
     jobs = world.worker("worker-1")
     by_verdict = await world.ended_call(MACHINE_GREETING)
