@@ -53,11 +53,12 @@ from processors.voicemail import VoicemailDrop
 
 MACHINE_WORDS = re.compile(
     r"\b(leave (me |us )?(a |your )?(message|name and number)|after the (tone|beep)|"
-    r"at the (tone|beep)|record your message|you('ve| have) reached|voice ?mail|mailbox|"
-    r"(is|are) (not|un)available|(can't|cannot|can not) (come|get) to the phone)",
+    r"at the (tone|beep)|record your message|you('ve| have) reached|voice ?mail|mailbox)",
     re.IGNORECASE,
 )
-"""What an answering machine's greeting (or a screener sending the call to one) says."""
+"""What an answering machine's greeting (or a screener sending the call to one) says, and a
+person picking up does not: "I can't get to the phone" or "she's not available" alone could be
+someone who answered (and may need help), so they don't count."""
 SCREENER_WORDS = re.compile(
     r"\b(screening service|call (screening|screen|assistant)|(say|state|record) your name|"
     r"your name and (the )?(reason|why)|reason (for|of) (your |the |this )?call|"

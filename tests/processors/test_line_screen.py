@@ -192,3 +192,11 @@ async def test_while_the_gate_is_closed_no_reply_deadline_starts() -> None:
         frames_to_send_direction=FrameDirection.UPSTREAM,
     )
     assert UserStoppedSpeakingFrame not in [type(f) for f in up]
+
+
+async def test_a_person_who_answers_struggling_is_not_taken_for_a_machine() -> None:
+    line = Screened()
+    first = "Hello? Sorry, I can't get to the phone quickly, I've fallen and she is not available."
+    down = await line.run([heard(first)])
+    assert texts(down) == [first]
+    assert not line.drop.suspected and not line.drop.gate.closed
