@@ -190,6 +190,7 @@ async def run_conversation(
     control: CallControl | None = None
 
     async def machine_heard() -> bool:
+        # The control is made as soon as the call is built, long before a machine is heard.
         return control is not None and await control.leave_voicemail()
 
     services = build_call_services(settings, clients, system_prompt=system_prompt(settings, brief))

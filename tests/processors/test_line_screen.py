@@ -5,6 +5,8 @@ as the person's, until the person picks up and is greeted."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
@@ -55,7 +57,7 @@ class Screened:
             verdict_wait=verdict_wait,
         )
 
-    async def run(self, frames: list[Frame], **kwargs: object) -> list[Frame]:
+    async def run(self, frames: list[Frame], **kwargs: object) -> Sequence[Frame]:
         down, _up = await run_test(
             Pipeline([self.drop, self.screen]),
             frames_to_send=frames,
@@ -64,7 +66,7 @@ class Screened:
         return down
 
 
-def texts(frames: list[Frame]) -> list[str]:
+def texts(frames: Sequence[Frame]) -> list[str]:
     return [f.text for f in frames if isinstance(f, TranscriptionFrame)]
 
 
