@@ -16,7 +16,8 @@ no marks: what the browser was sent is what the person heard). Everything else i
     → user context aggregator (Silero VAD, batched across calls + pause-tolerant end of turn;
                                barge-in)
     → AudioStop              (the caller's audio goes no further)
-    → ReplyGate              (not the person: nothing the line hears starts a reply)
+    → ReplyGate              (not the person: nothing the line hears starts a reply; keep it
+                               the last processor before the model, after any that start replies)
     → LLM (GPT-4o, end_call and opt_out tools), or without one GuidedDialogue (the guided
                                check-in)
     → TTS
