@@ -362,6 +362,7 @@ async def test_an_answering_machine_is_never_answered_and_gets_the_message_once(
 async def test_a_reply_under_way_when_the_verdict_comes_is_never_heard(stack: Stack) -> None:
     """A greeting that doesn't sound like a machine is answered like a person; the model's
     reply is under way when Twilio's verdict comes (late): it is dropped, the message said."""
+    assert 4 < spoken_seconds(WALT) < 8
     stack.openai.set_latency(llm=2.5)
     call_id, call_sid = await _call_mary(stack)
     caller = await stack.twilio.answer(call_id, call_sid)
