@@ -141,7 +141,9 @@ async def machine_detection(request: Request, form: SignedForm, state: State) ->
     The verdict is stored (`Call.answered_by`: a completed call answered by a machine counts
     as voicemail) and published. When a machine has finished its greeting (`machine_end_*`)
     and the call's conversation runs in this process, the bot stops talking, leaves a short
-    message after the beep and hangs up. Other verdicts change nothing in the call."""
+    message after the beep and hangs up. With ``machine_start`` (a machine, its greeting not
+    over) it stops talking and answers nothing until the beep. Other verdicts change nothing in
+    the call."""
     answered_by = form.get("AnsweredBy", "")
     call_sid = form.get("CallSid", "")
     if not call_sid or answered_by not in ANSWERED_BY:
@@ -165,6 +167,8 @@ async def machine_detection(request: Request, form: SignedForm, state: State) ->
     machine_done = answered_by.startswith("machine_end")
     if machine_done and control is not None and await control.leave_voicemail():
         log.info("Leaving a voicemail message")
+    elif answered_by == "machine_start" and control is not None and await control.suspect_machine():
+        log.info("An answering machine is suspected: the bot falls silent until the beep")
 
     async def store_verdict() -> Call | None:
         call, changed = await state.calls.note_answered_by(call_sid, answered_by)

@@ -4,6 +4,9 @@
 A phone call greets the person by name when it was placed for someone on the roster (its
 `calls.briefs.CallBrief`), and can be told from outside while it runs (`CallControl`, found
 through `ActiveCalls`) that an answering machine took it: it then leaves a message and ends.
+It also tells from the first words heard who answered (`processors.line_screen`): an
+answering machine's greeting makes it wait silently for the beep (and leave the message itself
+if Twilio's verdict never comes); a call screener gets one sentence saying who calls.
 """
 
 from __future__ import annotations
@@ -24,7 +27,14 @@ from bot import prompts
 from bot.services import ServiceClients, build_call_services
 from calls.briefs import GENERIC_BRIEF, CallBrief
 from calls.recorder import RecordWriter
-from pipeline.builder import BuiltCall, CallCare, MediaStream, build_call_worker, twilio_line
+from pipeline.builder import (
+    BuiltCall,
+    CallCare,
+    LineScreening,
+    MediaStream,
+    build_call_worker,
+    twilio_line,
+)
 from pipeline.events import CallEvent, CallNote, EventBus
 from pipeline.turns import next_patience
 from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
@@ -76,6 +86,14 @@ class CallControl:
             return False
         self.ending.reason = VOICEMAIL_REASON
         return await self.voicemail.leave_message(self.voicemail_message)
+
+    async def suspect_machine(self) -> bool:
+        """An answering machine seems to have answered and its beep is still to come: the bot
+        stops and nothing the line says starts a reply (the message waits for
+        `leave_voicemail`). False when already suspected or the call is ending."""
+        if self.ending.reason is not None:
+            return False
+        return await self.voicemail.suspect()
 
     async def wrap_up(self, goodbye: str, reason: str) -> bool:
         """End the call politely from outside (the server is shutting down): the bot stops,
@@ -170,6 +188,12 @@ async def run_conversation(
     None (a demo call, which dials no one) the bot's hang-up only closes the stream. The
     call's `CallControl` is attached to ``active_calls`` while it runs."""
     ending = Ending()
+    control: CallControl | None = None
+
+    async def machine_heard() -> bool:
+        # The control is made as soon as the call is built, long before a machine is heard.
+        return control is not None and await control.leave_voicemail()
+
     services = build_call_services(settings, clients, system_prompt=system_prompt(settings, brief))
     line = twilio_line(websocket, stream, settings)
     call = build_call_worker(
@@ -185,14 +209,13 @@ async def run_conversation(
         if settings.red_flags
         else None,
         patience=brief.patience,
+        screening=LineScreening(screener_answer(settings, brief), machine_heard),
+    )
+    control = CallControl(
+        ending, call.voicemail, voicemail_message(settings, brief), stream.call_sid
     )
     if active_calls is not None:
-        active_calls.attach(
-            stream.call_id,
-            CallControl(
-                ending, call.voicemail, voicemail_message(settings, brief), stream.call_sid
-            ),
-        )
+        active_calls.attach(stream.call_id, control)
     try:
         await converse(
             call,
@@ -314,6 +337,14 @@ def greeting(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> list[str]:
         organization_name=settings.organization_name,
         name=brief.spoken_name,
         on_behalf_of=brief.on_behalf_of,
+    )
+
+
+def screener_answer(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str:
+    return prompts.screener_answer(
+        bot_name=settings.bot_name,
+        organization_name=settings.organization_name,
+        name=brief.spoken_name,
     )
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.checkin import OPT_OUT_REASON
 from persistence.models import Call, CallStatus, CheckinOutcome
+from processors.voicemail import VOICEMAIL_REASON
 
 _BY_STATUS = {
     CallStatus.BUSY: CheckinOutcome.BUSY,
@@ -22,12 +23,13 @@ def answered_by_machine(answered_by: str | None) -> bool:
 
 def try_result(call: Call) -> CheckinOutcome:
     """A finished call → the try's result. A completed call that Twilio's answering-machine
-    detection heard as a machine left a voicemail; one where the person asked not to be called
+    detection heard as a machine, or where the bot left its voicemail message (the greeting's
+    words gave the machine away), left a voicemail; one where the person asked not to be called
     again is an opt-out (their do-not-call flag is set by the conversation itself, which also
     closes the check-in as opted out if this status came first)."""
     if call.status in _BY_STATUS:
         return _BY_STATUS[call.status]
-    if answered_by_machine(call.answered_by):
+    if answered_by_machine(call.answered_by) or call.end_reason == VOICEMAIL_REASON:
         return CheckinOutcome.VOICEMAIL
     if call.end_reason and OPT_OUT_REASON in call.end_reason:
         return CheckinOutcome.OPTED_OUT

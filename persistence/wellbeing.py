@@ -56,6 +56,21 @@ class RecordOfCall:
     call_started_at: datetime
 
 
+VOICEMAIL_END_REASON = "voicemail"
+"""A call whose bot left a message on an answering machine (`processors.voicemail`)."""
+
+
+def answered_by_a_machine(call: Call) -> bool:
+    """An answering machine (or a fax) took the call: what the line said there is not the
+    person's words, so it gets no wellbeing record."""
+    answered_by = call.answered_by or ""
+    return (
+        answered_by.startswith("machine_")
+        or answered_by == "fax"
+        or call.end_reason == VOICEMAIL_END_REASON
+    )
+
+
 class WellbeingRepository:
     def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
         self._sessions = sessions
@@ -83,13 +98,19 @@ class WellbeingRepository:
     async def enqueue_missing(self, since: datetime, now: datetime, due_at: datetime) -> int:
         """Queue every call that completed since `since` with something said by the person
         and no job yet (its final status was applied while the database was failing, or by a
-        process that stopped); returns how many were queued."""
+        process that stopped), unless an answering machine took it; returns how many were
+        queued."""
         person_spoke = (
             select(ConversationTurn.id)
             .where(ConversationTurn.call_id == Call.id, ConversationTurn.role == TurnRole.USER)
             .exists()
         )
         queued = select(RecordJob.id).where(RecordJob.call_id == Call.id).exists()
+        machine = (
+            Call.answered_by.startswith("machine_", autoescape=True)
+            | (Call.answered_by == "fax")
+            | (Call.end_reason == VOICEMAIL_END_REASON)
+        )
         async with self._sessions.begin() as session:
             missing = (
                 (
@@ -99,6 +120,7 @@ class WellbeingRepository:
                             Call.ended_at >= _as_utc(since),
                             person_spoke,
                             ~queued,
+                            ~func.coalesce(machine, False),
                         )
                     )
                 )

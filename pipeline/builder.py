@@ -11,12 +11,16 @@ no marks: what the browser was sent is what the person heard). Everything else i
                                say a short line, keep going)
     → CallTimeLimit          (wrap up, then say goodbye at the maximum length)
     → STT (Whisper)
+    → LineScreen             (phone calls: the first words tell a machine's greeting or a call
+                               screener from the person; only the person's words go on)
     → user context aggregator (Silero VAD, batched across calls; `pipeline.turns`: the end of
                                the turn adapts to the words, the reply is prepared before it,
                                backchannels don't interrupt the bot, other speech does)
     → IdlePrompts            (a silent caller: "Take your time.", "Are you still there?",
                                then a polite goodbye)
     → AudioStop              (the caller's audio goes no further)
+    → ReplyGate              (not the person: nothing the line hears starts a reply; keep it
+                               the last processor before the model, after any that start replies)
     → LLM (GPT-4o, end_call and opt_out tools), or without one GuidedDialogue (the guided
                                check-in)
     → TTS
@@ -76,8 +80,10 @@ from processors.call_time_limit import CallTimeLimit
 from processors.guided_dialogue import GuidedDialogue
 from processors.hold_cue import CueAudio, HoldCue
 from processors.idle_prompts import IdlePrompts
+from processors.line_screen import LineScreen
 from processors.playback_marks import PlaybackMarks
 from processors.red_flags import RedFlagCheck, RedFlagWatcher
+from processors.reply_gate import ReplyGate
 from processors.service_fallback import ServiceErrorFallback
 from processors.voicemail import VoicemailDrop
 from settings import Settings
@@ -168,6 +174,17 @@ class CallCare:
     """Puts the call through (the `connect_caregiver` tool); None: no offer is made."""
 
 
+@dataclass(frozen=True)
+class LineScreening:
+    """What a phone call does when something other than the person answers
+    (`processors.line_screen`)."""
+
+    screener_answer: str
+    """The one sentence said to a call-screening assistant."""
+    on_machine: Callable[[], Awaitable[object]]
+    """An answering machine was heard and Twilio's verdict never came: leave the message."""
+
+
 @dataclass
 class BuiltCall:
     worker: PipelineWorker
@@ -198,11 +215,13 @@ def build_call_worker(
     greeting: list[str] | None = None,
     care: CallCare | None = None,
     patience: float = 1.0,
+    screening: LineScreening | None = None,
 ) -> BuiltCall:
     """One call's worker. ``on_bot_ends_call(reason)`` is told when the bot ends the call and
     ``on_opt_out(reason)`` (default: ``on_bot_ends_call``) when it ends it because the person
     asked never to be called again; ``greeting`` is the opening (default: the generic one);
-    ``patience`` stretches every end-of-turn pause (the person's pause profile)."""
+    ``patience`` stretches every end-of-turn pause (the person's pause profile);
+    ``screening``: what answered is screened (phone calls)."""
     transport = line.transport
     on_opt_out = on_opt_out or on_bot_ends_call
     checkin: CheckinDialogue | None = None
@@ -235,7 +254,6 @@ def build_call_worker(
         patience=patience,
         preemptive=settings.preemptive_replies and services.llm is not None,
     )
-    recorder = CallRecorder(call_id, sink, spoken_by=transport.output(), turn_stop=turn_stop)
     user_aggregator, assistant_aggregator = LLMContextAggregatorPair(
         context,
         user_params=LLMUserAggregatorParams(
@@ -250,7 +268,13 @@ def build_call_worker(
             ),
         ),
     )
-    voicemail = VoicemailDrop()
+    if greeting is None:
+        greeting = prompts.greeting(
+            bot_name=settings.bot_name, organization_name=settings.organization_name
+        )
+    gate = ReplyGate()
+    voicemail = VoicemailDrop(gate)
+    screen = _line_screen(screening, voicemail, greeting)
     watcher = _red_flag_watcher(care, checkin, with_model=services.llm is not None)
     pipeline = Pipeline(
         [
@@ -267,6 +291,7 @@ def build_call_worker(
                 on_time_up=lambda: on_bot_ends_call("maximum call length"),
             ),
             services.stt,
+            *screen,
             *watcher,
             user_aggregator,
             IdlePrompts(
@@ -276,6 +301,7 @@ def build_call_worker(
                 on_end=on_bot_ends_call,
             ),
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
+            gate,
             dialogue,
             services.tts,
             HoldCue(
@@ -289,6 +315,13 @@ def build_call_worker(
             assistant_aggregator,
         ]
     )
+    recorder = CallRecorder(
+        call_id,
+        sink,
+        spoken_by=transport.output(),
+        heard_by=screen[0] if screen else None,
+        turn_stop=turn_stop,
+    )
     worker = PipelineWorker(
         pipeline,
         params=PipelineParams(
@@ -301,11 +334,22 @@ def build_call_worker(
         name=f"call-{call_id}",
     )
     observe_without_audio(worker)
-    if greeting is None:
-        greeting = prompts.greeting(
-            bot_name=settings.bot_name, organization_name=settings.organization_name
-        )
     return BuiltCall(worker, line, recorder, greeting, voicemail, turn_stop, checkin)
+
+
+def _line_screen(
+    screening: LineScreening | None, voicemail: VoicemailDrop, greeting: list[str]
+) -> list[FrameProcessor]:
+    if screening is None:
+        return []
+    return [
+        LineScreen(
+            voicemail,
+            screener_answer=screening.screener_answer,
+            greeting=greeting,
+            on_machine=screening.on_machine,
+        )
+    ]
 
 
 def _red_flag_watcher(

@@ -5,7 +5,10 @@ records to a sink whose `submit` only enqueues; the database is written by anoth
 
 What it records:
 - a user turn per caller turn: the final transcripts between the turn's start and the bot's
-  answer;
+  answer. With ``heard_by`` (`processors.line_screen`) only the transcripts it passes on count:
+  an answering machine's greeting or a call screener's question is not the person's words, and
+  a `NotThePersonFrame` drops the turn open so far (a machine was known only after its
+  greeting was transcribed);
 - an assistant turn per bot answer: the sentences the output transport sent, whether the caller
   interrupted it, and the latency from the end of the caller's speech to the bot's first audio
   (logged at INFO with the part after the end-of-turn decision: the services and the pipeline).
@@ -45,6 +48,7 @@ from pipeline.events import CallNote, TurnRecord
 from pipeline.turns import AdaptiveTurnStop, CallerBackchannelFrame
 from processors.idle_prompts import IdlePromptFrame
 from processors.playback_marks import mark_name
+from processors.reply_gate import NotThePersonFrame
 
 
 class RecordSink(Protocol):
@@ -70,7 +74,8 @@ class _OpenTurn:
 
 class CallRecorder(BaseObserver):
     """Observer for one call's pipeline. `spoken_by` is the output transport: text counts as
-    spoken only once that processor has sent its audio."""
+    spoken only once that processor has sent its audio. `heard_by`: a transcript counts as the
+    person's only once that processor has passed it on (None: as soon as it is made)."""
 
     def __init__(
         self,
@@ -78,12 +83,14 @@ class CallRecorder(BaseObserver):
         sink: RecordSink,
         *,
         spoken_by: FrameProcessor,
+        heard_by: FrameProcessor | None = None,
         turn_stop: AdaptiveTurnStop | None = None,
     ) -> None:
         super().__init__()
         self._call_id = call_id
         self._sink = sink
         self._output = spoken_by
+        self._heard_by = heard_by
         self._turn_stop = turn_stop
         self._log = logger.bind(call_id=call_id)
         self._sequence = 0
@@ -102,6 +109,10 @@ class CallRecorder(BaseObserver):
                 self._assistant.parts.append(frame.text)
                 self._assistant.marks.append(mark_name(frame))
             return
+        if isinstance(frame, TranscriptionFrame) and self._heard_by is not None:
+            if data.source is self._heard_by:
+                self._on_transcript(frame.text)
+            return
         if not data.first_push:
             return
         if isinstance(frame, UserStartedSpeakingFrame):
@@ -110,6 +121,8 @@ class CallRecorder(BaseObserver):
             self._on_transcript(frame.text)
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speech_ended_at = time.monotonic() - (frame.stop_secs or 0.0)
+        elif isinstance(frame, NotThePersonFrame):
+            self._user = None
         elif isinstance(frame, UserStoppedSpeakingFrame):
             if self._user is not None:
                 self._user.ended_at = _now()

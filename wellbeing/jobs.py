@@ -18,6 +18,10 @@ updates the person's memory, never in the call's real-time path.
    up to `RECORD_MAX_ATTEMPTS` tries; then the job is ``failed`` with the reason, shown on the
    call's page. A call where the person said nothing is ``skipped``.
 
+A call an answering machine took (Twilio's verdict, or the bot left its voicemail message)
+gets no record: the machine's greeting is not the person's words. It is not queued; should
+the verdict come after the call was, its job is ``skipped`` without asking the model.
+
 Without a language model (`Settings.service_choice.llm is None`) or with
 `WELLBEING_RECORDS=false`, nothing is queued or recorded, and the log says so once.
 """
@@ -40,7 +44,12 @@ from openai import AsyncOpenAI
 from checkins.clock import Clock
 from observability.outages import DependencyWatch, database_watch
 from persistence.models import Call, CallStatus, TurnRole
-from persistence.wellbeing import ClaimedJob, RecordOfCall, WellbeingRepository
+from persistence.wellbeing import (
+    ClaimedJob,
+    RecordOfCall,
+    WellbeingRepository,
+    answered_by_a_machine,
+)
 from settings import Settings
 from wellbeing.memory import CALLS_REMEMBERED, RememberedCall, build_digest
 from wellbeing.records import (
@@ -140,7 +149,7 @@ class RecordJobs:
 
     async def call_ended(self, call: Call) -> None:
         """A call reached its final status: queue its record if it was a conversation."""
-        if call.status is not CallStatus.COMPLETED:
+        if call.status is not CallStatus.COMPLETED or answered_by_a_machine(call):
             return
         if not self.enabled:
             self._say_off_once()
@@ -219,6 +228,12 @@ class RecordJobs:
         log = logger.bind(call_id=job.call_id, attempt=job.attempt)
         found = await self._repository.transcript(job.call_id)
         if found is None:  # the call was deleted; its job went with it
+            return
+        if answered_by_a_machine(found.call):
+            await self._repository.skip(
+                job, self.name, "An answering machine took this call.", self._clock.now()
+            )
+            log.info("No wellbeing record: an answering machine took the call")
             return
         turns = [t for t in found.turns if t.text.strip()]
         if not any(t.role is TurnRole.USER for t in turns):

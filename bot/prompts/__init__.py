@@ -142,6 +142,13 @@ def voicemail_message(
     )
 
 
+def screener_answer(*, bot_name: str, organization_name: str, name: str | None = None) -> str:
+    """The one sentence said to a call-screening assistant ("Please say your name and why
+    you're calling"): who calls, for whom and why, then the bot waits for the person."""
+    for_whom = f"for {_one_line(name)}'s daily check-in" if name else "with a daily check-in"
+    return f"This is {bot_name} calling {for_whom} from {organization_name}."
+
+
 FALLBACK_LINE = "I'm sorry, I didn't catch that. Could you say it again?"
 HOLD_CUE_LINE = "Mm-hmm."
 """Said when the answer is slow (`processors.hold_cue`); the answer follows it."""

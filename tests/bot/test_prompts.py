@@ -109,6 +109,15 @@ def test_the_voicemail_message_is_personal_when_the_person_is_known() -> None:
     assert generic.startswith("Hello, this is Sunny calling on behalf of Acme Care")
 
 
+def test_a_call_screener_is_told_who_calls_in_one_sentence() -> None:
+    told = prompts.screener_answer(bot_name="Sunny", organization_name="Sunny Care", name="Mary")
+    assert told == "This is Sunny calling for Mary's daily check-in from Sunny Care."
+    generic = prompts.screener_answer(bot_name="Sunny", organization_name="Sunny Care")
+    assert generic == "This is Sunny calling with a daily check-in from Sunny Care."
+    odd = prompts.screener_answer(bot_name="Sunny", organization_name="X", name="Mary\nSmith")
+    assert "\n" not in odd and odd.count(".") == 1
+
+
 def test_the_opt_out_goodbye_says_they_wont_be_called_again() -> None:
     assert "don't call you again" in prompts.OPT_OUT_GOODBYE
     assert prompts.OPT_OUT_GOODBYE in prompts.FIXED_LINES

@@ -90,3 +90,16 @@ def test_an_opt_out_is_remembered_for_the_record_writer() -> None:
     assert ending.opted_out and ending.reason == "bot-hangup: asked not to be called again"
     assert ending.bot_hangs_up
     assert not Ending("caller-hangup").bot_hangs_up
+
+
+async def test_a_suspected_machine_silences_the_call_unless_it_is_already_ending() -> None:
+    control = CallControl(Ending(), VoicemailDrop(), "Sorry we missed you.", "CA1")
+    assert await control.suspect_machine() is True
+    assert control.voicemail.gate.closed and control.ending.reason is None  # the beep is to come
+    assert await control.suspect_machine() is False
+    assert await control.leave_voicemail() is True
+    assert control.ending.reason == VOICEMAIL_REASON
+
+    ending = Ending()
+    ending.bot_ends_call("caller said goodbye")
+    assert await CallControl(ending, VoicemailDrop(), "x", "CA2").suspect_machine() is False

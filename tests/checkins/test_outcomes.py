@@ -32,6 +32,9 @@ def call(status: CallStatus, answered_by: str | None = None, end_reason: str | N
         (call(CallStatus.COMPLETED, "machine_end_silence"), CheckinOutcome.VOICEMAIL),
         (call(CallStatus.COMPLETED, "machine_start"), CheckinOutcome.VOICEMAIL),
         (call(CallStatus.COMPLETED, "fax"), CheckinOutcome.VOICEMAIL),
+        # Its greeting gave the machine away; Twilio's verdict was unsure or never came.
+        (call(CallStatus.COMPLETED, "unknown", "voicemail"), CheckinOutcome.VOICEMAIL),
+        (call(CallStatus.COMPLETED, None, "voicemail"), CheckinOutcome.VOICEMAIL),
         (
             call(CallStatus.COMPLETED, "human", f"bot-hangup: {OPT_OUT_REASON}"),
             CheckinOutcome.OPTED_OUT,

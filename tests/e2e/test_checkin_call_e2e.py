@@ -25,10 +25,13 @@ from persistence.database import create_engine, create_session_factory
 from persistence.migrate import upgrade_to_head
 from persistence.models import Senior
 from persistence.roster import SeniorRepository
+from persistence.wellbeing import WellbeingRepository
 from settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
+from tests.fakes.answering_machine import AnsweringMachine, spoken_seconds
 from tests.fakes.openai_server import FakeOpenAI
+from tests.fakes.twilio_caller import SimulatedCaller
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 pytestmark = pytest.mark.e2e
@@ -266,3 +269,194 @@ async def test_without_a_model_the_guided_check_in_takes_stop_calling_me_too(
             assert senior.do_not_call_reason == OPT_OUT_REASON
             again = await api.post("/api/calls", json={"to": NUMBER})
             assert again.status_code == 409, again.text
+
+
+MILLER = "Hello, you have reached the Miller residence. Please leave a message after the tone."
+"""A machine's greeting whose words say what it is."""
+WALT = (
+    "Hi there, you've got Walt and Edna. We're probably out in the garden, so talk to us and we "
+    "will ring you back."
+)
+"""One whose words don't: only Twilio's verdict tells."""
+MOLLY_MESSAGE = (
+    "Hello Molly, this is Sunny calling on behalf of your daughter Susan for your daily "
+    "check-in. Sorry we missed you; we'll try again a little later. Take care!"
+)
+
+
+async def _amd_verdict(stack: Stack, call_id: int, call_sid: str, answered_by: str) -> None:
+    response = await stack.twilio.post_webhook(
+        f"/twilio/amd?call_id={call_id}",
+        {
+            "AccountSid": "AC" + "1" * 32,
+            "AnsweredBy": answered_by,
+            "CallSid": call_sid,
+            "MachineDetectionDuration": "6100",
+        },
+    )
+    assert response.status_code == 204, response.text
+
+
+async def _record_job_of(database_url: str, call_id: int) -> object | None:
+    engine = create_engine(database_url)
+    try:
+        return await WellbeingRepository(create_session_factory(engine)).job_for(call_id)
+    finally:
+        await engine.dispose()
+
+
+async def _left_a_message_once(
+    stack: Stack, caller: SimulatedCaller, call_id: int, call_sid: str, beep_ended_at: float
+) -> dict[str, object]:
+    """The message was said once, after the beep, heard to its end; the call ended; nothing
+    of the machine's is stored as Mary's words, and no wellbeing record is asked for."""
+    await caller.wait_until_closed(timeout=40)
+    await stack.twilio.complete(call_id, call_sid, duration=30)
+    call = await wait_for_call(stack.api, call_id, turns=1, end_reason="voicemail")
+    assert call["answered_by"] == "machine_end_beep"
+    assert [r["input"] for r in stack.openai.tts_requests].count(MOLLY_MESSAGE) == 1
+    after_beep = [u for u in caller.utterances if u.started_at > beep_ended_at]
+    assert len(after_beep) == 1, after_beep  # the message, and nothing after it
+    assert not after_beep[0].interrupted and after_beep[0].audio_seconds > 5
+    turns = call["turns"]
+    assert [t["role"] for t in turns if t["role"] == "user"] == []
+    assert turns[-1]["text"] == MOLLY_MESSAGE
+    assert _hung_up_through_twilio(stack, call_sid)
+    assert await _record_job_of(stack.database_url, call_id) is None
+    assert caller.protocol_errors == []
+    return call
+
+
+@pytest.mark.parametrize("verdict", ["before", "during", "after"])
+async def test_an_answering_machine_is_never_answered_and_gets_the_message_once(
+    stack: Stack, verdict: str
+) -> None:
+    """The machine greets for about 5 s over the bot's greeting, then beeps. Twilio's verdict
+    comes 0.7 s after the beep, before its greeting is transcribed; or while it is; or after
+    (the greeting's words already made the bot fall silent)."""
+    assert 4 < spoken_seconds(MILLER) < 8
+    stack.openai.set_latency(stt={"before": 3.0, "during": 2.0, "after": 0.0}[verdict])
+    call_id, call_sid = await _call_mary(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+    await _until(lambda: caller.first_media_at is not None, timeout=20)
+    machine = AnsweringMachine(caller, MILLER, announce=stack.openai.expect_utterance)
+
+    greeted = await machine.greet_and_beep()
+    if verdict == "before":
+        await asyncio.sleep(0.7)
+        # Transcribing starts once the greeting is over and takes 3 s: it can't be back yet.
+        assert time.monotonic() < greeted.greeting_ended_at + 3.0
+    else:
+        await _until(lambda: any(r["text"] == MILLER for r in stack.openai.stt_requests), 10)
+        if verdict == "after":
+            await asyncio.sleep(1.0)  # transcribed: the bot has gone quiet, waiting for the beep
+            sent = caller.media_received
+            await asyncio.sleep(1.0)
+            assert caller.media_received == sent
+    await _amd_verdict(stack, call_id, call_sid, "machine_end_beep")
+
+    await _left_a_message_once(stack, caller, call_id, call_sid, greeted.beep_ended_at)
+    assert not stack.openai.chat_requests  # the machine's greeting never reached the model
+
+
+async def test_a_reply_under_way_when_the_verdict_comes_is_never_heard(stack: Stack) -> None:
+    """A greeting that doesn't sound like a machine is answered like a person; the model's
+    reply is under way when Twilio's verdict comes (late): it is dropped, the message said."""
+    assert 4 < spoken_seconds(WALT) < 8
+    stack.openai.set_latency(llm=2.5)
+    call_id, call_sid = await _call_mary(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+    await _until(lambda: caller.first_media_at is not None, timeout=20)
+    machine = AnsweringMachine(caller, WALT, announce=stack.openai.expect_utterance)
+
+    greeted = await machine.greet_and_beep()
+    await _until(lambda: bool(stack.openai.chat_requests), 15)  # the model is thinking
+    await _amd_verdict(stack, call_id, call_sid, "machine_end_beep")
+
+    await _left_a_message_once(stack, caller, call_id, call_sid, greeted.beep_ended_at)
+    said = [r["input"] for r in stack.openai.tts_requests]
+    assert not any("Walt and Edna" in text for text in said)  # the fake model echoes the line
+
+
+SCREENER = (
+    "Hi, the person you're calling is using a screening service and will get a copy of this "
+    "conversation. Go ahead and say your name and why you're calling."
+)
+
+
+async def test_a_call_screener_is_told_who_calls_in_one_sentence_then_mary_picks_up(
+    stack: Stack,
+) -> None:
+    call_id, call_sid = await _call_mary(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+    await _until(lambda: caller.first_media_at is not None, timeout=20)
+
+    # Her phone's assistant answers over the bot's greeting.
+    await caller.say(SCREENER, announce=stack.openai.expect_utterance)
+    answer = await caller.wait_for_bot_utterance(timeout=20)
+    assert not answer.interrupted
+    care = stack.twilio.settings.organization_name
+    said = f"This is Sunny calling for Molly's daily check-in from {care}."
+    assert said in [r["input"] for r in stack.openai.tts_requests]
+    await caller.say("Thanks, please stay on the line.", announce=stack.openai.expect_utterance)
+    with pytest.raises(TimeoutError):
+        await caller.wait_for_bot_utterance(timeout=4)  # the bot waits, saying nothing more
+
+    # Mary picks up: she is greeted, and from then on it is a check-in as usual.
+    await caller.say("Hello? Who is this?", announce=stack.openai.expect_utterance)
+    await caller.wait_for_bot_utterance(timeout=20)
+    await caller.say("I slept well last night", announce=stack.openai.expect_utterance)
+    await caller.wait_for_bot_utterance(timeout=20)
+    await caller.hang_up()
+    await stack.twilio.complete(call_id, call_sid, duration=40)
+
+    call = await wait_for_call(stack.api, call_id, turns=6, end_reason="caller-hangup")
+    turns = [(t["role"], t["text"]) for t in call["turns"]]
+    assert [text for role, text in turns if role == "user"] == [
+        "Hello? Who is this?",
+        "I slept well last night",
+    ]
+    # The greeting the screener talked over, the one sentence to the screener, then Mary, who
+    # is greeted in full, then the check-in.
+    answered_at = turns.index(("assistant", said))
+    assert [role for role, _ in turns[:answered_at]] == ["assistant"] * answered_at, turns
+    mary = turns[answered_at + 1 :]
+    assert mary[0] == ("user", "Hello? Who is this?")
+    assert mary[1][0] == "assistant" and mary[1][1].startswith("Hello Molly!")
+    assert "automated assistant calling on behalf of your daughter Susan" in mary[1][1]
+    assert mary[2] == ("user", "I slept well last night")
+    # The model answered Mary alone, and never saw the screener's words.
+    assert len(stack.openai.chat_requests) == 1
+    messages = stack.openai.chat_requests[0]["messages"]
+    assert messages[-1]["content"] == "I slept well last night"
+    assert not any("screening" in str(m.get("content")) for m in messages)
+    assert not any("stay on the line" in str(m.get("content")) for m in messages)
+    assert await _record_job_of(stack.database_url, call_id) is not None  # Mary spoke
+
+
+async def test_machine_start_silences_the_bot_and_without_an_end_verdict_the_message_is_left(
+    stack: Stack,
+) -> None:
+    """Twilio says ``machine_start`` while the machine greets (its greeting's words don't
+    tell) and no verdict comes after the beep: once the line has been quiet a while the bot
+    leaves the message itself, once, and the model never hears the greeting."""
+    call_id, call_sid = await _call_mary(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+    await _until(lambda: caller.first_media_at is not None, timeout=20)
+    machine = AnsweringMachine(caller, WALT, announce=stack.openai.expect_utterance)
+
+    greeting = asyncio.create_task(machine.greet_and_beep())
+    await asyncio.sleep(1.5)
+    await _amd_verdict(stack, call_id, call_sid, "machine_start")
+    greeted = await greeting
+
+    await caller.wait_until_closed(timeout=40)
+    await stack.twilio.complete(call_id, call_sid, duration=30)
+    call = await wait_for_call(stack.api, call_id, turns=1, end_reason="voicemail")
+    assert call["answered_by"] == "machine_start"
+    after_beep = [u for u in caller.utterances if u.started_at > greeted.beep_ended_at]
+    assert len(after_beep) == 1 and not after_beep[0].interrupted
+    assert [t["text"] for t in call["turns"]][-1] == MOLLY_MESSAGE
+    assert [t for t in call["turns"] if t["role"] == "user"] == []
+    assert not stack.openai.chat_requests
+    assert await _record_job_of(stack.database_url, call_id) is None

@@ -360,6 +360,14 @@ class FakeOpenAI:
             await self._runner.cleanup()
             self._runner = None
 
+    def set_latency(self, *, stt: float | None = None, llm: float | None = None) -> None:
+        """Change how slowly transcriptions (``stt``) or chat completions (``llm``) are answered
+        from now on (e.g. to have a webhook arrive while one is under way)."""
+        if stt is not None:
+            self._stt_latency = stt
+        if llm is not None:
+            self._llm_latency = llm
+
     def expect_utterance(self, text: str) -> None:
         """Announce what the simulated caller is about to say; the next transcription returns it."""
         self._pending_utterances.append(text)

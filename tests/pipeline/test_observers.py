@@ -32,6 +32,7 @@ from pipeline.events import CallNote, TurnRecord
 from pipeline.observers import AudioBlindWorkerObserver, CallRecorder, observe_without_audio
 from pipeline.turns import AdaptiveTurnStop, TurnPauses
 from processors.playback_marks import mark_name
+from processors.reply_gate import NotThePersonFrame
 
 CALL_ID = 7
 
@@ -380,3 +381,47 @@ async def test_each_answer_logs_its_timing_from_the_end_of_turn_decision() -> No
     assert "ms after the caller stopped talking" in line
     assert f"'decided_at': '{turn_stop.decided_at:.4f}'" in line
     assert f"'call_id': {CALL_ID}" in line
+
+
+async def test_with_a_line_screen_only_the_transcripts_it_passed_on_are_the_persons() -> None:
+    h = Harness()
+    screen = FrameProcessor(name="line-screen")
+    h.recorder = CallRecorder(CALL_ID, h.sink, spoken_by=h.output, heard_by=screen)
+    stt = h.other
+    screener = TranscriptionFrame("Please say your name and why you're calling.", "line", "t")
+    await h.push(UserStartedSpeakingFrame())
+    await h.push(screener, source=stt)  # made by the STT; the screen kept it
+    await h.push(BotStartedSpeakingFrame())
+    await h.spoken("This is Sunny calling for Molly's daily check-in from Sunny Care.")
+    await h.push(BotStoppedSpeakingFrame())
+    person = TranscriptionFrame("Hello? Who is this?", "line", "t")
+    await h.push(UserStartedSpeakingFrame())
+    await h.push(person, source=stt)
+    await h.push(person, source=screen, first_push=False)  # the screen passed it on
+    h.recorder.finish()
+
+    assert [(t.role, t.text) for t in h.sink.turns] == [
+        (TurnRole.ASSISTANT, "This is Sunny calling for Molly's daily check-in from Sunny Care."),
+        (TurnRole.USER, "Hello? Who is this?"),
+    ]
+
+
+async def test_a_turn_found_not_to_be_the_persons_is_dropped() -> None:
+    h = Harness()
+    await h.push(BotStartedSpeakingFrame())
+    await h.spoken("Hello Walt!")
+    await h.push(BotStoppedSpeakingFrame())
+    await h.push(UserStartedSpeakingFrame())
+    await h.heard("Hi, you've got Walt and Edna. Talk to us.")
+    await h.push(UserStoppedSpeakingFrame())
+    # Twilio's verdict: a machine. Its greeting is not Walt's words; the message follows.
+    await h.push(NotThePersonFrame())
+    await h.push(BotStartedSpeakingFrame())
+    await h.spoken("Sorry we missed you.")
+    await h.push(BotStoppedSpeakingFrame())
+    h.recorder.finish()
+
+    assert [(t.role, t.text) for t in h.sink.turns] == [
+        (TurnRole.ASSISTANT, "Hello Walt!"),
+        (TurnRole.ASSISTANT, "Sorry we missed you."),
+    ]

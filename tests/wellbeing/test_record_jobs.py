@@ -31,7 +31,8 @@ from persistence.models import (
     Senior,
 )
 from persistence.repositories import CallRepository, StatusUpdate
-from persistence.wellbeing import WellbeingRepository
+from persistence.wellbeing import VOICEMAIL_END_REASON, WellbeingRepository
+from processors.voicemail import VOICEMAIL_REASON
 from settings import Settings
 from tests.api.support import add_operator, log_in, on_app_loop
 from tests.checkins.clocks import FakeClock
@@ -45,6 +46,7 @@ from tests.wellbeing.conversations import (
     MARY_LEVELS,
     A,
     Line,
+    P,
     turns_of,
 )
 from tests.wellbeing.fake_llm import FakeLLM, running_fake_llm
@@ -228,6 +230,49 @@ async def test_a_call_where_the_person_said_nothing_is_skipped(
     assert job.last_error == "The person said nothing on this call."
     assert fake_llm.chat_count == 0
     assert await world.repo.record_for(call.id) is None
+
+
+MACHINE_GREETING = [
+    Line(A, "Hello Walt, this is Sunny."),
+    Line(P, "Hello, you have reached the Miller residence. Please leave a message."),
+    Line(A, "Sorry we missed you; we'll try again a little later. Take care!"),
+]
+
+
+async def test_a_call_an_answering_machine_took_gets_no_record(
+    world: World, fake_llm: FakeLLM
+) -> None:
+    """The machine's greeting is not the person's words: whether Twilio's verdict or the bot's
+    voicemail message says so, no record is queued, caught up, or (verdict after the queueing)
+    asked of the model."""
+    assert VOICEMAIL_END_REASON == VOICEMAIL_REASON  # what the conversation stores
+    world.clock.set(datetime.now(UTC))  # calls end on the database's clock (the catch-up)
+    jobs = world.worker("worker-1")
+    by_verdict = await world.ended_call(MACHINE_GREETING)
+    await world.calls.note_answered_by(f"CA{world.calls_made:032d}", "machine_end_beep")
+    by_message = await world.ended_call(MACHINE_GREETING)  # no verdict came; the bot left it
+    await world.calls.note_end_reason(by_message.id, "voicemail")
+    late_verdict = await world.ended_call(MACHINE_GREETING)
+    person = await world.ended_call(MARY)
+
+    for call in (by_verdict, by_message, late_verdict, person):
+        fresh = await world.calls.get(call.id)
+        assert fresh is not None
+        await jobs.call_ended(fresh)
+    assert await world.repo.job_for(by_verdict.id) is None
+    assert await world.repo.job_for(by_message.id) is None
+    assert await jobs.catch_up(world.clock.now()) == 0  # nor queued later
+
+    # The verdict came after the call's job was queued: the job is skipped, the model unasked.
+    await world.calls.note_answered_by(f"CA{world.calls_made - 1:032d}", "machine_end_silence")
+    world.clock.advance(seconds=DEFAULT_SETTLE_SECONDS)
+    assert await jobs.run_once() == 2
+    job = await world.job(late_verdict.id)
+    assert job.state is RecordJobState.SKIPPED
+    assert job.last_error == "An answering machine took this call."
+    assert await world.repo.record_for(late_verdict.id) is None
+    assert (await world.job(person.id)).state is RecordJobState.DONE
+    assert fake_llm.chat_count == 1  # Mary's record alone
 
 
 @pytest.mark.parametrize(
