@@ -103,19 +103,6 @@ def _scrub(record: Record) -> None:
     record["extra"]["context"] = "".join(f" {k}={v}" for k, v in bound.items())
 
 
-_CHOSEN_ON_PURPOSE = ("differs from the recommended default",)
-"""pipecat warns at every call's start about settings carecall chose deliberately (the VAD's
-longer silence window, for older callers): not news in a production log."""
-
-
-def _worth_logging(record: Record) -> bool:
-    return not (
-        record["name"] is not None
-        and record["name"].startswith("pipecat.")
-        and any(text in record["message"] for text in _CHOSEN_ON_PURPOSE)
-    )
-
-
 def configure_logging(level: str) -> None:
     logger.remove()
     logger.configure(patcher=_scrub)
@@ -123,7 +110,6 @@ def configure_logging(level: str) -> None:
         sys.stderr,
         level=level.upper(),
         format=_LOG_FORMAT,
-        filter=_worth_logging,
         backtrace=False,
         diagnose=False,
     )
