@@ -3,7 +3,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
-import pytest
 from loguru import logger
 
 from server import configure_logging
@@ -30,22 +29,3 @@ def named(module: str) -> Callable[[Record], None]:
         record["name"] = module
 
     return patch
-
-
-def test_pipecats_warning_about_our_deliberate_vad_setting_is_left_out(
-    capsys: pytest.CaptureFixture[str],
-) -> None:
-    configure_logging("INFO")
-    try:
-        logger.patch(named("pipecat.turns.user_stop.strategy")).warning(
-            "PauseTolerantTurnStop#3: VAD stop_secs (0.5s) differs from the recommended "
-            "default (0.2s)."
-        )
-        logger.patch(named("pipecat.services.openai")).warning("OpenAI answered 429")
-        logger.warning("Our own warning that differs from the recommended default")
-    finally:
-        configure_logging("WARNING")
-    err = capsys.readouterr().err
-    assert "stop_secs" not in err
-    assert "OpenAI answered 429" in err
-    assert "Our own warning" in err
