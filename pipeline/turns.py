@@ -138,7 +138,6 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         self._speaking = False
         self._stopped_at: float | None = None
         self._vad_stop = 0.0
-        self._awaiting_transcript = False
         self._timer: asyncio.Task[None] | None = None
         self._speculation: UserTurnSpeculation | None = None
 
@@ -165,7 +164,6 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
     async def _clear(self, *, keep_speaking: bool) -> None:
         self._text = ""
         self._stopped_at = None
-        self._awaiting_transcript = False
         if not keep_speaking:
             self._speaking = False
         await self._cancel_timer()
@@ -183,14 +181,12 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
                 silence = time.monotonic() - self._stopped_at + self._vad_stop - frame.start_secs
                 self.resumed_pauses.append(round(silence, 2))
             self._speaking = True
-            self._awaiting_transcript = False
             await self._cancel_timer()
             await self._withdraw()  # they go on: what was prepared answers too little
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             self._speaking = False
             self._stopped_at = time.monotonic()
             self._vad_stop = frame.stop_secs
-            self._awaiting_transcript = True
             await self._schedule(self._transcript_timeout)
         elif isinstance(frame, TranscriptionFrame) and self._in_turn:
             await self._on_transcript(frame.text)
@@ -205,7 +201,6 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         self._text = f"{self._text} {text.strip()}".strip()
         if self._speaking:
             return  # more is being said; the next stop decides
-        self._awaiting_transcript = False
         if self._stopped_at is None:  # words without a VAD stop: count the silence from now
             self._stopped_at = time.monotonic()
         ending = turn_ending(self._text)
@@ -230,7 +225,6 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         self._timer = None
         if self._speaking or not self._in_turn or not self._text:
             return  # nothing said yet: the turn goes on (pipecat's watchdog still ends it)
-        self._awaiting_transcript = False
         self.decided_at = time.monotonic()
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.text == self._text:
