@@ -34,6 +34,7 @@ from api import webrtc as webrtc_api
 from api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
 from api.openapi import document_errors
 from api.rate_limit import ApiRateLimit
+from api.validation import readable_validation_error
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
@@ -288,21 +289,7 @@ def create_app(
     app.include_router(demo_api.stream_router)
     document_errors(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def _readable_validation_error(
-        _request: Request, exc: RequestValidationError
-    ) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": "The request is not valid: " + "; ".join(problems),
-                "errors": problems,
-            },
-        )
+    app.add_exception_handler(RequestValidationError, readable_validation_error)  # type: ignore[arg-type]
 
     @app.exception_handler(DBAPIError)
     @app.exception_handler(ConnectionError)
