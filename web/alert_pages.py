@@ -7,7 +7,7 @@ Times are shown in the person's own zone, as everywhere on the check-in program'
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -142,5 +142,4 @@ def _view(alert: Alert, senior: Senior | None) -> dict[str, Any]:
 def _local(moment: datetime | None, tz: ZoneInfo) -> str:
     if moment is None:
         return ""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return f"{aware.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}"

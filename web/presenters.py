@@ -56,12 +56,8 @@ _END_REASONS = {
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 with an offset (SQLite hands times back without one; they are UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
+    """ISO 8601 with its offset (every stored moment comes back aware, in UTC)."""
+    return None if moment is None else moment.isoformat()
 
 
 def end_reason_label(reason: str | None) -> str:

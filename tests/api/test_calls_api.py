@@ -6,23 +6,32 @@ The create-and-read test runs on SQLite and on PostgreSQL (the `database_url` fi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from api.limits import BodySizeLimit
+from api.validation import NOT_JSON
+from persistence.models import TurnRole
+from pipeline.events import TurnRecord
 from server import MAX_BODY_BYTES
 from settings import Settings
 from telephony.twilio_client import REQUEST_ATTEMPTS as TWILIO_ATTEMPTS
 from tests.api.support import (
     TO,
     add_operator,
+    app_state,
     form,
+    get_call,
     log_in,
     make_client,
+    on_app_loop,
     only_call,
     place_call,
     signed_post,
@@ -140,6 +149,43 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
     assert page.json() == {"items": [created], "total": 1, "limit": 50, "offset": 0}
 
 
+def _timestamps(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """Every (path, string) in a JSON answer that reads as a date and time."""
+    if isinstance(value, dict):
+        return [pair for key, item in value.items() for pair in _timestamps(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [pair for i, item in enumerate(value) for pair in _timestamps(item, f"{where}[{i}]")]
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d.*", value):
+        return [(where, value)]
+    return []
+
+
+def test_every_timestamp_of_a_call_carries_its_offset(db_client: TestClient) -> None:
+    """On SQLite as on PostgreSQL, in the answer that creates a call, the list and the detail;
+    a moment given in another zone is kept as the same instant, told in UTC."""
+    created = place_call(db_client)
+    for sequence, status in enumerate(("in-progress", "completed"), start=1):
+        params = status_params(created["twilio_sid"], status, sequence)
+        assert signed_post(db_client, status_path(created), params).status_code == 204
+    chicago = datetime(2026, 3, 2, 9, 30, tzinfo=ZoneInfo("America/Chicago"))
+    turn = TurnRecord(created["id"], 0, TurnRole.USER, "Good morning", chicago, chicago)
+    on_app_loop(db_client, app_state(db_client).calls.add_turns, [turn])
+
+    detail = get_call(db_client, created["id"])
+    answers = [created, db_client.get("/api/calls").json(), detail]
+    stamps = [pair for answer in answers for pair in _timestamps(answer)]
+    assert {where for where, _ in stamps} >= {
+        ".created_at",
+        ".items[0].answered_at",
+        ".ended_at",
+        ".turns[0].started_at",
+        ".turns[0].ended_at",
+    }
+    for where, stamp in stamps:
+        assert datetime.fromisoformat(stamp).utcoffset() is not None, (where, stamp)
+    assert datetime.fromisoformat(detail["turns"][0]["started_at"]) == chicago
+
+
 def test_number_is_normalised_to_e164_before_dialling(
     client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient
 ) -> None:
@@ -238,7 +284,8 @@ def test_bodies_that_are_not_the_json_object_are_422(
 
     assert response.status_code == 422, response.text
     assert isinstance(response.json()["detail"], str)
-    assert response.json()["detail"].startswith("The request is not valid")
+    detail = response.json()["detail"]
+    assert detail.startswith("The request is not valid") or detail == NOT_JSON, detail
     assert fake_twilio.requests == []
 
 
