@@ -12,7 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app_state import AppState, get_state
 from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
 from checkins.policy import CallNotAllowed
-from persistence.models import Call, CallStatus, ConversationTurn
+from persistence.models import Call, CallChannel, CallStatus, ConversationTurn
 from persistence.repositories import CallFilter
 from settings import MissingConfiguration
 from telephony.twilio_client import NumberNotCallable, TwilioError
@@ -40,10 +40,15 @@ class CallOut(BaseModel):
 
     id: int
     twilio_sid: str | None
-    to_number: str
+    to_number: str | None = Field(
+        description="The number called; null for a call without one (see `channel`)."
+    )
     from_number: str | None
     status: str
-    channel: str
+    channel: str = Field(
+        description="`phone` (a Twilio call), `browser` (talk in the browser) or `demo` "
+        "(the dashboard's demo call)."
+    )
     answered_by: str | None
     created_at: datetime
     answered_at: datetime | None
@@ -56,8 +61,10 @@ class CallOut(BaseModel):
 
     @classmethod
     def of(cls, call: Call) -> CallOut:
+        # A talk in the browser or a demo call is stored with a placeholder, not a number.
+        number = call.to_number if call.channel is CallChannel.PHONE else None
         return cls.model_validate(call).model_copy(
-            update={"status": call.status.value, "channel": call.channel.value}
+            update={"status": call.status.value, "channel": call.channel.value, "to_number": number}
         )
 
 

@@ -18,7 +18,9 @@ from starlette.types import Message, Receive, Scope, Send
 
 from api.limits import BodySizeLimit
 from api.validation import NOT_JSON
-from persistence.models import TurnRole
+from calls.browser import BROWSER_NUMBER
+from calls.demo import DEMO_NUMBER
+from persistence.models import CallChannel, TurnRole
 from pipeline.events import TurnRecord
 from server import MAX_BODY_BYTES
 from settings import Settings
@@ -184,6 +186,27 @@ def test_every_timestamp_of_a_call_carries_its_offset(db_client: TestClient) -> 
     for where, stamp in stamps:
         assert datetime.fromisoformat(stamp).utcoffset() is not None, (where, stamp)
     assert datetime.fromisoformat(detail["turns"][0]["started_at"]) == chicago
+
+
+def test_a_call_without_a_number_says_so_by_its_channel(db_client: TestClient) -> None:
+    """A talk in the browser and a demo call have no number: null, and the channel says what
+    they were (not "" and "demo" where a number belongs)."""
+    state = app_state(db_client)
+    phone = place_call(db_client)
+    browser = on_app_loop(
+        db_client, state.calls.create, BROWSER_NUMBER, None, channel=CallChannel.BROWSER
+    )
+    demo = on_app_loop(db_client, state.calls.create, DEMO_NUMBER, None, channel=CallChannel.DEMO)
+
+    listed = {call["id"]: call for call in db_client.get("/api/calls").json()["items"]}
+
+    for call_id, number, channel in [
+        (phone["id"], TO, "phone"),
+        (browser.id, None, "browser"),
+        (demo.id, None, "demo"),
+    ]:
+        for answer in (listed[call_id], get_call(db_client, call_id)):
+            assert (answer["to_number"], answer["channel"]) == (number, channel), answer
 
 
 def test_number_is_normalised_to_e164_before_dialling(
