@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -42,6 +42,7 @@ from tests.api.support import (
 )
 from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
+from wellbeing.records import MEASURES
 
 CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls.json"
 CALL_FIELDS = {
@@ -144,7 +145,7 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
 
     detail = db_client.get(f"/api/calls/{call_id}")
     assert detail.status_code == 200
-    assert detail.json() == {**created, "turns": []}
+    assert detail.json() == {**created, "turns": [], "record": None}
 
     page = db_client.get("/api/calls")
     assert page.status_code == 200
@@ -207,6 +208,59 @@ def test_a_call_without_a_number_says_so_by_its_channel(db_client: TestClient) -
     ]:
         for answer in (listed[call_id], get_call(db_client, call_id)):
             assert (answer["to_number"], answer["channel"]) == (number, channel), answer
+
+
+def test_a_calls_wellbeing_record_is_in_its_detail(db_client: TestClient) -> None:
+    """Where the record's making stands, then the record itself, with each measure in words;
+    the OpenAPI schema describes it."""
+    state = app_state(db_client)
+    call = place_call(db_client)
+    later = datetime.now(UTC) + timedelta(hours=1)  # never due for the app's own worker
+    assert on_app_loop(db_client, state.wellbeing.enqueue, call["id"], later, later)
+
+    assert get_call(db_client, call["id"])["record"] == {
+        "state": "pending",
+        "made_at": None,
+        "model": None,
+        "summary": None,
+        "follow_ups": [],
+        "measures": {},
+        "reason": None,
+    }
+
+    claims = on_app_loop(
+        db_client, state.wellbeing.claim_due, later, "tests", 1, lease=timedelta(minutes=5)
+    )
+    assert on_app_loop(
+        db_client,
+        state.wellbeing.store_record,
+        claims[0],
+        "tests",
+        senior_id=None,
+        model="gpt-4o",
+        levels={"mood": 1, "pain": 0},
+        evidence={"mood": "I've been a bit down since Tuesday."},
+        summary="A little low; no pain.",
+        follow_ups=["Ask about Tuesday."],
+        now=later,
+    )
+    record = get_call(db_client, call["id"])["record"]
+
+    assert record["state"] == "done"
+    assert datetime.fromisoformat(record["made_at"]) == later
+    assert (record["model"], record["summary"]) == ("gpt-4o", "A little low; no pain.")
+    assert record["follow_ups"] == ["Ask about Tuesday."]
+    assert list(record["measures"]) == list(MEASURES)
+    assert record["measures"]["mood"] == {
+        "level": 1,
+        "words": "a little low",
+        "evidence": "I've been a bit down since Tuesday.",
+    }
+    assert record["measures"]["pain"] == {"level": 0, "words": "no pain", "evidence": ""}
+    assert record["measures"]["sleep"]["level"] is None
+    schema = db_client.get("/openapi.json").json()["components"]["schemas"]
+    assert "record" in schema["CallDetail"]["properties"]
+    assert {"state", "summary", "measures"} <= set(schema["RecordOut"]["properties"])
 
 
 def test_number_is_normalised_to_e164_before_dialling(
