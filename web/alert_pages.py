@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
+from calls.service import mask_phone_number
 from persistence.models import Alert, Senior
 from persistence.today import senior_zone
 from wellbeing.alerts import RED_FLAG_KIND, RED_FLAG_WORDS
@@ -114,7 +115,7 @@ def _view(alert: Alert, senior: Senior | None) -> dict[str, Any]:
         {
             "when": _local(notice.sent_at, tz),
             "contact": notice.contact_name,
-            "number": notice.to_number,
+            "number": mask_phone_number(notice.to_number),
             "body": notice.body,
             "error": notice.error,
         }
