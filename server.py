@@ -36,6 +36,7 @@ from api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
 from api.openapi import document_errors
 from api.rate_limit import ApiRateLimit
 from api.security_headers import SecurityHeaders
+from api.validation import readable_validation_error
 from app_state import AppState
 from auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from auth.service import AuthService
@@ -301,21 +302,7 @@ def create_app(
     app.include_router(demo_api.stream_router)
     document_errors(app)
 
-    @app.exception_handler(RequestValidationError)
-    async def _readable_validation_error(
-        _request: Request, exc: RequestValidationError
-    ) -> JSONResponse:
-        problems = [
-            f"{'.'.join(str(p) for p in error['loc'] if p != 'body') or 'body'}: {error['msg']}"
-            for error in exc.errors()
-        ]
-        return JSONResponse(
-            status_code=422,
-            content={
-                "detail": "The request is not valid: " + "; ".join(problems),
-                "errors": problems,
-            },
-        )
+    app.add_exception_handler(RequestValidationError, readable_validation_error)  # type: ignore[arg-type]
 
     @app.exception_handler(seniors_api.RosterRefused)
     async def _roster_refused(_request: Request, exc: seniors_api.RosterRefused) -> JSONResponse:

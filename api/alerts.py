@@ -3,7 +3,7 @@ caregiver about them, and acknowledging one ("someone has looked at it")."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -38,7 +38,7 @@ class AlertNoticeOut(BaseModel):
             contact_name=notice.contact_name,
             to_number=notice.to_number,
             body=notice.body,
-            sent_at=_utc(notice.sent_at),
+            sent_at=notice.sent_at,
             twilio_sid=notice.twilio_sid,
             error=notice.error,
         )
@@ -75,8 +75,8 @@ class AlertOut(BaseModel):
             evidence=alert.evidence,
             detector=alert.detector,
             state="open" if alert.acknowledged_at is None else "acknowledged",
-            created_at=_utc(alert.created_at),
-            acknowledged_at=None if alert.acknowledged_at is None else _utc(alert.acknowledged_at),
+            created_at=alert.created_at,
+            acknowledged_at=alert.acknowledged_at,
             acknowledged_by=alert.acknowledged_by,
             notices=[AlertNoticeOut.of(notice) for notice in alert.notices],
         )
@@ -128,8 +128,3 @@ async def acknowledge(alert_id: AlertId, state: State, principal: ApiPrincipal) 
             f"This alert was already acknowledged by {existing.acknowledged_by}.",
         )
     return AlertOut.of(acknowledged)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

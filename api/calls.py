@@ -13,10 +13,19 @@ from app_state import AppState, get_state
 from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
 from checkins.policy import CallNotAllowed
 from persistence.ids import RowId, RowOffset
-from persistence.models import Call, CallStatus, ConversationTurn
+from persistence.models import (
+    Call,
+    CallChannel,
+    CallRecord,
+    CallStatus,
+    ConversationTurn,
+    RecordJob,
+    RecordJobState,
+)
 from persistence.repositories import CallFilter
 from settings import MissingConfiguration
 from telephony.twilio_client import NumberNotCallable, TwilioError
+from wellbeing.records import MEASURES, level_words
 
 router = APIRouter(prefix="/api/calls", tags=["calls"])
 State = Annotated[AppState, Depends(get_state)]
@@ -39,10 +48,15 @@ class CallOut(BaseModel):
 
     id: int
     twilio_sid: str | None
-    to_number: str
+    to_number: str | None = Field(
+        description="The number called; null for a call without one (see `channel`)."
+    )
     from_number: str | None
     status: str
-    channel: str
+    channel: str = Field(
+        description="`phone` (a Twilio call), `browser` (talk in the browser) or `demo` "
+        "(the dashboard's demo call)."
+    )
     answered_by: str | None
     created_at: datetime
     answered_at: datetime | None
@@ -55,8 +69,10 @@ class CallOut(BaseModel):
 
     @classmethod
     def of(cls, call: Call) -> CallOut:
+        # A talk in the browser or a demo call is stored with a placeholder, not a number.
+        number = call.to_number if call.channel is CallChannel.PHONE else None
         return cls.model_validate(call).model_copy(
-            update={"status": call.status.value, "channel": call.channel.value}
+            update={"status": call.status.value, "channel": call.channel.value, "to_number": number}
         )
 
 
@@ -79,8 +95,61 @@ class TurnOut(BaseModel):
         return cls.model_validate(turn).model_copy(update={"role": turn.role.value})
 
 
+class MeasureOut(BaseModel):
+    level: int | None = Field(
+        ge=0, le=3, description="0 (good) to 3 (concerning); null when it didn't come up."
+    )
+    words: str = Field(description='The level in words, e.g. "a little low".')
+    evidence: str = Field(description="The person's words that support the level.")
+
+
+class RecordOut(BaseModel):
+    """The wellbeing record made from the call's transcript after it ended, or where its
+    making stands."""
+
+    state: RecordJobState = Field(
+        description="`done` (the record is below), `pending` or `running` (being made), "
+        "`failed` (every try failed: `reason`), `skipped` (nothing to record: `reason`)."
+    )
+    made_at: datetime | None = Field(default=None, description="When the record was made.")
+    model: str | None = Field(default=None, description="The language model that made it.")
+    summary: str | None = None
+    follow_ups: list[str] = Field(default_factory=list, description="Things to follow up on.")
+    measures: dict[str, MeasureOut] = Field(
+        default_factory=dict, description=f"By measure: {', '.join(MEASURES)}."
+    )
+    reason: str | None = Field(default=None, description="Why it failed or was skipped.")
+
+    @classmethod
+    def of(cls, record: CallRecord | None, job: RecordJob | None) -> RecordOut | None:
+        if record is not None:
+            evidence = record.evidence or {}
+            return cls(
+                state=RecordJobState.DONE,
+                made_at=record.created_at,
+                model=record.model,
+                summary=record.summary,
+                follow_ups=list(record.follow_ups or ()),
+                measures={
+                    name: MeasureOut(
+                        level=getattr(record, name),
+                        words=level_words(name, getattr(record, name)),
+                        evidence=evidence.get(name, ""),
+                    )
+                    for name in MEASURES
+                },
+            )
+        if job is None:
+            return None
+        return cls(state=job.state, reason=job.last_error or None)
+
+
 class CallDetail(CallOut):
     turns: list[TurnOut]
+    record: RecordOut | None = Field(
+        description="The call's wellbeing record (or where its making stands); null when none "
+        "is made for it (no conversation with a person)."
+    )
 
 
 class CallPage(BaseModel):
@@ -183,10 +252,17 @@ async def list_calls(
 
 @router.get("/{call_id}", response_model=CallDetail)
 async def get_call(call_id: CallId, state: State) -> CallDetail:
+    """The call, its transcript and its wellbeing record."""
     call = await state.calls.get(call_id, with_turns=True)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
-    return CallDetail(**CallOut.of(call).model_dump(), turns=[TurnOut.of(t) for t in call.turns])
+    record = await state.wellbeing.record_for(call_id)
+    job = None if record is not None else await state.wellbeing.job_for(call_id)
+    return CallDetail(
+        **CallOut.of(call).model_dump(),
+        turns=[TurnOut.of(t) for t in call.turns],
+        record=RecordOut.of(record, job),
+    )
 
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)

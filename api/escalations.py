@@ -3,7 +3,7 @@ acknowledging one ("I have it in hand") from the dashboard or a program."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
@@ -39,7 +39,7 @@ class NoticeOut(BaseModel):
             to_number=notice.to_number,
             method=notice.method.value,
             body=notice.body,
-            sent_at=_utc(notice.sent_at),
+            sent_at=notice.sent_at,
             twilio_sid=notice.twilio_sid,
             error=notice.error,
         )
@@ -69,10 +69,10 @@ class EscalationOut(BaseModel):
             reason=escalation.reason,
             state=escalation.state.value,
             step=escalation.step,
-            next_step_at=_utc_or_none(escalation.next_step_at),
+            next_step_at=escalation.next_step_at,
             ack_minutes=escalation.ack_minutes,
-            created_at=_utc(escalation.created_at),
-            acknowledged_at=_utc_or_none(escalation.acknowledged_at),
+            created_at=escalation.created_at,
+            acknowledged_at=escalation.acknowledged_at,
             acknowledged_by=escalation.acknowledged_by,
             notices=[NoticeOut.of(n) for n in escalation.notices],
         )
@@ -132,12 +132,3 @@ async def acknowledge(
     escalation = await state.escalations.repository.get(escalation_id, with_notices=True)
     assert escalation is not None
     return EscalationOut.of(escalation)
-
-
-def _utc(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-def _utc_or_none(moment: datetime | None) -> datetime | None:
-    return None if moment is None else _utc(moment)

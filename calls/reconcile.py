@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import Container
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 from loguru import logger
 
@@ -97,10 +97,7 @@ class Reconciler:
     async def _reconcile(self, call: Call, now: datetime) -> bool:
         log = logger.bind(call_id=call.id, call_sid=call.twilio_sid)
         if call.channel is not CallChannel.PHONE:
-            created = call.created_at
-            if created.tzinfo is None:  # SQLite keeps UTC without its offset
-                created = created.replace(tzinfo=UTC)
-            if now - created < self._longest:
+            if now - call.created_at < self._longest:
                 return False
             log.info(f"Closing a {call.channel.value} call left open by a stopped server")
             await self._calls.mark_finished(call.id)

@@ -422,7 +422,7 @@ def _which_checkin(checkin: Checkin | None, senior: Senior, now: datetime) -> st
         tz = zone(senior.timezone)
     except ScheduleError:
         tz = ZoneInfo("UTC")
-    start = _as_utc(checkin.window_start_at).astimezone(tz)
+    start = checkin.window_start_at.astimezone(tz)
     return f"{start:%H:%M} check-in {_day(checkin.local_date, now.astimezone(tz).date())}"
 
 
@@ -440,8 +440,3 @@ def _names(names: Iterable[str]) -> str:
     if len(unique) <= 1:
         return unique[0] if unique else "them"
     return ", ".join(unique[:-1]) + " and " + unique[-1]
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite gives back naive datetimes; everything stored is UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

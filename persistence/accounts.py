@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.exc import IntegrityError
@@ -96,7 +96,7 @@ class OperatorRepository:
         if row is None:
             return None
         live, operator = row
-        last_seen = _as_utc(live.last_seen_at)
+        last_seen = live.last_seen_at
         if last_seen < idle_since:
             await self.end_session(token_hash)
             return None
@@ -157,8 +157,3 @@ class ApiKeyRepository:
             await session.execute(
                 update(ApiKey).where(ApiKey.id == key_id).values(last_used_at=utcnow())
             )
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite gives times back without their offset; they were stored in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

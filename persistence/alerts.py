@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 
 from sqlalchemy import case, func, select, update
@@ -93,7 +93,7 @@ class AlertRepository:
                     evidence=new.evidence,
                     detector=new.detector[:20],
                     open_key=new.open_key[:120],
-                    created_at=_as_utc(new.created_at),
+                    created_at=new.created_at,
                 )
                 .on_conflict_do_nothing(index_elements=["open_key"])
                 .returning(Alert.id)
@@ -121,7 +121,7 @@ class AlertRepository:
                 contact_name=contact_name[:100],
                 to_number=to_number,
                 body=body,
-                sent_at=_as_utc(sent_at),
+                sent_at=sent_at,
             )
             session.add(notice)
             await session.flush()
@@ -143,7 +143,7 @@ class AlertRepository:
             result = await session.execute(
                 update(Alert)
                 .where(Alert.id == alert_id, Alert.acknowledged_at.is_(None))
-                .values(acknowledged_at=_as_utc(now), acknowledged_by=by[:254], open_key=None)
+                .values(acknowledged_at=now, acknowledged_by=by[:254], open_key=None)
             )
             if getattr(result, "rowcount", 0) != 1:
                 return None
@@ -254,7 +254,7 @@ class AlertRepository:
             found = [
                 CallLevels(
                     call_id=record.call_id,
-                    started_at=_as_utc(started),
+                    started_at=started,
                     levels={name: getattr(record, name) for name in MEASURE_COLUMNS},
                     evidence=dict(record.evidence or {}),
                 )
@@ -278,8 +278,3 @@ def _most_pressing_first() -> tuple[Any, ...]:
     open_first = case((Alert.acknowledged_at.is_(None), 0), else_=1)
     red_flags_first = case((Alert.kind == "red_flag", 0), else_=1)
     return (open_first, red_flags_first, Alert.created_at.desc(), Alert.id.desc())
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite gives times back without their offset; they were stored in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, case, func, select, update
@@ -188,7 +188,7 @@ class CheckinRepository:
                 not result.reached
                 and result is not CheckinOutcome.SKIPPED
                 and checkin.attempts < plan.max_attempts
-                and retry_at < _aware(checkin.window_end_at)
+                and retry_at < checkin.window_end_at
             )
             values: dict[str, Any] = {"last_result": result, "claimed_by": None}
             if note is not None:
@@ -285,7 +285,7 @@ class CheckinRepository:
                     Checkin.state == CheckinState.PENDING, Checkin.next_attempt_at <= now
                 )
             )
-        return _aware(oldest) if oldest is not None else None
+        return oldest
 
     async def reserve_dial_slot(self, now: float, interval: float) -> float:
         """The moment (epoch seconds) this dispatcher may dial: the first free slot at or after
@@ -317,8 +317,3 @@ class CheckinRepository:
 
 def _dialect(session: AsyncSession) -> str:
     return session.get_bind().dialect.name
-
-
-def _aware(moment: datetime) -> datetime:
-    # SQLite hands times back without their offset; they are stored in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

@@ -26,8 +26,10 @@ from sqlalchemy import (
     String,
     Text,
     Time,
+    TypeDecorator,
     UniqueConstraint,
 )
+from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 NAMING_CONVENTION = {
@@ -41,6 +43,31 @@ NAMING_CONVENTION = {
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A moment: stored in UTC, and read back timezone-aware in UTC on every database.
+
+    PostgreSQL's `timestamptz` keeps the instant and hands back aware datetimes; SQLite has no
+    time zone type: it stores an aware datetime's wall-clock digits without the offset and hands
+    back naive datetimes. Converting to UTC on the way in and marking UTC on the way out makes
+    both databases give the same answers, so no caller patches a naive datetime (and every
+    timestamp the API returns carries its offset). A naive datetime given to it is taken as UTC.
+    The column type in the schema (and in the migrations) stays `DateTime(timezone=True)`."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """`moment` in UTC, timezone-aware; a naive datetime is taken as UTC already."""
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 class Base(DeclarativeBase):
@@ -128,11 +155,9 @@ class Call(Base):
         _enum(CallStatus, "call_status"), default=CallStatus.CREATED, index=True
     )
     answered_by: Mapped[str | None] = mapped_column(String(32))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
-    answered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    answered_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     duration_seconds: Mapped[int | None] = mapped_column(Integer)
     end_reason: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
@@ -161,8 +186,8 @@ class ConversationTurn(Base):
     sequence: Mapped[int] = mapped_column(Integer)
     role: Mapped[TurnRole] = mapped_column(_enum(TurnRole, "turn_role"))
     text: Mapped[str] = mapped_column(Text, default="")
-    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    ended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    ended_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     interrupted: Mapped[bool] = mapped_column(Boolean, default=False)
     latency_ms: Mapped[int | None] = mapped_column(Integer)
     backchannels: Mapped[str | None] = mapped_column(Text)
@@ -180,8 +205,8 @@ class Operator(Base):
     email: Mapped[str] = mapped_column(String(254), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     is_admin: Mapped[bool] = mapped_column(Boolean, default=False)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_login_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_login_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class OperatorSession(Base):
@@ -197,8 +222,8 @@ class OperatorSession(Base):
     operator_id: Mapped[int] = mapped_column(
         ForeignKey("operators.id", ondelete="CASCADE"), index=True
     )
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     """When it last opened something (kept to the minute, not written on every request)."""
 
 
@@ -211,9 +236,9 @@ class ApiKey(Base):
     name: Mapped[str] = mapped_column(String(100))
     prefix: Mapped[str] = mapped_column(String(16), unique=True)
     key_hash: Mapped[str] = mapped_column(String(64))
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    last_used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 # --- the check-in program ------------------------------------------------------------------------
@@ -246,18 +271,16 @@ class Senior(Base):
     organization's name."""
     consent_given_by: Mapped[str | None] = mapped_column(String(100))
     consent_method: Mapped[str | None] = mapped_column(String(40))
-    consent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     consent_recorded_by: Mapped[str | None] = mapped_column(String(254))
     do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
-    do_not_call_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    do_not_call_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     do_not_call_reason: Mapped[str | None] = mapped_column(String(200))
     turn_patience: Mapped[float] = mapped_column(Float, default=1.0, server_default="1.0")
     """Their pause profile: how much longer than usual carecall waits before it takes their
     turn as over, learnt from their calls (`pipeline.turns.next_patience`)."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, onupdate=utcnow
-    )
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, onupdate=utcnow)
 
     caregivers: Mapped[list[Caregiver]] = relationship(
         back_populates="senior",
@@ -316,7 +339,7 @@ class CheckinPlan(Base):
     escalation_ack_minutes: Mapped[int] = mapped_column(Integer, default=30)
     """How long a caregiver has to acknowledge before the next one is told."""
     active: Mapped[bool] = mapped_column(Boolean, default=True)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
     senior: Mapped[Senior] = relationship(back_populates="plans", lazy="raise")
 
@@ -356,12 +379,12 @@ class Checkin(Base):
     plan_id: Mapped[int] = mapped_column(ForeignKey("checkin_plans.id", ondelete="CASCADE"))
     senior_id: Mapped[int] = mapped_column(ForeignKey("seniors.id", ondelete="CASCADE"), index=True)
     local_date: Mapped[date] = mapped_column(Date)
-    window_start_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    window_end_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    window_start_at: Mapped[datetime] = mapped_column(UtcDateTime())
+    window_end_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     state: Mapped[CheckinState] = mapped_column(
         _enum(CheckinState, "checkin_state"), default=CheckinState.PENDING
     )
-    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), index=True)
+    next_attempt_at: Mapped[datetime | None] = mapped_column(UtcDateTime(), index=True)
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     outcome: Mapped[CheckinOutcome | None] = mapped_column(_enum(CheckinOutcome, "checkin_outcome"))
     last_result: Mapped[CheckinOutcome | None] = mapped_column(
@@ -370,8 +393,8 @@ class Checkin(Base):
     """The latest try's result, while tries go on."""
     current_call_id: Mapped[int | None] = mapped_column(Integer)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     note: Mapped[str | None] = mapped_column(String(200))
 
 
@@ -398,10 +421,10 @@ class Escalation(Base):
     )
     step: Mapped[int] = mapped_column(Integer, default=0)
     """How many contacts have been told so far."""
-    next_step_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    next_step_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ack_minutes: Mapped[int] = mapped_column(Integer, default=30)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(254))
 
     notices: Mapped[list[EscalationNotice]] = relationship(
@@ -425,7 +448,7 @@ class EscalationNotice(Base):
     to_number: Mapped[str] = mapped_column(String(32))
     method: Mapped[ContactMethod] = mapped_column(_enum(ContactMethod, "notice_method"))
     body: Mapped[str] = mapped_column(Text)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     twilio_sid: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)
 
@@ -467,12 +490,12 @@ class RecordJob(Base):
         _enum(RecordJobState, "record_job_state"), default=RecordJobState.PENDING, index=True
     )
     attempts: Mapped[int] = mapped_column(Integer, default=0)
-    next_try_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    next_try_at: Mapped[datetime] = mapped_column(UtcDateTime(), index=True)
     claimed_by: Mapped[str | None] = mapped_column(String(64))
-    claimed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    claimed_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     last_error: Mapped[str | None] = mapped_column(Text)
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
 
 
 class CallRecord(Base):
@@ -490,7 +513,7 @@ class CallRecord(Base):
         ForeignKey("seniors.id", ondelete="SET NULL"), index=True
     )
     """Kept with the call: a person deleted from the roster leaves their calls in History."""
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     model: Mapped[str] = mapped_column(String(100))
     mood: Mapped[int | None] = mapped_column(Integer)
     sleep: Mapped[int | None] = mapped_column(Integer)
@@ -519,7 +542,7 @@ class SeniorMemory(Base):
     records_seen: Mapped[int] = mapped_column(Integer, default=0)
     """How many of their call records it was built from: a build that saw fewer (a slower,
     concurrent one) never overwrites it."""
-    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
 class Alert(Base):
@@ -543,10 +566,8 @@ class Alert(Base):
     evidence: Mapped[str] = mapped_column(Text, default="")
     detector: Mapped[str] = mapped_column(String(20))
     """`rules`, `llm` or `trend`."""
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), default=utcnow, index=True
-    )
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
+    acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(254))
     open_key: Mapped[str | None] = mapped_column(String(120), unique=True)
     """While unacknowledged, what the alert is about (`wellbeing.alerts.open_key`); cleared on
@@ -571,6 +592,6 @@ class AlertNotice(Base):
     contact_name: Mapped[str] = mapped_column(String(100))
     to_number: Mapped[str] = mapped_column(String(32))
     body: Mapped[str] = mapped_column(Text)
-    sent_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    sent_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
     twilio_sid: Mapped[str | None] = mapped_column(String(64))
     error: Mapped[str | None] = mapped_column(Text)

@@ -9,7 +9,7 @@ number) with the transcripts, the wellbeing records, the memory digest and the a
 from __future__ import annotations
 
 import enum
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import delete, inspect, or_, select
@@ -134,8 +134,6 @@ def _row(obj: Any) -> dict[str, Any]:
 def _json_value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
-    if isinstance(value, datetime) and value.tzinfo is None:
-        return value.replace(tzinfo=UTC).isoformat()  # SQLite keeps UTC without its offset
     if isinstance(value, datetime | date | time):
         return value.isoformat()
     return value

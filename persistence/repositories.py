@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Protocol
 
 from sqlalchemy import ColumnElement, Update, case, func, or_, select, update
@@ -71,9 +71,9 @@ class CallFilter:
         if self.statuses:
             conditions.append(Call.status.in_(list(self.statuses)))
         if self.created_from is not None:
-            conditions.append(Call.created_at >= _as_utc(self.created_from))
+            conditions.append(Call.created_at >= self.created_from)
         if self.created_before is not None:
-            conditions.append(Call.created_at < _as_utc(self.created_before))
+            conditions.append(Call.created_at < self.created_before)
         return conditions
 
 
@@ -236,7 +236,7 @@ class CallRepository:
                 select(Call)
                 .where(
                     Call.status.in_([s for s in CallStatus if not s.is_final]),
-                    Call.created_at < _as_utc(created_before),
+                    Call.created_at < created_before,
                 )
                 .order_by(Call.id)
                 .limit(limit)
@@ -265,7 +265,7 @@ class CallRepository:
             call.status = CallStatus.COMPLETED if answered else CallStatus.FAILED
             call.ended_at = now
             if answered is not None:
-                call.duration_seconds = round((now - _as_utc(answered)).total_seconds())
+                call.duration_seconds = round((now - answered).total_seconds())
             return call
 
     async def note_end_reason(self, call_id: int, reason: str) -> None:
@@ -322,11 +322,6 @@ class CallRepository:
 def is_machine(answered_by: str | None) -> bool:
     """Whether Twilio's answering-machine detection found a machine (or a fax), not a person."""
     return answered_by is not None and (answered_by.startswith("machine_") or answered_by == "fax")
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite stores times as UTC without an offset: compare in UTC on every database.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def _before(status: CallStatus) -> list[CallStatus]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
@@ -88,8 +88,8 @@ class WellbeingRepository:
                     call_id=call_id,
                     state=RecordJobState.PENDING,
                     attempts=0,
-                    next_try_at=_as_utc(due_at),
-                    created_at=_as_utc(now),
+                    next_try_at=due_at,
+                    created_at=now,
                 )
                 .on_conflict_do_nothing(index_elements=["call_id"])
             )
@@ -117,7 +117,7 @@ class WellbeingRepository:
                     await session.execute(
                         select(Call.id).where(
                             Call.status == CallStatus.COMPLETED,
-                            Call.ended_at >= _as_utc(since),
+                            Call.ended_at >= since,
                             person_spoke,
                             ~queued,
                             ~func.coalesce(machine, False),
@@ -138,8 +138,8 @@ class WellbeingRepository:
                             "call_id": call_id,
                             "state": RecordJobState.PENDING,
                             "attempts": 0,
-                            "next_try_at": _as_utc(due_at),
-                            "created_at": _as_utc(now),
+                            "next_try_at": due_at,
+                            "created_at": now,
                         }
                         for call_id in missing
                     ]
@@ -153,7 +153,6 @@ class WellbeingRepository:
     ) -> list[ClaimedJob]:
         """Claim up to `limit` jobs that are due, or whose worker has held them past `lease`
         (it stopped mid-job). Each claim counts as a try."""
-        now = _as_utc(now)
         due = or_(
             and_(RecordJob.state == RecordJobState.PENDING, RecordJob.next_try_at <= now),
             and_(RecordJob.state == RecordJobState.RUNNING, RecordJob.claimed_at < now - lease),
@@ -248,7 +247,7 @@ class WellbeingRepository:
     async def retry_later(self, job: ClaimedJob, worker: str, error: str, at: datetime) -> bool:
         async with self._sessions.begin() as session:
             return await _settle(
-                session, job, worker, RecordJobState.PENDING, error=error, next_try_at=_as_utc(at)
+                session, job, worker, RecordJobState.PENDING, error=error, next_try_at=at
             )
 
     async def fail(self, job: ClaimedJob, worker: str, error: str, now: datetime) -> bool:
@@ -285,7 +284,7 @@ class WellbeingRepository:
                 .order_by(Call.created_at.desc(), Call.id.desc())
                 .limit(limit)
             )
-            return [RecordOfCall(record, _as_utc(at)) for record, at in rows.all()], total
+            return [RecordOfCall(record, at) for record, at in rows.all()], total
 
     # --- memory ------------------------------------------------------------------------------
 
@@ -361,8 +360,3 @@ async def _settle(
 
 def _insert_for(session: AsyncSession) -> Any:
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
-
-
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite gives times back without their offset; they were stored in UTC.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)

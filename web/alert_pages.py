@@ -7,7 +7,7 @@ Times are shown in the person's own zone, as everywhere on the check-in program'
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -16,6 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
+from calls.service import mask_phone_number
 from persistence.alerts import AlertAbout
 from persistence.ids import RowId
 from persistence.models import Alert, CallChannel, Senior
@@ -153,7 +154,7 @@ def _view(
         {
             "when": _local(notice.sent_at, tz),
             "contact": notice.contact_name,
-            "number": notice.to_number,
+            "number": mask_phone_number(notice.to_number),
             "body": notice.body,
             "error": notice.error,
         }
@@ -184,5 +185,4 @@ def _view(
 def _local(moment: datetime | None, tz: ZoneInfo) -> str:
     if moment is None:
         return ""
-    aware = moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-    return f"{aware.astimezone(tz):%Y-%m-%d %H:%M %Z}"
+    return f"{moment.astimezone(tz):%Y-%m-%d %H:%M %Z}"

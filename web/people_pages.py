@@ -22,7 +22,7 @@ from starlette.datastructures import FormData
 
 from app_state import AppState, get_state
 from auth.dependencies import PageOperator, check_csrf
-from calls.service import InvalidPhoneNumber
+from calls.service import InvalidPhoneNumber, mask_phone_number
 from checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed
 from checkins.roster import (
     CONSENT_METHODS,
@@ -149,7 +149,8 @@ def _roster_row(senior: Senior) -> dict[str, Any]:
         "id": senior.id,
         "name": senior.name,
         "preferred_name": senior.preferred_name,
-        "phone_number": senior.phone_number,
+        # Masked in the list, as on the call pages; their page has it in full, to ring them.
+        "phone_number": mask_phone_number(senior.phone_number),
         "timezone": senior.timezone,
         "plans": [_plan_summary(plan) for plan in senior.plans],
         "has_consent": senior.has_consent,
@@ -840,7 +841,7 @@ def _escalation_view(escalation: Escalation, senior: Senior, tz: ZoneInfo) -> di
         {
             "when": _local(notice.sent_at, tz),
             "contact": notice.contact_name,
-            "number": notice.to_number,
+            "number": mask_phone_number(notice.to_number),
             "method": _method_label(notice.method),
             "body": notice.body,
             "error": notice.error,

@@ -56,12 +56,8 @@ _END_REASONS = {
 
 
 def iso(moment: datetime | None) -> str | None:
-    """ISO 8601 with an offset (SQLite hands times back without one; they are UTC)."""
-    if moment is None:
-        return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.isoformat()
+    """ISO 8601 with its offset (every stored moment comes back aware, in UTC)."""
+    return None if moment is None else moment.isoformat()
 
 
 def end_reason_label(reason: str | None) -> str:
@@ -84,14 +80,7 @@ def call_view(call: Call) -> CallView:
     view: CallView = {
         "id": call.id,
         "url": f"/calls/{call.id}",
-        # A talk in the browser or a demo call has no number: say what it was instead.
-        "number": (
-            "the browser"
-            if call.channel is CallChannel.BROWSER
-            else "a demo call"
-            if call.channel is CallChannel.DEMO
-            else mask_phone_number(call.to_number)
-        ),
+        **_naming(call),
         "channel": call.channel.value,
         "created_at": iso(call.created_at),
         "answered_at": iso(call.answered_at),
@@ -105,6 +94,26 @@ def call_view(call: Call) -> CallView:
     _set_status(view, call.status)
     _relabel(view)
     return view
+
+
+def _naming(call: Call) -> dict[str, str]:
+    """How pages name a call. A talk in the browser or a demo call has no number (`number` is
+    empty): its name says what it was instead, and is not set as a number (monospace)."""
+    if call.channel is CallChannel.PHONE:
+        number = mask_phone_number(call.to_number)
+        return {
+            "number": number,
+            "label": number,
+            "title": f"Call to {number}",
+            "the_call": f"the call to {number}",
+        }
+    name = "Demo call" if call.channel is CallChannel.DEMO else "Talk in the browser"
+    return {
+        "number": "",
+        "label": name,
+        "title": name,
+        "the_call": f"the {name[0].lower()}{name[1:]}",
+    }
 
 
 def turn_view(turn: ConversationTurn | dict[str, Any]) -> TurnView:

@@ -6,23 +6,34 @@ The create-and-read test runs on SQLite and on PostgreSQL (the `database_url` fi
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
 from api.limits import BodySizeLimit
+from api.validation import NOT_JSON
+from calls.browser import BROWSER_NUMBER
+from calls.demo import DEMO_NUMBER
+from persistence.models import CallChannel, TurnRole
+from pipeline.events import TurnRecord
 from server import MAX_BODY_BYTES
 from settings import Settings
 from telephony.twilio_client import REQUEST_ATTEMPTS as TWILIO_ATTEMPTS
 from tests.api.support import (
     TO,
     add_operator,
+    app_state,
     form,
+    get_call,
     log_in,
     make_client,
+    on_app_loop,
     only_call,
     place_call,
     signed_post,
@@ -31,6 +42,7 @@ from tests.api.support import (
 )
 from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
+from wellbeing.records import MEASURES
 
 CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls.json"
 CALL_FIELDS = {
@@ -133,11 +145,122 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
 
     detail = db_client.get(f"/api/calls/{call_id}")
     assert detail.status_code == 200
-    assert detail.json() == {**created, "turns": []}
+    assert detail.json() == {**created, "turns": [], "record": None}
 
     page = db_client.get("/api/calls")
     assert page.status_code == 200
     assert page.json() == {"items": [created], "total": 1, "limit": 50, "offset": 0}
+
+
+def _timestamps(value: Any, where: str = "") -> list[tuple[str, str]]:
+    """Every (path, string) in a JSON answer that reads as a date and time."""
+    if isinstance(value, dict):
+        return [pair for key, item in value.items() for pair in _timestamps(item, f"{where}.{key}")]
+    if isinstance(value, list):
+        return [pair for i, item in enumerate(value) for pair in _timestamps(item, f"{where}[{i}]")]
+    if isinstance(value, str) and re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d.*", value):
+        return [(where, value)]
+    return []
+
+
+def test_every_timestamp_of_a_call_carries_its_offset(db_client: TestClient) -> None:
+    """On SQLite as on PostgreSQL, in the answer that creates a call, the list and the detail;
+    a moment given in another zone is kept as the same instant, told in UTC."""
+    created = place_call(db_client)
+    for sequence, status in enumerate(("in-progress", "completed"), start=1):
+        params = status_params(created["twilio_sid"], status, sequence)
+        assert signed_post(db_client, status_path(created), params).status_code == 204
+    chicago = datetime(2026, 3, 2, 9, 30, tzinfo=ZoneInfo("America/Chicago"))
+    turn = TurnRecord(created["id"], 0, TurnRole.USER, "Good morning", chicago, chicago)
+    on_app_loop(db_client, app_state(db_client).calls.add_turns, [turn])
+
+    detail = get_call(db_client, created["id"])
+    answers = [created, db_client.get("/api/calls").json(), detail]
+    stamps = [pair for answer in answers for pair in _timestamps(answer)]
+    assert {where for where, _ in stamps} >= {
+        ".created_at",
+        ".items[0].answered_at",
+        ".ended_at",
+        ".turns[0].started_at",
+        ".turns[0].ended_at",
+    }
+    for where, stamp in stamps:
+        assert datetime.fromisoformat(stamp).utcoffset() is not None, (where, stamp)
+    assert datetime.fromisoformat(detail["turns"][0]["started_at"]) == chicago
+
+
+def test_a_call_without_a_number_says_so_by_its_channel(db_client: TestClient) -> None:
+    """A talk in the browser and a demo call have no number: null, and the channel says what
+    they were (not "" and "demo" where a number belongs)."""
+    state = app_state(db_client)
+    phone = place_call(db_client)
+    browser = on_app_loop(
+        db_client, state.calls.create, BROWSER_NUMBER, None, channel=CallChannel.BROWSER
+    )
+    demo = on_app_loop(db_client, state.calls.create, DEMO_NUMBER, None, channel=CallChannel.DEMO)
+
+    listed = {call["id"]: call for call in db_client.get("/api/calls").json()["items"]}
+
+    for call_id, number, channel in [
+        (phone["id"], TO, "phone"),
+        (browser.id, None, "browser"),
+        (demo.id, None, "demo"),
+    ]:
+        for answer in (listed[call_id], get_call(db_client, call_id)):
+            assert (answer["to_number"], answer["channel"]) == (number, channel), answer
+
+
+def test_a_calls_wellbeing_record_is_in_its_detail(db_client: TestClient) -> None:
+    """Where the record's making stands, then the record itself, with each measure in words;
+    the OpenAPI schema describes it."""
+    state = app_state(db_client)
+    call = place_call(db_client)
+    later = datetime.now(UTC) + timedelta(hours=1)  # never due for the app's own worker
+    assert on_app_loop(db_client, state.wellbeing.enqueue, call["id"], later, later)
+
+    assert get_call(db_client, call["id"])["record"] == {
+        "state": "pending",
+        "made_at": None,
+        "model": None,
+        "summary": None,
+        "follow_ups": [],
+        "measures": {},
+        "reason": None,
+    }
+
+    claims = on_app_loop(
+        db_client, state.wellbeing.claim_due, later, "tests", 1, lease=timedelta(minutes=5)
+    )
+    assert on_app_loop(
+        db_client,
+        state.wellbeing.store_record,
+        claims[0],
+        "tests",
+        senior_id=None,
+        model="gpt-4o",
+        levels={"mood": 1, "pain": 0},
+        evidence={"mood": "I've been a bit down since Tuesday."},
+        summary="A little low; no pain.",
+        follow_ups=["Ask about Tuesday."],
+        now=later,
+    )
+    record = get_call(db_client, call["id"])["record"]
+
+    assert record["state"] == "done"
+    assert datetime.fromisoformat(record["made_at"]) == later
+    assert (record["model"], record["summary"]) == ("gpt-4o", "A little low; no pain.")
+    assert record["follow_ups"] == ["Ask about Tuesday."]
+    assert list(record["measures"]) == list(MEASURES)
+    assert record["measures"]["mood"] == {
+        "level": 1,
+        "words": "a little low",
+        "evidence": "I've been a bit down since Tuesday.",
+    }
+    assert record["measures"]["pain"] == {"level": 0, "words": "no pain", "evidence": ""}
+    assert record["measures"]["sleep"]["level"] is None
+    schema = db_client.get("/openapi.json").json()["components"]["schemas"]
+    assert "record" in schema["CallDetail"]["properties"]
+    assert {"state", "summary", "measures"} <= set(schema["RecordOut"]["properties"])
 
 
 def test_number_is_normalised_to_e164_before_dialling(
@@ -238,7 +361,8 @@ def test_bodies_that_are_not_the_json_object_are_422(
 
     assert response.status_code == 422, response.text
     assert isinstance(response.json()["detail"], str)
-    assert response.json()["detail"].startswith("The request is not valid")
+    detail = response.json()["detail"]
+    assert detail.startswith("The request is not valid") or detail == NOT_JSON, detail
     assert fake_twilio.requests == []
 
 

@@ -35,6 +35,7 @@ from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 SESSION_COOKIE = "carecall_session"
 UNAUTHORIZED = "Sign in, or send an API key as 'Authorization: Bearer <key>'."
 BAD_KEY = "This API key is not valid or has been revoked."
+UNFINISHED = "Expecting property name enclosed in double quotes"
 
 
 def _assert_json_401(response: Any, detail: str) -> None:
@@ -142,6 +143,50 @@ def test_a_bad_key_is_refused_even_with_a_session(browser: TestClient) -> None:
     response = browser.get("/api/calls", headers={"Authorization": "Bearer cc_nope_nope"})
 
     _assert_json_401(response, BAD_KEY)
+
+
+def _json_body_operations(client: TestClient) -> list[tuple[str, str]]:
+    """Every /api/* operation that takes a JSON body, as the OpenAPI schema lists them."""
+    paths: dict[str, dict[str, Any]] = client.app.openapi()["paths"]  # type: ignore[attr-defined]
+    return [
+        (method.upper(), re.sub(r"\{[^}]+\}", "1", path))
+        for path, methods in paths.items()
+        if path.startswith("/api/")
+        for method, operation in methods.items()
+        if "application/json" in operation.get("requestBody", {}).get("content", {})
+    ]
+
+
+def test_a_body_that_is_not_json_is_judged_after_the_credentials(browser: TestClient) -> None:
+    """A broken body tells a caller without credentials nothing but 401 (nor a session without
+    its CSRF token anything but 403); past authentication, it is one plain sentence."""
+    operations = _json_body_operations(browser)
+    assert len(operations) >= 4
+    broken = b'{"to": "+14155550100",'
+    as_json = {"content-type": "application/json"}
+    key = add_api_key(browser)
+    for method, path in operations:
+        where = (method, path)
+        _assert_json_401(
+            browser.request(method, path, content=broken, headers=as_json), UNAUTHORIZED
+        )
+        bad_key = {**as_json, "Authorization": "Bearer cc_nope_nope"}
+        _assert_json_401(browser.request(method, path, content=broken, headers=bad_key), BAD_KEY)
+
+        good_key = {**as_json, "Authorization": f"Bearer {key}"}
+        answered = browser.request(method, path, content=broken, headers=good_key)
+        assert answered.status_code == 422, (where, answered.text)
+        assert answered.json()["detail"] == "The request body is not valid JSON.", where
+        assert answered.json()["errors"] == [f"body: {UNFINISHED} at character 22"], where
+
+    token = log_in(browser)
+    method, path = operations[0]
+    without_token = browser.request(method, path, content=broken, headers=as_json)
+    assert without_token.status_code == 403, without_token.text
+    with_token = {**as_json, "X-CSRF-Token": token}
+    answered = browser.request(method, path, content=broken, headers=with_token)
+    assert answered.status_code == 422
+    assert answered.json()["detail"] == "The request body is not valid JSON."
 
 
 # --- the API on a session ---------------------------------------------------------------------

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from persistence.models import CallChannel, CallStatus, TurnRole
-from persistence.repositories import CallRepository, StatusUpdate
+from persistence.repositories import CallFilter, CallRepository, StatusUpdate
 from pipeline.events import TurnRecord
 
 
@@ -132,6 +133,29 @@ async def test_turns_are_stored_in_order_and_never_twice(calls_repo: CallReposit
     ]
     assert call.turns[2].interrupted and call.turns[2].latency_ms == 812
     assert [t.backchannels for t in call.turns] == ["Mm-hm. / Yes.", None, None]
+
+
+async def test_moments_come_back_aware_in_utc_as_the_same_instant(
+    calls_repo: CallRepository,
+) -> None:
+    """SQLite has no time zone type; the column type makes both databases answer alike: stored
+    in UTC (a naive moment is taken as UTC), read back aware, and compared as instants."""
+    call_id = await _placed(calls_repo)
+    chicago = datetime(2026, 3, 2, 9, 30, tzinfo=ZoneInfo("America/Chicago"))  # 15:30 UTC
+    naive = datetime(2026, 3, 2, 15, 31)
+    await calls_repo.add_turns([TurnRecord(call_id, 1, TurnRole.USER, "Hi", chicago, naive)])
+
+    call = await calls_repo.get(call_id, with_turns=True)
+
+    assert call is not None
+    moments = [call.created_at, call.turns[0].started_at, call.turns[0].ended_at]
+    assert [m.utcoffset() if m else None for m in moments] == [timedelta(0)] * 3
+    assert call.turns[0].started_at == chicago
+    assert call.turns[0].ended_at == naive.replace(tzinfo=UTC)
+    created_in_chicago = call.created_at.astimezone(ZoneInfo("America/Chicago"))
+    after = CallFilter(created_from=created_in_chicago + timedelta(microseconds=1))
+    assert (await calls_repo.search(CallFilter(created_from=created_in_chicago)))[1] == 1
+    assert (await calls_repo.search(after))[1] == 0
 
 
 async def test_end_reason_first_writer_wins_and_errors_accumulate(

@@ -117,7 +117,7 @@ def test_the_person_page_has_the_chart_data_and_the_alerts(browser: TestClient) 
         "Mary's sleep has got worse over the last 3 calls (sleeping well, then some poor "
         "nights, then sleeping badly): “I only slept two hours”." in words
     )
-    assert "2026-01-12 11:00 CST · SMS to Susan Smith ( +13125550103 )" in words
+    assert "2026-01-12 11:00 CST · SMS to Susan Smith ( +1••••••0103 )" in words
     assert "Acknowledge the alert about Mary Smith" in words
 
 

@@ -58,6 +58,12 @@ async def test_run_a_demo_call_and_watch_it_live(local_server: LiveServer) -> No
             started = time.monotonic()
             await page.get_by_role("button", name="Run a demo call").click()
             await page.wait_for_url("**/calls/*", timeout=10_000)
+            await expect(page.get_by_role("heading", level=1)).to_have_text("Demo call")
+            channel = page.locator(".facts dt", has_text="Channel")
+            await expect(channel.locator("xpath=following-sibling::dd[1]")).to_have_text(
+                "Demo call"
+            )
+            await expect(page.locator(".facts")).not_to_contain_text("Number")
             transcript = page.locator("#transcript")
             await expect(transcript.locator(".turn-assistant").first).to_contain_text(
                 "automated", timeout=30_000

@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.models import CallStatus, TurnRole
+from calls.browser import BROWSER_NUMBER
+from calls.demo import DEMO_NUMBER
+from persistence.models import CallChannel, CallStatus, TurnRole
 from settings import Settings
 from tests.api.support import make_client
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
@@ -98,6 +100,37 @@ def test_a_call_page_shows_the_stored_transcript(browser: TestClient) -> None:
     assert MASKED in html and FULL not in html
     assert 'id="hangup" class="btn btn-outline-danger" hidden' in html
     assert '<script type="module" src="/static/call.js"></script>' in html
+
+
+def _words(html: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html).split())
+
+
+def test_a_call_without_a_number_is_named_for_what_it_was(browser: TestClient) -> None:
+    """A demo call and a talk in the browser are not "Call to a demo call": their name says
+    what they were, and is not set as a number."""
+    demo = store_call(browser, DEMO_NUMBER, channel=CallChannel.DEMO)
+    talk = store_call(browser, BROWSER_NUMBER, channel=CallChannel.BROWSER)
+    phone = store_call(browser, FULL)
+
+    for call_id, title in ((demo, "Demo call"), (talk, "Talk in the browser")):
+        html = browser.get(f"/calls/{call_id}").text
+        assert f'<h1 class="h3 mb-0 me-2">{title}</h1>' in html
+        assert f"Channel {title} Status" in _words(html)
+        assert "Call to" not in html and "Number" not in _words(html)
+        assert "a demo call" not in html and ">the browser<" not in html
+    phone_page = browser.get(f"/calls/{phone}").text
+    assert f'<h1 class="h3 mb-0 me-2">Call to {MASKED}</h1>' in phone_page
+    assert f'<dt>Number</dt><dd class="font-monospace">{MASKED}</dd>' in phone_page
+
+    calls = browser.get("/").text
+    assert '<span class="call-number">Demo call</span>' in calls
+    assert '<span class="call-number">Talk in the browser</span>' in calls
+    assert f'<span class="call-number font-monospace">{MASKED}</span>' in calls
+    assert 'Hang up<span class="visually-hidden"> the demo call</span>' in calls
+    history = browser.get("/history").text
+    assert "<td>Demo call</td>" in history and "<td>Talk in the browser</td>" in history
+    assert f'<td class="font-monospace">{MASKED}</td>' in history
 
 
 def test_an_unknown_call_is_a_404_page(browser: TestClient) -> None:

@@ -746,10 +746,27 @@ def test_a_person_page_shows_check_ins_and_escalations(browser: TestClient) -> N
     assert "10:01 CST · No answer" in text and "10:16 CST · Completed" in text
     assert re.search(r'<a href="/calls/\d+">10:16 CST · Completed</a>', html)
     assert "Waiting for a caregiver" in text and "since 2026-01-05 10:21 CST" in text
-    assert "2026-01-05 10:21 CST · SMS to Susan Ellis ( +14155550177 )" in text
+    assert "2026-01-05 10:21 CST · SMS to Susan Ellis ( +1••••••0177 )" in text
     assert "Reply OK if you're checking on her." in text
     assert f'action="/today/escalations/{ids["escalation"]}/acknowledge"' in html
     assert f'name="next" value="/people/{senior_id}"' in html
+
+
+def test_numbers_are_masked_in_lists_and_in_full_on_a_persons_page(browser: TestClient) -> None:
+    """The roster and the texts sent show enough of a number to recognise it; a person's page,
+    where staff go to ring them or their caregivers, has their numbers in full."""
+    senior_id = _add_person(browser)
+    _store_program(browser, senior_id)
+
+    roster = browser.get("/people").text
+    today = browser.get("/today").text
+    person = _text(browser.get(f"/people/{senior_id}").text)
+
+    assert PHONE not in roster and "+1••••••0142" in _text(roster)
+    assert DAUGHTER not in today and "Susan Ellis ( +1••••••0177 )" in _text(today)
+    assert f"Phone {PHONE}" in person
+    assert f"Susan Ellis (daughter), {DAUGHTER}" in person and SON in person
+    assert "SMS to Susan Ellis ( +1••••••0177 )" in person
 
 
 def test_today_shows_each_persons_local_today(browser: TestClient) -> None:

@@ -18,7 +18,11 @@ function setText(element, text) {
 function fill(item, call) {
   item.dataset.callId = call.id;
   item.querySelector(".call-link").href = call.url;
-  setText(item.querySelector(".call-number"), call.number);
+  item.dataset.theCall = call.the_call;
+  item.querySelector(".call-to").hidden = !call.number;  // a demo call or a talk in the browser
+  const name = item.querySelector(".call-number");
+  name.classList.toggle("font-monospace", Boolean(call.number));
+  setText(name, call.label);
   const when = item.querySelector(".call-when");
   if (when.querySelector("time")?.getAttribute("datetime") !== call.created_at) {
     when.replaceChildren(timeElement(call.created_at));
@@ -30,7 +34,7 @@ function fill(item, call) {
   setText(badge, call.status_label);
   const button = item.querySelector(".hangup");
   button.hidden = !call.live;
-  setText(button.querySelector(".visually-hidden"), ` the call to ${call.number}`);
+  setText(button.querySelector(".visually-hidden"), ` ${call.the_call}`);
 }
 
 function upsert(call) {
@@ -113,8 +117,7 @@ list.addEventListener("click", async (event) => {
   const button = event.target.closest(".hangup");
   if (!button) return;
   const item = button.closest(".call-item");
-  const number = item.querySelector(".call-number").textContent;
-  if (!window.confirm(`Hang up the call to ${number}?`)) return;
+  if (!window.confirm(`Hang up ${item.dataset.theCall}?`)) return;
   button.disabled = true;
   const problem = await hangUp(item.dataset.callId);
   button.disabled = false;
