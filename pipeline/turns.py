@@ -5,8 +5,8 @@ what they said (`pipeline.turn_words.turn_ending`): short when the words are a f
 answer ("Not too bad."), long when they stop mid-clause ("and", "because", "um", "I was going
 to"), in between when it can't tell. The pauses are the caller's silence after the VAD's own
 window; each is stretched by the person's `patience` (a pause profile learnt from their calls).
-It decides only once the transcript of the caller's last stretch of speech is in (or
-``transcript_timeout`` passed without one).
+It decides only once the transcript of the caller's last stretch of speech is in; when none
+comes within ``transcript_timeout`` (a cough, noise) the turn ends with nothing to answer.
 
 With ``preemptive`` on it also starts the reply early: as soon as a transcript arrives that
 doesn't read as unfinished, the reply to the words so far is generated speculatively
@@ -117,7 +117,7 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         pauses: TurnPauses,
         patience: float = 1.0,
         preemptive: bool = False,
-        transcript_timeout: float = 2.0,
+        transcript_timeout: float = 2.5,
     ) -> None:
         super().__init__()
         self.pauses = pauses
@@ -223,9 +223,14 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
     async def _decide_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
         self._timer = None
-        if self._speaking or not self._in_turn or not self._text:
-            return  # nothing said yet: the turn goes on (pipecat's watchdog still ends it)
+        if self._speaking or not self._in_turn:
+            return
         self.decided_at = time.monotonic()
+        if not self._text:
+            # No words came of it (a cough, line noise, words kept from the conversation):
+            # the turn ends with nothing to answer; words that come late start a turn anew.
+            await self.trigger_user_turn_stopped()
+            return
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.text == self._text:
             self.speculations.used += 1

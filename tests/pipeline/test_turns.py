@@ -279,3 +279,25 @@ async def test_patience_stretches_every_pause() -> None:
     [vad_stop] = [t for t, f in clock.seen if isinstance(f, VADUserStoppedSpeakingFrame)]
     [turn_end] = [t for t, f in clock.seen if isinstance(f, UserStoppedSpeakingFrame)]
     assert 0.58 <= turn_end - vad_stop <= 0.75, turn_end - vad_stop  # 2 × 0.3 s
+
+
+async def test_speech_that_gives_no_words_ends_its_turn_with_nothing_to_answer() -> None:
+    stop = AdaptiveTurnStop(pauses=PAUSES, preemptive=True, transcript_timeout=0.3)
+    user, _ = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(user_turn_strategies=UserTurnStrategies(stop=[stop])),
+    )
+    down, _up = await run_test(
+        user,
+        frames_to_send=[
+            VADUserStartedSpeakingFrame(),
+            SleepFrame(sleep=0.2),
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),  # a cough: no transcript follows
+            SleepFrame(sleep=0.5),
+            *stretch("Sorry, I was saying hello."),  # the next words are a turn of their own
+            SleepFrame(sleep=0.4),
+        ],
+    )
+    assert len(of(down, UserStartedSpeakingFrame)) == 2
+    assert len(of(down, UserStoppedSpeakingFrame)) == 2
+    assert speculative_texts(down) == ["Sorry, I was saying hello."]
