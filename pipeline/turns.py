@@ -24,9 +24,10 @@ Each call also tells what it learnt about the person's pauses (`resumed_pauses`,
 `BackchannelTurnStart` decides when the caller's speech starts a turn (and so interrupts the
 bot). While the bot is silent, at once (the VAD heard speech). While it talks, speech that
 lasts ``interrupt_after`` seconds interrupts at once; shorter speech interrupts once its
-transcript is in, unless it is a backchannel ("mm-hm", "yes", "oh", a laugh): that is dropped
-from the caller's words, and a `CallerBackchannelFrame` tells the recorder, which keeps it with
-the answer it overlapped.
+transcript is in, unless it is a backchannel ("mm-hm", "yes", "oh", a laugh) and the bot is
+still talking: that is dropped from the caller's words, and a `CallerBackchannelFrame` tells
+the recorder, which keeps it with the answer it overlapped. (A "yes" whose words come after
+the bot has finished answers its last question: a turn.)
 """
 
 from __future__ import annotations
@@ -296,7 +297,8 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
             await self._cancel_timer()  # short speech: its words decide
         elif isinstance(frame, TranscriptionFrame):
-            if self._overlapping and is_backchannel(frame.text):
+            # Once the bot has finished, a "yes" answers what it asked last: a turn.
+            if self._overlapping and self._bot_speaking and is_backchannel(frame.text):
                 self._overlapping = False
                 logger.debug("A backchannel while the bot talked: it goes on")
                 if frame.text.strip():

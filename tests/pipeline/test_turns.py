@@ -7,6 +7,7 @@ from collections.abc import Sequence
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
+    BotStoppedSpeakingFrame,
     EagerEndOfTurnCancelFrame,
     Frame,
     InterruptionFrame,
@@ -301,3 +302,21 @@ async def test_speech_that_gives_no_words_ends_its_turn_with_nothing_to_answer()
     assert len(of(down, UserStartedSpeakingFrame)) == 2
     assert len(of(down, UserStoppedSpeakingFrame)) == 2
     assert speculative_texts(down) == ["Sorry, I was saying hello."]
+
+
+async def test_a_yes_transcribed_after_the_bot_finished_answers_its_question() -> None:
+    down, _stop, _ = await run_turns(
+        [
+            BotStartedSpeakingFrame(),
+            VADUserStartedSpeakingFrame(),  # "Yes." over the end of "…did you sleep well?"
+            SleepFrame(sleep=0.15),
+            BotStoppedSpeakingFrame(),
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),
+            SleepFrame(sleep=0.05),
+            said("Yes."),
+            SleepFrame(sleep=0.4),
+        ]
+    )
+    assert of(down, CallerBackchannelFrame) == []
+    assert len(of(down, UserStartedSpeakingFrame)) == 1
+    assert speculative_texts(down) == ["Yes."]
