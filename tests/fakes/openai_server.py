@@ -79,6 +79,9 @@ _MATCH_CANDIDATES = 8
 _ENVELOPE_RATE = 8000
 _ENVELOPE_FRAME = 160  # 20 ms at 8 kHz
 _VOICE_RMS = 200.0
+_MIN_MATCH = 0.45
+_TAIL_MATCH = 0.8
+"""Audio matches an announced envelope this well (correlation × length ratio) at least."""
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -472,12 +475,19 @@ class FakeOpenAI:
         whose voices ended at nearly the same moment, whose transcription requests may arrive
         in either order), the one ``audio`` sounds most like."""
         pending = self._pending_utterances
-        if len(pending) <= 1:
+        candidates = list(dict.fromkeys(list(pending)[:_MATCH_CANDIDATES]))
+        known = {t: self._envelopes[t] for t in candidates if t in self._envelopes}
+        if known:
+            # Callers that say how their words sounded get them back only for audio that
+            # sounds like all of them: a server that sends part of a sentence (its VAD stopped
+            # at a comma) gets nothing, rather than another caller's words.
+            text = await asyncio.to_thread(most_like, audio, candidates, known, _MIN_MATCH)
+            if text:
+                pending.remove(text)
+        elif len(pending) <= 1:
             text = pending.popleft() if pending else ""
         else:
-            candidates = list(dict.fromkeys(list(pending)[:_MATCH_CANDIDATES]))
-            known = {t: self._envelopes[t] for t in candidates if t in self._envelopes}
-            text = await asyncio.to_thread(most_like, audio, candidates, known)
+            text = await asyncio.to_thread(most_like, audio, candidates)
             pending.remove(text)
         if text not in pending:
             self._envelopes.pop(text, None)
@@ -877,11 +887,15 @@ def voice_envelope(pcm: bytes, sample_rate: int) -> np.ndarray:
 
 
 def most_like(
-    audio: WavAudio, candidates: list[str], known: Mapping[str, np.ndarray] | None = None
+    audio: WavAudio,
+    candidates: list[str],
+    known: Mapping[str, np.ndarray] | None = None,
+    min_score: float | None = None,
 ) -> str:
     """The candidate whose espeak-ng rendering (or ``known`` envelope, see `voice_envelope`)
     best matches ``audio``: voiced spans of about the same length, whose loudness rises and
-    falls together (the highest normalized correlation at any offset)."""
+    falls together (the highest normalized correlation at any offset, times the ratio of the
+    lengths). ``""`` if even the best scores below ``min_score``."""
     heard = voice_envelope(audio.pcm, audio.sample_rate)
     known = known or {}
 
@@ -897,9 +911,17 @@ def most_like(
         centred = short - short.mean()
         norms = np.linalg.norm(windows, axis=1) * np.linalg.norm(centred)
         correlation = windows @ centred / np.where(norms > 0, norms, 1.0)
-        return float(correlation.max()) * short.size / long.size
+        whole = float(correlation.max()) * short.size / long.size
+        if min_score is not None and heard.size < spoken.size and correlation[-1] >= _TAIL_MATCH:
+            # The last part of what was said (a server whose VAD cut the sentence at a comma
+            # sent the first part already, and got nothing for it): the whole sentence, as a
+            # real speech-to-text would have returned its two halves.
+            return max(whole, min_score)
+        return whole
 
-    return max(candidates, key=score)
+    scores = {text: score(text) for text in candidates}
+    best = max(candidates, key=scores.__getitem__)
+    return "" if min_score is not None and scores[best] < min_score else best
 
 
 def main(argv: list[str] | None = None) -> None:
