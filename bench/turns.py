@@ -569,6 +569,66 @@ def print_setting(setting: Setting, runs: Sequence[ServerRun]) -> None:
             print(f"  {run.target} FAILED {error}")
 
 
+def _held_out(run: ServerRun, kinds: Sequence[str]) -> list[ItemResult]:
+    return [r for r in run.items if r.ok and r.split == "held-out" and r.kind in kinds]
+
+
+def _share(flags: Iterable[bool | None]) -> float | None:
+    values = [f for f in flags if f is not None]
+    return sum(values) / len(values) if values else None
+
+
+def _figure(run: ServerRun | None, kinds: Sequence[str], measure: str) -> float | None:
+    """One server's figure on its held-out items of ``kinds``: "cut-in" or "false-stop" (a
+    share), "latency50"/"latency95" or "silence95" (seconds)."""
+    if run is None:
+        return None
+    items = _held_out(run, kinds)
+    if measure == "cut-in":
+        return _share(r.cut_in for r in items)
+    if measure == "false-stop":
+        return _share(r.false_stop for r in items)
+    values = [r.latency_s if measure.startswith("latency") else r.silence_s for r in items]
+    return percentile([v for v in values if v is not None], 95 if measure.endswith("95") else 50)
+
+
+_COMPLETE = ("complete-short", "complete-long")
+_TARGETS: dict[str, tuple[tuple[str, Sequence[str], str, float | None, str], ...]] = {
+    "default": (
+        ("cut-in, paused ≤ 5 %", ["paused"], "cut-in", 0.05, "%"),
+        ("cut-in, complete = 0", _COMPLETE, "cut-in", 0.0, "%"),
+        ("latency p50 ≤ 1.0 s", _COMPLETE, "latency50", 1.0, "ms"),
+        ("latency p95 ≤ 1.4 s", _COMPLETE, "latency95", 1.4, "ms"),
+        ("latency p50 ≤ reference's", _COMPLETE, "latency50", None, "ms"),
+        ("backchannel stops ≤ 5 %", ["backchannel"], "false-stop", 0.05, "%"),
+        ("interruption silent p95 ≤ 300 ms", ["interruption"], "silence95", 0.3, "ms"),
+    ),
+    "realistic": (("latency p50 ≤ 1.4 s", _COMPLETE, "latency50", 1.4, "ms"),),
+}
+
+
+def target_rows(runs: Sequence[ServerRun]) -> list[list[str]]:
+    """Issue 16's targets, on the held-out items, carecall's figure with the reference's
+    beside it (a limit of None: the reference's own figure): what to look at, not what fails
+    the run."""
+    rows: list[list[str]] = []
+    for setting in dict.fromkeys(run.setting for run in runs):
+        by_target = {run.target: run for run in runs if run.setting == setting}
+        targets = _TARGETS["realistic" if setting == "realistic" else "default"]
+        for name, kinds, measure, limit, unit in targets:
+            ours = _figure(by_target.get("carecall"), kinds, measure)
+            theirs = _figure(by_target.get("reference"), kinds, measure)
+            bound = theirs if limit is None else limit
+            scale, suffix = (100, " %") if unit == "%" else (1000, " ms")
+            shown = ["-" if v is None else f"{v * scale:.0f}{suffix}" for v in (ours, theirs)]
+            verdict = "-" if ours is None or bound is None else "PASS" if ours <= bound else "FAIL"
+            rows.append([setting, name, *shown, verdict])
+    return rows
+
+
+TARGET_HEADER = ["setting", "target (held-out items)", "carecall", "reference", "carecall"]
+
+
 def functional_errors(run: ServerRun) -> int:
     """Failed calls, carecall turns never answered, errors in the server's log: what fails the
     benchmark (timings never do; nor the reference's unanswered turns, which are a figure:
@@ -640,6 +700,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--corpus", type=Path, default=None, help="another corpus file")
     parser.add_argument("--json", type=Path, metavar="PATH", help="write every item's result")
     parser.add_argument("--keep-logs", action="store_true")
+    parser.add_argument(
+        "--report", type=Path, metavar="PATH", help="print the tables of a --json file, run nothing"
+    )
     args = parser.parse_args(argv)
     try:
         args.server_env = parse_env(args.env)
@@ -697,8 +760,28 @@ def write_json(path: Path, args: argparse.Namespace, runs: Sequence[ServerRun]) 
     path.write_text(json.dumps(document, indent=2))
 
 
+def load_runs(path: Path) -> list[ServerRun]:
+    """The runs a ``--json`` file holds."""
+    runs = []
+    for raw in json.loads(path.read_text())["runs"]:
+        fields = {k: v for k, v in raw.items() if k not in ("items", "cpu_s_per_call_minute")}
+        items = [ItemResult(**item) for item in raw["items"]]
+        runs.append(ServerRun(items=items, **fields))
+    return runs
+
+
+def print_report(runs: Sequence[ServerRun]) -> None:
+    for name in dict.fromkeys(run.setting for run in runs):
+        print_setting(SETTINGS[name], [run for run in runs if run.setting == name])
+    print("\nIssue 16's targets:\n")
+    print(markdown(TARGET_HEADER, target_rows(runs)))
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    if args.report:
+        print_report(load_runs(args.report))
+        return 0
     workdir = Path(tempfile.mkdtemp(prefix="carecall-turns-"))
     try:
         runs = asyncio.run(bench(args, workdir))
@@ -712,6 +795,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         kill_leftovers()
     if args.json:
         write_json(args.json, args, runs)
+    print("\nIssue 16's targets (figures, not failures):\n")
+    print(markdown(TARGET_HEADER, target_rows(runs)))
     print(f"\n({os.cpu_count()} CPUs; {machine()})")
     failed = sum(functional_errors(run) for run in runs)
     if failed:

@@ -389,3 +389,33 @@ async def test_an_announced_envelope_tells_other_voices_apart(fake: FakeOpenAI) 
         )
         heard.append(result.text)
     assert heard == list(reversed(sentences))
+
+
+@pytest.mark.asyncio
+async def test_part_of_a_sentence_takes_no_other_callers_words_and_its_end_gets_it_all(
+    fake: FakeOpenAI,
+) -> None:
+    """A server whose VAD cut a sentence at a comma asks for its first half before the caller
+    has finished (so before its words are announced), while another caller's words are
+    pending: it gets nothing rather than those. Its end gets the whole sentence, as a real
+    STT's two answers would add up to; the other caller still gets its own words."""
+    from tests.fakes.openai_server import voice_envelope
+
+    client = _client(fake)
+
+    async def transcribe(pcm: bytes) -> str:
+        wav = pcm16_wav(bytes(3200) + pcm + bytes(3200), 8000)
+        result = await client.audio.transcriptions.create(
+            file=("audio.wav", wav, "audio/wav"), model="gpt-4o-transcribe"
+        )
+        return result.text
+
+    mine = "I had porridge with honey for breakfast, and a cheese sandwich at lunchtime."
+    theirs = "My daughter came over on Sunday with the grandchildren."
+    audio = {text: espeak_pcm(text, 8000) for text in (mine, theirs)}
+    fake.expect_utterance(theirs, voice_envelope(audio[theirs], 8000).tolist())
+    cut = len(audio[mine]) // 2 // 320 * 320
+    assert await transcribe(audio[mine][:cut]) == ""
+    fake.expect_utterance(mine, voice_envelope(audio[mine], 8000).tolist())
+    assert await transcribe(audio[mine][cut:]) == mine
+    assert await transcribe(audio[theirs]) == theirs

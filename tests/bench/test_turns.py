@@ -35,7 +35,7 @@ from bench.turn_metrics import (
     time_to_silence,
     ulaw_rms,
 )
-from bench.turns import pick_items, reply_seconds
+from bench.turns import ItemResult, ServerRun, pick_items, reply_seconds, target_rows
 from tests.fakes.speech import pcm16_to_ulaw
 
 LOUD = pcm16_to_ulaw(np.full(160, 3000, dtype="<i2").tobytes())
@@ -179,3 +179,35 @@ def test_time_to_silence_is_the_clear_or_the_end_of_the_audio() -> None:
 
 def test_the_answer_to_a_lead_lasts_seconds() -> None:
     assert 4.0 <= reply_seconds("Not too bad.", 5) <= 7.0
+
+
+def test_the_targets_compare_held_out_items_with_the_reference() -> None:
+    def item(target: str, kind: str, split: str, **figures: object) -> ItemResult:
+        result = ItemResult(f"{kind}-1", kind, split, "v", "default-noise", target, 0, ok=True)
+        for name, value in figures.items():
+            setattr(result, name, value)
+        return result
+
+    carecall = ServerRun(
+        "default-noise",
+        "carecall",
+        [
+            item("carecall", "paused", "held-out", cut_in=False),
+            item("carecall", "paused", "tuning", cut_in=True),  # tuning: not a target
+            item("carecall", "complete-short", "held-out", cut_in=False, latency_s=0.8),
+            item("carecall", "complete-long", "held-out", cut_in=False, latency_s=1.2),
+        ],
+    )
+    reference = ServerRun(
+        "default-noise",
+        "reference",
+        [
+            item("reference", "paused", "held-out", cut_in=True),
+            item("reference", "complete-short", "held-out", cut_in=False, latency_s=0.9),
+        ],
+    )
+    rows = {row[1]: row[2:] for row in target_rows([reference, carecall])}
+    assert rows["cut-in, paused ≤ 5 %"] == ["0 %", "100 %", "PASS"]
+    assert rows["latency p50 ≤ 1.0 s"] == ["1000 ms", "900 ms", "PASS"]
+    assert rows["latency p50 ≤ reference's"] == ["1000 ms", "900 ms", "FAIL"]
+    assert rows["backchannel stops ≤ 5 %"] == ["-", "-", "-"]
