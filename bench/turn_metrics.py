@@ -24,6 +24,9 @@ to the same stretch (a sentence's audio arriving a little late is not a new answ
 FALSE_STOP_WINDOW_S = 1.0
 """A bot that stops within this long after a backchannel ended was stopped by it."""
 UNFINISHED_MARGIN_S = 0.5
+REACTION_S = 0.3
+"""Bot audio that starts sooner than this after the caller's voice began was on its way before
+the bot could have heard it (a late answer to the turn before): not a cut-in of this one."""
 """A stretch that ends this much before its answer's full length was cut short."""
 
 _ULAW_MAGNITUDE = np.abs(
@@ -105,9 +108,9 @@ class Spoken:
 
 def cut_in(spoken: Spoken, spans: list[Span]) -> bool:
     """Whether the bot's audio started while the caller had only paused: a stretch that starts
-    after the item's first voiced frame and before its last one was sent (in a pause, or
-    while the caller was saying a later part)."""
-    return any(spoken.first_voice < s.start < spoken.last_voice for s in spans)
+    after the item's first voiced frame (by more than `REACTION_S`) and before its last one
+    was sent (in a pause, or while the caller was saying a later part)."""
+    return any(spoken.first_voice + REACTION_S < s.start < spoken.last_voice for s in spans)
 
 
 def answer_latency(spoken: Spoken, spans: list[Span], *, within: float = 30.0) -> float | None:

@@ -136,6 +136,8 @@ def test_a_bot_that_starts_in_the_pause_cuts_in() -> None:
     assert cut_in(answer, [Span(15.0, 17.0)])  # started while the caller said the rest
     assert not cut_in(answer, [Span(16.3, 20.0)])
     assert not cut_in(answer, [Span(5.0, 9.0), Span(16.3, 20.0)])  # the previous answer
+    # A late answer to the turn before, sent before the bot could hear this one begin.
+    assert not cut_in(spoken((10.0, 10.5)), [Span(10.06, 10.2)])
 
 
 def test_latency_runs_from_the_last_voiced_frame_to_the_first_audible_answer() -> None:
