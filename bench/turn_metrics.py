@@ -8,7 +8,6 @@ collects the answers per kind and split.
 
 from __future__ import annotations
 
-import base64
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -159,7 +158,3 @@ def time_to_silence(spoken: Spoken, spans: list[Span], clears: list[float]) -> f
     silent = min([playing.end, *(c for c in clears if c >= start)])
     return max(0.0, silent - start)
 
-
-def frames_voiced_b64(frames: tuple[str, ...], threshold: float) -> list[bool]:
-    """Per base64 μ-law frame: louder than ``threshold`` (16-bit RMS)?"""
-    return [ulaw_rms(base64.b64decode(f)) > threshold for f in frames]
