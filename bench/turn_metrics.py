@@ -157,4 +157,3 @@ def time_to_silence(spoken: Spoken, spans: list[Span], clears: list[float]) -> f
         return None
     silent = min([playing.end, *(c for c in clears if c >= start)])
     return max(0.0, silent - start)
-
