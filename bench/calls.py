@@ -337,7 +337,8 @@ async def running_stack(
             f"fake-openai-{tag}", "tests.fakes.openai_server", fake_openai_args(args), workdir
         )
         exits.push_async_callback(openai.stop)
-        yield await target.start(exits, workdir, tag, openai)
+        env = dict(getattr(args, "server_env", None) or {})
+        yield await target.start(exits, workdir, tag, openai, env=env)
 
 
 # ---------------------------------------------------------------------------------- one call
@@ -501,10 +502,17 @@ class Target(ABC):
 
     @abstractmethod
     async def start(
-        self, exits: contextlib.AsyncExitStack, workdir: Path, tag: str, openai: Service
+        self,
+        exits: contextlib.AsyncExitStack,
+        workdir: Path,
+        tag: str,
+        openai: Service,
+        *,
+        env: dict[str, str] | None = None,
     ) -> Stack:
         """Start the server (and what it needs besides the fake OpenAI); register each
-        process's ``stop`` on ``exits``."""
+        process's ``stop`` on ``exits``. ``env``: settings to try on the server (carecall's;
+        the reference bot has none)."""
 
     @abstractmethod
     async def dial(self, ctx: CallContext, result: CallResult) -> SimulatedCaller:
@@ -538,7 +546,13 @@ class Carecall(Target):
     stores_records = True
 
     async def start(
-        self, exits: contextlib.AsyncExitStack, workdir: Path, tag: str, openai: Service
+        self,
+        exits: contextlib.AsyncExitStack,
+        workdir: Path,
+        tag: str,
+        openai: Service,
+        *,
+        env: dict[str, str] | None = None,
     ) -> Stack:
         keys = Secrets("AC" + secrets.token_hex(16), secrets.token_hex(16))
         twilio = await start_fake(
@@ -548,7 +562,7 @@ class Carecall(Target):
         database_url = f"sqlite+aiosqlite:///{workdir / f'bench-{tag}.db'}"
         api_key = await create_api_key(database_url)
         port = free_port()
-        env = server_env(
+        settings = server_env(
             openai.url,
             CARECALL_ENV="development",
             TWILIO_ACCOUNT_SID=keys.account_sid,
@@ -560,7 +574,8 @@ class Carecall(Target):
             SESSION_SECRET=secrets.token_urlsafe(36),  # 48 characters
             LOG_LEVEL="INFO",  # as in production; the answers' timing lines are INFO
         )
-        server = await start_server(self.name, "server:app", port, env, workdir, tag)
+        settings.update(env or {})
+        server = await start_server(self.name, "server:app", port, settings, workdir, tag)
         exits.push_async_callback(server.stop)
         return Stack(openai, server, twilio=twilio, keys=keys, api_key=api_key)
 
@@ -605,7 +620,13 @@ class Reference(Target):
     stores_records = False
 
     async def start(
-        self, exits: contextlib.AsyncExitStack, workdir: Path, tag: str, openai: Service
+        self,
+        exits: contextlib.AsyncExitStack,
+        workdir: Path,
+        tag: str,
+        openai: Service,
+        *,
+        env: dict[str, str] | None = None,
     ) -> Stack:
         app = "bench.reference_bot:app"
         server = await start_server(
@@ -1065,13 +1086,19 @@ def add_simulation_options(parser: argparse.ArgumentParser) -> None:
 
 
 def fake_openai_args(args: argparse.Namespace) -> list[str]:
-    """The fake OpenAI server's command line for ``args`` (tone speech: cheap to make)."""
-    return [
+    """The fake OpenAI server's command line for ``args`` (tone speech: cheap to make; a
+    token rate and a cap on the echoed words where ``args`` has them, as `bench.turns` does)."""
+    options = [
         *("--stt-latency", str(args.stt_latency)),
         *("--llm-latency", str(args.llm_latency)),
         *("--tts-latency", str(args.tts_latency)),
         *("--tts-mode", "tone"),
     ]
+    if getattr(args, "tokens_per_second", None):
+        options += ["--tokens-per-second", str(args.tokens_per_second)]
+    if getattr(args, "echo_words", None):
+        options += ["--echo-words", str(args.echo_words)]
+    return options
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import subprocess
 import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -317,3 +318,104 @@ async def test_with_several_utterances_pending_the_audio_decides_which(fake: Fak
         )
         heard.append(result.text)
     assert heard == list(reversed(sentences))
+
+
+@pytest.mark.asyncio
+async def test_replies_stream_at_the_set_token_rate_and_echo_a_few_words() -> None:
+    """The default fake streams a chunk every 10 ms; a benchmark sets a model's pace (40
+    tokens/s: 3 words per 75 ms) and may keep echoes short."""
+    said = "I went to the shop this morning and bought some bread and milk for my tea"
+    messages = [{"role": "user", "content": said}]
+    timings = {}
+    for rate in (None, 40.0):
+        server = FakeOpenAI(tts_mode="tone", tokens_per_second=rate, echo_words=4)
+        await server.start()
+        try:
+            client = _client(server)
+            await _stream_chat(client, messages=messages)  # connections and imports made
+            started = asyncio.get_running_loop().time()
+            text, _ = await _stream_chat(client, messages=messages)
+            timings[rate] = asyncio.get_running_loop().time() - started
+        finally:
+            await server.stop()
+        assert text.startswith("I heard you say: I went to the. Thank you")
+    chunks = -(-len(text.split()) // 3)  # 3 words a chunk, after the first (empty) one
+    assert timings[40.0] - timings[None] >= chunks * (3 / 40.0 - 0.01) * 0.9
+
+
+@pytest.mark.asyncio
+async def test_an_utterance_can_be_withdrawn_and_counts_are_kept(fake: FakeOpenAI) -> None:
+    client = _client(fake)
+    fake.expect_utterance("I went to the shop and")
+    assert fake.withdraw_utterance("I went to the shop and")
+    assert not fake.withdraw_utterance("I went to the shop and")
+    fake.expect_utterance("I went to the shop and I bought bread.")
+    wav = pcm16_wav(bytes(1600), 8000)
+    result = await client.audio.transcriptions.create(
+        file=("audio.wav", wav, "audio/wav"), model="gpt-4o-transcribe"
+    )
+    assert result.text == "I went to the shop and I bought bread."
+    await _stream_chat(client, messages=[{"role": "user", "content": result.text}])
+    async with aiohttp.ClientSession() as http:
+        counts = await (
+            await http.get(fake.base_url.removesuffix("/v1") + "/control/counts")
+        ).json()
+    assert counts["chat_requests"] == 1 and counts["stt_requests"] == 1
+    assert counts["chats_abandoned"] == 0 and counts["pending_utterances"] == 0
+
+
+@pytest.mark.asyncio
+async def test_an_announced_envelope_tells_other_voices_apart(fake: FakeOpenAI) -> None:
+    """Callers speaking in voices other than espeak-ng's default (slower, another accent)
+    announce how their words sounded; the fake compares the audio with that."""
+    from tests.fakes.openai_server import voice_envelope
+    from tests.fakes.speech import espeak_wav_to_pcm16
+
+    def slow_voice(text: str) -> bytes:
+        command = ["espeak-ng", "-v", "en-gb-x-rp", "-s", "110", "--stdout", "--", text]
+        wav = subprocess.run(command, capture_output=True, check=True).stdout
+        return espeak_wav_to_pcm16(wav, 8000)
+
+    client = _client(fake)
+    sentences = ["Yes, this morning.", "My son is taking me out for lunch on Sunday."]
+    audio = {text: slow_voice(text) for text in sentences}
+    for text in sentences:
+        fake.expect_utterance(text, voice_envelope(audio[text], 8000).tolist())
+    heard = []
+    for text in reversed(sentences):
+        wav = pcm16_wav(bytes(3200) + audio[text] + bytes(8000), 8000)
+        result = await client.audio.transcriptions.create(
+            file=("audio.wav", wav, "audio/wav"), model="gpt-4o-transcribe"
+        )
+        heard.append(result.text)
+    assert heard == list(reversed(sentences))
+
+
+@pytest.mark.asyncio
+async def test_part_of_a_sentence_takes_no_other_callers_words_and_its_end_gets_it_all(
+    fake: FakeOpenAI,
+) -> None:
+    """A server whose VAD cut a sentence at a comma asks for its first half before the caller
+    has finished (so before its words are announced), while another caller's words are
+    pending: it gets nothing rather than those. Its end gets the whole sentence, as a real
+    STT's two answers would add up to; the other caller still gets its own words."""
+    from tests.fakes.openai_server import voice_envelope
+
+    client = _client(fake)
+
+    async def transcribe(pcm: bytes) -> str:
+        wav = pcm16_wav(bytes(3200) + pcm + bytes(3200), 8000)
+        result = await client.audio.transcriptions.create(
+            file=("audio.wav", wav, "audio/wav"), model="gpt-4o-transcribe"
+        )
+        return result.text
+
+    mine = "I had porridge with honey for breakfast, and a cheese sandwich at lunchtime."
+    theirs = "My daughter came over on Sunday with the grandchildren."
+    audio = {text: espeak_pcm(text, 8000) for text in (mine, theirs)}
+    fake.expect_utterance(theirs, voice_envelope(audio[theirs], 8000).tolist())
+    cut = len(audio[mine]) // 2 // 320 * 320
+    assert await transcribe(audio[mine][:cut]) == ""
+    fake.expect_utterance(mine, voice_envelope(audio[mine], 8000).tolist())
+    assert await transcribe(audio[mine][cut:]) == mine
+    assert await transcribe(audio[theirs]) == theirs

@@ -393,3 +393,44 @@ async def test_refused_upgrade_is_recorded() -> None:
 
     assert caller.rejected_status == 403
     assert caller.closed and caller.close_code is None
+
+
+@pytest.mark.asyncio
+async def test_the_line_carries_idle_frames_and_send_frames_tells_when_they_went_out() -> None:
+    """For the turn-taking benchmark: a line that is never silent, the moment each watched
+    frame was sent, every bot media message heard, and when each ``clear`` came."""
+    hiss = base64.b64encode(b"\x7e" * 160).decode()
+    voice = [base64.b64encode(bytes([n]) * 160).decode() for n in range(1, 6)]
+    heard: list[tuple[float, bytes]] = []
+
+    async def bot(ws: ServerConnection, start: dict[str, Any]) -> None:
+        inbox = _Inbox(ws)
+        await ws.send(_media(start["streamSid"], BOT_FRAME))
+        await asyncio.sleep(0.2)
+        await ws.send(json.dumps({"event": "clear", "streamSid": start["streamSid"]}))
+        await asyncio.sleep(0.6)
+        inbox.stop()
+        payloads = [m["media"]["payload"] for _, m in inbox.media]
+        seen["idle"] = payloads[:3]
+        seen["voice_at"] = next(at for at, m in inbox.media if m["media"]["payload"] == voice[0])
+        seen["payloads"] = payloads
+        await ws.close(1000)
+
+    seen: dict[str, Any] = {}
+    caller, finished, server = await _run_bot(bot)
+    caller.idle_frames = (hiss,)
+    caller.media_listener = lambda at, audio: heard.append((at, audio))
+    async with server:
+        await asyncio.sleep(0.1)
+        sent = await caller.send_frames(voice, watch=[0])
+        await caller.wait_until_closed(timeout=5)
+        await finished
+
+    assert sorted(sent) == [0, 4] and sent[4] - sent[0] == pytest.approx(0.08, abs=0.03)
+    assert seen["voice_at"] == pytest.approx(sent[0], abs=0.05)
+    payloads = seen["payloads"]
+    first = payloads.index(voice[0])
+    assert payloads[first : first + 5] == voice  # in order, back to back
+    assert hiss in payloads[first + 5 :] and hiss in payloads[:first]
+    assert [audio for _, audio in heard] == [BOT_FRAME]
+    assert len(caller.clear_times) == 1 and caller.clear_times[0] > heard[0][0]

@@ -19,7 +19,8 @@ Run it in-process (``await FakeOpenAI(...).start()``) or as a separate process::
 
 which prints ``READY http://127.0.0.1:PORT/v1`` once listening and is driven through the
 ``/control/...`` endpoints (``POST /control/said``, ``POST /control/fail_chats``,
-``GET /control/requests``, ``POST /control/reset``).
+``GET /control/requests``, ``GET /control/counts``, ``POST /control/unsay``,
+``POST /control/reset``).
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ import secrets
 import signal
 import time
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -78,6 +79,9 @@ _MATCH_CANDIDATES = 8
 _ENVELOPE_RATE = 8000
 _ENVELOPE_FRAME = 160  # 20 ms at 8 kHz
 _VOICE_RMS = 200.0
+_MIN_MATCH = 0.45
+_TAIL_MATCH = 0.8
+"""Audio matches an announced envelope this well (correlation × length ratio) at least."""
 
 _Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -133,7 +137,7 @@ def _find_tool(tools: Any, name: str) -> dict[str, Any] | None:
     return None
 
 
-def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
+def scripted_reply(body: dict[str, Any], *, echo_words: int | None = None) -> ScriptedReply:
     """Decide, deterministically, how the fake LLM answers a chat request.
 
     * The last message is a tool result: say goodbye.
@@ -144,7 +148,7 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
     * The last user message says "goodbye"/"bye" and an ``end_call`` tool is offered:
       call it (with a ``reason`` argument when its schema has one).
     * No user message at all: greet.
-    * Otherwise: echo what the user said.
+    * Otherwise: echo what the user said (its first ``echo_words`` words, if set).
     """
     messages: list[Any] = body["messages"]
     if messages and isinstance(messages[-1], dict) and messages[-1].get("role") == "tool":
@@ -174,6 +178,8 @@ def scripted_reply(body: dict[str, Any]) -> ScriptedReply:
         if isinstance(properties, dict) and "reason" in properties:
             arguments["reason"] = "caller said goodbye"
         return ScriptedReply(tool_name=END_CALL_TOOL, tool_arguments=json.dumps(arguments))
+    if echo_words is not None:
+        user_text = " ".join(user_text.split()[:echo_words])
     return ScriptedReply(text=echo_reply(user_text))
 
 
@@ -290,6 +296,8 @@ class FakeOpenAI:
         llm_latency: float = 0.0,
         tts_latency: float = 0.0,
         tts_mode: TTSMode = "espeak",
+        tokens_per_second: float | None = None,
+        echo_words: int | None = None,
     ) -> None:
         """Configure the server; nothing listens until :meth:`start`.
 
@@ -301,7 +309,14 @@ class FakeOpenAI:
             tts_latency: Seconds before the first byte of synthesized audio.
             tts_mode: ``"espeak"`` for real speech via espeak-ng, ``"tone"`` for cheap
                 synthetic voiced audio (about 60 ms per character), for benchmarks.
+            tokens_per_second: How fast a streamed reply's text goes out after its first
+                chunk, counting a word as a token (a real model streams 40-60 tokens/s); None
+                (the default) sends a chunk every 10 ms, much faster than any model.
+            echo_words: Echo only the first N words of what the user said (keeps the answers
+                to long turns short); None (the default) echoes all of it.
         """
+        if tokens_per_second is not None and tokens_per_second <= 0:
+            raise ValueError("tokens_per_second must be positive")
         if tts_mode not in ("espeak", "tone"):
             raise ValueError(f"unknown tts_mode {tts_mode!r}")
         self._host = host
@@ -310,8 +325,16 @@ class FakeOpenAI:
         self._llm_latency = llm_latency
         self._tts_latency = tts_latency
         self._tts_mode: TTSMode = tts_mode
+        self._chunk_interval = (
+            _CHUNK_INTERVAL_S if tokens_per_second is None else _WORDS_PER_CHUNK / tokens_per_second
+        )
+        self._echo_words = echo_words
+        self.chats_abandoned = 0
+        """Streamed chat replies the client stopped reading before their end (a cancelled
+        answer, e.g. a preemptive reply to a turn that went on)."""
         self._runner: web.AppRunner | None = None
         self._pending_utterances: deque[str] = deque()
+        self._envelopes: dict[str, np.ndarray] = {}
         self._failures_left = 0
         self._failure_status = 500
         self._outages: dict[FakeService, tuple[OutageMode, int, int | None]] = {}
@@ -343,6 +366,8 @@ class FakeOpenAI:
         app.router.add_post("/control/said", self._control_said)
         app.router.add_post("/control/fail_chats", self._control_fail_chats)
         app.router.add_get("/control/requests", self._control_requests)
+        app.router.add_get("/control/counts", self._control_counts)
+        app.router.add_post("/control/unsay", self._control_unsay)
         app.router.add_post("/control/reset", self._control_reset)
         runner = web.AppRunner(app, handle_signals=False, access_log=None)
         await runner.setup()
@@ -368,9 +393,29 @@ class FakeOpenAI:
         if llm is not None:
             self._llm_latency = llm
 
-    def expect_utterance(self, text: str) -> None:
-        """Announce what the simulated caller is about to say; the next transcription returns it."""
+    def expect_utterance(self, text: str, envelope: Sequence[float] | None = None) -> None:
+        """Announce what the simulated caller is about to say; the next transcription returns it.
+
+        ``envelope``: the `voice_envelope` of the audio actually spoken (8 kHz), when it is not
+        espeak-ng's default voice, so that telling several pending utterances apart compares
+        with what was really said.
+        """
         self._pending_utterances.append(text)
+        if envelope is not None:
+            self._envelopes[text] = np.asarray(envelope, dtype=np.float64)
+
+    def withdraw_utterance(self, text: str) -> bool:
+        """Take back an announced utterance no transcription has returned yet (the oldest
+        pending one equal to ``text``); False if none is pending. A caller whose pause turned
+        out too short for the server to transcribe its first part alone withdraws that part and
+        announces the whole, so later transcriptions stay in step."""
+        try:
+            self._pending_utterances.remove(text)
+        except ValueError:
+            return False
+        if text not in self._pending_utterances:
+            self._envelopes.pop(text, None)
+        return True
 
     def fail_next_chats(self, count: int = 1, status: int = 500) -> None:
         """Make the next ``count`` chat requests fail immediately with HTTP ``status``.
@@ -422,12 +467,14 @@ class FakeOpenAI:
     def reset(self) -> None:
         """Forget pending utterances, injected failures and recorded requests."""
         self._pending_utterances.clear()
+        self._envelopes.clear()
         self._failures_left = 0
         self.chat_requests.clear()
         self.screening_requests.clear()
         self.structured_requests.clear()
         self.stt_requests.clear()
         self.tts_requests.clear()
+        self.chats_abandoned = 0
 
     # -- /v1/audio/transcriptions -------------------------------------------------------
 
@@ -436,11 +483,22 @@ class FakeOpenAI:
         whose voices ended at nearly the same moment, whose transcription requests may arrive
         in either order), the one ``audio`` sounds most like."""
         pending = self._pending_utterances
-        if len(pending) <= 1:
-            return pending.popleft() if pending else ""
         candidates = list(dict.fromkeys(list(pending)[:_MATCH_CANDIDATES]))
-        text = await asyncio.to_thread(most_like, audio, candidates)
-        pending.remove(text)
+        known = {t: self._envelopes[t] for t in candidates if t in self._envelopes}
+        if known:
+            # Callers that say how their words sounded get them back only for audio that
+            # sounds like all of them: a server that sends part of a sentence (its VAD stopped
+            # at a comma) gets nothing, rather than another caller's words.
+            text = await asyncio.to_thread(most_like, audio, candidates, known, _MIN_MATCH)
+            if text:
+                pending.remove(text)
+        elif len(pending) <= 1:
+            text = pending.popleft() if pending else ""
+        else:
+            text = await asyncio.to_thread(most_like, audio, candidates)
+            pending.remove(text)
+        if text not in pending:
+            self._envelopes.pop(text, None)
         return text
 
     async def _transcriptions(self, request: web.Request) -> web.StreamResponse:
@@ -521,7 +579,7 @@ class FakeOpenAI:
         if not isinstance(body.get("messages"), list):
             raise _BadRequest("Missing required parameter: 'messages'.", "messages")
 
-        reply = scripted_reply(body)
+        reply = scripted_reply(body, echo_words=self._echo_words)
         completion_id = f"chatcmpl-{secrets.token_hex(12)}"
         created = int(time.time())
         tool_call_id = f"call_{secrets.token_hex(12)}"
@@ -605,12 +663,15 @@ class FakeOpenAI:
         await response.prepare(request)
         try:
             for index, event in enumerate(events):
-                await _sleep_until(first_at + index * _CHUNK_INTERVAL_S)
+                await _sleep_until(first_at + index * self._chunk_interval)
                 await response.write(event)
             await response.write(b"data: [DONE]\n\n")
             await response.write_eof()
         except ConnectionResetError:
-            pass  # The client stopped reading (e.g. pipecat interrupted the response).
+            self.chats_abandoned += 1  # The client stopped reading (e.g. an interruption).
+        except asyncio.CancelledError:
+            self.chats_abandoned += 1  # aiohttp cancels the handler of a closed connection
+            raise
         return response
 
     # -- /v1/audio/speech ---------------------------------------------------------------
@@ -713,7 +774,12 @@ class FakeOpenAI:
         text = body.get("text")
         if not isinstance(text, str):
             raise _BadRequest("'text' must be a string.", "text")
-        self.expect_utterance(text)
+        envelope = body.get("envelope")
+        if envelope is not None and (
+            not isinstance(envelope, list) or not all(isinstance(v, int | float) for v in envelope)
+        ):
+            raise _BadRequest("'envelope' must be a list of numbers.", "envelope")
+        self.expect_utterance(text, envelope)
         return web.json_response({"ok": True})
 
     async def _control_fail_chats(self, request: web.Request) -> web.StreamResponse:
@@ -733,6 +799,24 @@ class FakeOpenAI:
                 "tts_requests": self.tts_requests,
             }
         )
+
+    async def _control_counts(self, request: web.Request) -> web.StreamResponse:
+        return web.json_response(
+            {
+                "chat_requests": len(self.chat_requests),
+                "chats_abandoned": self.chats_abandoned,
+                "stt_requests": len(self.stt_requests),
+                "tts_requests": len(self.tts_requests),
+                "pending_utterances": len(self._pending_utterances),
+            }
+        )
+
+    async def _control_unsay(self, request: web.Request) -> web.StreamResponse:
+        body = await _json_body(request)
+        text = body.get("text")
+        if not isinstance(text, str):
+            raise _BadRequest("'text' must be a string.", "text")
+        return web.json_response({"removed": self.withdraw_utterance(text)})
 
     async def _control_reset(self, request: web.Request) -> web.StreamResponse:
         self.reset()
@@ -780,6 +864,8 @@ async def _serve(args: argparse.Namespace) -> None:
         llm_latency=args.llm_latency,
         tts_latency=args.tts_latency,
         tts_mode=args.tts_mode,
+        tokens_per_second=args.tokens_per_second,
+        echo_words=args.echo_words,
     )
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -808,14 +894,23 @@ def voice_envelope(pcm: bytes, sample_rate: int) -> np.ndarray:
     return np.log10(rms[voiced[0] : voiced[-1] + 1] + 1.0)
 
 
-def most_like(audio: WavAudio, candidates: list[str]) -> str:
-    """The candidate whose espeak-ng rendering best matches ``audio``: voiced spans of about
-    the same length, whose loudness rises and falls together (the highest normalized
-    correlation at any offset)."""
+def most_like(
+    audio: WavAudio,
+    candidates: list[str],
+    known: Mapping[str, np.ndarray] | None = None,
+    min_score: float | None = None,
+) -> str:
+    """The candidate whose espeak-ng rendering (or ``known`` envelope, see `voice_envelope`)
+    best matches ``audio``: voiced spans of about the same length, whose loudness rises and
+    falls together (the highest normalized correlation at any offset, times the ratio of the
+    lengths). ``""`` if even the best scores below ``min_score``."""
     heard = voice_envelope(audio.pcm, audio.sample_rate)
+    known = known or {}
 
     def score(text: str) -> float:
-        spoken = voice_envelope(espeak_pcm(text, _ENVELOPE_RATE), _ENVELOPE_RATE)
+        spoken = known.get(text)
+        if spoken is None:
+            spoken = voice_envelope(espeak_pcm(text, _ENVELOPE_RATE), _ENVELOPE_RATE)
         long, short = (heard, spoken) if heard.size >= spoken.size else (spoken, heard)
         if short.size < 2:
             return -1.0
@@ -824,9 +919,17 @@ def most_like(audio: WavAudio, candidates: list[str]) -> str:
         centred = short - short.mean()
         norms = np.linalg.norm(windows, axis=1) * np.linalg.norm(centred)
         correlation = windows @ centred / np.where(norms > 0, norms, 1.0)
-        return float(correlation.max()) * short.size / long.size
+        whole = float(correlation.max()) * short.size / long.size
+        if min_score is not None and heard.size < spoken.size and correlation[-1] >= _TAIL_MATCH:
+            # The last part of what was said (a server whose VAD cut the sentence at a comma
+            # sent the first part already, and got nothing for it): the whole sentence, as a
+            # real speech-to-text would have returned its two halves.
+            return max(whole, min_score)
+        return whole
 
-    return max(candidates, key=score)
+    scores = {text: score(text) for text in candidates}
+    best = max(candidates, key=scores.__getitem__)
+    return "" if min_score is not None and scores[best] < min_score else best
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -838,6 +941,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--llm-latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--tts-latency", type=float, default=0.0, metavar="SECONDS")
     parser.add_argument("--tts-mode", choices=("espeak", "tone"), default="espeak")
+    parser.add_argument(
+        "--tokens-per-second",
+        type=float,
+        default=None,
+        metavar="N",
+        help="stream replies at N words/s (default: a chunk of 3 words every 10 ms)",
+    )
+    parser.add_argument(
+        "--echo-words", type=int, default=None, metavar="N", help="echo only N words of a turn"
+    )
     asyncio.run(_serve(parser.parse_args(argv)))
 
 

@@ -26,7 +26,7 @@ import json
 import time
 import uuid
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Self
@@ -50,6 +50,7 @@ _MEDIA_TEMPLATE = (
 )
 
 Announce = Callable[[str], Awaitable[None] | None]
+MediaListener = Callable[[float, bytes], None]
 
 
 @dataclass
@@ -120,13 +121,21 @@ class SimulatedCaller:
         self.protocol_errors: list[str] = []
         self.first_media_at: float | None = None
         self.connected_at = 0.0
+        self.clear_times: list[float] = []
+        """Monotonic time of each ``clear`` received."""
+        self.media_listener: MediaListener | None = None
+        """Called with (monotonic arrival time, μ-law bytes) for every bot media message."""
+        self.idle_frames: Sequence[str] = ()
+        """What the line carries while the person is silent, base64 20 ms μ-law frames played
+        in a loop (e.g. line noise); empty: digital silence."""
+        self._idle_index = 0
         self.close_code: int | None = None
         self.rejected_status: int | None = None
         """HTTP status when the server refused the websocket upgrade itself."""
 
         self._ws: ClientConnection | None = None
         self._seq = 0
-        self._outbox: deque[tuple[str, asyncio.Future[None] | None]] = deque()
+        self._outbox: deque[tuple[str, asyncio.Future[float] | None]] = deque()
         self._bot_audio = bytearray()
         self._play_end = 0.0
         self._current: BotUtterance | None = None
@@ -258,14 +267,24 @@ class SimulatedCaller:
         )
 
     async def _speak(self, frames: tuple[str, ...]) -> None:
-        if not frames or not self._sending:
-            return
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._outbox.extend((frame, None) for frame in frames[:-1])
-        self._outbox.append((frames[-1], done))
-        await done
+        await self.send_frames(frames)
         # What the bot said before the caller finished speaking cannot answer it.
         self._next_utterance = max(self._next_utterance, len(self.utterances))
+
+    async def send_frames(
+        self, frames: Sequence[str], *, watch: Sequence[int] = ()
+    ) -> dict[int, float]:
+        """Queue base64 20 ms μ-law ``frames`` on the real-time grid, after anything already
+        queued; return once the last has been sent, with the monotonic time each frame whose
+        index is in ``watch`` (and the last one) went out. Empty if the call ended first."""
+        if not frames or not self._sending:
+            return {}
+        loop = asyncio.get_running_loop()
+        last = len(frames) - 1
+        futures = {index: loop.create_future() for index in {*watch, last} if 0 <= index <= last}
+        self._outbox.extend((frame, futures.get(index)) for index, frame in enumerate(frames))
+        sent = {index: await future for index, future in futures.items()}
+        return {index: at for index, at in sent.items() if at == at}  # NaN: never sent
 
     # ------------------------------------------------------------------ listening
 
@@ -340,24 +359,30 @@ class SimulatedCaller:
                 delay = t0 + chunk * FRAME_SECONDS - time.monotonic()
                 if delay > 0:
                     await asyncio.sleep(delay)
-                frame, done = outbox.popleft() if outbox else (_SILENCE_B64, None)
+                frame, done = outbox.popleft() if outbox else (self._idle_frame(), None)
                 self._seq += 1
                 chunk += 1
                 await ws.send(
                     _MEDIA_TEMPLATE % (self._seq, chunk, (chunk - 1) * 20, frame, stream_sid)
                 )
                 if done is not None and not done.done():
-                    done.set_result(None)
+                    done.set_result(time.monotonic())
         except ConnectionClosed:
             pass
         finally:
             self._sending = False
             self._release_speakers()
 
+    def _idle_frame(self) -> str:
+        if not self.idle_frames:
+            return _SILENCE_B64
+        self._idle_index = (self._idle_index + 1) % len(self.idle_frames)
+        return self.idle_frames[self._idle_index]
+
     def _release_speakers(self) -> None:
         for _, done in self._outbox:
             if done is not None and not done.done():
-                done.set_result(None)
+                done.set_result(float("nan"))
         self._outbox.clear()
 
     async def _receive_loop(self) -> None:
@@ -420,6 +445,8 @@ class SimulatedCaller:
             self._error(f"media payload is not base64: {payload[:40]!r}")
             return
         now = time.monotonic()
+        if self.media_listener is not None:
+            self.media_listener(now, audio)
         self.media_received += 1
         if self.first_media_at is None:
             self.first_media_at = now
@@ -447,6 +474,7 @@ class SimulatedCaller:
 
     async def _on_clear(self) -> None:
         self.clears_received += 1
+        self.clear_times.append(time.monotonic())
         self._play_end = min(self._play_end, time.monotonic())
         self._end_utterance(interrupted=True)
         while self._pending_marks:
