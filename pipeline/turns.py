@@ -229,8 +229,9 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         self.decided_at = time.monotonic()
         if not self._text:
             # No words came of it (a cough, line noise, words kept from the conversation):
-            # the turn ends with nothing to answer; words that come late start a turn anew.
-            await self.trigger_user_turn_stopped()
+            # the turn ends with nothing to answer, and quietly (no turn-end frame: nothing
+            # waits for a reply to it); words that come late start a turn anew.
+            await self.trigger_user_turn_stopped(enable_user_speaking_frames=False)
             return
         speculation, self._speculation = self._speculation, None
         if speculation is not None and speculation.text == self._text:

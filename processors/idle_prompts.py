@@ -1,15 +1,16 @@
 """`IdlePrompts`: patience with a caller who says nothing, and never a hang-up without warning.
 
 Older people often take several seconds to start answering. Consumes nothing; forwards every
-frame. Once the bot has finished speaking (`BotStoppedSpeakingFrame`, travelling upstream from
-the output), a clock of ``after`` seconds runs; the caller speaking (`UserStartedSpeakingFrame`)
-or the bot speaking again stops it. When it runs out it pushes a gentle line downstream as a
-`TTSSpeakFrame` (through the model or guided check-in, which pass it on, to text-to-speech):
-first ``lines[0]`` ("Take your time."), then ``lines[1]`` ("Are you still there?"); after
-that, ``goodbye`` and the end of the call (`processors.call_end.say_goodbye_and_end`, the
-reason "no response" told to ``on_end``). Anything the caller says starts the count again.
-Each line is preceded by an `IdlePromptFrame`, so the recorder keeps it as a turn of its own.
-Sits right after the user context aggregator.
+frame. Once both are quiet (the bot has finished speaking: `BotStoppedSpeakingFrame`, travelling
+upstream from the output; the caller has stopped: the VAD's or the turn's stop), a clock of
+``after`` seconds runs; the caller or the bot speaking again stops it. When it runs out it
+pushes a gentle line downstream as a `TTSSpeakFrame` (the model or the guided check-in passes
+it on to text-to-speech): first ``lines[0]`` ("Take your time."), then ``lines[1]`` ("Are you
+still there?"); after that, ``goodbye`` and the end of the call
+(`processors.call_end.say_goodbye_and_end`, the reason "no response" told to ``on_end``).
+Anything the caller says starts the count again. Each line is preceded by an
+`IdlePromptFrame`, so the recorder keeps it as a turn of its own. Sits right after the user
+context aggregator.
 """
 
 from __future__ import annotations
@@ -29,6 +30,8 @@ from pipecat.frames.frames import (
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
@@ -57,7 +60,8 @@ class IdlePrompts(FrameProcessor):
         self._goodbye = goodbye
         self._on_end = on_end
         self._prompted = 0
-        self._caller_turn = False
+        self._caller_speaking = False
+        self._bot_speaking = False
         self._ended = False
         self._clock: asyncio.Task[None] | None = None
 
@@ -67,22 +71,32 @@ class IdlePrompts(FrameProcessor):
         if isinstance(frame, (EndFrame, CancelFrame)):
             self._ended = True
             await self._stop_clock()
-        elif isinstance(frame, UserStartedSpeakingFrame):
-            self._caller_turn = True
-            self._prompted = 0
+        elif isinstance(frame, (UserStartedSpeakingFrame, VADUserStartedSpeakingFrame)):
+            if isinstance(frame, UserStartedSpeakingFrame):
+                self._prompted = 0
+            self._caller_speaking = True
             await self._stop_clock()
-        elif isinstance(frame, UserStoppedSpeakingFrame):
-            self._caller_turn = False
+        elif isinstance(frame, (UserStoppedSpeakingFrame, VADUserStoppedSpeakingFrame)):
+            # Quiet again: an answer is on its way, or there was nothing to answer (a cough).
+            self._caller_speaking = False
+            if not self._bot_speaking:
+                await self._start_clock()
         elif isinstance(frame, BotStartedSpeakingFrame):
+            self._bot_speaking = True
             await self._stop_clock()
-        elif isinstance(frame, BotStoppedSpeakingFrame) and not self._caller_turn:
-            await self._stop_clock()
-            if self._after > 0 and not self._ended:
-                self._clock = self.create_task(self._prompt_after(), "idle-prompt")
+        elif isinstance(frame, BotStoppedSpeakingFrame):
+            self._bot_speaking = False
+            if not self._caller_speaking:
+                await self._start_clock()
 
     async def cleanup(self) -> None:
         await super().cleanup()
         await self._stop_clock()
+
+    async def _start_clock(self) -> None:
+        await self._stop_clock()
+        if self._after > 0 and not self._ended:
+            self._clock = self.create_task(self._prompt_after(), "idle-prompt")
 
     async def _stop_clock(self) -> None:
         clock, self._clock = self._clock, None

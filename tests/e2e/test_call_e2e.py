@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE
+from bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE, IDLE_LINES
 from settings import Settings
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 from tests.fakes.openai_server import FakeOpenAI
@@ -172,8 +172,12 @@ async def test_hostile_frames_harm_neither_this_call_nor_another(stack: Stack) -
 
     hostile_call = await wait_for_call(stack.api, first_id, turns=3, end_reason="caller-hangup")
     other_call = await wait_for_call(stack.api, second_id, turns=3, end_reason="caller-hangup")
-    assert [t["text"] for t in hostile_call["turns"]][1] == "My garden is lovely today"
-    assert "My garden is lovely today" in hostile_call["turns"][2]["text"]
-    assert [t["text"] for t in other_call["turns"]][1] == "I watched the birds"
-    assert "I watched the birds" in other_call["turns"][2]["text"]
+    # While the hostile frames were sent the callers said nothing for a while: a gentle
+    # "Take your time" may have come in between (`processors.idle_prompts`).
+    hostile_said = [t["text"] for t in hostile_call["turns"] if t["text"] not in IDLE_LINES]
+    other_said = [t["text"] for t in other_call["turns"] if t["text"] not in IDLE_LINES]
+    assert hostile_said[1] == "My garden is lovely today"
+    assert "My garden is lovely today" in hostile_said[2]
+    assert other_said[1] == "I watched the birds"
+    assert "I watched the birds" in other_said[2]
     assert hostile.protocol_errors == [] and other.protocol_errors == []

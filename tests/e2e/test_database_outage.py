@@ -55,7 +55,9 @@ async def test_a_call_carries_on_through_a_database_outage(
             direct = database_url(name)
             api_key = await create_api_key(direct)  # migrates the database too
             async with (
-                running_carecall(make_settings, via(proxy, direct)) as live,
+                # The caller waits through the outage in silence: no "Take your time" prompts
+                # in the turns counted here (they are tested in test_turn_taking_e2e).
+                running_carecall(make_settings, via(proxy, direct), idle_prompt_seconds=0) as live,
                 httpx.AsyncClient(
                     base_url=live.server.base_url,
                     timeout=10,

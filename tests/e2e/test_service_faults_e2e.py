@@ -41,6 +41,7 @@ FAST_TURNS: dict[str, Any] = {
     # end of their turn are about half a second apart and the 3 s can be measured from the
     # caller's last word (with the defaults the turn ends 0.4–2.75 s after it, by its words).
     "vad_stop_seconds": 0.3,
+    "turn_pause_complete_seconds": 0.15,
     "user_turn_pause_seconds": 0.3,
     "reply_deadline_seconds": 2.0,
     # The fallback line alone (the hold cue before it is the next test's).

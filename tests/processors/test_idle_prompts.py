@@ -9,6 +9,8 @@ from pipecat.frames.frames import (
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
+    VADUserStartedSpeakingFrame,
+    VADUserStoppedSpeakingFrame,
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
@@ -77,3 +79,20 @@ async def test_zero_means_never() -> None:
         frames_to_send=[BotStoppedSpeakingFrame(), SleepFrame(sleep=0.3)],
     )
     assert spoken(down) == [] and ended == []
+
+
+async def test_a_cough_in_the_silence_does_not_stop_the_prompts_for_good() -> None:
+    """Speech that came to nothing (no turn was answered): once quiet again, the clock runs."""
+    ended: list[str] = []
+    down, _up = await run_test(
+        prompts(ended),
+        frames_to_send=[
+            BotStoppedSpeakingFrame(),
+            SleepFrame(sleep=0.1),
+            VADUserStartedSpeakingFrame(),  # a cough
+            SleepFrame(sleep=0.1),
+            VADUserStoppedSpeakingFrame(),
+            SleepFrame(sleep=0.3),
+        ],
+    )
+    assert spoken(down) == [LINES[0]]

@@ -533,6 +533,8 @@ def unconfigured(
         twilio_account_sid=None,
         twilio_auth_token=None,
         twilio_phone_number=None,
+        # The test moves its clock by hours: the sign-in must outlast that.
+        session_idle_minutes=24 * 60,
     )
     clock = FakeClock(NOW)
     app = create_app(settings, twilio_http_client=fake_twilio, clock=clock)
