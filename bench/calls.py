@@ -49,7 +49,7 @@ import numpy as np
 import psutil
 from twilio.request_validator import RequestValidator
 
-from cli import standalone_auth
+from carecall.cli import standalone_auth
 from tests.fakes.openai_server import echo_reply, first_sentence_seconds
 from tests.fakes.speech import ulaw_to_pcm16
 from tests.fakes.twilio_caller import (

@@ -65,9 +65,9 @@ from bench.calls import (
     start_fake,
     start_server,
 )
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Call, CallStatus, TurnRole
-from persistence.repositories import CallRepository
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import Call, CallStatus, TurnRole
+from carecall.persistence.repositories import CallRepository
 from tests.fakes.twilio_caller import SimulatedCaller
 
 DEFAULT_POSTGRES = os.environ.get(

@@ -18,7 +18,7 @@ import time
 from collections.abc import Awaitable
 from typing import TypeVar
 
-from bot.local_speech import LocalSpeech, PiperEngine, WhisperEngine
+from carecall.bot.local_speech import LocalSpeech, PiperEngine, WhisperEngine
 from tests.fakes.speech import espeak_pcm, pcm16_to_ulaw, ulaw_to_pcm16
 
 PHONE_RATE = 8000

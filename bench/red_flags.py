@@ -26,8 +26,8 @@ from collections import Counter
 from collections.abc import Callable, Sequence
 
 from bench.red_flag_data import Line, load
-from wellbeing.red_flag_model import load_model
-from wellbeing.red_flags import detect_all, detect_all_rules, llm_check, normalize
+from carecall.wellbeing.red_flag_model import load_model
+from carecall.wellbeing.red_flags import detect_all, detect_all_rules, llm_check, normalize
 
 ROUNDS = 20
 

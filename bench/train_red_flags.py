@@ -25,17 +25,17 @@ from collections.abc import Sequence
 import numpy as np
 
 from bench.red_flag_data import NOT_URGENT, load
-from tests.wellbeing.red_flag_lines import HELD_OUT_NOT_URGENT, HELD_OUT_URGENT
-from tests.wellbeing.red_flag_lines import NOT_URGENT as TEST_NOT_URGENT
-from tests.wellbeing.red_flag_lines import URGENT as TEST_URGENT
-from wellbeing.red_flag_model import MODEL_FILE, features
-from wellbeing.red_flags import (
+from carecall.wellbeing.red_flag_model import MODEL_FILE, features
+from carecall.wellbeing.red_flags import (
     MEDICAL,
     RedFlagCategory,
     detect_all_rules,
     normalize,
     settled_medical,
 )
+from tests.wellbeing.red_flag_lines import HELD_OUT_NOT_URGENT, HELD_OUT_URGENT
+from tests.wellbeing.red_flag_lines import NOT_URGENT as TEST_NOT_URGENT
+from tests.wellbeing.red_flag_lines import URGENT as TEST_URGENT
 
 CLASSES = (NOT_URGENT, *(c.value for c in RedFlagCategory))
 L2 = 1e-3

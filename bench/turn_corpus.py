@@ -198,7 +198,7 @@ class Renderer:
     def _piper_pcm(self, text: str, length_scale: float) -> bytes:
         from piper import SynthesisConfig
 
-        from bot.local_speech import PiperEngine, find_piper_voice
+        from carecall.bot.local_speech import PiperEngine, find_piper_voice
 
         if self._piper is None:
             self._piper = PiperEngine(find_piper_voice())

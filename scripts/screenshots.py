@@ -28,9 +28,9 @@ from playwright.async_api import FloatRect, Page, async_playwright, expect
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from cli import standalone_auth  # noqa: E402
-from persistence.database import create_engine, create_session_factory  # noqa: E402
-from persistence.models import (  # noqa: E402
+from carecall.cli import standalone_auth  # noqa: E402
+from carecall.persistence.database import create_engine, create_session_factory  # noqa: E402
+from carecall.persistence.models import (  # noqa: E402
     Alert,
     AlertNotice,
     Call,
@@ -47,7 +47,7 @@ from persistence.models import (  # noqa: E402
     EscalationState,
     Senior,
 )
-from wellbeing.alerts import TREND_KIND, open_key  # noqa: E402
+from carecall.wellbeing.alerts import TREND_KIND, open_key  # noqa: E402
 
 CHROMIUM = "/usr/bin/chromium"
 EMAIL = "nurse@example.org"

@@ -13,10 +13,10 @@ import asyncpg
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.database import create_engine, create_session_factory
-from persistence.migrate import upgrade_to_head
-from persistence.repositories import CallRepository
-from settings import Settings
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.migrate import upgrade_to_head
+from carecall.persistence.repositories import CallRepository
+from carecall.settings import Settings
 
 _BASE_POSTGRES_URL = os.environ.get(
     "CARECALL_TEST_POSTGRES_URL", "postgresql+asyncpg://postgres@127.0.0.1:5432/test"

@@ -13,8 +13,8 @@ from twilio.base.exceptions import TwilioRestException
 from twilio.http.async_http_client import AsyncTwilioHttpClient
 from twilio.rest import Client
 
-from settings import Settings
-from telephony.twilio_client import CallbackUrls, NumberNotCallable, TwilioGateway
+from carecall.settings import Settings
+from carecall.telephony.twilio_client import CallbackUrls, NumberNotCallable, TwilioGateway
 from tests.fakes.twilio_rest_server import FakeTwilioRestServer
 
 ACCOUNT_SID = "AC" + "1" * 32

@@ -5,7 +5,7 @@ from typing import TYPE_CHECKING
 
 from loguru import logger
 
-from server import configure_logging
+from carecall.server import configure_logging
 
 if TYPE_CHECKING:
     from loguru import Record

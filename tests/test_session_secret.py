@@ -14,8 +14,8 @@ import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
 
-from server import create_app
-from settings import DEFAULT_SESSION_SECRET, Settings
+from carecall.server import create_app
+from carecall.settings import DEFAULT_SESSION_SECRET, Settings
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "_session_secret.sh"

@@ -5,7 +5,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from settings import DEFAULT_SESSION_SECRET, MissingConfiguration, Settings
+from carecall.settings import DEFAULT_SESSION_SECRET, MissingConfiguration, Settings
 
 
 def _settings(**values: Any) -> Settings:

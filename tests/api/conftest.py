@@ -7,8 +7,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from pipeline.events import InProcessEventBus
-from settings import Settings
+from carecall.pipeline.events import InProcessEventBus
+from carecall.settings import Settings
 from tests.api.support import make_client
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

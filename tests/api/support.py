@@ -11,11 +11,11 @@ from typing import Any, TypeVar
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from app_state import AppState
-from persistence.models import Operator
-from pipeline.events import InProcessEventBus
-from server import create_app
-from settings import Settings
+from carecall.app_state import AppState
+from carecall.persistence.models import Operator
+from carecall.pipeline.events import InProcessEventBus
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, RecordedRequest
 

@@ -9,8 +9,8 @@ from datetime import UTC, datetime
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.database import create_session_factory
-from settings import Settings
+from carecall.persistence.database import create_session_factory
+from carecall.settings import Settings
 from tests.api.support import app_state, make_client, on_app_loop
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.wellbeing.alert_data import FALL_ADVICE, SUSAN, WORSENING_SLEEP, store_person

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.models import Call
-from server import create_app
-from settings import Settings
+from carecall.persistence.models import Call
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import add_api_key, app_state, on_app_loop
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

@@ -16,15 +16,16 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.types import Message, Receive, Scope, Send
 
-from api.limits import BodySizeLimit
-from api.validation import NOT_JSON
-from calls.browser import BROWSER_NUMBER
-from calls.demo import DEMO_NUMBER
-from persistence.models import CallChannel, TurnRole
-from pipeline.events import TurnRecord
-from server import MAX_BODY_BYTES
-from settings import Settings
-from telephony.twilio_client import REQUEST_ATTEMPTS as TWILIO_ATTEMPTS
+from carecall.api.limits import BodySizeLimit
+from carecall.api.validation import NOT_JSON
+from carecall.calls.browser import BROWSER_NUMBER
+from carecall.calls.demo import DEMO_NUMBER
+from carecall.persistence.models import CallChannel, TurnRole
+from carecall.pipeline.events import TurnRecord
+from carecall.server import MAX_BODY_BYTES
+from carecall.settings import Settings
+from carecall.telephony.twilio_client import REQUEST_ATTEMPTS as TWILIO_ATTEMPTS
+from carecall.wellbeing.records import MEASURES
 from tests.api.support import (
     TO,
     add_operator,
@@ -42,7 +43,6 @@ from tests.api.support import (
 )
 from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
-from wellbeing.records import MEASURES
 
 CALLS_URL = f"https://api.twilio.com/2010-04-01/Accounts/{TEST_ACCOUNT_SID}/Calls.json"
 CALL_FIELDS = {

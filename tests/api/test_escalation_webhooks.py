@@ -10,9 +10,9 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
-from checkins.roster import CaregiverInput
-from persistence.models import CheckinOutcome, EscalationState
-from settings import Settings
+from carecall.checkins.roster import CaregiverInput
+from carecall.persistence.models import CheckinOutcome, EscalationState
+from carecall.settings import Settings
 from tests.api.support import add_api_key, sign, signed_post
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import Program, running_program

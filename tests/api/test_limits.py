@@ -12,9 +12,9 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 
-from api.rate_limit import ApiRateLimit, RateLimited, TokenBucket
-from auth.service import LoginThrottle, TooManyAttempts
-from settings import Settings
+from carecall.api.rate_limit import ApiRateLimit, RateLimited, TokenBucket
+from carecall.auth.service import LoginThrottle, TooManyAttempts
+from carecall.settings import Settings
 from tests.api.support import (
     add_api_key,
     add_operator,

@@ -11,8 +11,8 @@ from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 from twilio.request_validator import RequestValidator
 
-from server import create_app
-from settings import Settings
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.conftest import PUBLIC_BASE, TEST_AUTH_TOKEN
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

@@ -18,7 +18,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.core.result import Ok
 from schemathesis.specs.openapi.checks import response_schema_conformance
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.e2e.harness import LiveServer, create_api_key, free_port
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

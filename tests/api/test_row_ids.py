@@ -12,7 +12,7 @@ from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from starlette.routing import BaseRoute
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.api.support import add_api_key, signed_post
 from tests.web.support import signed_in_client
 

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.database import create_session_factory
-from persistence.today import ProgramViews
-from server import create_app
-from settings import Settings
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.today import ProgramViews
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import (
     OPERATOR_EMAIL,
     add_api_key,

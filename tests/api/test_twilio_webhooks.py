@@ -18,10 +18,10 @@ from anyio.from_thread import BlockingPortal
 from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
-from calls.briefs import GENERIC_BRIEF, CallBrief
-from checkins.roster import RosterService, SeniorInput
-from pipeline.events import CallEvent, InProcessEventBus
-from settings import Settings
+from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
+from carecall.checkins.roster import RosterService, SeniorInput
+from carecall.pipeline.events import CallEvent, InProcessEventBus
+from carecall.settings import Settings
 from tests.api.support import (
     FROM,
     TO,

@@ -13,9 +13,9 @@ from aiortc import RTCPeerConnection, RTCSessionDescription
 from aiortc.mediastreams import AudioStreamTrack
 from fastapi.testclient import TestClient
 
-from bot import prompts
-from persistence.models import CallChannel, CallStatus, TurnRole
-from settings import Settings
+from carecall.bot import prompts
+from carecall.persistence.models import CallChannel, CallStatus, TurnRole
+from carecall.settings import Settings
 from tests.api.support import add_operator, app_state, log_in, make_client, on_app_loop
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

@@ -8,7 +8,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.api.support import add_operator, make_client
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from cli import standalone_auth
-from settings import Settings
+from carecall.cli import standalone_auth
+from carecall.settings import Settings
 from tests.api.support import app_state, make_client, on_app_loop
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

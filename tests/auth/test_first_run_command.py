@@ -19,9 +19,9 @@ import pytest
 from fastapi.testclient import TestClient
 from loguru import logger
 
-from cli import standalone_auth
-from server import create_app
-from settings import Settings
+from carecall.cli import standalone_auth
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.api.support import (
     OPERATOR_EMAIL,
     OPERATOR_PASSWORD,

@@ -11,17 +11,17 @@ from argon2 import PasswordHasher
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from auth import service as auth_service
-from auth.service import (
+from carecall.auth import service as auth_service
+from carecall.auth.service import (
     AuthService,
     InvalidCredentials,
     LoginThrottle,
     TooManyAttempts,
     WeakPassword,
 )
-from persistence.accounts import ApiKeyRepository, OperatorRepository
-from persistence.database import create_session_factory
-from persistence.models import ApiKey, Operator
+from carecall.persistence.accounts import ApiKeyRepository, OperatorRepository
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.models import ApiKey, Operator
 
 EMAIL = "nurse@example.org"
 PASSWORD = "correct horse battery staple"

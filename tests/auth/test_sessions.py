@@ -20,9 +20,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from api import dashboard_ws
-from server import create_app
-from settings import Settings
+from carecall.api import dashboard_ws
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import add_operator, log_in, make_client
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

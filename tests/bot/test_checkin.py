@@ -6,7 +6,7 @@ import dataclasses
 
 import pytest
 
-from bot.checkin import (
+from carecall.bot.checkin import (
     DEFAULT_SCRIPT,
     LABELS,
     AnswerKind,

@@ -9,7 +9,7 @@ import httpx2
 import pytest
 from openai import APIStatusError, BadRequestError
 
-from bot.circuit import (
+from carecall.bot.circuit import (
     CircuitBreaker,
     CircuitOpen,
     CircuitState,

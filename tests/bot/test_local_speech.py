@@ -26,17 +26,17 @@ from pipecat.pipeline.worker import PipelineParams
 from pipecat.services.openai.stt import OpenAISTTService
 from pipecat.tests.utils import run_test
 
-from bot import local_speech
-from bot.local_speech import (
+from carecall.bot import local_speech
+from carecall.bot.local_speech import (
     LocalPiperTTSService,
     LocalSpeech,
     LocalSpeechMissing,
     LocalWhisperSTTService,
     WhisperEngine,
 )
-from bot.services import NO_KEY, CallServices, ServiceClients, build_call_services
-from bot.speech import CallTTSService, SpeechCache
-from settings import MissingConfiguration, Settings
+from carecall.bot.services import NO_KEY, CallServices, ServiceClients, build_call_services
+from carecall.bot.speech import CallTTSService, SpeechCache
+from carecall.settings import MissingConfiguration, Settings
 from tests.fakes.speech import espeak_pcm, pcm16_to_ulaw, resample_pcm16, ulaw_to_pcm16
 
 PHONE_RATE = 8000

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot import prompts
-from bot.checkin import DEFAULT_SCRIPT
+from carecall.bot import prompts
+from carecall.bot.checkin import DEFAULT_SCRIPT
 
 
 def test_the_system_prompt_covers_the_plans_questions() -> None:

@@ -24,10 +24,10 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.tests.utils import run_test
 
-from bot import prompts
-from bot.circuit import CircuitState
-from bot.services import CallServices, ServiceClients, build_call_services
-from settings import Settings
+from carecall.bot import prompts
+from carecall.bot.circuit import CircuitState
+from carecall.bot.services import CallServices, ServiceClients, build_call_services
+from carecall.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, echo_reply, tone_pcm
 
 

@@ -5,8 +5,8 @@ from typing import Any
 
 import pytest
 
-from bot.services import ServiceClients, build_call_services
-from settings import MissingConfiguration, Settings
+from carecall.bot.services import ServiceClients, build_call_services
+from carecall.settings import MissingConfiguration, Settings
 
 
 async def test_every_service_uses_the_configured_endpoint_time_limit_and_no_retries(

@@ -9,9 +9,9 @@ import pytest
 from openai import AsyncOpenAI
 from pipecat.frames.frames import TTSAudioRawFrame
 
-from bot.services import ServiceClients, build_call_services
-from bot.speech import SpeechCache, Voice, chunk_bytes, split_audio
-from settings import Settings
+from carecall.bot.services import ServiceClients, build_call_services
+from carecall.bot.speech import SpeechCache, Voice, chunk_bytes, split_audio
+from carecall.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, tone_pcm
 
 VOICE = Voice(model="gpt-4o-mini-tts", voice="sage", instructions=None, sample_rate=24_000)

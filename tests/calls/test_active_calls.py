@@ -7,8 +7,8 @@ import asyncio
 import gc
 import weakref
 
-from calls.conversation import ActiveCalls, CallControl, Ending
-from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
+from carecall.calls.conversation import ActiveCalls, CallControl, Ending
+from carecall.processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
 
 
 class _Node:

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from calls.briefs import GENERIC_BRIEF, CallBrief, CallBriefs
-from checkins.roster import RosterService, SeniorInput
-from persistence.database import create_session_factory
-from persistence.models import Senior
-from persistence.repositories import CallRepository
-from persistence.roster import SeniorRepository
+from carecall.calls.briefs import GENERIC_BRIEF, CallBrief, CallBriefs
+from carecall.checkins.roster import RosterService, SeniorInput
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.models import Senior
+from carecall.persistence.repositories import CallRepository
+from carecall.persistence.roster import SeniorRepository
 from tests.checkins.clocks import FakeClock
 
 NOTES = "Loves her garden. Son Tom visits on Sundays. A little hard of hearing."
@@ -102,7 +102,7 @@ async def test_the_brief_carries_the_digest_of_recent_calls(
 ) -> None:
     from datetime import UTC, datetime
 
-    from persistence.wellbeing import WellbeingRepository
+    from carecall.persistence.wellbeing import WellbeingRepository
 
     memories = WellbeingRepository(create_session_factory(engine))
     mary = await _mary(seniors)
@@ -118,7 +118,7 @@ async def test_the_brief_carries_the_digest_of_recent_calls(
 async def test_the_call_can_be_put_through_to_the_first_caregiver_who_takes_calls(
     seniors: SeniorRepository,
 ) -> None:
-    from checkins.roster import CaregiverInput
+    from carecall.checkins.roster import CaregiverInput
 
     mary = await RosterService(seniors, FakeClock()).create(
         SeniorInput(

@@ -11,9 +11,9 @@ from collections.abc import Awaitable, Callable
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from calls.callback_backlog import CallbackBacklog
-from persistence.models import CallStatus
-from persistence.repositories import StatusUpdate
+from carecall.calls.callback_backlog import CallbackBacklog
+from carecall.persistence.models import CallStatus
+from carecall.persistence.repositories import StatusUpdate
 
 
 def update(n: int, status: CallStatus = CallStatus.COMPLETED) -> StatusUpdate:

@@ -9,9 +9,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from checkins.roster import PlanInput
-from persistence.models import CallChannel, CallStatus, CheckinOutcome, CheckinState
-from settings import Settings
+from carecall.checkins.roster import PlanInput
+from carecall.persistence.models import CallChannel, CallStatus, CheckinOutcome, CheckinState
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import Program, midday_zone, running_program
 

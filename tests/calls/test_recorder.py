@@ -8,15 +8,15 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from bot.checkin import OPT_OUT_REASON
-from calls.briefs import CallBrief
-from calls.recorder import RecordWriter
-from checkins.roster import ConsentInput, RosterService, SeniorInput
-from persistence.database import create_session_factory
-from persistence.models import TurnRole
-from persistence.repositories import CallRepository, TurnLike
-from persistence.roster import SeniorRepository
-from pipeline.events import CallEvent, CallNote, InProcessEventBus, TurnRecord
+from carecall.bot.checkin import OPT_OUT_REASON
+from carecall.calls.briefs import CallBrief
+from carecall.calls.recorder import RecordWriter
+from carecall.checkins.roster import ConsentInput, RosterService, SeniorInput
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.models import TurnRole
+from carecall.persistence.repositories import CallRepository, TurnLike
+from carecall.persistence.roster import SeniorRepository
+from carecall.pipeline.events import CallEvent, CallNote, InProcessEventBus, TurnRecord
 from tests.checkins.clocks import FakeClock
 
 

@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from calls.conversation import ActiveCalls, CallControl, Ending
-from calls.recorder import RecordWriter
-from calls.shutdown import SHUTDOWN_REASON, GracefulShutdown
-from observability.health import Readiness
-from persistence.database import create_engine, create_session_factory
-from persistence.repositories import CallRepository
-from pipeline.events import InProcessEventBus
-from processors.voicemail import VoicemailDrop
+from carecall.calls.conversation import ActiveCalls, CallControl, Ending
+from carecall.calls.recorder import RecordWriter
+from carecall.calls.shutdown import SHUTDOWN_REASON, GracefulShutdown
+from carecall.observability.health import Readiness
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.repositories import CallRepository
+from carecall.pipeline.events import InProcessEventBus
+from carecall.processors.voicemail import VoicemailDrop
 
 GOODBYE = "I have to go now. Goodbye!"
 

@@ -7,12 +7,12 @@ from datetime import time as dt_time
 
 from sqlalchemy import insert
 
-from checkins.clock import Clock
-from checkins.schedule import parse_weekdays
-from persistence.checkins import CheckinRepository
-from persistence.database import create_engine, create_session_factory
-from persistence.migrate import upgrade_to_head
-from persistence.models import CheckinPlan, Senior
+from carecall.checkins.clock import Clock
+from carecall.checkins.schedule import parse_weekdays
+from carecall.persistence.checkins import CheckinRepository
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.migrate import upgrade_to_head
+from carecall.persistence.models import CheckinPlan, Senior
 from tests.checkins.program import midday_zone
 
 

@@ -13,13 +13,19 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
-from app_state import AppState
-from checkins.clock import Clock
-from checkins.dispatcher import Round
-from checkins.roster import CaregiverInput, ConsentInput, PlanInput, RosterService, SeniorInput
-from persistence.models import Checkin, Senior
-from server import create_app
-from settings import Settings
+from carecall.app_state import AppState
+from carecall.checkins.clock import Clock
+from carecall.checkins.dispatcher import Round
+from carecall.checkins.roster import (
+    CaregiverInput,
+    ConsentInput,
+    PlanInput,
+    RosterService,
+    SeniorInput,
+)
+from carecall.persistence.models import Checkin, Senior
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import add_api_key, app_state, on_app_loop, signed_post, status_params
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, RecordedRequest
@@ -115,7 +121,7 @@ class Program:
         async def all_checkins() -> list[Checkin]:
             from sqlalchemy import select
 
-            from persistence.database import create_session_factory
+            from carecall.persistence.database import create_session_factory
 
             async with create_session_factory(self.state.engine)() as session:
                 rows = await session.execute(select(Checkin).order_by(Checkin.id))

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkins.roster import PlanInput, RosterService
-from settings import Settings
+from carecall.checkins.roster import PlanInput, RosterService
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import running_program
 

@@ -9,9 +9,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkins.roster import CaregiverInput, PlanInput
-from persistence.models import CheckinOutcome, CheckinState
-from settings import Settings
+from carecall.checkins.roster import CaregiverInput, PlanInput
+from carecall.persistence.models import CheckinOutcome, CheckinState
+from carecall.settings import Settings
 from tests.api.support import signed_post
 from tests.api.test_escalation_webhooks import text_params
 from tests.checkins.clocks import FakeClock

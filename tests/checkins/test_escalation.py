@@ -16,11 +16,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkins.escalation import EscalationLadder, is_acknowledgement, missed_reason
-from checkins.roster import CaregiverInput, PlanInput
-from persistence.database import create_engine, create_session_factory
-from persistence.escalations import EscalationRepository
-from persistence.models import (
+from carecall.checkins.escalation import EscalationLadder, is_acknowledgement, missed_reason
+from carecall.checkins.roster import CaregiverInput, PlanInput
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.escalations import EscalationRepository
+from carecall.persistence.models import (
     Caregiver,
     Checkin,
     CheckinOutcome,
@@ -30,9 +30,9 @@ from persistence.models import (
     EscalationState,
     Senior,
 )
-from pipeline.events import NO_CALL, CallEvent, InProcessEventBus
-from settings import Settings
-from telephony.twilio_client import TwilioGateway
+from carecall.pipeline.events import NO_CALL, CallEvent, InProcessEventBus
+from carecall.settings import Settings
+from carecall.telephony.twilio_client import TwilioGateway
 from tests.api.support import on_app_loop, signed_post
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import Program, StampedRequest, running_program

@@ -16,20 +16,20 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from calls.service import CallService
-from checkins.clock import Clock, SystemClock
-from checkins.dispatcher import Dispatcher
-from checkins.roster import ConsentInput, PlanInput, RosterService, SeniorInput
-from persistence.checkins import CheckinRepository
-from persistence.database import create_engine, create_session_factory
-from persistence.migrate import upgrade_to_head
-from persistence.models import CallStatus, Checkin, CheckinState
-from persistence.repositories import CallRepository, StatusUpdate
-from persistence.roster import SeniorRepository
-from pipeline.events import InProcessEventBus
-from settings import Settings
-from telephony.security import CallTokens
-from telephony.twilio_client import TwilioGateway
+from carecall.calls.service import CallService
+from carecall.checkins.clock import Clock, SystemClock
+from carecall.checkins.dispatcher import Dispatcher
+from carecall.checkins.roster import ConsentInput, PlanInput, RosterService, SeniorInput
+from carecall.persistence.checkins import CheckinRepository
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.migrate import upgrade_to_head
+from carecall.persistence.models import CallStatus, Checkin, CheckinState
+from carecall.persistence.repositories import CallRepository, StatusUpdate
+from carecall.persistence.roster import SeniorRepository
+from carecall.pipeline.events import InProcessEventBus
+from carecall.settings import Settings
+from carecall.telephony.security import CallTokens
+from carecall.telephony.twilio_client import TwilioGateway
 from tests.checkins.clocks import FakeClock
 from tests.checkins.crowd import assert_rate_held, seed_many
 from tests.checkins.program import midday_zone

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.checkin import OPT_OUT_REASON
-from checkins.outcomes import try_result
-from persistence.models import Call, CallStatus, CheckinOutcome
+from carecall.bot.checkin import OPT_OUT_REASON
+from carecall.checkins.outcomes import try_result
+from carecall.persistence.models import Call, CallStatus, CheckinOutcome
 
 
 def call(status: CallStatus, answered_by: str | None = None, end_reason: str | None = None) -> Call:

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, time, timedelta, timezone
 import pytest
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from checkins.roster import (
+from carecall.checkins.roster import (
     CaregiverInput,
     ConsentInput,
     PlanInput,
@@ -20,8 +20,8 @@ from checkins.roster import (
     SeniorInput,
     SeniorNotFound,
 )
-from persistence.database import create_session_factory
-from persistence.roster import SeniorRepository
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.roster import SeniorRepository
 from tests.checkins.clocks import FakeClock
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)

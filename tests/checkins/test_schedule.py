@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from checkins.schedule import (
+from carecall.checkins.schedule import (
     WEEKDAYS,
     ScheduleError,
     Window,

@@ -18,10 +18,10 @@ import httpx
 import uvicorn
 from twilio.request_validator import RequestValidator
 
-from checkins.clock import Clock
-from cli import standalone_auth
-from server import create_app
-from settings import Settings
+from carecall.checkins.clock import Clock
+from carecall.cli import standalone_auth
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_caller import SimulatedCaller

@@ -14,10 +14,10 @@ import httpx
 from twilio.request_validator import RequestValidator
 
 from bench.calls import Secrets, Service, pick_up, server_env, start_server
-from cli import standalone_auth
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Call
-from persistence.repositories import CallRepository
+from carecall.cli import standalone_auth
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import Call
+from carecall.persistence.repositories import CallRepository
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.e2e.harness import free_port
 from tests.fakes.openai_server import FakeOpenAI

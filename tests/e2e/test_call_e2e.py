@@ -12,8 +12,8 @@ from dataclasses import dataclass
 import httpx
 import pytest
 
-from bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE, IDLE_LINES
-from settings import Settings
+from carecall.bot.prompts import DEFAULT_GOODBYE, FALLBACK_LINE, IDLE_LINES
+from carecall.settings import Settings
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

@@ -18,15 +18,15 @@ from pathlib import Path
 import httpx
 import pytest
 
-from bot.checkin import OPT_OUT_REASON
-from bot.prompts import OPT_OUT_GOODBYE
-from checkins.roster import ConsentInput, RosterService, SeniorInput
-from persistence.database import create_engine, create_session_factory
-from persistence.migrate import upgrade_to_head
-from persistence.models import Senior
-from persistence.roster import SeniorRepository
-from persistence.wellbeing import WellbeingRepository
-from settings import Settings
+from carecall.bot.checkin import OPT_OUT_REASON
+from carecall.bot.prompts import OPT_OUT_GOODBYE
+from carecall.checkins.roster import ConsentInput, RosterService, SeniorInput
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.migrate import upgrade_to_head
+from carecall.persistence.models import Senior
+from carecall.persistence.roster import SeniorRepository
+from carecall.persistence.wellbeing import WellbeingRepository
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 from tests.fakes.answering_machine import AnsweringMachine, spoken_seconds

@@ -22,7 +22,7 @@ import httpx
 import pytest
 from loguru import logger
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.conftest import POSTGRES_URL
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 from tests.postgres_support import database_url, own_database

@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from calls.demo import DemoTokens
-from settings import Settings
+from carecall.calls.demo import DemoTokens
+from carecall.settings import Settings
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.e2e.harness import create_api_key, running_carecall
 from tests.fakes.twilio_caller import SimulatedCaller

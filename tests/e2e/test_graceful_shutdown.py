@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from bench.calls import Service
-from bot.prompts import IDLE_LINES, SHUTDOWN_GOODBYE
+from carecall.bot.prompts import IDLE_LINES, SHUTDOWN_GOODBYE
 from tests.e2e.instances import TO, Instance, backing
 
 pytestmark = pytest.mark.e2e

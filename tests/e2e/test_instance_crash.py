@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from persistence.models import Call, CallStatus
+from carecall.persistence.models import Call, CallStatus
 from tests.e2e.instances import Instance, backing
 from tests.fakes.twilio_caller import SimulatedCaller
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 
 pytestmark = pytest.mark.e2e

@@ -17,11 +17,11 @@ from typing import Any
 import httpx
 import pytest
 
-from calls.demo import DEMO_NUMBER, DemoTokens
-from persistence.database import create_engine, create_session_factory
-from persistence.models import CallChannel
-from persistence.repositories import CallRepository
-from settings import Settings
+from carecall.calls.demo import DEMO_NUMBER, DemoTokens
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import CallChannel
+from carecall.persistence.repositories import CallRepository
+from carecall.settings import Settings
 from tests.e2e.harness import RunningCarecall, TwilioSide, create_api_key, running_carecall
 from tests.fakes.twilio_caller import SimulatedCaller
 

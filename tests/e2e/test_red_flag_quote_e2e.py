@@ -15,8 +15,8 @@ from typing import Any
 import httpx
 import pytest
 
-from cli import standalone_auth
-from settings import Settings
+from carecall.cli import standalone_auth
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall
 from tests.e2e.test_red_flag_e2e import MARY, NINE_IN_CHICAGO, SUSAN, Stack, _add_mary

@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from pipeline.events import CallEvent
-from pipeline.redis_bus import RedisEventBus
-from settings import Settings
+from carecall.pipeline.events import CallEvent
+from carecall.pipeline.redis_bus import RedisEventBus
+from carecall.settings import Settings
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call
 from tests.redis_support import TEST_REDIS_URL, TcpProxy, redis_url_via, unique_channel
 

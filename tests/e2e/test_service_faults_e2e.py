@@ -21,9 +21,9 @@ import httpx
 import pytest
 
 from bench.calls import voice_seconds
-from bot.circuit import CircuitState
-from bot.prompts import FALLBACK_LINE
-from settings import Settings
+from carecall.bot.circuit import CircuitState
+from carecall.bot.prompts import FALLBACK_LINE
+from carecall.settings import Settings
 from tests.e2e.harness import (
     RunningCarecall,
     TwilioSide,

@@ -16,7 +16,7 @@ import httpx
 import pytest
 from loguru import logger
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.conftest import POSTGRES_URL
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall
 from tests.e2e.test_database_outage import via

@@ -17,8 +17,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.prompts import IDLE_GOODBYE, IDLE_LINES
-from settings import Settings
+from carecall.bot.prompts import IDLE_GOODBYE, IDLE_LINES
+from carecall.settings import Settings
 from tests.e2e.harness import (
     RunningCarecall,
     TwilioSide,

@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from checkins.clock import SystemClock
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Checkin, CheckinState
+from carecall.checkins.clock import SystemClock
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import Checkin, CheckinState
 from tests.checkins.crowd import assert_rate_held, seed_many
 from tests.e2e.instances import backing
 from tests.redis_support import TEST_REDIS_URL, unique_channel

@@ -27,7 +27,7 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import ClientConnection, connect
 
 from bench.calls import Service, server_env, start_server
-from cli import standalone_auth
+from carecall.cli import standalone_auth
 from tests.conftest import TEST_ACCOUNT_SID, TEST_AUTH_TOKEN
 from tests.e2e.harness import free_port
 from tests.fakes.openai_server import FakeOpenAI

@@ -22,8 +22,8 @@ from twilio.request_validator import RequestValidator
 from websockets.asyncio.client import connect
 from websockets.exceptions import ConnectionClosed
 
-from bot.prompts import DEFAULT_GOODBYE
-from settings import Settings
+from carecall.bot.prompts import DEFAULT_GOODBYE
+from carecall.settings import Settings
 from tests.conftest import TEST_AUTH_TOKEN
 from tests.e2e.harness import (
     RunningCarecall,

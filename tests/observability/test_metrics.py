@@ -13,10 +13,10 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
-from persistence.models import TurnRole
-from pipeline.events import CallEvent, CallNote, TurnRecord
-from pipeline.redis_bus import RedisEventBus
-from settings import Settings
+from carecall.persistence.models import TurnRole
+from carecall.pipeline.events import CallEvent, CallNote, TurnRecord
+from carecall.pipeline.redis_bus import RedisEventBus
+from carecall.settings import Settings
 from tests.api.support import (
     app_state,
     make_client,

@@ -10,7 +10,7 @@ import pytest
 from loguru import logger
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from observability.outages import database_watch
+from carecall.observability.outages import database_watch
 
 
 @pytest.fixture

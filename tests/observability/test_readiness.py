@@ -14,9 +14,9 @@ from urllib.parse import urlsplit, urlunsplit
 import httpx
 from loguru import logger
 
-from observability.health import Readiness
-from persistence.database import create_engine
-from settings import Settings
+from carecall.observability.health import Readiness
+from carecall.persistence.database import create_engine
+from carecall.settings import Settings
 from tests.conftest import POSTGRES_URL
 from tests.e2e.harness import LiveServer, free_port
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import inspect
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.models import CallChannel, CallStatus, TurnRole
-from persistence.repositories import CallFilter, CallRepository, StatusUpdate
-from pipeline.events import TurnRecord
+from carecall.persistence.models import CallChannel, CallStatus, TurnRole
+from carecall.persistence.repositories import CallFilter, CallRepository, StatusUpdate
+from carecall.pipeline.events import TurnRecord
 
 
 async def _placed(repo: CallRepository, sid: str = "CA" + "a" * 32) -> int:

@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 
-from persistence.database import SQLITE_CONNECTIONS, create_engine, database_unreachable
+from carecall.persistence.database import SQLITE_CONNECTIONS, create_engine, database_unreachable
 
 
 async def test_a_sqlite_file_never_opens_more_than_its_fixed_pool(tmp_path: Path) -> None:

@@ -27,12 +27,16 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.utils.asyncio.task_manager import TaskManager
 from pipecat.utils.text.base_text_aggregator import TextType
 
-from persistence.models import TurnRole
-from pipeline.events import CallNote, TurnRecord
-from pipeline.observers import AudioBlindWorkerObserver, CallRecorder, observe_without_audio
-from pipeline.turns import AdaptiveTurnStop, TurnPauses
-from processors.playback_marks import mark_name
-from processors.reply_gate import NotThePersonFrame
+from carecall.persistence.models import TurnRole
+from carecall.pipeline.events import CallNote, TurnRecord
+from carecall.pipeline.observers import (
+    AudioBlindWorkerObserver,
+    CallRecorder,
+    observe_without_audio,
+)
+from carecall.pipeline.turns import AdaptiveTurnStop, TurnPauses
+from carecall.processors.playback_marks import mark_name
+from carecall.processors.reply_gate import NotThePersonFrame
 
 CALL_ID = 7
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.turn_words import TurnEnding, is_backchannel, turn_ending
+from carecall.pipeline.turn_words import TurnEnding, is_backchannel, turn_ending
 
 COMPLETE = TurnEnding.COMPLETE
 UNSURE = TurnEnding.UNSURE

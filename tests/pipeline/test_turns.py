@@ -28,7 +28,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from pipeline.turns import (
+from carecall.pipeline.turns import (
     MAX_PATIENCE,
     AdaptiveTurnStop,
     BackchannelTurnStart,

@@ -10,7 +10,7 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
-from processors.audio_stop import AudioStop
+from carecall.processors.audio_stop import AudioStop
 
 
 def _caller_audio() -> InputAudioRawFrame:

@@ -14,7 +14,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.call_time_limit import CallTimeLimit
+from carecall.processors.call_time_limit import CallTimeLimit
 
 NOTE = "Time is nearly up: say goodbye and call end_call."
 GOODBYE = "I'll let you go now. Goodbye!"

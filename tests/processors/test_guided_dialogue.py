@@ -32,9 +32,9 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from bot.checkin import DEFAULT_SCRIPT, OPT_OUT_REASON, CheckinDialogue
-from pipeline.turns import AdaptiveTurnStop, TurnPauses
-from processors.guided_dialogue import GuidedDialogue
+from carecall.bot.checkin import DEFAULT_SCRIPT, OPT_OUT_REASON, CheckinDialogue
+from carecall.pipeline.turns import AdaptiveTurnStop, TurnPauses
+from carecall.processors.guided_dialogue import GuidedDialogue
 
 QUESTIONS = [q.text for q in DEFAULT_SCRIPT.questions]
 HOW_ARE_YOU, SLEEP, MEALS, MEDICINES, PAIN, NEEDS = QUESTIONS

@@ -15,7 +15,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.hold_cue import CueAudio, HoldCue, HoldCueFrame, ReplyAudioFrame
+from carecall.processors.hold_cue import CueAudio, HoldCue, HoldCueFrame, ReplyAudioFrame
 
 CHUNKS = (b"\x01\x00" * 480, b"\x02\x00" * 480)
 RATE = 24000

@@ -14,7 +14,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.idle_prompts import NO_RESPONSE, IdlePromptFrame, IdlePrompts
+from carecall.processors.idle_prompts import NO_RESPONSE, IdlePromptFrame, IdlePrompts
 
 LINES = ("Take your time.", "Are you still there?")
 

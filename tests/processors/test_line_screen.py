@@ -22,9 +22,9 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.line_screen import LineScreen
-from processors.reply_gate import LineSpeechFrame, NotThePersonFrame
-from processors.voicemail import VoicemailDrop
+from carecall.processors.line_screen import LineScreen
+from carecall.processors.reply_gate import LineSpeechFrame, NotThePersonFrame
+from carecall.processors.voicemail import VoicemailDrop
 
 ANSWER = "This is Sunny calling for Molly's daily check-in from Sunny Care."
 GREETING = ["Hello Molly!", "How are you today?"]

@@ -4,7 +4,7 @@ from pipecat.frames.frames import OutputTransportMessageFrame, TextFrame, TTSTex
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
-from processors.playback_marks import PlaybackMarks, mark_name
+from carecall.processors.playback_marks import PlaybackMarks, mark_name
 
 
 async def test_a_mark_follows_every_spoken_sentence() -> None:

@@ -20,9 +20,9 @@ from pipecat.processors.aggregators.llm_response_universal import LLMContextAggr
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.red_flags import RedFlagWatcher
+from carecall.processors.red_flags import RedFlagWatcher
+from carecall.wellbeing.red_flags import LLMCheck, RedFlag, RedFlagCategory
 from tests.wellbeing.chat_fake import chat_fake
-from wellbeing.red_flags import LLMCheck, RedFlag, RedFlagCategory
 
 SUBTLE = "I have put my affairs in order, you will not need to ring again, dear."
 """Thoughts of self-harm neither the phrase rules nor the classifier catch."""

@@ -23,7 +23,7 @@ from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import run_test
 
-from processors.reply_gate import LineSpeechFrame, ReplyGate
+from carecall.processors.reply_gate import LineSpeechFrame, ReplyGate
 
 
 def _would_reply() -> list[Frame]:

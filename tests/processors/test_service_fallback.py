@@ -15,8 +15,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.hold_cue import HoldCueFrame, ReplyAudioFrame
-from processors.service_fallback import ServiceErrorFallback
+from carecall.processors.hold_cue import HoldCueFrame, ReplyAudioFrame
+from carecall.processors.service_fallback import ServiceErrorFallback
 
 LINE = "Sorry, could you say that again?"
 

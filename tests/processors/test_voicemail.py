@@ -17,8 +17,8 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
-from processors.reply_gate import LineSpeechFrame, NotThePersonFrame
-from processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
+from carecall.processors.reply_gate import LineSpeechFrame, NotThePersonFrame
+from carecall.processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
 
 MESSAGE = "Hello Mary, this is Sunny. Sorry we missed you. Take care!"
 LEAVE = "(the AMD verdict arrives)"

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from settings import Settings
-from telephony.twilio_client import TwilioGateway
+from carecall.settings import Settings
+from carecall.telephony.twilio_client import TwilioGateway
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 

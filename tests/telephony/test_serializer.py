@@ -13,7 +13,7 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameProcessorSetup
 
-from telephony.serializer import SafeTwilioSerializer
+from carecall.telephony.serializer import SafeTwilioSerializer
 
 
 @pytest.fixture

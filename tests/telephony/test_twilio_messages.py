@@ -10,8 +10,8 @@ import pytest
 from twilio.base.exceptions import TwilioRestException
 from twilio.rest import Client
 
-from settings import MissingConfiguration, Settings
-from telephony.twilio_client import NumberNotCallable, TwilioError, TwilioGateway
+from carecall.settings import MissingConfiguration, Settings
+from carecall.telephony.twilio_client import NumberNotCallable, TwilioError, TwilioGateway
 from tests.conftest import TEST_ACCOUNT_SID
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient, FakeTwilioHttpClient
 

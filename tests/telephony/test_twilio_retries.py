@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from telephony.twilio_client import CallbackUrls, TwilioError, TwilioGateway
+from carecall.telephony.twilio_client import CallbackUrls, TwilioError, TwilioGateway
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
 MARY = "+14155550100"

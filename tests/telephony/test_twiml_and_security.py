@@ -4,8 +4,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from telephony.security import CallTokens, TwilioSignatureChecker
-from telephony.twiml import media_stream_twiml
+from carecall.telephony.security import CallTokens, TwilioSignatureChecker
+from carecall.telephony.twiml import media_stream_twiml
 
 # Twilio's documented example. shared/TWILIO.md pairs the +12349013030 parameters of Twilio's
 # security docs with the signature of twilio-python's own test vector (+14158675309); each

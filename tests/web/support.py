@@ -7,10 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
-from persistence.database import create_session_factory
-from persistence.models import Call, CallStatus, ConversationTurn, TurnRole
-from pipeline.events import InProcessEventBus
-from settings import Settings
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.models import Call, CallStatus, ConversationTurn, TurnRole
+from carecall.pipeline.events import InProcessEventBus
+from carecall.settings import Settings
 from tests.api.support import add_operator, app_state, log_in, make_client, on_app_loop
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 

@@ -15,9 +15,9 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.database import create_session_factory
-from server import create_app
-from settings import Settings
+from carecall.persistence.database import create_session_factory
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import add_operator, app_state, log_in, on_app_loop
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

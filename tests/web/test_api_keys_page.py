@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from server import create_app
-from settings import Settings
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import csrf_meta
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.support import signed_in_client

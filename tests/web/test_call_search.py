@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import update
 
-from persistence.models import Call, CallStatus
-from persistence.repositories import CallFilter, CallRepository
+from carecall.persistence.models import Call, CallStatus
+from carecall.persistence.repositories import CallFilter, CallRepository
 
 DAY = datetime(2025, 6, 16, 12, 0, tzinfo=UTC)
 

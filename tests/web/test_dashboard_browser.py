@@ -31,11 +31,11 @@ from playwright.async_api import (
     expect,
 )
 
-from bot.prompts import DEFAULT_GOODBYE
-from cli import standalone_auth
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Call, CallStatus
-from settings import Settings
+from carecall.bot.prompts import DEFAULT_GOODBYE
+from carecall.cli import standalone_auth
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import Call, CallStatus
+from carecall.settings import Settings
 from tests.e2e.harness import LiveServer, TwilioSide, running_carecall
 from tests.fakes.openai_server import FakeOpenAI
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

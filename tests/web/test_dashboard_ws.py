@@ -11,9 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
-from persistence.models import CallStatus, TurnRole
-from pipeline.events import CallEvent, InProcessEventBus, TurnRecord
-from settings import Settings
+from carecall.persistence.models import CallStatus, TurnRole
+from carecall.pipeline.events import CallEvent, InProcessEventBus, TurnRecord
+from carecall.settings import Settings
 from tests.api.support import app_state, make_client, on_app_loop, signed_post, status_params
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.support import signed_in_client, store_call

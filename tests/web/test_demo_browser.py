@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from playwright.async_api import async_playwright, expect
 
-from settings import Settings
+from carecall.settings import Settings
 from tests.e2e.harness import LiveServer, local_carecall
 from tests.web.test_dashboard_browser import (
     CHROMIUM,

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, expect
 
-from cli import standalone_auth
-from settings import Settings
+from carecall.cli import standalone_auth
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.web.test_today_browser import (
     EMAIL,

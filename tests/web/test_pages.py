@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from calls.browser import BROWSER_NUMBER
-from calls.demo import DEMO_NUMBER
-from persistence.models import CallChannel, CallStatus, TurnRole
-from settings import Settings
+from carecall.calls.browser import BROWSER_NUMBER
+from carecall.calls.demo import DEMO_NUMBER
+from carecall.persistence.models import CallChannel, CallStatus, TurnRole
+from carecall.settings import Settings
 from tests.api.support import make_client
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.support import signed_in_client, store_call

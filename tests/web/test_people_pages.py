@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.database import create_session_factory
-from persistence.models import (
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.models import (
     Call,
     CallStatus,
     Checkin,
@@ -30,9 +30,9 @@ from persistence.models import (
     EscalationState,
     Senior,
 )
-from pipeline.events import NO_CALL, CallEvent
-from server import create_app
-from settings import Settings
+from carecall.pipeline.events import NO_CALL, CallEvent
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.api.support import add_operator, app_state, log_in, on_app_loop
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, BrowserContext, Page, Route, async_playwright, expect
 
-from cli import standalone_auth
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Call, CallStatus, ConversationTurn, TurnRole
-from settings import Settings
+from carecall.cli import standalone_auth
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import Call, CallStatus, ConversationTurn, TurnRole
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, _until, _watch_for_errors
 from tests.web.test_today_browser import EMAIL, PASSWORD, ProgramServer, program_server

@@ -10,8 +10,8 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from persistence.models import CallStatus, TurnRole
-from settings import Settings
+from carecall.persistence.models import CallStatus, TurnRole
+from carecall.settings import Settings
 from tests.api.support import make_client
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.support import signed_in_client, store_call

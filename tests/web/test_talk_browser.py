@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from playwright.async_api import Page, async_playwright, expect
 
-from persistence.database import create_engine, create_session_factory
-from persistence.models import CallChannel, CallStatus, TurnRole
-from persistence.repositories import CallRepository
-from settings import Settings
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import CallChannel, CallStatus, TurnRole
+from carecall.persistence.repositories import CallRepository
+from carecall.settings import Settings
 from tests.e2e.harness import LiveServer, local_carecall
 from tests.fakes.speech import espeak_pcm, pcm16_wav
 from tests.web.test_dashboard_browser import (

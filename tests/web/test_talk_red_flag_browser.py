@@ -16,12 +16,12 @@ import numpy as np
 import pytest
 from playwright.async_api import Browser, Page, Playwright, async_playwright, expect
 
-from cli import standalone_auth
-from persistence.alerts import AlertRepository
-from persistence.database import create_engine, create_session_factory
-from persistence.models import Alert, CallChannel
-from persistence.repositories import CallRepository
-from settings import Settings
+from carecall.cli import standalone_auth
+from carecall.persistence.alerts import AlertRepository
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import Alert, CallChannel
+from carecall.persistence.repositories import CallRepository
+from carecall.settings import Settings
 from tests.e2e.harness import LiveServer, local_carecall, running_carecall
 from tests.fakes.speech import espeak_pcm, pcm16_wav
 from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS, EMAIL, PASSWORD

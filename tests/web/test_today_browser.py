@@ -21,10 +21,10 @@ import uvicorn
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import update
 
-from checkins.clock import Clock
-from cli import standalone_auth
-from persistence.database import create_engine, create_session_factory
-from persistence.models import (
+from carecall.checkins.clock import Clock
+from carecall.cli import standalone_auth
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import (
     Checkin,
     CheckinOutcome,
     CheckinPlan,
@@ -35,9 +35,9 @@ from persistence.models import (
     EscalationState,
     Senior,
 )
-from pipeline.events import NO_CALL, CallEvent, InProcessEventBus
-from server import create_app
-from settings import Settings
+from carecall.pipeline.events import NO_CALL, CallEvent, InProcessEventBus
+from carecall.server import create_app
+from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.e2e.harness import free_port
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

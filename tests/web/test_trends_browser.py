@@ -13,12 +13,13 @@ from pathlib import Path
 import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
-from cli import standalone_auth
-from persistence.alerts import AlertRepository
-from persistence.database import create_engine, create_session_factory
-from pipeline.events import InProcessEventBus
-from settings import Settings
-from telephony.twilio_client import TwilioGateway
+from carecall.cli import standalone_auth
+from carecall.persistence.alerts import AlertRepository
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.pipeline.events import InProcessEventBus
+from carecall.settings import Settings
+from carecall.telephony.twilio_client import TwilioGateway
+from carecall.wellbeing.alerts import AlertService
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.test_dashboard_browser import CHROMIUM, CHROMIUM_ARGS
@@ -30,7 +31,6 @@ from tests.web.test_today_browser import (
     program_server,
 )
 from tests.wellbeing.alert_data import WORSENING_SLEEP, StoredPerson, store_person
-from wellbeing.alerts import AlertService
 
 pytestmark = pytest.mark.e2e
 

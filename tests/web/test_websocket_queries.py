@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from loguru import logger
 from starlette.websockets import WebSocketDisconnect
 
-from persistence.ids import MAX_ROW_ID
-from settings import Settings
+from carecall.persistence.ids import MAX_ROW_ID
+from carecall.settings import Settings
 from tests.web.support import signed_in_client, store_call
 
 BAD_REQUEST = 4400

@@ -9,7 +9,14 @@ from datetime import datetime, timedelta
 
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from persistence.models import Call, CallRecord, CallStatus, Caregiver, ContactMethod, Senior
+from carecall.persistence.models import (
+    Call,
+    CallRecord,
+    CallStatus,
+    Caregiver,
+    ContactMethod,
+    Senior,
+)
 
 MARY = "+13125550101"
 SUSAN = "+13125550103"

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from persistence.models import TurnRole
+from carecall.persistence.models import TurnRole
 
 A, P = TurnRole.ASSISTANT, TurnRole.USER
 

@@ -17,8 +17,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from wellbeing.red_flags import RedFlagCategory as C
-from wellbeing.red_flags import detect
+from carecall.wellbeing.red_flags import RedFlagCategory as C
+from carecall.wellbeing.red_flags import detect
 
 URGENT: list[tuple[str, C]] = [
     # fall

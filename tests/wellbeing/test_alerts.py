@@ -19,9 +19,9 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.alerts import AlertRepository, CallLevels
-from persistence.database import create_engine, create_session_factory
-from persistence.models import (
+from carecall.persistence.alerts import AlertRepository, CallLevels
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import (
     Alert,
     AlertNotice,
     Call,
@@ -32,12 +32,12 @@ from persistence.models import (
     ContactMethod,
     Senior,
 )
-from pipeline.events import CallEvent, InProcessEventBus
-from settings import Settings
-from telephony.twilio_client import REQUEST_ATTEMPTS, TwilioGateway
+from carecall.pipeline.events import CallEvent, InProcessEventBus
+from carecall.settings import Settings
+from carecall.telephony.twilio_client import REQUEST_ATTEMPTS, TwilioGateway
+from carecall.wellbeing.alerts import AlertService, find_trends
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
-from wellbeing.alerts import AlertService, find_trends
 
 NOW = datetime(2026, 1, 5, 17, 0, tzinfo=UTC)
 MARY = "+13125550101"

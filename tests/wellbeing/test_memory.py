@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from wellbeing.memory import (
+from carecall.wellbeing.memory import (
     MAX_DIGEST_CHARS,
     MAX_FOLLOW_UPS,
     RememberedCall,

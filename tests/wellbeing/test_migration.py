@@ -12,16 +12,16 @@ from alembic.migration import MigrationContext
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
-from persistence.database import create_engine
-from persistence.models import Base
+from carecall.persistence.database import create_engine
+from carecall.persistence.models import Base
 
 ROOT = Path(__file__).resolve().parents[2]
 WELLBEING_TABLES = {"call_records", "record_jobs", "senior_memory", "alerts"}
 
 
 def _migrate(connection: Connection, direction: str, revision: str) -> set[str]:
-    config = Config(str(ROOT / "alembic.ini"))
-    config.set_main_option("script_location", str(ROOT / "migrations"))
+    config = Config(str(ROOT / "carecall" / "alembic.ini"))
+    config.set_main_option("script_location", str(ROOT / "carecall" / "migrations"))
     config.attributes["connection"] = connection
     getattr(command, direction)(config, revision)
     return set(inspect(connection).get_table_names())

@@ -9,11 +9,18 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from checkins.roster import CaregiverInput, PlanInput
-from persistence.database import create_session_factory
-from persistence.models import Alert, Call, CallRecord, Caregiver, ConversationTurn, TurnRole
-from pipeline.events import TurnRecord
-from settings import Settings
+from carecall.checkins.roster import CaregiverInput, PlanInput
+from carecall.persistence.database import create_session_factory
+from carecall.persistence.models import (
+    Alert,
+    Call,
+    CallRecord,
+    Caregiver,
+    ConversationTurn,
+    TurnRole,
+)
+from carecall.pipeline.events import TurnRecord
+from carecall.settings import Settings
 from tests.api.support import add_operator, log_in
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import Program, midday_zone, running_program

@@ -19,8 +19,8 @@ from loguru import logger
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from persistence.database import create_engine, create_session_factory
-from persistence.models import (
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.models import (
     Call,
     CallChannel,
     CallRecord,
@@ -30,10 +30,12 @@ from persistence.models import (
     RecordJobState,
     Senior,
 )
-from persistence.repositories import CallRepository, StatusUpdate
-from persistence.wellbeing import VOICEMAIL_END_REASON, WellbeingRepository
-from processors.voicemail import VOICEMAIL_REASON
-from settings import Settings
+from carecall.persistence.repositories import CallRepository, StatusUpdate
+from carecall.persistence.wellbeing import VOICEMAIL_END_REASON, WellbeingRepository
+from carecall.processors.voicemail import VOICEMAIL_REASON
+from carecall.settings import Settings
+from carecall.wellbeing.jobs import DEFAULT_SETTLE_SECONDS, RecordJobs, RecordMade
+from carecall.wellbeing.memory import MAX_DIGEST_CHARS, MAX_FOLLOW_UPS
 from tests.api.support import add_operator, log_in, on_app_loop
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import running_program
@@ -50,8 +52,6 @@ from tests.wellbeing.conversations import (
     turns_of,
 )
 from tests.wellbeing.fake_llm import FakeLLM, running_fake_llm
-from wellbeing.jobs import DEFAULT_SETTLE_SECONDS, RecordJobs, RecordMade
-from wellbeing.memory import MAX_DIGEST_CHARS, MAX_FOLLOW_UPS
 
 START = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
 

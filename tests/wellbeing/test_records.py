@@ -11,6 +11,16 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
+from carecall.wellbeing.records import (
+    MEASURES,
+    LanguageModelError,
+    NothingToRecord,
+    RecordInvalid,
+    WellbeingRecord,
+    extract_record,
+    level_words,
+    parse_record,
+)
 from tests.wellbeing.conversations import (
     JOHN,
     JOHN_ANSWER,
@@ -23,16 +33,6 @@ from tests.wellbeing.conversations import (
     P,
 )
 from tests.wellbeing.fake_llm import FakeLLM, running_fake_llm
-from wellbeing.records import (
-    MEASURES,
-    LanguageModelError,
-    NothingToRecord,
-    RecordInvalid,
-    WellbeingRecord,
-    extract_record,
-    level_words,
-    parse_record,
-)
 
 
 def answer(**changes: Any) -> str:

@@ -6,16 +6,8 @@ import pytest
 
 from bench.red_flag_data import Line, assign_splits
 from bench.red_flag_data import load as load_lines
-from tests.wellbeing.chat_fake import chat_fake
-from tests.wellbeing.red_flag_lines import (
-    HELD_OUT_NOT_URGENT,
-    HELD_OUT_URGENT,
-    NOT_URGENT,
-    URGENT,
-    score,
-)
-from wellbeing.alerts import RED_FLAG_WORDS, advised
-from wellbeing.red_flags import (
+from carecall.wellbeing.alerts import RED_FLAG_WORDS, advised
+from carecall.wellbeing.red_flags import (
     ADVICE,
     MAX_SAID_WORDS,
     RedFlagCategory,
@@ -26,6 +18,14 @@ from wellbeing.red_flags import (
     llm_check,
     normalize,
     parse_llm_answer,
+)
+from tests.wellbeing.chat_fake import chat_fake
+from tests.wellbeing.red_flag_lines import (
+    HELD_OUT_NOT_URGENT,
+    HELD_OUT_URGENT,
+    NOT_URGENT,
+    URGENT,
+    score,
 )
 
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from checkins.roster import CaregiverInput
-from settings import Settings
+from carecall.checkins.roster import CaregiverInput
+from carecall.settings import Settings
 from tests.api.support import add_operator, log_in, on_app_loop
 from tests.checkins.clocks import FakeClock
 from tests.checkins.program import running_program

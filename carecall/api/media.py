@@ -1,0 +1,161 @@
+"""`/ws`: the Twilio media stream of one call → one pipecat pipeline.
+
+The upgrade must carry a valid Twilio signature and the stream's `start` message the per-call
+token we put in the TwiML; otherwise the socket is closed with 1008 (policy violation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import APIRouter, WebSocket, WebSocketDisconnect
+from loguru import logger
+
+from carecall.app_state import AppState, get_ws_state
+from carecall.calls.briefs import GENERIC_BRIEF
+from carecall.calls.conversation import run_conversation
+from carecall.persistence.ids import parse_row_id
+from carecall.pipeline.builder import MediaStream
+
+router = APIRouter(tags=["twilio"])
+
+UNSUPPORTED_DATA = 1003
+POLICY_VIOLATION = 1008
+INTERNAL_ERROR = 1011
+TRY_AGAIN_LATER = 1013
+_MAX_MESSAGES_BEFORE_START = 50
+_MAX_HANDSHAKE_MESSAGE_BYTES = 16_384
+
+
+class RefusedStream(Exception):
+    close_code = POLICY_VIOLATION
+
+
+class NotTwilioData(RefusedStream):
+    """A binary frame: Twilio sends JSON text only."""
+
+    close_code = UNSUPPORTED_DATA
+
+
+@router.websocket("/ws")
+async def media_stream(websocket: WebSocket) -> None:
+    state = get_ws_state(websocket)
+    signature = websocket.headers.get("x-twilio-signature")
+    await websocket.accept()
+    try:
+        if not state.signatures.is_valid(
+            signature, websocket.url.path, websocket.url.query, {}, websocket=True
+        ):
+            raise RefusedStream("missing or invalid Twilio signature")
+        if not state.pending_streams.enter():
+            logger.warning(
+                f"Turned away a media stream: {state.pending_streams.limit} are already waiting "
+                "for their start message"
+            )
+            await websocket.close(code=TRY_AGAIN_LATER, reason="busy")
+            return
+        try:
+            start = await asyncio.wait_for(
+                read_start(websocket), state.settings.media_start_timeout_seconds
+            )
+        finally:
+            state.pending_streams.leave()
+        stream = verified_stream(start, state.tokens.verify)
+        if stream.call_id in state.active_calls.by_call_id:
+            # A replayed start (the signature and token are the same on every try): the call's
+            # real stream keeps its pipeline, and no turn is written twice.
+            raise RefusedStream(f"call {stream.call_id} already has a media stream here")
+    except (RefusedStream, TimeoutError) as exc:
+        logger.warning(f"Refused a media stream: {str(exc) or 'no start message in time'}")
+        code = exc.close_code if isinstance(exc, RefusedStream) else POLICY_VIOLATION
+        await websocket.close(code=code, reason="refused")
+        return
+    except WebSocketDisconnect:
+        return
+
+    await serve_stream(websocket, state, stream)
+
+
+async def serve_stream(
+    websocket: WebSocket, state: AppState, stream: MediaStream, *, demo: bool = False
+) -> None:
+    """Run a verified media stream's conversation (a demo's never asks Twilio to hang up).
+
+    A phone call's brief (who it is for) was normally loaded by the voice webhook; a demo call
+    is for no one on the roster."""
+    if state.settings.service_choice.speech == "openai" and state.settings.openai_api_key is None:
+        logger.error(
+            "A call connected but SERVICES=openai and OPENAI_API_KEY is not set; hanging up"
+        )
+        await websocket.close(code=INTERNAL_ERROR, reason="speech services not configured")
+        return
+
+    if state.readiness.shutting_down:
+        logger.bind(call_id=stream.call_id).warning(
+            "Refused a media stream: this instance is shutting down"
+        )
+        await websocket.close(code=TRY_AGAIN_LATER, reason="shutting down")
+        return
+
+    task = asyncio.current_task()
+    assert task is not None
+    state.active_calls.started(stream.call_id, task)
+    try:
+        brief = GENERIC_BRIEF if demo else await state.briefs.for_stream(stream.call_id)
+        await run_conversation(
+            websocket,
+            stream,
+            settings=state.settings,
+            clients=state.service_clients,
+            writer=state.writer,
+            bus=state.bus,
+            twilio=None if demo else state.twilio,
+            brief=brief,
+            active_calls=state.active_calls,
+            alerts=state.alerts,
+        )
+    finally:
+        state.active_calls.ended(stream.call_id)
+        state.briefs.forget(stream.call_id)
+
+
+async def read_start(websocket: WebSocket) -> dict[str, Any]:
+    """Skip `connected` (and malformed text) until the `start` message arrives; a binary frame
+    ends the stream (`NotTwilioData`)."""
+    for _ in range(_MAX_MESSAGES_BEFORE_START):
+        received = await websocket.receive()
+        if received["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(received.get("code", 1000))
+        raw = received.get("text")
+        if raw is None:
+            raise NotTwilioData("a binary frame before start")
+        if len(raw) > _MAX_HANDSHAKE_MESSAGE_BYTES:
+            raise RefusedStream("oversized message before start")
+        try:
+            message = json.loads(raw)
+        except ValueError:
+            continue
+        if isinstance(message, dict) and message.get("event") == "start":
+            return message
+    raise RefusedStream("no start message")
+
+
+def verified_stream(
+    message: dict[str, Any], verify_token: Callable[[int, str], bool]
+) -> MediaStream:
+    start = message.get("start")
+    if not isinstance(start, dict):
+        raise RefusedStream("start message without details")
+    params = start.get("customParameters") or {}
+    if not isinstance(params, dict):
+        raise RefusedStream("start message with malformed customParameters")
+    call_id, token = parse_row_id(params.get("call_id")), str(params.get("token", ""))
+    if call_id is None or not verify_token(call_id, token):
+        raise RefusedStream("wrong or missing call token")
+    call_sid, stream_sid = start.get("callSid"), start.get("streamSid") or message.get("streamSid")
+    if not isinstance(call_sid, str) or not isinstance(stream_sid, str):
+        raise RefusedStream("start message without callSid/streamSid")
+    return MediaStream(call_id=call_id, call_sid=call_sid, stream_sid=stream_sid)

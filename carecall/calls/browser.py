@@ -1,0 +1,175 @@
+"""Talking to the bot in the browser: a WebRTC offer in, its answer out, and the conversation
+running on the same pipeline as a phone call (`pipeline.builder.browser_line`).
+
+A talk is stored as a call with the channel `browser` (no number, no Twilio): in progress once
+the browser's audio connects, completed when either side ends it. Its turns are recorded and
+published like a phone call's, so the dashboard's call page follows it live. Red flags are
+heard as in a phone call (`_care`): the reply gives the care advice, and the alert is shown on
+Today and on the call's page; a talk is for no one on the roster, so no caregiver is texted.
+
+ICE uses host candidates only, no STUN or TURN server: the browser and carecall must reach
+each other directly (the same machine, or the same network).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable
+
+from loguru import logger
+from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
+
+from carecall.bot.services import ServiceClients, build_call_services
+from carecall.calls.conversation import (
+    ActiveCalls,
+    Ending,
+    RedFlagAlerts,
+    converse,
+    red_flag_alerter,
+    system_prompt,
+)
+from carecall.calls.recorder import RecordWriter
+from carecall.calls.service import publish_status
+from carecall.persistence.models import Call, CallChannel
+from carecall.persistence.repositories import CallRepository
+from carecall.pipeline.builder import CallCare, browser_line, build_call_worker
+from carecall.pipeline.events import EventBus
+from carecall.settings import Settings
+
+BROWSER_NUMBER = ""
+"""A talk in the browser has no phone number."""
+CONNECT_TIMEOUT_SECONDS = 30.0
+
+
+class InvalidOffer(ValueError):
+    """The browser's session description can't be answered."""
+
+
+class BrowserCalls:
+    """Starts and tracks the talks in the browser of this process."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        calls: CallRepository,
+        clients: ServiceClients,
+        writer: RecordWriter,
+        bus: EventBus,
+        active: ActiveCalls,
+        alerts: RedFlagAlerts | None,
+    ) -> None:
+        self._settings = settings
+        self._alerts = alerts
+        self._calls = calls
+        self._clients = clients
+        self._writer = writer
+        self._bus = bus
+        self._active = active
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._hang_ups: dict[int, Callable[[], Awaitable[None]]] = {}
+
+    async def start(self, sdp: str) -> tuple[Call, str]:
+        """Answer the browser's offer ``sdp`` and start the conversation; returns the stored
+        call and the answer's SDP. Raises `InvalidOffer`, or (before anything is stored)
+        `settings.MissingConfiguration` / `bot.local_speech.LocalSpeechMissing`."""
+        if not sdp.startswith("v=0") or "\nm=audio " not in sdp:
+            raise InvalidOffer("This is not a WebRTC offer with audio (an SDP starting v=0).")
+        services = build_call_services(
+            self._settings, self._clients, system_prompt=system_prompt(self._settings)
+        )
+        connection = SmallWebRTCConnection(ice_servers=[])  # host candidates only
+        try:
+            await connection.initialize(sdp=sdp, type="offer")
+        except Exception as exc:
+            await connection.disconnect()
+            raise InvalidOffer(f"The browser's WebRTC offer can't be answered: {exc}") from None
+        answer = connection.get_answer()
+        if answer is None:
+            await connection.disconnect()
+            raise InvalidOffer("The browser's WebRTC offer can't be answered.")
+        call = await self._calls.create(BROWSER_NUMBER, None, channel=CallChannel.BROWSER)
+        await self._publish_status(call)
+        ending = Ending()
+        built = build_call_worker(
+            browser_line(connection),
+            call_id=call.id,
+            settings=self._settings,
+            services=services,
+            sink=self._writer,
+            on_bot_ends_call=ending.bot_ends_call,
+            care=self._care(call.id),
+        )
+
+        connected = asyncio.Event()
+
+        @built.transport.event_handler("on_client_connected")
+        async def _answered(_transport: object, _client: object) -> None:
+            connected.set()
+            await self._publish_status(await self._calls.mark_connected(call.id))
+
+        log = logger.bind(call_id=call.id, channel="browser")
+
+        async def give_up_unless_connected() -> None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(connected.wait(), CONNECT_TIMEOUT_SECONDS)
+                return
+            log.warning("The browser's audio never connected; ending the talk")
+            await built.worker.cancel(reason="the browser never connected")
+
+        async def talk() -> None:
+            watchdog = asyncio.create_task(give_up_unless_connected())
+            try:
+                await converse(
+                    built,
+                    call.id,
+                    writer=self._writer,
+                    bus=self._bus,
+                    ending=ending,
+                    caller_hung_up=lambda: False,
+                    log=log,
+                )
+            finally:
+                self._hang_ups.pop(call.id, None)
+                watchdog.cancel()
+                self._active.ended(call.id)
+                await connection.disconnect()
+                await self._publish_status(await self._calls.mark_finished(call.id))
+
+        async def hang_up() -> None:
+            ending.reason = ending.reason or "operator-hangup"
+            await built.worker.cancel(reason="hung up from the dashboard")
+
+        self._hang_ups[call.id] = hang_up
+        task = asyncio.create_task(talk(), name=f"browser-call-{call.id}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        self._active.started(call.id, task)
+        log.info("A talk in the browser is connecting")
+        return call, answer["sdp"]
+
+    def _care(self, call_id: int) -> CallCare | None:
+        """Red flags are heard in a talk as in a phone call: the reply gives the care advice
+        and the alert is raised (on Today and the call's page). A talk is for no one on the
+        roster, so there is no caregiver to text or to put the call through to."""
+        if not self._settings.red_flags:
+            return None
+        return CallCare(red_flag_alerter(call_id, None, self._alerts), self._clients.red_flag_check)
+
+    async def hang_up(self, call_id: int) -> bool:
+        """End the talk stored as ``call_id`` if it runs in this process; False if it doesn't."""
+        hang_up = self._hang_ups.get(call_id)
+        if hang_up is None:
+            return False
+        await hang_up()
+        return True
+
+    async def _publish_status(self, call: Call | None) -> None:
+        await publish_status(self._bus, call)
+
+    async def aclose(self) -> None:
+        """End every talk (the server is stopping)."""
+        for task in list(self._tasks):
+            task.cancel()
+        with contextlib.suppress(Exception):
+            await asyncio.gather(*self._tasks, return_exceptions=True)
