@@ -19,9 +19,10 @@ from carecall.calls.demo import DemoCalls
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
 from carecall.calls.service import CallService
-from carecall.checkins.clock import Clock
 from carecall.checkins.dispatcher import Dispatcher
 from carecall.checkins.escalation import EscalationLadder
+from carecall.core.clock import Clock
+from carecall.core.events import EventBus, EventFeed
 from carecall.observability.health import Readiness
 from carecall.observability.metrics import Metrics
 from carecall.persistence.checkins import CheckinRepository
@@ -29,7 +30,6 @@ from carecall.persistence.privacy import PrivacyRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
 from carecall.persistence.wellbeing import WellbeingRepository
-from carecall.pipeline.events import EventBus, EventFeed
 from carecall.settings import Settings
 from carecall.telephony.security import CallTokens, TwilioSignatureChecker
 from carecall.telephony.twilio_client import TwilioGateway

@@ -49,11 +49,13 @@ from carecall.calls.conversation import ActiveCalls
 from carecall.calls.demo import DemoCalls, DemoTokens
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
-from carecall.calls.service import CallService, mask_phone_number
+from carecall.calls.service import CallService
 from carecall.calls.shutdown import GracefulShutdown
-from carecall.checkins.clock import Clock, SystemClock
 from carecall.checkins.dispatcher import Dispatcher
 from carecall.checkins.escalation import EscalationLadder
+from carecall.core.clock import Clock, SystemClock
+from carecall.core.events import EventBus, EventFeed, InProcessEventBus
+from carecall.core.phones import mask_phone_number
 from carecall.observability.health import Readiness
 from carecall.observability.metrics import CountWebhookRejections, Metrics
 from carecall.observability.outages import database_watch
@@ -72,7 +74,6 @@ from carecall.persistence.privacy import PrivacyRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
 from carecall.persistence.wellbeing import WellbeingRepository
-from carecall.pipeline.events import EventBus, EventFeed, InProcessEventBus
 from carecall.pipeline.redis_bus import RedisEventBus
 from carecall.settings import Settings
 from carecall.telephony.security import CallTokens, TwilioSignatureChecker

@@ -10,8 +10,9 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field
 
 from carecall.app_state import AppState, get_state
-from carecall.calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
-from carecall.checkins.policy import CallNotAllowed
+from carecall.calls.service import CallAlreadyEnded, CallNotFound
+from carecall.core.phones import InvalidPhoneNumber
+from carecall.core.policy import CallNotAllowed
 from carecall.persistence.ids import RowId, RowOffset
 from carecall.persistence.models import (
     Call,

@@ -11,7 +11,7 @@ Protocol (server → browser, JSON; the browser sends nothing):
   event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these. On
   a call's page, only that call's `alert.updated` (its page re-fetches its alerts).
 
-`id` grows by one per bus event in this process (`pipeline.events.EventFeed`); `stream` names
+`id` grows by one per bus event in this process (`core.events.EventFeed`); `stream` names
 that numbering. A browser that lost its connection reconnects with `?after=<last id>&stream=…`
 and is sent only what it missed, or a fresh snapshot when that is no longer buffered (or the
 stream is another process's). Calls and turns are the dicts of `web.presenters`: numbers
@@ -32,8 +32,8 @@ from loguru import logger
 
 from carecall.app_state import AppState, get_ws_state
 from carecall.auth.dependencies import websocket_operator
+from carecall.core.events import FeedListener, NumberedEvent
 from carecall.persistence.ids import MAX_ROW_ID, parse_row_id
-from carecall.pipeline.events import FeedListener, NumberedEvent
 from carecall.web.presenters import CallView, apply_event, call_view, turn_view
 
 router = APIRouter()

@@ -18,7 +18,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from carecall.api.twilio_webhooks import SignedForm
 from carecall.app_state import AppState, get_state
-from carecall.calls.service import mask_phone_number
+from carecall.core.phones import mask_phone_number
 from carecall.persistence.ids import RowId
 
 router = APIRouter(prefix="/twilio", tags=["twilio"])

@@ -18,7 +18,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
 
-from carecall.processors.guided_dialogue import CallEnd, Reply
+from carecall.core.dialogue import CallEnd, Reply
+from carecall.core.end_reasons import OPT_OUT_REASON
 
 
 class AnswerKind(StrEnum):
@@ -423,8 +424,6 @@ def caller_intent(text: str) -> Intent | None:
 
 
 # --- the walk ---------------------------------------------------------------------------------
-
-OPT_OUT_REASON = "asked not to be called again"
 
 
 class CheckinDialogue:

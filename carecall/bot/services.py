@@ -34,7 +34,7 @@ from pipecat.transcriptions.language import Language
 from carecall.bot import prompts
 from carecall.bot.circuit import CircuitBreaker, ServiceBreakers, call_with_retries
 from carecall.bot.speech import CallTTSService, SpeechCache, Voice
-from carecall.pipeline.vad import SileroBatcher
+from carecall.bot.vad import SileroBatcher
 from carecall.settings import MissingConfiguration, ServiceChoice, Settings
 from carecall.wellbeing.red_flags import LLMCheck
 

@@ -9,8 +9,8 @@ from pipecat.adapters.llm.schemas.function_schema import FunctionSchema
 from pipecat.frames.frames import FunctionCallResultProperties
 from pipecat.services.llm_service import FunctionCallParams
 
-from carecall.bot.checkin import OPT_OUT_REASON
 from carecall.bot.prompts import DEFAULT_GOODBYE, OPT_OUT_GOODBYE
+from carecall.core.end_reasons import OPT_OUT_REASON
 from carecall.processors.call_end import say_goodbye_and_end
 
 END_CALL = FunctionSchema(
@@ -79,7 +79,7 @@ def opt_out_handler(on_opt_out: Callable[[str], None]) -> Callable[[FunctionCall
 
     The goodbye is always the same confirming line (`bot.prompts.OPT_OUT_GOODBYE`), not the
     model's words: the person must hear that they won't be called again. The reason is always
-    `bot.checkin.OPT_OUT_REASON` (as in the guided check-in), so the stored end reason is one
+    `core.end_reasons.OPT_OUT_REASON` (as in the guided check-in), so the stored end reason is one
     known string; the model's own words are only logged."""
 
     async def opt_out(params: FunctionCallParams) -> None:

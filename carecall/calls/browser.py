@@ -31,10 +31,11 @@ from carecall.calls.conversation import (
 )
 from carecall.calls.recorder import RecordWriter
 from carecall.calls.service import publish_status
+from carecall.core.end_reasons import OPERATOR_HANGUP
+from carecall.core.events import EventBus
 from carecall.persistence.models import Call, CallChannel
 from carecall.persistence.repositories import CallRepository
 from carecall.pipeline.builder import CallCare, browser_line, build_call_worker
-from carecall.pipeline.events import EventBus
 from carecall.settings import Settings
 
 BROWSER_NUMBER = ""
@@ -137,7 +138,7 @@ class BrowserCalls:
                 await self._publish_status(await self._calls.mark_finished(call.id))
 
         async def hang_up() -> None:
-            ending.reason = ending.reason or "operator-hangup"
+            ending.reason = ending.reason or OPERATOR_HANGUP
             await built.worker.cancel(reason="hung up from the dashboard")
 
         self._hang_ups[call.id] = hang_up

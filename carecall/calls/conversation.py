@@ -27,6 +27,15 @@ from carecall.bot import prompts
 from carecall.bot.services import ServiceClients, build_call_services
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
 from carecall.calls.recorder import RecordWriter
+from carecall.core.end_reasons import (
+    BOT_HANGUP,
+    CALLER_HANGUP,
+    STREAM_CLOSED,
+    TRANSFER_REASON,
+    VOICEMAIL_REASON,
+    bot_hangup,
+)
+from carecall.core.events import CallEvent, EventBus
 from carecall.pipeline.builder import (
     BuiltCall,
     CallCare,
@@ -35,9 +44,9 @@ from carecall.pipeline.builder import (
     build_call_worker,
     twilio_line,
 )
-from carecall.pipeline.events import CallEvent, CallNote, EventBus
+from carecall.pipeline.events import CallNote
 from carecall.pipeline.turns import next_patience
-from carecall.processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
+from carecall.processors.voicemail import VoicemailDrop
 from carecall.settings import MissingConfiguration, Settings
 from carecall.telephony.twilio_client import TwilioError, TwilioGateway
 from carecall.wellbeing.red_flags import RedFlag
@@ -55,7 +64,7 @@ class Ending:
     """The person asked never to be called again (the `opt_out` tool, the guided check-in)."""
 
     def bot_ends_call(self, reason: str) -> None:
-        self.reason = self.reason or f"bot-hangup: {reason}"
+        self.reason = self.reason or bot_hangup(reason)
 
     def bot_ends_call_opted_out(self, reason: str) -> None:
         self.opted_out = True
@@ -65,7 +74,7 @@ class Ending:
     def bot_hangs_up(self) -> bool:
         """Whether carecall, not the person, ended the call (then it hangs up through Twilio)."""
         reason = self.reason or ""
-        return reason.startswith("bot-hangup") or reason == VOICEMAIL_REASON
+        return reason.startswith(BOT_HANGUP) or reason == VOICEMAIL_REASON
 
 
 @dataclass
@@ -248,9 +257,6 @@ class RedFlagAlerts(Protocol):
     ) -> None: ...
 
 
-TRANSFER_REASON = "transferred to caregiver"
-
-
 def red_flag_alerter(
     call_id: int, senior_id: int | None, alerts: RedFlagAlerts | None
 ) -> Callable[[RedFlag], None]:
@@ -381,7 +387,7 @@ async def converse(
 
     @call.transport.event_handler("on_client_disconnected")
     async def _caller_left(_transport: object, _client: object) -> None:
-        ending.reason = ending.reason or "caller-hangup"
+        ending.reason = ending.reason or CALLER_HANGUP
         await call.worker.cancel(reason="caller hung up")
 
     await bus.publish(CallEvent("call.media", call_id, {"state": "connected"}))
@@ -391,7 +397,7 @@ async def converse(
         await runner.run()
     finally:
         call.recorder.finish()
-        ending.reason = ending.reason or ("caller-hangup" if caller_hung_up() else "stream-closed")
+        ending.reason = ending.reason or (CALLER_HANGUP if caller_hung_up() else STREAM_CLOSED)
         writer.submit(CallNote(call_id, end_reason=ending.reason, opted_out=ending.opted_out))
         await bus.publish(
             CallEvent("call.media", call_id, {"state": "ended", "reason": ending.reason})

@@ -38,9 +38,9 @@ from loguru import logger
 from pipecat.audio.utils import create_file_resampler, pcm_to_ulaw
 
 from carecall.calls.service import publish_status
+from carecall.core.events import EventBus
 from carecall.persistence.models import Call, CallChannel
 from carecall.persistence.repositories import CallRepository
-from carecall.pipeline.events import EventBus
 
 DEMO_NUMBER = "demo"
 """The `to_number` a demo call is stored with."""

@@ -22,7 +22,8 @@ from datetime import datetime, timedelta
 from loguru import logger
 
 from carecall.calls.service import CallService
-from carecall.checkins.clock import Clock
+from carecall.core.clock import Clock
+from carecall.core.end_reasons import SERVER_STOPPED
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.models import Call, CallChannel, CallStatus
 from carecall.persistence.repositories import CallRepository, StatusUpdate
@@ -30,8 +31,6 @@ from carecall.settings import MissingConfiguration, Settings
 from carecall.telephony.twilio_client import TwilioError, TwilioGateway
 
 RECONCILE_EVERY_SECONDS = 300.0
-SERVER_STOPPED = "server-stopped"
-"""The end reason of a conversation whose server stopped mid-call (closed from Twilio's record)."""
 
 
 class Reconciler:

@@ -17,11 +17,12 @@ import contextlib
 from loguru import logger
 from sqlalchemy.exc import DataError, IntegrityError
 
-from carecall.bot.checkin import OPT_OUT_REASON
+from carecall.core.end_reasons import OPT_OUT_REASON
+from carecall.core.events import CallEvent, EventBus
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
-from carecall.pipeline.events import CallEvent, CallNote, EventBus, TurnRecord
+from carecall.pipeline.events import CallNote, TurnRecord
 
 _MAX_BATCH = 200
 _MAX_BACKOFF_SECONDS = 10.0

@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 
-import phonenumbers
 from loguru import logger
 
-from carecall.checkins.clock import Clock, SystemClock
-from carecall.checkins.policy import CallNotAllowed, call_refusals
+from carecall.core.clock import Clock, SystemClock
+from carecall.core.end_reasons import OPERATOR_HANGUP
+from carecall.core.events import CallEvent, EventBus
+from carecall.core.phones import mask_phone_number, normalize_phone_number
+from carecall.core.policy import CallNotAllowed, call_refusals
 from carecall.persistence.models import Call, CallStatus, Senior
 from carecall.persistence.repositories import CallRepository, StatusUpdate
 from carecall.persistence.roster import SeniorRepository
-from carecall.pipeline.events import CallEvent, EventBus
 from carecall.settings import MissingConfiguration, Settings
 from carecall.telephony.security import CallTokens
 from carecall.telephony.twilio_client import CallbackUrls, TwilioError, TwilioGateway
-
-
-class InvalidPhoneNumber(ValueError):
-    """The number can't be called; the message says why, in words a person understands."""
 
 
 class CallNotFound(LookupError):
@@ -28,38 +25,6 @@ class CallNotFound(LookupError):
 
 class CallAlreadyEnded(RuntimeError):
     pass
-
-
-def normalize_phone_number(raw: str) -> str:
-    """Return the E.164 form of `raw`, or raise `InvalidPhoneNumber` saying what is wrong."""
-    text = (raw or "").strip()
-    if not text:
-        raise InvalidPhoneNumber("Enter the phone number to call, e.g. +14155550100.")
-    if not text.startswith("+"):
-        raise InvalidPhoneNumber(
-            "Phone number must include the country code, starting with +, e.g. +14155550100."
-        )
-    try:
-        number = phonenumbers.parse(text, None)
-    except phonenumbers.NumberParseException:
-        raise InvalidPhoneNumber(
-            f"'{text[:32]}' is not a phone number. Use the international format, e.g. +14155550100."
-        ) from None
-    if not phonenumbers.is_valid_number(number):
-        raise InvalidPhoneNumber(
-            "This phone number is not valid: check the digits and the country code."
-        )
-    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
-
-
-def mask_phone_number(number: str | None) -> str:
-    """`+14155550100` → `+1•••••••0100`: enough to recognise, not enough to misuse."""
-    if not number:
-        return ""
-    visible = 4
-    if len(number) <= visible + 2:
-        return "•" * len(number)
-    return number[:2] + "•" * (len(number) - 2 - visible) + number[-visible:]
 
 
 class CallService:
@@ -154,7 +119,7 @@ class CallService:
         if call.status.is_final or call.twilio_sid is None:
             raise CallAlreadyEnded(call_id)
         await self._twilio.end_call(call.twilio_sid)
-        await self._calls.note_end_reason(call_id, "operator-hangup")
+        await self._calls.note_end_reason(call_id, OPERATOR_HANGUP)
         return call
 
     async def apply_status(self, update: StatusUpdate) -> Call | None:

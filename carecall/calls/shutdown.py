@@ -36,9 +36,9 @@ from loguru import logger
 
 from carecall.calls.conversation import ActiveCalls
 from carecall.calls.recorder import RecordWriter
+from carecall.core.end_reasons import SHUTDOWN_REASON
 from carecall.observability.health import Readiness
 
-SHUTDOWN_REASON = "server shutting down"
 DEFAULT_WRAP_UP_WAIT = 20.0
 """Long enough for a goodbye to be spoken and the hang-up to reach Twilio."""
 HANDLED_SIGNALS = (signal.SIGTERM, signal.SIGINT)

@@ -27,14 +27,15 @@ from typing import Protocol
 
 from loguru import logger
 
-from carecall.calls.service import CallService, mask_phone_number
-from carecall.checkins.clock import Clock
+from carecall.calls.service import CallService
 from carecall.checkins.outcomes import try_result
-from carecall.checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed, call_refusal
+from carecall.core.clock import Clock
+from carecall.core.events import NO_CALL, CallEvent, EventBus
+from carecall.core.phones import mask_phone_number
+from carecall.core.policy import CALLS_NOT_SET_UP, CallNotAllowed, call_refusal
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.checkins import CheckinRepository, ClaimedCheckin, TryRecorded
 from carecall.persistence.models import Call, Checkin, CheckinOutcome, CheckinPlan, Senior
-from carecall.pipeline.events import NO_CALL, CallEvent, EventBus
 from carecall.settings import MissingConfiguration, Settings
 from carecall.telephony.twilio_client import TwilioError
 

@@ -29,9 +29,10 @@ from zoneinfo import ZoneInfo
 from loguru import logger
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from carecall.calls.service import mask_phone_number
-from carecall.checkins.clock import Clock
-from carecall.checkins.schedule import ScheduleError, zone
+from carecall.core.clock import Clock
+from carecall.core.events import NO_CALL, CallEvent, EventBus
+from carecall.core.phones import mask_phone_number
+from carecall.core.schedule import ScheduleError, zone
 from carecall.persistence.escalations import EscalationRepository, NoticeRecord, ToldContact
 from carecall.persistence.models import (
     Caregiver,
@@ -41,7 +42,6 @@ from carecall.persistence.models import (
     Escalation,
     Senior,
 )
-from carecall.pipeline.events import NO_CALL, CallEvent, EventBus
 from carecall.settings import MissingConfiguration, Settings
 from carecall.telephony.twilio_client import NumberNotCallable, TwilioError, TwilioGateway
 

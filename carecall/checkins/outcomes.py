@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from carecall.bot.checkin import OPT_OUT_REASON
+from carecall.core.end_reasons import OPT_OUT_REASON, VOICEMAIL_REASON
 from carecall.persistence.models import Call, CallStatus, CheckinOutcome
-from carecall.processors.voicemail import VOICEMAIL_REASON
 
 _BY_STATUS = {
     CallStatus.BUSY: CheckinOutcome.BUSY,

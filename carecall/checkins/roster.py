@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from sqlalchemy.exc import IntegrityError
 
-from carecall.calls.service import InvalidPhoneNumber, normalize_phone_number
-from carecall.checkins.clock import Clock
-from carecall.checkins.schedule import (
+from carecall.core.clock import Clock
+from carecall.core.phones import InvalidPhoneNumber, normalize_phone_number
+from carecall.core.schedule import (
     WEEKDAYS,
     ScheduleError,
     Window,

@@ -30,8 +30,8 @@ from loguru import logger
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from carecall.core.events import CallEvent, EventBus
 from carecall.persistence.models import Call, CallStatus, TurnRole
-from carecall.pipeline.events import CallEvent, EventBus
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 ERROR_KINDS = ("call", "twilio", "webhook_rejected")

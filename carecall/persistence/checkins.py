@@ -19,7 +19,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from carecall.checkins.schedule import Window, local_dates_around, zone
+from carecall.core.schedule import Window, local_dates_around, zone
 from carecall.persistence.models import (
     Checkin,
     CheckinOutcome,

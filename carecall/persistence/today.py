@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from carecall.checkins.schedule import ScheduleError, zone
+from carecall.core.schedule import ScheduleError, zone
 from carecall.persistence.models import (
     Call,
     Checkin,

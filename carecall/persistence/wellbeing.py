@@ -18,6 +18,7 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from carecall.core.end_reasons import VOICEMAIL_REASON
 from carecall.persistence.models import (
     Call,
     CallRecord,
@@ -56,10 +57,6 @@ class RecordOfCall:
     call_started_at: datetime
 
 
-VOICEMAIL_END_REASON = "voicemail"
-"""A call whose bot left a message on an answering machine (`processors.voicemail`)."""
-
-
 def answered_by_a_machine(call: Call) -> bool:
     """An answering machine (or a fax) took the call: what the line said there is not the
     person's words, so it gets no wellbeing record."""
@@ -67,7 +64,7 @@ def answered_by_a_machine(call: Call) -> bool:
     return (
         answered_by.startswith("machine_")
         or answered_by == "fax"
-        or call.end_reason == VOICEMAIL_END_REASON
+        or call.end_reason == VOICEMAIL_REASON
     )
 
 
@@ -109,7 +106,7 @@ class WellbeingRepository:
         machine = (
             Call.answered_by.startswith("machine_", autoescape=True)
             | (Call.answered_by == "fax")
-            | (Call.end_reason == VOICEMAIL_END_REASON)
+            | (Call.end_reason == VOICEMAIL_REASON)
         )
         async with self._sessions.begin() as session:
             missing = (

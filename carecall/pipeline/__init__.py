@@ -1,1 +1,2 @@
-"""How a call is assembled: the pipeline builder, the call recorder (observer), call events."""
+"""How a call is assembled: the pipeline builder, turn-taking, the observers and what they
+record of a call (`events.py`), and the event bus across instances (`redis_bus.py`)."""

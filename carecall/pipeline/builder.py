@@ -72,9 +72,9 @@ from carecall.bot.tools import (
     end_call_handler,
     opt_out_handler,
 )
+from carecall.bot.vad import BatchedSileroVAD
 from carecall.pipeline.observers import CallRecorder, RecordSink, observe_without_audio
 from carecall.pipeline.turns import AdaptiveTurnStop, BackchannelTurnStart, TurnPauses
-from carecall.pipeline.vad import BatchedSileroVAD
 from carecall.processors.audio_stop import AudioStop
 from carecall.processors.call_time_limit import CallTimeLimit
 from carecall.processors.guided_dialogue import GuidedDialogue

@@ -30,7 +30,7 @@ from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.exceptions import RedisError
 
-from carecall.pipeline.events import CallEvent, EventKind, InProcessEventBus
+from carecall.core.events import CallEvent, EventKind, InProcessEventBus
 
 DEFAULT_CHANNEL = "carecall:events"
 _KINDS = frozenset(get_args(EventKind))

@@ -19,8 +19,6 @@ it needs no queue or task of its own.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Protocol
 
 from loguru import logger
 from pipecat.frames.frames import (
@@ -33,29 +31,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContext
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from carecall.core.dialogue import Dialogue, Reply
 from carecall.processors.call_end import say_goodbye_and_end
-
-
-@dataclass(frozen=True)
-class CallEnd:
-    goodbye: str
-    reason: str
-    opted_out: bool = False
-    """The caller asked never to be called again."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    """The bot's answer to one caller turn: sentences said as an answer, then maybe the end."""
-
-    sentences: tuple[str, ...] = ()
-    end: CallEnd | None = None
-
-
-class Dialogue(Protocol):
-    def reply(self, words: str) -> Reply:
-        """The answer to the caller's words (``""`` when the turn had no words)."""
-        ...
 
 
 class GuidedDialogue(FrameProcessor):

@@ -34,9 +34,8 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from carecall.core.end_reasons import VOICEMAIL_REASON
 from carecall.processors.reply_gate import LineSpeechFrame, NotThePersonFrame, ReplyGate
-
-VOICEMAIL_REASON = "voicemail"
 
 
 class VoicemailDrop(FrameProcessor):

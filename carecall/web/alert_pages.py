@@ -16,7 +16,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import PageOperator, check_csrf
-from carecall.calls.service import mask_phone_number
+from carecall.core.phones import mask_phone_number
 from carecall.persistence.alerts import AlertAbout
 from carecall.persistence.ids import RowId
 from carecall.persistence.models import Alert, CallChannel, Senior

@@ -22,8 +22,6 @@ from starlette.datastructures import FormData
 
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import PageOperator, check_csrf
-from carecall.calls.service import InvalidPhoneNumber, mask_phone_number
-from carecall.checkins.policy import CALLS_NOT_SET_UP, CallNotAllowed
 from carecall.checkins.roster import (
     CONSENT_METHODS,
     CaregiverInput,
@@ -37,7 +35,9 @@ from carecall.checkins.roster import (
     plan_problems,
     plan_window,
 )
-from carecall.checkins.schedule import WEEKDAYS, to_utc
+from carecall.core.phones import InvalidPhoneNumber, mask_phone_number
+from carecall.core.policy import CALLS_NOT_SET_UP, CallNotAllowed
+from carecall.core.schedule import WEEKDAYS, to_utc
 from carecall.persistence.database import create_session_factory
 from carecall.persistence.ids import RowId
 from carecall.persistence.models import (

@@ -9,9 +9,16 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from carecall.calls.service import mask_phone_number
+from carecall.core.end_reasons import (
+    BOT_HANGUP,
+    CALLER_HANGUP,
+    OPERATOR_HANGUP,
+    SERVER_STOPPED,
+    STREAM_CLOSED,
+)
+from carecall.core.events import CallEvent
+from carecall.core.phones import mask_phone_number
 from carecall.persistence.models import Call, CallChannel, CallStatus, ConversationTurn
-from carecall.pipeline.events import CallEvent
 
 CallView = dict[str, Any]
 TurnView = dict[str, Any]
@@ -43,10 +50,10 @@ STATUS_TONES: dict[CallStatus, str] = {
 }
 SPEAKERS = {"user": "Caller", "assistant": "Carecall"}
 _END_REASONS = {
-    "caller-hangup": "The person hung up",
-    "operator-hangup": "Hung up from the dashboard",
-    "stream-closed": "The audio connection closed",
-    "server-stopped": "Its server stopped mid-call (closed from Twilio's record)",
+    CALLER_HANGUP: "The person hung up",
+    OPERATOR_HANGUP: "Hung up from the dashboard",
+    STREAM_CLOSED: "The audio connection closed",
+    SERVER_STOPPED: "Its server stopped mid-call (closed from Twilio's record)",
     "completed": "Call completed",
     "busy": "The line was busy",
     "no-answer": "No answer",
@@ -63,7 +70,7 @@ def iso(moment: datetime | None) -> str | None:
 def end_reason_label(reason: str | None) -> str:
     if not reason:
         return ""
-    if reason.startswith("bot-hangup"):
+    if reason.startswith(BOT_HANGUP):
         _, _, why = reason.partition(":")
         return "Carecall said goodbye" + (f" ({why.strip()})" if why.strip() else "")
     return _END_REASONS.get(reason, reason)

@@ -39,11 +39,11 @@ from typing import TYPE_CHECKING, Literal
 
 from loguru import logger
 
-from carecall.calls.service import mask_phone_number
-from carecall.checkins.clock import Clock
+from carecall.core.clock import Clock
+from carecall.core.events import NO_CALL, CallEvent, EventBus
+from carecall.core.phones import mask_phone_number
 from carecall.persistence.alerts import AlertRepository, CallLevels, NewAlert
 from carecall.persistence.models import Alert, Caregiver, ContactMethod, Senior
-from carecall.pipeline.events import NO_CALL, CallEvent, EventBus
 from carecall.settings import MissingConfiguration, Settings
 from carecall.telephony.twilio_client import TwilioError, TwilioGateway
 from carecall.wellbeing.records import MEASURES, level_words

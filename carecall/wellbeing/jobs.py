@@ -41,7 +41,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from loguru import logger
 from openai import AsyncOpenAI
 
-from carecall.checkins.clock import Clock
+from carecall.core.clock import Clock
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.models import Call, CallStatus, TurnRole
 from carecall.persistence.wellbeing import (

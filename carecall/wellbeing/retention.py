@@ -10,7 +10,7 @@ from datetime import timedelta
 
 from loguru import logger
 
-from carecall.checkins.clock import Clock
+from carecall.core.clock import Clock
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.privacy import PrivacyRepository
 from carecall.settings import Settings

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 import pytest
 from fastapi.testclient import TestClient
 
-from carecall.pipeline.events import InProcessEventBus
+from carecall.core.events import InProcessEventBus
 from carecall.settings import Settings
 from tests.api.support import make_client
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

@@ -12,8 +12,8 @@ from fastapi.testclient import TestClient
 from twilio.request_validator import RequestValidator
 
 from carecall.app_state import AppState
+from carecall.core.events import InProcessEventBus
 from carecall.persistence.models import Operator
-from carecall.pipeline.events import InProcessEventBus
 from carecall.server import create_app
 from carecall.settings import Settings
 from tests.conftest import PUBLIC_BASE, TEST_ACCOUNT_SID, TEST_AUTH_TOKEN

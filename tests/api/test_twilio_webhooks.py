@@ -20,7 +20,7 @@ from twilio.request_validator import RequestValidator
 
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
 from carecall.checkins.roster import RosterService, SeniorInput
-from carecall.pipeline.events import CallEvent, InProcessEventBus
+from carecall.core.events import CallEvent, InProcessEventBus
 from carecall.settings import Settings
 from tests.api.support import (
     FROM,

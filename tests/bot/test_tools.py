@@ -10,9 +10,9 @@ import pytest
 from pipecat.frames.frames import EndWorkerFrame, Frame, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 
-from carecall.bot.checkin import OPT_OUT_REASON
 from carecall.bot.prompts import DEFAULT_GOODBYE, OPT_OUT_GOODBYE
 from carecall.bot.tools import END_CALL, OPT_OUT, end_call_handler, opt_out_handler
+from carecall.core.end_reasons import OPT_OUT_REASON
 
 
 async def _call(handler: Any, params: SimpleNamespace) -> None:

@@ -8,7 +8,8 @@ import gc
 import weakref
 
 from carecall.calls.conversation import ActiveCalls, CallControl, Ending
-from carecall.processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
+from carecall.core.end_reasons import VOICEMAIL_REASON
+from carecall.processors.voicemail import VoicemailDrop
 
 
 class _Node:

@@ -17,11 +17,11 @@ import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
 from carecall.calls.demo import FRAME_BYTES, DemoCalls, DemoCallsBusy, DemoTokens
+from carecall.core.events import InProcessEventBus
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.migrate import upgrade_to_head
 from carecall.persistence.models import CallChannel, CallStatus
 from carecall.persistence.repositories import CallRepository
-from carecall.pipeline.events import InProcessEventBus
 
 SAID = b"\x10" * (FRAME_BYTES * 25)  # half a second of "speech"
 

@@ -8,15 +8,16 @@ from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from carecall.bot.checkin import OPT_OUT_REASON
 from carecall.calls.briefs import CallBrief
 from carecall.calls.recorder import RecordWriter
 from carecall.checkins.roster import ConsentInput, RosterService, SeniorInput
+from carecall.core.end_reasons import OPT_OUT_REASON
+from carecall.core.events import CallEvent, InProcessEventBus
 from carecall.persistence.database import create_session_factory
 from carecall.persistence.models import TurnRole
 from carecall.persistence.repositories import CallRepository, TurnLike
 from carecall.persistence.roster import SeniorRepository
-from carecall.pipeline.events import CallEvent, CallNote, InProcessEventBus, TurnRecord
+from carecall.pipeline.events import CallNote, TurnRecord
 from tests.checkins.clocks import FakeClock
 
 

@@ -11,11 +11,12 @@ import pytest
 
 from carecall.calls.conversation import ActiveCalls, CallControl, Ending
 from carecall.calls.recorder import RecordWriter
-from carecall.calls.shutdown import SHUTDOWN_REASON, GracefulShutdown
+from carecall.calls.shutdown import GracefulShutdown
+from carecall.core.end_reasons import SHUTDOWN_REASON
+from carecall.core.events import InProcessEventBus
 from carecall.observability.health import Readiness
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.repositories import CallRepository
-from carecall.pipeline.events import InProcessEventBus
 from carecall.processors.voicemail import VoicemailDrop
 
 GOODBYE = "I have to go now. Goodbye!"

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 
 class FakeClock:
-    """Implements `checkins.clock.Clock`. `sleep` moves the fake time forward instead of waiting,
+    """Implements `core.clock.Clock`. `sleep` moves the fake time forward instead of waiting,
     then yields once so other tasks get to run, as a real sleep would let them."""
 
     def __init__(self, moment: datetime | None = None) -> None:

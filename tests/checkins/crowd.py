@@ -7,8 +7,8 @@ from datetime import time as dt_time
 
 from sqlalchemy import insert
 
-from carecall.checkins.clock import Clock
-from carecall.checkins.schedule import parse_weekdays
+from carecall.core.clock import Clock
+from carecall.core.schedule import parse_weekdays
 from carecall.persistence.checkins import CheckinRepository
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.migrate import upgrade_to_head

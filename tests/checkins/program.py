@@ -14,7 +14,6 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from carecall.app_state import AppState
-from carecall.checkins.clock import Clock
 from carecall.checkins.dispatcher import Round
 from carecall.checkins.roster import (
     CaregiverInput,
@@ -23,6 +22,7 @@ from carecall.checkins.roster import (
     RosterService,
     SeniorInput,
 )
+from carecall.core.clock import Clock
 from carecall.persistence.models import Checkin, Senior
 from carecall.server import create_app
 from carecall.settings import Settings

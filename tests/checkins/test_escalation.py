@@ -18,6 +18,7 @@ import pytest
 
 from carecall.checkins.escalation import EscalationLadder, is_acknowledgement, missed_reason
 from carecall.checkins.roster import CaregiverInput, PlanInput
+from carecall.core.events import NO_CALL, CallEvent, InProcessEventBus
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.escalations import EscalationRepository
 from carecall.persistence.models import (
@@ -30,7 +31,6 @@ from carecall.persistence.models import (
     EscalationState,
     Senior,
 )
-from carecall.pipeline.events import NO_CALL, CallEvent, InProcessEventBus
 from carecall.settings import Settings
 from carecall.telephony.twilio_client import TwilioGateway
 from tests.api.support import on_app_loop, signed_post

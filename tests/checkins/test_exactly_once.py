@@ -17,16 +17,16 @@ import pytest
 from sqlalchemy import select
 
 from carecall.calls.service import CallService
-from carecall.checkins.clock import Clock, SystemClock
 from carecall.checkins.dispatcher import Dispatcher
 from carecall.checkins.roster import ConsentInput, PlanInput, RosterService, SeniorInput
+from carecall.core.clock import Clock, SystemClock
+from carecall.core.events import InProcessEventBus
 from carecall.persistence.checkins import CheckinRepository
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.migrate import upgrade_to_head
 from carecall.persistence.models import CallStatus, Checkin, CheckinState
 from carecall.persistence.repositories import CallRepository, StatusUpdate
 from carecall.persistence.roster import SeniorRepository
-from carecall.pipeline.events import InProcessEventBus
 from carecall.settings import Settings
 from carecall.telephony.security import CallTokens
 from carecall.telephony.twilio_client import TwilioGateway

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from carecall.bot.checkin import OPT_OUT_REASON
 from carecall.checkins.outcomes import try_result
+from carecall.core.end_reasons import OPT_OUT_REASON
 from carecall.persistence.models import Call, CallStatus, CheckinOutcome
 
 

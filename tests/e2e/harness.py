@@ -18,8 +18,8 @@ import httpx
 import uvicorn
 from twilio.request_validator import RequestValidator
 
-from carecall.checkins.clock import Clock
 from carecall.cli import standalone_auth
+from carecall.core.clock import Clock
 from carecall.server import create_app
 from carecall.settings import Settings
 from tests.conftest import TEST_AUTH_TOKEN

@@ -18,9 +18,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from carecall.bot.checkin import OPT_OUT_REASON
 from carecall.bot.prompts import OPT_OUT_GOODBYE
 from carecall.checkins.roster import ConsentInput, RosterService, SeniorInput
+from carecall.core.end_reasons import OPT_OUT_REASON
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.migrate import upgrade_to_head
 from carecall.persistence.models import Senior

@@ -12,7 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from carecall.pipeline.events import CallEvent
+from carecall.core.events import CallEvent
 from carecall.pipeline.redis_bus import RedisEventBus
 from carecall.settings import Settings
 from tests.e2e.harness import TwilioSide, create_api_key, running_carecall, wait_for_call

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from carecall.checkins.clock import SystemClock
+from carecall.core.clock import SystemClock
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.models import Checkin, CheckinState
 from tests.checkins.crowd import assert_rate_held, seed_many

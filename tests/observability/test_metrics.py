@@ -13,8 +13,9 @@ import pytest
 from fastapi.testclient import TestClient
 from prometheus_client.parser import text_string_to_metric_families
 
+from carecall.core.events import CallEvent
 from carecall.persistence.models import TurnRole
-from carecall.pipeline.events import CallEvent, CallNote, TurnRecord
+from carecall.pipeline.events import CallNote, TurnRecord
 from carecall.pipeline.redis_bus import RedisEventBus
 from carecall.settings import Settings
 from tests.api.support import (

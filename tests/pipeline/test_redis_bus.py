@@ -15,15 +15,9 @@ import pytest
 from loguru import logger
 from redis.asyncio import Redis
 
+from carecall.core.events import CallEvent, EventBus, EventFeed, EventKind, InProcessEventBus
 from carecall.persistence.models import TurnRole
-from carecall.pipeline.events import (
-    CallEvent,
-    EventBus,
-    EventFeed,
-    EventKind,
-    InProcessEventBus,
-    TurnRecord,
-)
+from carecall.pipeline.events import TurnRecord
 from carecall.pipeline.redis_bus import RedisEventBus, decode, encode, redacted_url
 from tests.redis_support import TEST_REDIS_URL, TcpProxy, closed_port, redis_url_via, unique_channel
 

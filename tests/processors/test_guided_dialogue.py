@@ -32,7 +32,8 @@ from pipecat.processors.frame_processor import FrameDirection
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
-from carecall.bot.checkin import DEFAULT_SCRIPT, OPT_OUT_REASON, CheckinDialogue
+from carecall.bot.checkin import DEFAULT_SCRIPT, CheckinDialogue
+from carecall.core.end_reasons import OPT_OUT_REASON
 from carecall.pipeline.turns import AdaptiveTurnStop, TurnPauses
 from carecall.processors.guided_dialogue import GuidedDialogue
 

@@ -17,8 +17,9 @@ from pipecat.pipeline.pipeline import Pipeline
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 
+from carecall.core.end_reasons import VOICEMAIL_REASON
 from carecall.processors.reply_gate import LineSpeechFrame, NotThePersonFrame
-from carecall.processors.voicemail import VOICEMAIL_REASON, VoicemailDrop
+from carecall.processors.voicemail import VoicemailDrop
 
 MESSAGE = "Hello Mary, this is Sunny. Sorry we missed you. Take care!"
 LEAVE = "(the AMD verdict arrives)"

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 from fastapi.testclient import TestClient
 
+from carecall.core.events import InProcessEventBus
 from carecall.persistence.database import create_session_factory
 from carecall.persistence.models import Call, CallStatus, ConversationTurn, TurnRole
-from carecall.pipeline.events import InProcessEventBus
 from carecall.settings import Settings
 from tests.api.support import add_operator, app_state, log_in, make_client, on_app_loop
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

@@ -11,8 +11,9 @@ import pytest
 from fastapi.testclient import TestClient
 from starlette.websockets import WebSocketDisconnect
 
+from carecall.core.events import CallEvent, InProcessEventBus
 from carecall.persistence.models import CallStatus, TurnRole
-from carecall.pipeline.events import CallEvent, InProcessEventBus, TurnRecord
+from carecall.pipeline.events import TurnRecord
 from carecall.settings import Settings
 from tests.api.support import app_state, make_client, on_app_loop, signed_post, status_params
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient

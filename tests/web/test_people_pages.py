@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from carecall.core.events import NO_CALL, CallEvent
 from carecall.persistence.database import create_session_factory
 from carecall.persistence.models import (
     Call,
@@ -30,7 +31,6 @@ from carecall.persistence.models import (
     EscalationState,
     Senior,
 )
-from carecall.pipeline.events import NO_CALL, CallEvent
 from carecall.server import create_app
 from carecall.settings import Settings
 from tests.api.support import add_operator, app_state, log_in, on_app_loop

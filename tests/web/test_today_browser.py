@@ -21,8 +21,9 @@ import uvicorn
 from playwright.async_api import Browser, Page, async_playwright, expect
 from sqlalchemy import update
 
-from carecall.checkins.clock import Clock
 from carecall.cli import standalone_auth
+from carecall.core.clock import Clock
+from carecall.core.events import NO_CALL, CallEvent, InProcessEventBus
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.models import (
     Checkin,
@@ -35,7 +36,6 @@ from carecall.persistence.models import (
     EscalationState,
     Senior,
 )
-from carecall.pipeline.events import NO_CALL, CallEvent, InProcessEventBus
 from carecall.server import create_app
 from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock

@@ -14,9 +14,9 @@ import pytest
 from playwright.async_api import Browser, async_playwright, expect
 
 from carecall.cli import standalone_auth
+from carecall.core.events import InProcessEventBus
 from carecall.persistence.alerts import AlertRepository
 from carecall.persistence.database import create_engine, create_session_factory
-from carecall.pipeline.events import InProcessEventBus
 from carecall.settings import Settings
 from carecall.telephony.twilio_client import TwilioGateway
 from carecall.wellbeing.alerts import AlertService

@@ -19,6 +19,7 @@ from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from carecall.core.events import CallEvent, InProcessEventBus
 from carecall.persistence.alerts import AlertRepository, CallLevels
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.models import (
@@ -32,7 +33,6 @@ from carecall.persistence.models import (
     ContactMethod,
     Senior,
 )
-from carecall.pipeline.events import CallEvent, InProcessEventBus
 from carecall.settings import Settings
 from carecall.telephony.twilio_client import REQUEST_ATTEMPTS, TwilioGateway
 from carecall.wellbeing.alerts import AlertService, find_trends

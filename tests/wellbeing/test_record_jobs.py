@@ -31,8 +31,7 @@ from carecall.persistence.models import (
     Senior,
 )
 from carecall.persistence.repositories import CallRepository, StatusUpdate
-from carecall.persistence.wellbeing import VOICEMAIL_END_REASON, WellbeingRepository
-from carecall.processors.voicemail import VOICEMAIL_REASON
+from carecall.persistence.wellbeing import WellbeingRepository
 from carecall.settings import Settings
 from carecall.wellbeing.jobs import DEFAULT_SETTLE_SECONDS, RecordJobs, RecordMade
 from carecall.wellbeing.memory import MAX_DIGEST_CHARS, MAX_FOLLOW_UPS
@@ -245,7 +244,6 @@ async def test_a_call_an_answering_machine_took_gets_no_record(
     """The machine's greeting is not the person's words: whether Twilio's verdict or the bot's
     voicemail message says so, no record is queued, caught up, or (verdict after the queueing)
     asked of the model."""
-    assert VOICEMAIL_END_REASON == VOICEMAIL_REASON  # what the conversation stores
     world.clock.set(datetime.now(UTC))  # calls end on the database's clock (the catch-up)
     jobs = world.worker("worker-1")
     by_verdict = await world.ended_call(MACHINE_GREETING)

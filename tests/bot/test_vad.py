@@ -8,7 +8,7 @@ import itertools
 from pipecat.audio.vad.silero import SileroVADAnalyzer
 from pipecat.audio.vad.vad_analyzer import VADParams, VADState
 
-from carecall.pipeline.vad import BatchedSileroVAD, SileroBatcher, SileroStream
+from carecall.bot.vad import BatchedSileroVAD, SileroBatcher, SileroStream
 from tests.fakes.speech import espeak_pcm
 
 RATE = 8000

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
-from carecall.pipeline.events import CallEvent, EventFeed, InProcessEventBus
+from carecall.core.events import CallEvent, EventFeed, InProcessEventBus
 
 
 def _event(n: int) -> CallEvent:

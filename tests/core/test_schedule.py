@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from carecall.checkins.schedule import (
+from carecall.core.schedule import (
     WEEKDAYS,
     ScheduleError,
     Window,

@@ -4,13 +4,28 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Protocol
 
-from carecall.checkins.schedule import CALLING_HOURS, within_calling_hours, zone
-from carecall.persistence.models import Senior
+from carecall.core.schedule import CALLING_HOURS, within_calling_hours, zone
 
 CALLS_NOT_SET_UP = "not dialled: phone calls aren't set up"
 """Why a check-in was not dialled while the Twilio settings are missing: a note for the person's
 history and the words the Today board uses."""
+
+
+class Callee(Protocol):
+    """What these rules read of a person on the roster (`persistence.models.Senior`)."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def timezone(self) -> str: ...
+    @property
+    def do_not_call(self) -> bool: ...
+    @property
+    def do_not_call_reason(self) -> str | None: ...
+    @property
+    def has_consent(self) -> bool: ...
 
 
 class CallNotAllowed(RuntimeError):
@@ -22,7 +37,7 @@ class CallNotAllowed(RuntimeError):
         super().__init__(" ".join(self.reasons))
 
 
-def call_refusals(senior: Senior, now: datetime) -> list[str]:
+def call_refusals(senior: Callee, now: datetime) -> list[str]:
     """Every reason `senior` can't be called at `now`, in words for the operator; empty if
     they can."""
     name = senior.name
@@ -48,12 +63,12 @@ def call_refusals(senior: Senior, now: datetime) -> list[str]:
     return reasons
 
 
-def call_refusal(senior: Senior, now: datetime) -> str | None:
+def call_refusal(senior: Callee, now: datetime) -> str | None:
     """`call_refusals` as one text (e.g. a check-in's note); None if they may be called."""
     return " ".join(call_refusals(senior, now)) or None
 
 
-def ensure_callable(senior: Senior, now: datetime) -> None:
+def ensure_callable(senior: Callee, now: datetime) -> None:
     reasons = call_refusals(senior, now)
     if reasons:
         raise CallNotAllowed(reasons)
