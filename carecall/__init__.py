@@ -1,2 +1,2 @@
-"""carecall: friendly, scheduled check-in phone calls, in real time, with a record of
-every call and word to the people who care when something needs attention."""
+"""carecall: friendly, scheduled check-in phone calls to older people, a record of
+every call, and word to the people who care for them when something needs attention."""
