@@ -219,7 +219,7 @@ class Settings(BaseSettings):
         ),
     )
     interrupt_after_seconds: float = Field(
-        default=0.8,
+        default=1.0,
         ge=0.2,
         le=3.0,
         description=(

@@ -40,7 +40,7 @@ from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
-from bot.speech import CachedLines, SpeechCache, Voice, split_audio
+from bot.speech import CachedLines, SpeechCache, Voice, speak_first_clauses_early, split_audio
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -344,6 +344,7 @@ class LocalPiperTTSService(CachedLines, TTSService):
         self._engine = engine
         self._voice = voice
         self._cache = cache
+        speak_first_clauses_early(self)
 
     @property
     def voice(self) -> Voice:
