@@ -219,7 +219,7 @@ class Settings(BaseSettings):
         ),
     )
     interrupt_after_seconds: float = Field(
-        default=1.0,
+        default=1.2,
         ge=0.2,
         le=3.0,
         description=(

@@ -23,9 +23,9 @@ Each call also tells what it learnt about the person's pauses (`resumed_pauses`,
 
 `BackchannelTurnStart` decides when the caller's speech starts a turn (and so interrupts the
 bot). While the bot is silent, at once (the VAD heard speech). While it talks, speech that
-lasts ``interrupt_after`` seconds interrupts at once (counted over the caller's stretches of
-voice until it is decided what they were, so "Sorry, … what was that?" with a breath at the
-comma counts as one); shorter speech interrupts once its transcript is in, unless it is a
+lasts ``interrupt_after`` seconds interrupts at once (seconds of voice, from its first sound
+as the VAD's windows tell it, counted over the caller's stretches of voice until it is decided
+what they were, so "Sorry, … what was that?" with a breath at the comma counts as one); shorter speech interrupts once its transcript is in, unless it is a
 backchannel ("mm-hm", "yes", "oh", a laugh) and the bot is still talking: that is dropped from the caller's words, and a `CallerBackchannelFrame` tells
 the recorder, which keeps it with the answer it overlapped. (A "yes" whose words come after
 the bot has finished answers its last question: a turn.)
@@ -265,9 +265,9 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         await self.trigger_user_turn_speculation_cancelled()
 
 
-OVERLAP_GAP_SECONDS = 1.5
-"""Caller speech that resumes within this long of their last stretch (the VAD's own silence
-window included) counts with it towards ``interrupt_after``."""
+OVERLAP_GAP_SECONDS = 1.2
+"""Caller speech that resumes within this long of their last stretch counts with it towards
+``interrupt_after``."""
 
 
 class BackchannelTurnStart(BaseUserTurnStartStrategy):
@@ -305,22 +305,22 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
             if not self._bot_speaking:
                 await self.trigger_user_turn_started()
                 return ProcessFrameResult.STOP
-            now = time.monotonic()
-            if now - self._voice_ended_at > OVERLAP_GAP_SECONDS:
+            # The voice began the VAD's start window before it said so.
+            began = time.monotonic() - frame.start_secs
+            if began - self._voice_ended_at > OVERLAP_GAP_SECONDS:
                 self._overlap_voiced = 0.0  # a new stretch of speech, not the same one going on
             self._overlapping = True
-            self._voice_since = now
+            self._voice_since = began
             await self._cancel_timer()
+            left = self._interrupt_after - self._overlap_voiced - frame.start_secs
             self._overlap_timer = self.task_manager.create_task(
-                self._interrupt_if_still_speaking(
-                    max(0.0, self._interrupt_after - self._overlap_voiced)
-                ),
-                f"{self}::overlap",
+                self._interrupt_if_still_speaking(max(0.0, left)), f"{self}::overlap"
             )
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            self._voice_ended_at = time.monotonic()
+            # The voice ended the VAD's stop window before it said so.
+            self._voice_ended_at = time.monotonic() - frame.stop_secs
             if self._voice_since is not None:
-                self._overlap_voiced += self._voice_ended_at - self._voice_since
+                self._overlap_voiced += max(0.0, self._voice_ended_at - self._voice_since)
                 self._voice_since = None
             await self._cancel_timer()  # a short stretch: its words decide
         elif isinstance(frame, TranscriptionFrame):
