@@ -216,14 +216,27 @@ def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
     urgent = [line for line in lines if line.urgent]
     assert len(lines) >= 400 and len(lines) - len(urgent) >= len(urgent)
     assert {line.category for line in urgent} == {c.value for c in RedFlagCategory}
-    assert {line.split for line in lines} == {"tuning", "held_out"}
+    assert {line.split for line in lines} == {"tuning", "held_out", "heldout2"}
+    first = [line for line in lines if line.split != "heldout2"]
     for category in RedFlagCategory:
-        rows = [line for line in urgent if line.category == category.value]
+        rows = [line for line in first if line.urgent and line.category == category.value]
         held = sum(line.split == "held_out" for line in rows)
         assert held == round(len(rows) / 4), category
     # The split is the seeded one: re-splitting from scratch gives the same rows.
-    unsplit = [Line("", line.category, line.like, line.text) for line in lines]
-    assert assign_splits(unsplit) == lines
+    unsplit = [Line("", line.category, line.like, line.text) for line in first]
+    assert assign_splits(unsplit) == first
+
+
+def test_the_fresh_held_out_set_covers_every_category_with_as_many_look_alikes() -> None:
+    fresh = [line for line in load_lines() if line.split == "heldout2"]
+    urgent = [line for line in fresh if line.urgent]
+    assert len(fresh) >= 160 and len(fresh) - len(urgent) >= len(urgent)
+    assert {line.category for line in urgent} == {c.value for c in RedFlagCategory}
+    assert {line.like for line in fresh if not line.urgent} == {c.value for c in RedFlagCategory}
+    # Written apart from the rest: no line of it is also a training or first held-out line.
+    assert not {line.text for line in fresh} & {
+        line.text for line in load_lines() if line.split != "heldout2"
+    }
 
 
 def test_recall_and_precision_on_the_tuning_rows() -> None:
