@@ -5,13 +5,15 @@ same thing a hundred ways ("I had a bit of a tumble", "I've come over all confus
 model scores one caller line for each red-flag category from the words around them: word
 stems, synonym classes (``tumble``, ``spill`` and ``fell`` are one class; so are ``muddled``,
 ``befuddled`` and ``confused``), word pairs, character n-grams (which survive spelling and
-endings), and markers of time and negation scope ("didn't", "last year", "fine now").
+endings), and markers of time and negation scope ("didn't", "last year", "fine now") and of
+whose trouble it is (a friend's news, a film, an animal).
 
 It is a softmax regression (a ``none`` class and one per category), trained by
-``python -m bench.train_red_flags`` on the tuning rows of `bench/data/red_flag_lines.csv`
+``python -m bench.train_red_flags`` on the training rows of `bench/data/red_flag_lines.csv`
 (and the unit test lines), and shipped as `wellbeing/data/red_flag_model.json`: for each
-feature kept, its weight per class. Inference is pure Python (a dictionary look-up per feature
-and a few additions; ~0.1 ms a line, `python -m bench.red_flags`), with no dependency.
+feature kept, its weight per class, and each category's own flagging threshold. Inference is
+pure Python (a dictionary look-up per feature and a few additions; ~0.15 ms a line,
+`python -m bench.red_flags`), with no dependency.
 """
 
 from __future__ import annotations
@@ -33,9 +35,9 @@ _SUFFIXES = ("ing", "ed", "es", "s", "'s", "ly")
 SYNONYMS: dict[str, str] = {
     "fall": (
         "fall fell fallen falling tumble tumbled spill slipped slip tripped trip toppled "
-        "keeled collapsed buckled stumbled cropper"
+        "keeled collapsed buckled stumbled cropper flat sprawling flying crumpled wedged"
     ),
-    "floor": "floor ground carpet lino rug pavement path",
+    "floor": "floor ground carpet lino rug pavement path patio stairs steps landing",
     "chest": "chest breastbone ribs heart sternum",
     "pain": (
         "pain pains ache aching hurt hurts hurting sore agony burning sharp crushing "
@@ -46,24 +48,33 @@ SYNONYMS: dict[str, str] = {
         "suffocating lungs"
     ),
     "speech": "words word speech speak talking talk voice say",
-    "numb": "numb dead weak floppy heavy drooping tingly",
-    "blood": "blood bleeding bleed bled gushing pouring pumping",
-    "confused": "confused muddled muddle befuddled disoriented foggy jumbled mixed lost fuzzy",
+    "numb": "numb dead weak floppy flopping heavy drooping droopy tingly clumsy feeling limp",
+    "blood": "blood bleeding bleed bled gushing pouring pumping spurting dripping soaked",
+    "confused": (
+        "confused muddled muddle befuddled disoriented foggy jumbled mixed lost fuzzy woolly "
+        "hazy scrambled blank peculiar strange recognise whose"
+    ),
     "despair": (
-        "point hopeless burden enough over end ending die dead gone disappear living alive worth"
+        "point hopeless burden enough over end ending die dead gone disappear living alive worth "
+        "pointless bothered finish favour useless"
     ),
     "hurt_by": (
         "hit hits slapped shoved pushed grabbed pinches twisted smacked threatens "
-        "bullying shouts screams knocks"
+        "bullying shouts screams knocks punched kicked belted thumped whacked shakes shook "
+        "nasty frightened scared terrified afraid locks locked"
     ),
-    "money": "money pension card savings chequebook bank cash",
+    "money": "money pension card savings chequebook bank cash purse wallet account signature",
     "eat": "eat eaten eating food meal drink drunk drinking water appetite swallow",
     "days": "days week monday tuesday wednesday friday saturday weekend yesterday",
     "pills": (
         "pills pill tablets tablet medicine medication dose insulin painkillers "
-        "paracetamol morphine patch"
+        "paracetamol morphine patch patches warfarin thinners capsules meds dosette "
+        "prescription aspirin codeine"
     ),
-    "too_many": "twice double extra another more whole wrong",
+    "too_many": (
+        "twice double doubled extra another more whole wrong again second lots handful load "
+        "dozen eight ten"
+    ),
     "faint": "fainted faint passed blacked unconscious conked out wake responding",
 }
 """Words that mean the same thing here (space-separated), each class read as one feature."""
@@ -86,6 +97,15 @@ _SETTLED = re.compile(
     r"grand since|fine since|much better|settled)\b"
 )
 _STILL = re.compile(r"\b(?:still|right now|since|getting worse|won't stop|can't)\b")
+_OTHERS = re.compile(
+    r"^(?:my (?:\w+ )?(?:friend|neighbou?r|cousin|brother|sister|aunt|auntie|uncle|niece|"
+    r"nephew)|(?:a|the|our) (?:lady|man|woman|chap|neighbou?r|friend))\b"
+)
+_FICTION = re.compile(
+    r"\b(?:on|in) (?:the|that|a) (?:telly|tv|news|radio|film|programme|show|drama|soaps?|book|"
+    r"story)\b|\b(?:film|programme|drama|documentary|character)\b"
+)
+_ANIMAL = re.compile(r"\b(?:the|my|our) (?:cat|dog|puppy|kitten|budgie|bird|horse|rabbit)\b")
 
 
 def stem(word: str) -> str:
@@ -122,6 +142,12 @@ def features(line: str) -> list[str]:
         found.append("t:settled")
     if _STILL.search(line):
         found.append("t:still")
+    if _OTHERS.search(line):
+        found.append("t:others")
+    if _FICTION.search(line):
+        found.append("t:fiction")
+    if _ANIMAL.search(line):
+        found.append("t:animal")
     return found
 
 
@@ -132,8 +158,9 @@ class Model:
     bias: tuple[float, ...]
     weights: dict[str, tuple[tuple[int, float], ...]]
     """Per feature, the (class index, weight) pairs kept."""
-    threshold: float
-    """A category is flagged at or above this probability."""
+    thresholds: tuple[float, ...]
+    """Per class (the ``none`` one unused), the probability at or above which it is flagged:
+    each category's own, chosen out of fold by `bench.train_red_flags`."""
 
     def probabilities(self, line: str) -> list[float]:
         scores = list(self.bias)
@@ -147,11 +174,13 @@ class Model:
         return [value / total for value in exps]
 
     def categories(self, line: str) -> list[tuple[str, float]]:
-        """The categories at or above the threshold, most probable first."""
+        """The categories at or above their thresholds, most probable first."""
         found = [
             (name, p)
-            for name, p in zip(self.classes, self.probabilities(line), strict=True)
-            if name != "none" and p >= self.threshold
+            for name, p, threshold in zip(
+                self.classes, self.probabilities(line), self.thresholds, strict=True
+            )
+            if name != "none" and p >= threshold
         ]
         return sorted(found, key=lambda pair: -pair[1])
 
@@ -166,5 +195,5 @@ def load_model(path: Path = MODEL_FILE) -> Model:
             feature: tuple((int(index), float(weight)) for index, weight in pairs)
             for feature, pairs in data["weights"].items()
         },
-        threshold=float(data["threshold"]),
+        thresholds=tuple(float(t) for t in data["thresholds"]),
     )
