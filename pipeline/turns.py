@@ -23,12 +23,13 @@ Each call also tells what it learnt about the person's pauses (`resumed_pauses`,
 
 `BackchannelTurnStart` decides when the caller's speech starts a turn (and so interrupts the
 bot). While the bot is silent, at once (the VAD heard speech). While it talks, speech that
-lasts ``interrupt_after`` seconds interrupts at once (seconds of voice, from its first sound
-as the VAD's windows tell it, counted over the caller's stretches of voice until it is decided
-what they were, so "Sorry, … what was that?" with a breath at the comma counts as one); shorter speech interrupts once its transcript is in, unless it is a
-backchannel ("mm-hm", "yes", "oh", a laugh) and the bot is still talking: that is dropped from the caller's words, and a `CallerBackchannelFrame` tells
-the recorder, which keeps it with the answer it overlapped. (A "yes" whose words come after
-the bot has finished answers its last question: a turn.)
+lasts ``interrupt_after`` seconds interrupts at once (seconds of voice from its first sound, as
+the VAD's windows tell it, counted over the caller's stretches of voice until it is decided
+what they were: "Sorry, … what was that?" with a breath at the comma counts as one). Shorter
+speech interrupts once its transcript is in, unless it is a backchannel ("mm-hm", "yes",
+"oh", a laugh) and the bot is still talking: that is dropped from the caller's words, and a
+`CallerBackchannelFrame` tells the recorder, which keeps it with the answer it overlapped. (A
+"yes" whose words come after the bot has finished answers its last question: a turn.)
 """
 
 from __future__ import annotations
