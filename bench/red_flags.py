@@ -1,14 +1,15 @@
 """Red-flag detection on the labelled caller lines: recall per category, precision, time per line.
 
-    python -m bench.red_flags [--split heldout2|held_out|tuning|tuning2] [--show-lines]
+    python -m bench.red_flags [--split heldout2|heldout3|held_out|tuning|tuning2] [--show-lines]
                               [--llm-base-url URL] [--llm-model NAME]
 
 Seconds, one core. The lines are `bench/data/red_flag_lines.csv` (see `bench.red_flag_data`):
 the ``heldout2`` set (the default) was never used to write a rule or fit the classifier, so its
-figures are the honest ones for unseen wording; ``tuning``, ``held_out`` (the first held-out
-quarter, since trained on) and ``tuning2`` show what they were fitted on. Missed lines and
-false alarms are listed for those; for ``heldout2`` only with ``--show-lines``, so that the
-fresh set is not read line by line while rules are being written.
+figures are the honest ones for unseen wording, and so are ``heldout3``'s (a third blind set,
+written later); ``tuning``, ``held_out`` (the first held-out quarter, since trained on) and
+``tuning2`` show what they were fitted on. Missed lines and false alarms are listed for those;
+for the blind sets only with ``--show-lines``, so that they are not read line by line while
+rules are being written.
 Three detectors are scored on the same lines: the phrase rules alone, the classifier alone,
 and what runs on every call (`wellbeing.red_flags.detect_all`: rules, then the classifier).
 Recall per category: the urgent lines of that category flagged in it. Precision: of the lines
@@ -29,7 +30,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 
-from bench.red_flag_data import FRESH_HELD_OUT, Line, load
+from bench.red_flag_data import BLIND_SPLITS, FRESH_HELD_OUT, Line, load
 from wellbeing.red_flag_model import load_model
 from wellbeing.red_flags import detect_all, detect_all_rules, llm_check, normalize
 
@@ -151,7 +152,9 @@ async def print_model_disagreement(lines: Sequence[Line], base_url: str, model: 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
-        "--split", choices=["heldout2", "held_out", "tuning", "tuning2"], default="heldout2"
+        "--split",
+        choices=["heldout2", "heldout3", "held_out", "tuning", "tuning2"],
+        default=FRESH_HELD_OUT,
     )
     parser.add_argument(
         "--show-lines",
@@ -163,7 +166,7 @@ def main() -> None:
     args = parser.parse_args()
     lines = [line for line in load() if line.split == args.split]
     print(f"{args.split}: {len(lines)} lines")
-    print_table(lines, show_lines=args.show_lines or args.split != FRESH_HELD_OUT)
+    print_table(lines, show_lines=args.show_lines or args.split not in BLIND_SPLITS)
     print_times(lines)
     if args.llm_base_url:
         asyncio.run(print_model_disagreement(lines, args.llm_base_url, args.llm_model))

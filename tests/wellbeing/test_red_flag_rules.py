@@ -216,7 +216,13 @@ def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
     urgent = [line for line in lines if line.urgent]
     assert len(lines) >= 400 and len(lines) - len(urgent) >= len(urgent)
     assert {line.category for line in urgent} == {c.value for c in RedFlagCategory}
-    assert {line.split for line in lines} == {"tuning", "held_out", "tuning2", "heldout2"}
+    assert {line.split for line in lines} == {
+        "tuning",
+        "held_out",
+        "tuning2",
+        "heldout2",
+        "heldout3",
+    }
     first = [line for line in lines if line.split in ("tuning", "held_out")]
     for category in RedFlagCategory:
         rows = [line for line in first if line.urgent and line.category == category.value]
