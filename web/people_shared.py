@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
@@ -73,18 +73,10 @@ def plan_summary(plan: Any) -> str:
     return plan_window(plan).describe() + ("" if plan.active else " (paused)")
 
 
-def _aware(moment: datetime | None) -> datetime | None:
-    # SQLite hands times back without an offset; they are UTC.
-    if moment is None:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def local_time(moment: datetime | None, tz: ZoneInfo, *, with_date: bool = True) -> str:
-    aware = _aware(moment)
-    if aware is None:
+    if moment is None:
         return ""
-    local = aware.astimezone(tz)
+    local = moment.astimezone(tz)
     return f"{local:%Y-%m-%d %H:%M %Z}" if with_date else f"{local:%H:%M %Z}"
 
 
@@ -112,8 +104,7 @@ def checkin_view(
     record: CheckinRecord, tz: ZoneInfo, dialling: Dialling, *, with_date: bool = False
 ) -> dict[str, Any]:
     checkin = record.checkin
-    start, end = _aware(checkin.window_start_at), _aware(checkin.window_end_at)
-    assert start is not None and end is not None
+    start, end = checkin.window_start_at, checkin.window_end_at
     tries = f"{checkin.attempts} of {record.plan.max_attempts}" if record.plan else None
     result = checkin.outcome or checkin.last_result
     if checkin.state is CheckinState.CALLING:
