@@ -1,8 +1,11 @@
-"""The long-lived objects of one server process, made in the lifespan and injected into routes."""
+"""The long-lived objects of one server process, made in the lifespan and injected into routes;
+and the shape of those that run in the background (`Service`)."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -36,6 +39,27 @@ from telephony.twilio_client import TwilioGateway
 from wellbeing.alerts import AlertService
 from wellbeing.jobs import RecordJobs
 from wellbeing.retention import TranscriptRetention
+
+
+class Service(Protocol):
+    """A part of the server that runs in the background from start-up to shutdown (the event
+    bus, the record writer, the check-in dispatcher, …). `stop` undoes whatever `start` did,
+    and does nothing for a service that never started."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def start_service(stack: AsyncExitStack, service: Service, *, run: bool = True) -> None:
+    """Start `service`, to be stopped when `stack` unwinds: at shutdown, or at once if a later
+    service fails to start, in the reverse order of starting. Its stop is registered before it
+    starts, so that a start that fails half-way leaves nothing of it running. With `run` False
+    it is not started (the work is left to other instances, or a test runs it by hand) but it
+    is stopped all the same, which closes what it holds."""
+    stack.push_async_callback(service.stop)
+    if run:
+        await service.start()
 
 
 @dataclass

@@ -42,7 +42,7 @@ async def start_demo_call(request: Request, state: State) -> CallOut:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
     except RuntimeError as exc:  # no local voice on this machine
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    return CallOut.of(call)
+    return CallOut.model_validate(call)
 
 
 @stream_router.websocket("/ws/demo")

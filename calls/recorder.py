@@ -54,7 +54,7 @@ class RecordWriter:
         self._queue.put_nowait(item)
         self._to_publish.put_nowait(item)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="record-writer")
         self._publisher = asyncio.create_task(self._publish_all(), name="record-publisher")
 

@@ -36,7 +36,7 @@ async def buses() -> AsyncIterator[BusFactory]:
 
     yield make
     for bus in made:
-        await bus.aclose(flush_within=0.1)
+        await bus.stop(flush_within=0.1)
 
 
 @asynccontextmanager
