@@ -35,47 +35,79 @@ _SUFFIXES = ("ing", "ed", "es", "s", "'s", "ly")
 SYNONYMS: dict[str, str] = {
     "fall": (
         "fall fell fallen falling tumble tumbled spill slipped slip tripped trip toppled "
-        "keeled collapsed buckled stumbled cropper flat sprawling flying crumpled wedged"
+        "keeled collapsed buckled stumbled cropper flat sprawling flying crumpled wedged "
+        "header purler slithered slid length heap"
     ),
-    "floor": "floor ground carpet lino rug pavement path patio stairs steps landing",
-    "chest": "chest breastbone ribs heart sternum",
+    "floor": "floor ground carpet lino rug pavement path patio stairs steps landing tiles flags",
+    "chest": "chest breastbone ribs heart sternum breast jaw ticker",
+    "cardiac": "angina gtn nitro spray stent bypass cardiac ticker heart",
     "pain": (
         "pain pains ache aching hurt hurts hurting sore agony burning sharp crushing "
-        "squeezing pressure tight tightness heavy heaviness weight"
+        "squeezing pressure tight tightness heavy heaviness weight band vice gripping clamping "
+        "brick poker wrung tightening"
     ),
+    "sweat": "clammy sweaty sweating sweat grey pale cold wet",
     "breath": (
         "breath breathe breathing breathless air puffed panting gasping wheezing wheezy "
-        "suffocating lungs"
+        "suffocating lungs puff puffing winded gulping rattle whistling airways breaths"
     ),
-    "speech": "words word speech speak talking talk voice say",
-    "numb": "numb dead weak floppy flopping heavy drooping droopy tingly clumsy feeling limp",
-    "blood": "blood bleeding bleed bled gushing pouring pumping spurting dripping soaked",
+    "lung_aid": "inhaler inhalers nebuliser oxygen copd asthma sats spacer blue brown",
+    "speech": "words word speech speak talking talk voice say nonsense sounds",
+    "numb": (
+        "numb dead weak floppy flopping heavy drooping droopy tingly clumsy feeling limp "
+        "wonky lopsided dragging slipped veering cotton tingling"
+    ),
+    "blood": (
+        "blood bleeding bleed bled gushing pouring pumping spurting dripping soaked "
+        "streaming seeping sodden clots tarry burst running"
+    ),
     "confused": (
         "confused muddled muddle befuddled disoriented foggy jumbled mixed lost fuzzy woolly "
-        "hazy scrambled blank peculiar strange recognise whose"
+        "hazy scrambled blank peculiar strange recognise whose doolally vacant delirious "
+        "agitated topsy turvy sea sense"
     ),
+    "phantom": "voices spiders soldiers ghosts insects hallucinating hallucinations there",
     "despair": (
         "point hopeless burden enough over end ending die dead gone disappear living alive worth "
-        "pointless bothered finish favour useless"
+        "pointless bothered finish favour useless mercy kindness nuisance waste done"
+    ),
+    "farewell": "goodbye goodbyes farewell letters will funeral order join innings last",
+    "means": (
+        "rope knife bridge cliff cliffs platform gun shotgun bleach bag wrists stockpiling "
+        "hoarding counting saving stash jar lot hang nerve"
     ),
     "hurt_by": (
         "hit hits slapped shoved pushed grabbed pinches twisted smacked threatens "
         "bullying shouts screams knocks punched kicked belted thumped whacked shakes shook "
-        "nasty frightened scared terrified afraid locks locked"
+        "nasty frightened scared terrified afraid locks locked temper shuts throws bangs grabs"
     ),
-    "money": "money pension card savings chequebook bank cash purse wallet account signature",
-    "eat": "eat eaten eating food meal drink drunk drinking water appetite swallow",
-    "days": "days week monday tuesday wednesday friday saturday weekend yesterday",
+    "money": (
+        "money pension card savings chequebook bank cash purse wallet account signature "
+        "vouchers deposit owe pin password cheques sign house transfer"
+    ),
+    "eat": (
+        "eat eaten eating food meal drink drunk drinking water appetite swallow bite meals "
+        "crackers tummy stomach"
+    ),
+    "days": (
+        "days week monday tuesday wednesday thursday friday saturday sunday weekend yesterday "
+        "fortnight since"
+    ),
     "pills": (
         "pills pill tablets tablet medicine medication dose insulin painkillers "
         "paracetamol morphine patch patches warfarin thinners capsules meds dosette "
-        "prescription aspirin codeine"
+        "prescription aspirin codeine codamol gtn digoxin lithium thyroxine steroids "
+        "clopidogrel statins inhaler inhalers antibiotics naproxen ibuprofen fentanyl blister"
     ),
     "too_many": (
         "twice double doubled extra another more whole wrong again second lots handful load "
-        "dozen eight ten"
+        "dozen eight ten fifteen together lot"
     ),
-    "faint": "fainted faint passed blacked unconscious conked out wake responding",
+    "missed": "missed skipped skipping forgot forgetting stopped ran run without dry none",
+    "faint": (
+        "fainted faint passed blacked unconscious conked out wake responding swooned swoon "
+        "flaked slumped limp rouse unresponsive syncope blanking woke came round went"
+    ),
 }
 """Words that mean the same thing here (space-separated), each class read as one feature."""
 _CLASS_OF: dict[str, list[str]] = {}
@@ -94,8 +126,10 @@ _LONG_AGO = re.compile(
 )
 _SETTLED = re.compile(
     r"\b(?:fine now|better now|all better|recovered|healed|healing|sorted|right as rain|"
-    r"grand since|fine since|much better|settled)\b"
+    r"grand since|fine since|much better|settled|i'm fine|it passed|back to normal|home now|"
+    r"wears? off|wore off|coming back now|always have been|used to it)\b"
 )
+_JOKE = re.compile(r"\b(?:ha|haha|only joking|the rascal|cheeky|we laughed)\b")
 _STILL = re.compile(r"\b(?:still|right now|since|getting worse|won't stop|can't)\b")
 _OTHERS = re.compile(
     r"^(?:my (?:\w+ )?(?:friend|neighbou?r|cousin|brother|sister|aunt|auntie|uncle|niece|"
@@ -103,7 +137,7 @@ _OTHERS = re.compile(
 )
 _FICTION = re.compile(
     r"\b(?:on|in) (?:the|that|a) (?:telly|tv|news|radio|film|programme|show|drama|soaps?|book|"
-    r"story)\b|\b(?:film|programme|drama|documentary|character)\b"
+    r"story)\b|\b(?:film|programme|drama|documentary|character|book|novel|soap)\b"
 )
 _ANIMAL = re.compile(r"\b(?:the|my|our) (?:cat|dog|puppy|kitten|budgie|bird|horse|rabbit)\b")
 
@@ -132,6 +166,8 @@ def features(line: str) -> list[str]:
         if word in _NEGATIONS or word.endswith("n't"):
             negated = True
     found += classes + scoped
+    if scoped and not any(f.startswith("s+") for f in scoped):
+        found.append("t:all_negated")  # every symptom word it has is said not to be there
     found += [f"p:{a} {b}" for a, b in pairwise(stem(w) for w in words)]
     found += [f"c:{a}{b}" for a, b in pairwise(classes)]
     padded = f" {line} "
@@ -148,7 +184,15 @@ def features(line: str) -> list[str]:
         found.append("t:fiction")
     if _ANIMAL.search(line):
         found.append("t:animal")
+    if _JOKE.search(line):
+        found.append("t:joke")
     return found
+
+
+def all_negated(line: str) -> bool:
+    """Every symptom word of the (normalised) line is in a negated clause ("i've not got any
+    chest pain"), and there is at least one."""
+    return "t:all_negated" in features(line)
 
 
 @dataclass(frozen=True)

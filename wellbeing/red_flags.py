@@ -66,7 +66,7 @@ from typing import Literal
 from loguru import logger
 from openai import AsyncOpenAI
 
-from wellbeing.red_flag_model import Model, load_model
+from wellbeing.red_flag_model import Model, all_negated, load_model
 
 
 class RedFlagCategory(StrEnum):
@@ -250,13 +250,15 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"slipped|tripped)\b",
             unless=r"\b(?:fell|fallen) (?:asleep|in love|for|behind|apart|out with|silent|ill|"
             r"short|through|off the wagon)\b|\bslipped (?:my mind|out|away|up|behind)\b|"
-            r"\btripped over my words\b|\blaughing\b",
+            r"\btripped over my words\b|\blaughing\b|\bslipped (?:the|him|her) \w+ (?:a|some)\b|"
+            r"\bsaved me\b|\bcaught me\b",
         ),
         _rule(
             "had_a_fall",
             r"\b(?:had|took|taken|have) (?:a|another|two|three|some|a few|a couple of|several|"
             r"any|a nasty|a bad|a little) (?:falls?|tumbles?|spills?)\b",
             unless=r"\btumble ?dryer\b|\bspill of\b",
+            unless_in_line=r"\b(?:market|prices|shares)\b",
         ),
         _rule(
             "legs_gave_way",
@@ -271,7 +273,7 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "on_the_floor",
             r"\b(?:i'm|i am|i've been|he's|she's|lying|stuck|been|still sat|still sitting)"
             r" (?:lying |stuck )?on the (?:floor|ground)\b",
-            unless_in_line=r"\bexercises\b|\bto play\b|\bsorting\b|\bto reach\b",
+            unless_in_line=r"\bexercises\b|\bto play\b|\bsort\w*\b|\bto reach\b",
         ),
         _rule(
             "cant_get_up",
@@ -323,12 +325,14 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             unless=r"\bnormal for me\b|\bas usual\b|\bsame as always\b|\bon the stairs\b|"
             r"\bwalking up\b|\bafter (?:a|my) walk\b|\bhill\b|\blaughing\b|\bsettles\b|"
             r"\bevery winter\b|\bthe heat\b|\bnothing bad\b|\bwith (?:excitement|anticipation)\b",
-            unless_in_line=r"\bsame as every\b|\bnothing bad\b|\bthen it settles\b",
+            unless_in_line=r"\bsame as every\b|\bnothing bad\b|\bthen it settles\b|"
+            r"\bwith (?:this|a|my) (?:cold|cough)\b|\bbreathing fine\b|\bit settles\b",
         ),
         _rule(
             "gasping",
             r"\bgasping\b|\bchoking\b|\bsuffocating\b",
             unless=r"\bchoking back\b|\bgasping for (?:a cup|tea|a drink|her dinner|his dinner)",
+            unless_in_line=r"\bcoughed it (?:up|out)\b",
         ),
         _rule(
             "blue_lips",
@@ -343,6 +347,7 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"numb|dropped on one side)\b|"
             r"\bone side of my (?:face|mouth|smile)\b",
             unless=r"\balways\b|\bphotos\b|\bdentist\b|\binjection\b|\bwear off\b",
+            unless_in_line=r"\bpalsy\b|\bused to it\b",
         ),
         _rule(
             "speech",
@@ -350,13 +355,15 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"slurr\w*|jumbled|garbled|won't come out|not coming out|all wrong)\b"
             r"(?! when i'm tired)|"
             r"\bslurring\b|\bcan't (?:get my words out|speak properly|talk properly)\b",
+            unless_in_line=r"\b(?:fizz|wine|drinks?|sherr\w*|pub|party|wedding)\b",
         ),
         _rule(
             "weak_side",
             rf"\bcan't (?:lift|move|feel|use) my (?:left |right )?{_LIMB}\b|"
             rf"\b(?:left|right|one) {_LIMB}\b[^.,;]{{0,20}}\b(?:numb|weak|dead|won't move)\b|"
             rf"\b{_LIMB}(?:'s| has| is)? gone (?:numb|dead|weak|floppy)\b",
-            unless_in_line=r"\bfrozen shoulder\b|\bphysio\b|\barthritis\b",
+            unless_in_line=r"\bfrozen shoulder\b|\bphysio\b|\barthritis\b|\bslept on\b|"
+            r"\bcoming back\b",
         ),
         _rule(
             "one_eye",
@@ -423,6 +430,7 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "rough_handling",
             r"\b(?:grab\w*|twist\w*|yank\w*|pinch\w*|squeez\w*|smack\w*) my (?:arm|wrist|hair|neck|"
             r"hand)\b",
+            unless_in_line=r"\bsaved me\b|\bcaught me\b|\bsteadied\b|\bfilm\b|\bsoppy\b",
         ),
         _rule(
             "wont_let_me",
@@ -440,7 +448,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:takes?|took|taking|steals?|stole|stealing) (?:all )?my"
             r" (?:money|pension|(?:bank )?cards?)\b|\bgive (?:him|her|them) my (?:money|pension|"
             r"(?:bank )?cards?|pin)\b",
-            unless_in_line=r"\bfor me\b|\bi asked\b|\bbrings? (?:it |them )?back\b|\bmy idea\b",
+            unless_in_line=r"\bfor me\b|\bi asked\b|\bbrings? (?:it |them )?back\b|\bmy idea\b|"
+            r"\bi give\b|\breceipts?\b|\bshopping\b",
         ),
         _rule(
             "afraid_of",
@@ -465,9 +474,11 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "collapsed",
             r"\b(?:collapsed|unconscious|unresponsive|passed out|blacked out|fainted)\b",
             unless=r"\bpassed out (?:on the (?:sofa|couch)|in front of|watching)\b|"
+            r"\bpassed out (?:the |some )?(?:leaflets|flyers|programmes|papers|sweets|cards|"
+            r"drinks|hymn ?books|sheets|forms)\b|"
             r"\b(?:tent|barn|roof|building|shed|wall)(?:'s| has| had)? collapsed\b|"
             r"\bcollapsed in a heap\b|"
-            r"\bblacked out the (?:windows?|curtains?)\b|\bfainted once\b|"
+            r"\bblacked out the (?:\w+ )?(?:windows?|curtains?)\b|\bfainted once\b|"
             r"\b(?:power|lights?|electricity|screen|telly|tv)(?:'s| has| had| have)? blacked out\b|"
             r"\bnearly (?:fainted|passed out)\b[^.]{0,30}\b(?:price|cost|bill|surprise|shock|"
             r"excitement|laughing)\b",
@@ -492,6 +503,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"down i went|went down (?:like|with|hard)|lost my (?:footing|balance)|"
             r"knees? (?:buckled|gave way)|slid off|went (?:arse|head) over)\b",
             unless_in_line=r"\btumble ?dryer\b|\btumbling about\b|\bspill of\b|\bspilled\b|"
+            r"\bmarket\b|"
             r"\bwords\b",
         ),
         _rule(
@@ -499,7 +511,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:i'm|i am|i've been|been|still|sitting|sat|lying|stuck|down) (?:down |here )?"
             r"(?:on|down on) the (?:\w+ )?(?:floor|ground|grass|carpet)\b|"
             r"\b(?:stuck|still|lying) down (?:here|there)\b|\bdown there\b[^.]{0,20}\bhow long\b",
-            unless_in_line=r"\bexercises\b|\bto play\b|\bsorting\b|\bto reach\b|\bplaying\b|"
+            unless_in_line=r"\bexercises\b|\bto play\b|\bsort\w*\b|\bto reach\b|\bplaying\b|"
             r"\breading\b",
         ),
         _rule(
@@ -554,13 +566,13 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bbelong to someone else\b|\bdragging (?:it|my leg)\b|"
             r"\b(?:left|right) hand\b[^.]{0,30}\b(?:heavy|numb|weak)\b",
             unless_in_line=r"\bsitting\b|\bto sleep\b|\barthritis\b|\bcold\b|\bgardening\b|"
-            r"\binjection\b|\braynaud\b|\bold injury\b|\bfrom\b",
+            r"\binjection\b|\braynaud\b|\bold injury\b|\bfrom\b|\bslept on\b|\bcoming back\b",
         ),
         _rule(
             "sight_headache",
             r"\bcan't see out of (?:my|one) (?:left |right )?eye\b|\bseeing double\b|"
             r"\bdouble vision\b|\bthunderclap\b|\bworst headache\b|\bsudden headache\b",
-            unless_in_line=r"\bdreams?\b",
+            unless_in_line=r"\bdreams?\b|\bsherr\w*\b|\bdrinks\b|\bparty\b",
         ),
     ),
     RedFlagCategory.BLEEDING: (
@@ -577,7 +589,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:gushing|pumping out|pouring out)\b|\bstools are black\b|\bit was dark red\b",
             unless_in_line=r"\b(?:film|drama|telly|crime|donor|giving blood|blood tests?|bloods|"
             r"spot|tiny|"
-            r"wine|stopped|colours?|orange)\b",
+            r"wine|stopped|colours?|orange|butcher\w*)\b",
             negatable=False,
         ),
     ),
@@ -604,7 +616,9 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\btalking nonsense\b|\bwandering about\b",
             unless_in_line=r"\b(?:remote|forms?|timetable|drama|plot|shopping|phones|sudoku|"
             r"crossword|"
-            r"christmas|bus|years ago|anaesthetic|story|bin|before my first)\b|\bnot confused\b",
+            r"christmas|bus|years ago|anaesthetic|story|bin|before my first|buttons|app|"
+            r"computer)\b|"
+            r"\bnot confused\b",
             negatable=False,
         ),
     ),
@@ -617,11 +631,12 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"any ?more)\b|"
             r"\bbetter off (?:gone|dead)\b|\bthey'd be better off\b|"
             r"\bnothing (?:left )?(?:to live for|left for me)\b|\b(?:isn't|not) worth living\b|"
-            r"\brather not be (?:alive|here)\b|\bhopeless\b|\bno hope for me\b|"
+            r"\brather not be (?:alive|here)\b|\bhopeless\b(?! (?:with|at))|\bno hope for me\b|"
             r"\bcan't see a way out\b|\bdo(?:ing)? away with myself\b|\bwould take me\b|"
             r"\bwasn't around\b|\bgiving up altogether\b|\bdisappear for good\b|"
             r"\bno loss to anyone\b|\bfed up (?:of|with) living\b|\bburden to everyone\b|"
-            r"\bjust a burden\b|\bi'm a burden\b|\bnobody would (?:even )?(?:notice|miss|care)\b|"
+            r"\bjust a burden\b|\bi'm a burden\b(?! (?:on|to) my (?:legs|knees|feet))|"
+            r"\bnobody would (?:even )?(?:notice|miss|care)\b|"
             r"\bwalk(?:ing)? into the sea\b|\bhoarding (?:my |the )?(?:pills|tablets|sleeping)\b|"
             r"\blooking at the (?:pills|tablets)\b|\bdon't care if i wake up\b|"
             r"\bhad enough\b(?=\s*(?:[.,;!?]|$|now\b|of (?:it|it all|life|living|everything|"
@@ -629,7 +644,11 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bthat would be that\b",
             negatable=False,
         ),
-        _rule("cut_myself", r"\bcut myself again\b|\bcutting myself\b|\bharm\w* myself\b"),
+        _rule(
+            "cut_myself",
+            r"\bcut myself again\b|\bcutting myself\b|\bharm\w* myself\b",
+            unless_in_line=r"\basked (?:me )?(?:if|whether)\b|\bi said no\b",
+        ),
     ),
     RedFlagCategory.ABUSE: (
         _rule(
@@ -641,7 +660,8 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bdoesn't feed me\b|\bleaves? me (?:in wet|on my own for days|without)\b|"
             r"\b(?:leaving|left) me on my own for days\b|\bscared to be in the house\b",
             unless_in_line=r"\bhug\b|\bcheek\w*\b|\bcrossword\b|\btelly\b|\bfootball\b|\bdeaf\b|"
-            r"\bevery evening\b|\bplaster\b|\bapologi[sz]ed\b",
+            r"\bevery evening\b|\bplaster\b|\bapologi[sz]ed\b|\bbiscuits?\b|\brascal\b|\bbowling\b|"
+            r"\blaughs\b",
         ),
         _rule(
             "keeps_me",
@@ -669,7 +689,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             unless_in_line=r"\b(?:for years|eaten out|new year|lent|alcohol|sherry|chocolate|bacon|"
             r"whisky|whiskey|beer|wine|gin|brandy|pints?|booze|vodka|rum|"
             r"supermarket|cooked|ready meals|shopping|nurse said|yet today|saving it|blood test|"
-            r"cake)\b",
+            r"cake|coffee|about to eat|brings me)\b",
             negatable=False,
         ),
         _rule(
@@ -795,7 +815,7 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"eye\b|\b(?:eye|vision|sight)\b[^.,;]{0,20}\bgone (?:dark|black|blurry|dim)\b",
             unless_in_line=r"\barthritis\b|\bcold\b|\bphotos?\b|\bdentist\b|\bfrozen shoulder\b|"
             r"\bphysio\b|\bjar\b|\blid\b|\bsleep\w*\b|\bsat on\b|\bgarden\w*\b|\bglasses\b|"
-            r"\bhaircut\b|\bmake-?up\b|\bover the years\b|\bcataracts?\b|\breading\b",
+            r"\bhaircut\b|\bmake-?up\b|\bover the years\b|\bcataracts?\b|\breading\b|\balways\b",
         ),
         _rule(
             "speech_wrong",
@@ -923,7 +943,8 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:aren't|isn't|not) (?:really )?there\b|"
             r"\blosing (?:the|my) thread\b|\bhead nor tail of (?:anything|everything|it all)\b|"
             r"\bcan't hold on to anything\b",
-            unless_in_line=r"\b(?:book|story|programme|film|knitting|sewing|needle|instructions)\b",
+            unless_in_line=r"\b(?:book|story|programme|film|knitting|sewing|needle|instructions)\b|"
+            r"\bthen i remembered\b",
             negatable=False,
         ),
         _rule(
@@ -945,6 +966,7 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r".*\bhad nothing (?:to eat|to drink|(?:but|except) (?:a |some |the odd )?(?:biscuit|"
             r"toast|tea|water|crackers?|soup|crisps|sips?)|for (?:two|three|four|five|\d+|a few|"
             r"several|a couple of) days|since)\b",
+            unless_in_line=r"\babout to eat\b|\bsince (?:breakfast|lunch|this morning)\b",
             negatable=False,
         ),
     ),
@@ -989,12 +1011,284 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         ),
     ),
 }
+_MEDICINE_WORDS = (
+    r"(?:pills?|tablets?|medicines?|medication|meds|insulin|morphine|warfarin|painkillers?|"
+    r"paracetamol|aspirin|ibuprofen|naproxen|co-codamol|codeine|patch(?:es)?|doses?|capsules?|"
+    r"blood thinners?|prescription|dosette(?: box)?|blister (?:packs?|box)|spray|gtn|digoxin|"
+    r"lithium|thyroxine|steroids|clopidogrel|statins|inhalers?|antibiotics|fentanyl|"
+    r"sleeping tablets|steroids|pen|pill ?box)"
+)
+# Wording older callers use that the tables above missed, written from the ``tuning3`` rows
+# (never ``heldout2`` or ``heldout3``): learnt jargon (GTN spray, COPD, sats), symptoms told by
+# their effect, plans, means and farewells, fainting and coming round, hallucinations, vital
+# medicines gone without, scams and coercion. Word families, not one line's words.
+_SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
+    RedFlagCategory.FALL: (
+        _rule(
+            "came_down",
+            r"\b(?:went|gone) my (?:full )?length\b|\b(?:came|come|took) a (?:right )?"
+            r"(?:purler|header|nasty one)\b|\b(?:i|he|she) (?:came|come) down (?:hard|heavily|"
+            r"in the \w+)\b|"
+            r"\bcan't (?:get|shift|move) (?:myself |him |her )?(?:up )?off the (?:floor|ground|"
+            r"carpet|tiles|lino)\b|\bcan't shift myself\b|\bcan't get (?:my knees|my legs) under "
+            r"me\b|\btoo heavy for me to (?:lift|get up|move)\b|\bcan't get up again\b|"
+            r"\b(?:slid|slithered|slipped|fell|toppled) (?:out of|off) (?:the |his |her |my )?"
+            r"(?:edge of the )?(?:bed|chair|wheelchair|commode|stool|step ?stool|kerb)\b|"
+            r"\bwedged (?:between|behind|in)\b|"
+            r"\b(?:he's|she's|mum's|dad's|i've|has|have) gone (?:down|over) (?:in|on) the\b|"
+            r"\bon the (?:bathroom |kitchen )?(?:tiles|lino|flags)\b[^.]{0,20}\b(?:all night|since|"
+            r"can't|stuck|freezing)\b",
+            unless_in_line=r"\bfor fun\b|\bplay\w*\b|\bexercises\b|\bsort\w*\b|\blaughing\b",
+        ),
+    ),
+    RedFlagCategory.CHEST_PAIN: (
+        _rule(
+            "angina_not_easing",
+            r"^(?=.*\b(?:angina|chest|heart|pain)\b).*\b(?:spray|gtn|nitro\w*|puffs)\b[^.]{0,30}"
+            r"\b(?:hasn't|has not|isn't|is not|not|didn't|no) (?:touched|touch\w*|help\w*|work\w*|"
+            r"shift\w*|done)\b|\bangina(?:'s| is| has)? (?:come on|getting worse|bad|back|worse)\b",
+            unless_in_line=r"\bonly comes\b|\bsorts it\b|\bfor years\b",
+        ),
+        _rule(
+            "spreading",
+            r"^(?=.*\b(?:pain\w*|ache|aching|hurt\w*|tight\w*|pressure|heavy)\b).*"
+            r"\b(?:into|up (?:into|to)|down|through to) (?:my|his|her) (?:jaw|teeth|neck|left arm|"
+            r"arms?|shoulders?|throat|back|front)\b|"
+            r"\b(?:band|belt|vice|brick|weight|elephant)\b[^.,;]{0,30}\b(?:round|around|on|across) "
+            r"(?:my |his |her )?(?:chest|ribs|me)\b|"
+            r"^(?=.*\b(?:chest|heart|ticker|breastbone|sternum|middle|centre|upper body)\b)"
+            r"(?=.*\b(?:pain\w*|ache|aching|hurts?|tight\w*|pressure|heav\w*|crush\w*)\b).*"
+            r"\b(?:sweat\w*|clammy|grey|faint|dizzy|pale|frightened|sick)\b|"
+            r"\b(?:clutching|clutched) (?:at )?(?:his|her|my) (?:shirt|chest|heart)\b|"
+            r"\bchest (?:feels|is) like\b|\bheart (?:area|'s being)\b",
+            unless_in_line=r"\bcold\b|\bcough\w*\b|\bexercises\b|\barthritis\b|\bjab\b|"
+            r"\bcalves\b|\bhamstrings\b|\bpurse\b|\bbag\b|\bmuscle\b|\bsoap\b|\bbingo\b",
+        ),
+    ),
+    RedFlagCategory.BREATHING: (
+        _rule(
+            "no_air",
+            r"\b(?:gulp\w*|fight\w*|starved|desperate|hungry) (?:for|of) (?:air|breath)\b|"
+            r"\bno air (?:getting|going) in\b|\bget (?:the |any |enough )?air (?:in|down)\b|"
+            r"\blabou?ring for\b|\bthrough a straw\b|\bcan't (?:breathe out|get my breath)\b|"
+            r"\bcan only say a few words\b|\bcan't (?:finish|get through|get to the end of) a "
+            r"sentence\b|\b(?:throat|airways?)\b[^.]{0,20}\b(?:closing|shutting|swelling|"
+            r"swelled)\b|"
+            r"\bcan't lie (?:down )?flat\b|\bsat (?:bolt )?upright all night\b|"
+            r"\bsats?\b[^.]{0,20}\b[78][0-9]\b|\bshort of puff\b|\bso winded\b|"
+            r"\b(?:puffed|puffing)\b[^.]{0,20}\b(?:just sitting|at rest|sitting here|"
+            r"only walked)\b|"
+            r"^(?=.*\b(?:inhalers?|nebuli[sz]er|blue one|brown one|oxygen|pump)\b).*"
+            r"\b(?:not|isn't|aren't|hasn't|haven't|doing nothing|nothing|still|"
+            r"not enough)\b[^.]{0,30}"
+            r"\b(?:helping|working|shifting|touch\w*|wheez\w*|enough|struggling)\b|"
+            r"\bbreathless(?:ness)?\b[^.]{0,30}\b(?:at rest|getting worse|got (?:really )?bad|"
+            r"even)\b",
+            unless_in_line=r"\bstairs\b|\bhill\b|\bdog\b|\bcat\b|\bbus\b|\bdance\b|\bchoir\b|"
+            r"\bhum\w*\b|\bsettles\b|\bfine\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.STROKE: (
+        _rule(
+            "one_sided",
+            r"\b(?:smile|mouth|face)(?:'s| is| has)? (?:gone |all |a bit )*(?:wonky|lopsided|"
+            r"crooked|droopy|slipped)\b|\bout of one side\b|"
+            r"\bcorner of (?:my|his|her) mouth\b[^.]{0,20}\b(?:down|droop\w*|hanging)\b|"
+            r"\b(?:not listening to me|won't go where i tell it|won't do as i tell)\b|"
+            r"\bcurtain (?:has |'s )?(?:come|came|coming) down\b|\bveering\b|"
+            r"\b(?:down|all down|on) (?:my|his|her|one) (?:left |right )?side\b[^.]{0,30}"
+            r"\b(?:numb|dead|weak|cotton wool|heavy|tingl\w*|given up)\b|"
+            r"\b(?:left|right) side(?:'s| has)? (?:given up|gone)\b|"
+            r"\bcan't (?:say|get out) (?:my|his|her) (?:name|words)\b|"
+            r"\btongue doesn't feel like mine\b|\bwords\b[^.]{0,30}\b(?:nonsense|gibberish)\b|"
+            r"\b(?:can't|couldn't) (?:grip|hold) (?:the|my|a) (?:cup|pen|spoon|fork)\b|"
+            r"\b(?:hand|arm)\b[^.]{0,30}\b(?:squiggles|dropping things)\b|"
+            r"\bdropping things out of my (?:left |right )?hand\b|\btia\b|\bmini stroke\b",
+            unless_in_line=r"\bdentist\b|\binjection\b|\bslept on\b|\bpalsy\b|\byears\b|"
+            r"\barthritis\b|\bcold\b|\braynaud\b|\bsitting\b|\bpins and needles\b|\bused to it\b|"
+            r"\bbutterfingers\b|\bhospital\b|\brecover\w*\b|\bphotos?\b|\balways\b",
+        ),
+    ),
+    RedFlagCategory.SELF_HARM: (
+        _rule(
+            "plans_and_means",
+            r"\b(?:stockpil\w*|hoard\w*|stash\w*|sav\w* up|counting out|collect\w*) (?:the |my |"
+            r"all )?(?:\w+ )?" + _MEDICINE_WORDS + r"\b|"
+            r"\bhow many " + _MEDICINE_WORDS + r"\b[^.]{0,25}\b(?:takes?|would|to|enough|kill)\b|"
+            r"\b(?:hang|hanging|drown|drowning|gas|gassing|shoot|shooting|poison\w*) myself\b|"
+            r"\b(?:rope|gun|shotgun|knife|bleach|razor)\b[^.]{0,40}\b(?:nerve|wrists?|throat|"
+            r"to do it|sat with it|thinking about)\b|"
+            r"\bbag over my head\b|\bon purpose\b[^.]{0,30}\bmyself\b|\bhurt myself on purpose\b|"
+            r"\bpunishing myself\b|\bscratch\w* my (?:arms|legs|wrists)\b|"
+            r"\bthis is (?:goodbye|my last)\b|\bsaid (?:all )?my goodbyes\b|"
+            r"\bthe last (?:one|call|time) you'll\b|"
+            r"\b(?:want(?:ed)?|long(?:ing)?|ready|time|wish) to (?:join|be with) (?:him|her|"
+            r"them|my "
+            r"(?:late )?\w+)\b(?! (?:for|at|on|in|this|next|tomorrow))|"
+            r"\b(?:don't|do not) want to (?:be|stay|go on) (?:on this earth|in this world|here)\b|"
+            r"\b(?:won't|will not|'ll not|not) be here (?:much|for) (?:longer|long)\b|"
+            r"\b(?:like|love|rather) to (?:just )?(?:go to sleep|sleep) and (?:not|never) wake\b|"
+            r"\b(?:mercy|kindness|favour|blessing)\b[^.]{0,40}\b(?:if i (?:just )?(?:went|go|died|"
+            r"was gone)|by going|me going)\b|\bbetter without me\b|"
+            r"\b(?:did|do|done|doing) something (?:silly|stupid|daft)\b|"
+            r"\bwouldn't mind if\b[^.]{0,30}\b(?:took me|died|didn't wake|went)\b|"
+            r"\bwaste of (?:the )?(?:air|space|oxygen)\b[^.]{0,40}\b(?:better|without me)\b|"
+            r"\bcall time on (?:it|me|my life)\b|\bhelp (?:him|her|it) along\b|"
+            r"\bhad my lot\b|\bbow out\b|\b(?:so|there's) enough now\b",
+            unless_in_line=r"\bbook\b|\bfilm\b|\bprogramme\b|\bjoking\b|\bcrossword\b|"
+            r"\basked (?:me )?(?:if|whether)\b|\bparty\b|\bsweeties\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.ABUSE: (
+        _rule(
+            "scams_and_coercion",
+            r"\bsafe account\b|\b(?:buy|bought|get|got) (?:them |him )?(?:some )?(?:gift cards?|"
+            r"vouchers)\b|\b(?:sent|send|given|gave|transferred) (?:him|her|them)\b[^.]{0,30}"
+            r"\b(?:all|nearly all|my numbers|my details|my pin|savings|thousand)\b|"
+            r"\bthreatening me\b|\bi'll be arrested\b|\bmakes? me (?:go to the (?:bank|cash "
+            r"machine|post office)|sign|give|hand over|pay)\b|\bi'm to sign\b|"
+            r"\bsign (?:the house|everything|it all) over\b|\bor i'll go in a home\b|"
+            r"\bin my face\b|\b(?:frightened|scared|afraid|terrified) (?:to|of)\b[^.]{0,40}"
+            r"\bbecause of (?:what )?(?:he|she|they|my \w+)\b|"
+            r"\bchanged my (?:bank )?(?:password|pin)\b|\bmy (?:pension|savings|money)(?:'s| is| "
+            r"are)? (?:vanishing|disappearing|going missing|gone missing)\b|"
+            r"\bwon't (?:give|let) me (?:\w+ ){0,3}(?:until|till|unless) i\b|"
+            r"\bleave me (?:in my (?:chair|bed)|without)\b|\bgrabs? me by\b|"
+            r"\b(?:stand|stands|standing) (?:in the hall|behind me|over me)\b[^.]{0,20}"
+            r"\b(?:till|until|while)\b|\bstands? behind me\b|"
+            r"\b(?:taken over|took over) (?:the|my) house\b|\bhave to ask (?:him|her) before\b|"
+            r"\bsays i owe\b|\bi owe (?:them|him|her) another\b|\btakes? money out of my\b",
+            unless_in_line=r"\bscam (?:email|call)s?\b|\bdeleted\b|\bhung up\b|\bcrook\b|"
+            r"\bi asked\b|\bfor me\b|\bfor fun\b|\blaugh\w*\b|\bi give\b|\breceipts?\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.BLEEDING: (
+        _rule(
+            "bleeding_hard",
+            r"^(?=.*\b(?:blood\w*|bleed\w*|bled|cut|gash\w*|wound|nose|vein|ulcer|dressing|sliced|"
+            r"catheter)\b).*(?:\b(?:running|streaming|dripping) with blood\b|\bpuddle\b|"
+            r"\b(?:pumping|pouring|gushing|streaming|spurting)\b|\bcan't stem\b|"
+            r"\bblood (?:all )?(?:down|over|on) (?:my|the)\b|\bclots\b|\btarry\b|"
+            r"\bcoffee grounds\b|\bbleeding like\b|\bsoaked red\b|\b(?:mouthfuls|loads|full) of "
+            r"blood\b|\bblood (?:coming|pouring) (?:out|from)\b|\bcoming through\b|"
+            r"\bbleeding from (?:down below|my \w+)\b|\bbright red\b|\bburst\b)",
+            unless_in_line=r"\bstopped\b|\bfilm\b|\bdrama\b|\bcrime\b|\bbutcher\b|\bbeetroot\b|"
+            r"\bvampire\b|\bspotting\b|\bprick\b|\bpinching\b|\bwine\b|\bpaint\w*\b|\bdog\b|"
+            r"\bspot\b|"
+            r"\bpaw\b|\bmoney\b|\bhealing\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.CONFUSION: (
+        _rule(
+            "seeing_and_hearing",
+            r"\bhearing voices\b|\bvoices in the\b|\b(?:spiders|insects|bugs|ants|creatures) "
+            r"(?:crawling|on the walls|everywhere)\b|\btalking to (?:people|someone|somebody) who "
+            r"(?:isn't|aren't|wasn't|weren't) there\b|\bpicking at the air\b|"
+            r"\b(?:who|that) (?:died|passed)\b[^.]{0,30}\b(?:is|was|'s) (?:sat|sitting|here|"
+            r"talking)\b|\b(?:doesn't|didn't|does not|did not) (?:know|recogni[sz]e) (?:me|us|"
+            r"(?:his|her|my) (?:own )?(?:grandchildren|children|kids|wife|husband|family))\b|"
+            r"\bdidn't know it was my own\b|\bno idea how i (?:got|came to be) (?:there|here)\b|"
+            r"\bdon't know (?:why|how) i'm (?:in|here)\b|"
+            r"\b(?:doolally|delirious|delirium)\b|\bgone (?:all )?(?:vacant|strange|peculiar)\b|"
+            r"\b(?:not making (?:any )?sense|making no sense|talking (?:rubbish|nonsense|"
+            r"gibberish))\b|\bcan't make (?:head or tail|sense) of the (?:clock|phone|telephone|"
+            r"kettle|tv|remote)\b|\b(?:didn't|don't) know what the \w+ (?:was|is) for\b|"
+            r"\bcoming for (?:us|me)\b|\bmoved all my\b|\b(?:calling|calls) me by (?:her|his|my) "
+            r"\w+'s name\b|\bthinks it's (?:19|20)\d\d\b|\bdon't know if i've been to bed\b",
+            unless_in_line=r"\bradio\b|\btelly\b|\bdementia\b|\balzheimer\w*\b|\bbook\b|"
+            r"\bdream\w*\b|\bpolitics\b|\bfootball\b|\bghost story\b|\bthen i remembered\b|"
+            r"\bthe end\b|\bwhen (?:i|she|he) was\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.NOT_EATING: (
+        _rule(
+            "not_a_bite",
+            r"^(?=.*\b(?:days?|week|since|fortnight|yesterday|weekend|monday|tuesday|wednesday|"
+            r"thursday|friday|saturday|sunday)\b).*\b(?:not a (?:bite|drop|crumb|morsel)|"
+            r"nothing (?:has )?passed my lips|won't go down|can't face (?:anything|food)|"
+            r"(?:won't|can't|don't) (?:eat|drink) or (?:eat|drink)|turns? (?:her|his) head away|"
+            r"next to nothing|(?:keep|kept) bringing up|won't take anything|lost a stone|"
+            r"barely eat)\b",
+            unless_in_line=r"\bfasting\b|\blent\b|\bblood test\b|\bramadan\b|\bdog\b|\bcat\b|"
+            r"\bcoffee\b|\bsherry\b|\bbecause i was at\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.MEDICATION: (
+        _rule(
+            "missed_or_doubled",
+            rf"^(?=.*\b{_MEDICINE_WORDS}\b).*?(?:"
+            r"\b(?:ran|run|running|gone|been) (?:out|dry|without)\b[^.]{0,40}\b(?:days?|weeks?|"
+            r"fortnight|since|ages|monday|tuesday|wednesday|thursday|friday|saturday|sunday|"
+            r"last|at all)\b|"
+            r"\b(?:haven't|have not|hasn't|not) (?:had|taken|used|been on)\b[^.]{0,40}"
+            r"\b(?:days|weeks?|fortnight|since|ages)\b|"
+            r"\b(?:skipping|stopped|stopping|not been on)\b[^.]{0,40}\b(?:since|days|week|"
+            r"fortnight|didn't see the point|upsetting|because)\b|"
+            r"\bno (?:\w+ )?left at all\b|\bused the last\b|"
+            r"\b(?:used|put|popped|gave|did|drank|drunk|injected|done|chew\w*|took|taken|had|"
+            r"swallowed|taking)\b[^.]{0,40}\b(?:fifteen|twenty|a second|another lot|two lots|"
+            r"three of|four of|all together|the lot|in one go|a week's|(?:three|four|five) "
+            r"(?:times|at once|of the)|again|twice|double|more than|instead of|handful)\b|"
+            r"\b(?:took|taken|taking|had|been on|swallowed) (?:\w+ ){0,3}(?:husband|wife|sister|"
+            r"brother|neighbour|friend|dog|cat|mum|dad|someone|somebody)'s\b|"
+            r"\b(?:strengths?|doses?|milligrams?)\b[^.]{0,30}\b(?:muddled|mixed|wrong|instead)\b|"
+            r"\bfilled (?:in )?wrong\b|\bwrong name\b|\bpill ?box is (?:still )?full\b|"
+            r"\b(?:can't remember|don't know|not sure) (?:if|whether|taking|which)\b[^.]{0,30}"
+            r"\b(?:taken|had|probably|full|three|twice)\b|\bthe hospital said to stop\b|"
+            r"\bslow-release\b[^.]{0,20}\bchew\w*\b|\bchewing the\b)",
+            unless_in_line=r"\bdoctor(?:'s)? (?:said|says|told|doubled|upped|increased|changed|"
+            r"idea|blessing|discharged)\b|\bsurgeon\b|\bnurse (?:said|told|upped|changed|"
+            r"agreed)\b|\bpharmacist said\b|\bchecked\b|\bnearly\b|\bvet\b|\bworm\w*\b|"
+            r"\bcoming today\b|\bdue\b|\bput in for\b|\bdelivered\b|\bborrow\b|\bprogramme\b|"
+            r"\bchocolates?\b|\bwhisky\b|\bespresso\b|\btrifle\b|\byears ago\b|\bnever missed\b|"
+            r"\blast month\b|\blike always\b|\bsame as always\b|\bregular\b|\bcrossed it off\b|"
+            r"\bdon't need\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.UNCONSCIOUS: (
+        _rule(
+            "came_to",
+            r"\b(?:i|i've|he|she|when i|till i|until i|then i|and i) (?:just |finally )?"
+            r"(?:came|come) (?:round|to) (?:with|at|to find|lying|on|in)\b|"
+            r"\b(?:woke|waking|woken|came (?:round|to)|found myself) (?:up )?(?:on|in|at) the "
+            r"(?:\w+ )?(?:floor|hallway|hall|landing|bathroom|kitchen|stairs|lino|carpet|"
+            r"pavement|bottom)\b|\beverything went (?:grey|black|dark|white)\b|"
+            r"\b(?:won't|will not|doesn't|didn't|can't get (?:him|her) to) (?:wake|come to|come "
+            r"round|open (?:his|her) eyes)\b|\bcan't rouse\b|\bcan't get a word out of (?:him|"
+            r"her)\b|\bgone unresponsive\b|\bjust (?:dropped|gone)\b[^.]{0,30}\b(?:lying|not|"
+            r"answering|won't)\b|\bdropped like a (?:stone|sack)\b|\blike a sack of\b|"
+            r"\bblank(?:ing)? (?:out|spells?)\b|\bswoon(?:ed)?\b(?! over)|"
+            r"\bflaked out\b(?! (?:on|in|in front|after))|\bsyncope\b|\blost my senses\b|"
+            r"\bwent out like a (?:candle|light)\b|\blost (?:a chunk of |some )?time\b|"
+            r"\bkeep going off\b|\bslumped (?:sideways|in|over)\b|\bdizzy dos?\b[^.]{0,30}"
+            r"\b(?:out|go down)\b|\bno memory of (?:falling|going down)\b|\bout for a (?:bit|"
+            r"minute|while)\b|\bnot with us\b|\bbarely with us\b|\beyes rolling\b",
+            unless_in_line=r"\bsleep\w*\b|\bslept\b|\bnap\b|\bsnoring\b|\balarm\b|\blie-in\b|"
+            r"\basleep\b|\bstory\b|\bidea\b|\bop\b|\bcolonoscopy\b|\banaesthetic\b|\bsedation\b|"
+            r"\bhome now\b|\bi'm fine\b|\bfine now\b",
+            negatable=False,
+        ),
+    ),
+}
 RULES = {
     category: RULES.get(category, ())
     + _EVERYDAY_WORDING.get(category, ())
     + _MORE_WORDING.get(category, ())
+    + _SPOKEN_WORDING.get(category, ())
     for category in RedFlagCategory
 }
+
+_NEGATION_HOLDS_CLASSIFIER = frozenset({RedFlagCategory.CHEST_PAIN})
+"""Where the classifier, like the rules, needs a symptom word outside a negated clause ("i've
+not got any chest pain"); elsewhere the negation is often the meaning ("i've not eaten since
+friday", "i can't breathe", "it won't stop bleeding")."""
 
 MEDICAL = frozenset(RedFlagCategory) - {RedFlagCategory.SELF_HARM, RedFlagCategory.ABUSE}
 """Categories a line that places the problem long ago, or says it is over, does not raise."""
@@ -1016,12 +1310,13 @@ _LONG_AGO = re.compile(
 _SETTLED = re.compile(
     r"\b(?:healed|all better|fine now|better now|recovered|cleared up|no harm done|sorted|"
     r"(?:he|she|i|it)(?:'s| is| am|'m) (?:fine|ok|okay|all right) now|(?:he|she)'s fine|"
-    r"(?<!yesterday )(?<!morning )(?<!night )(?<!before )(?<!earlier )(?:he|she|i|it|they) "
+    r"(?<!yesterday )(?<!morning )(?<!night )(?<!before )(?<!earlier )(?<!ago )(?:he|she|i|it|"
+    r"they) "
     r"(?:was|were) (?:fine|ok|okay|all right)(?! (?:yesterday|this morning|last night|before|"
     r"until|till|earlier|an hour ago))|on the mend|right as rain|going strong|doing (?:well|fine|"
     r"grand|nicely)|home again|"
     r"back to (?:normal|doing|(?:her|his|my) old self)|(?:came|come) round fine|"
-    r"nothing to worry about|"
+    r"nothing to worry about|(?:she's|he's|i'm) home now|(?:has |'s )?gone now|cleared|"
     r"(?:said|says) (?:that's|it's|it is|that is) (?:fine|ok|okay|normal|nothing))\b"
 )
 _STILL = re.compile(r"\b(?:still|right now|at the moment|ever since|can't get up|getting worse)\b")
@@ -1049,7 +1344,8 @@ _CHILDHOOD = re.compile(
 _FICTION = re.compile(
     r"\b(?:on|in) (?:the|that|a|this) (?:telly|tv|television|news|radio|film|movie|programme|"
     r"program|show|drama|soaps?|book|story|play|documentary|papers?)\b|"
-    r"\b(?:a|the|that) (?:film|movie|programme|drama|soap|documentary|murder mystery)\b|"
+    r"\b(?:a|the|that|my) (?:\w+ )?(?:film|movie|programme|drama|soap|documentary|"
+    r"murder mystery|book|novel)\b|"
     r"\bthe character\b"
 )
 """Someone on the screen or in a book: a match in a clause without the caller in it is theirs."""
@@ -1058,8 +1354,14 @@ _ANIMAL = re.compile(
     r"\b(?:the|my|our|his|her|their) (?:cat|dog|puppy|kitten|budgie|bird|parrot|horse|pony|"
     r"rabbit|hamster|goldfish|tortoise)\b"
 )
-_JOKING = re.compile(r"\b(?:only|just) (?:joking|kidding|teasing|pulling your leg)\b")
+_JOKING = re.compile(
+    r"\b(?:only|just) (?:joking|kidding|teasing|pulling your leg)\b|(?:^|[,.!] )ha(?: ha)?\b"
+)
 """The caller takes it back: nothing in the line raises a flag."""
+_READING = re.compile(
+    r"\b(?:i'm|i am|i was|i've been|i) (?:reading|watching|listening to|read|watched|saw)\b"
+)
+"""The caller only reads or watches it: "the book i'm reading is about a woman who…"."""
 _FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|i'll|me|my|myself)\b")
 
 _SPELLINGS = (
@@ -1136,6 +1438,8 @@ def detect_all(text: str) -> list[RedFlag]:
     for name, _ in model.categories(line):
         category = RedFlagCategory(name)
         if category in found or category in cleared:
+            continue
+        if category in _NEGATION_HOLDS_CLASSIFIER and all_negated(line):
             continue
         found.add(category)
         sentence = _likeliest_sentence(text, model, name)
@@ -1218,7 +1522,7 @@ def _first_match(
 def _someone_elses(line: str, clause: str) -> bool:
     """The clause of a match is about someone on the screen or in a book ("in the film the man
     fell"), or an animal ("the cat's been wheezing"), and the caller is not in it."""
-    if _FIRST_PERSON.search(clause):
+    if _FIRST_PERSON.search(_READING.sub("", clause)):
         return False
     return bool(_FICTION.search(line) and not _NOW.search(line)) or bool(_ANIMAL.search(clause))
 
