@@ -247,8 +247,8 @@ def test_the_fresh_held_out_set_covers_every_category_with_as_many_look_alikes()
 
 
 def test_recall_and_precision_on_the_training_rows() -> None:
-    recall, precision = _score_rows("tuning", "held_out", "tuning2")
-    # Measured: recall 1.00 overall (0.98 to 1.00 per category), precision 1.00.
+    recall, precision = _score_rows("tuning", "held_out", "tuning2", "tuning3")
+    # Measured: recall 1.00 overall (0.97 to 1.00 per category), precision 1.00.
     assert min(recall.values()) >= 0.95 and precision >= 0.97
 
 
@@ -257,6 +257,19 @@ def test_recall_and_precision_on_the_fresh_held_out_rows() -> None:
     # Measured (bench/README.md): recall 0.96 overall, 0.82 to 1.00 per category; precision
     # 0.97. A floor, so a change that loses ground fails; nothing is tuned on these rows.
     assert recall["all"] >= 0.95 and min(recall.values()) >= 0.8
+    assert precision >= 0.95
+
+
+def test_recall_and_precision_on_the_blind_rows() -> None:
+    # heldout3 was written by someone who never read the rules, the classifier or the other
+    # rows, and nothing was fitted on its lines (bench/README.md): the honest figure, and
+    # below the targets (recall 0.87 overall, self-harm 0.58; precision 0.98). A floor.
+    blind = [line for line in load_lines() if line.split == "heldout3"]
+    assert not {line.text for line in blind} & {
+        line.text for line in load_lines() if line.split != "heldout3"
+    }
+    recall, precision = _score_rows("heldout3")
+    assert recall["all"] >= 0.85 and min(recall.values()) >= 0.55
     assert precision >= 0.95
 
 
