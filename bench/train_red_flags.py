@@ -4,8 +4,8 @@
 
 Fitted on the training rows of `bench/data/red_flag_lines.csv` (``tuning``, the first
 ``held_out`` quarter, ``tuning2``, ``tuning3``) and the unit-test lines of
-`tests/wellbeing/red_flag_lines.py`; the blind ``heldout2`` and ``heldout3`` rows are never read. Softmax regression (a ``none`` class and one per
-category) on `features` present or not, L2-regularised, by full-batch Adam from zeros for a
+`tests/wellbeing/red_flag_lines.py`; the blind ``heldout2`` and ``heldout3`` rows are never
+read. Softmax regression (a ``none`` class and one per category) on `features` present or not, L2-regularised, by full-batch Adam from zeros for a
 fixed number of steps: the same data gives the same weights (numpy, used here only, never at
 run time). Each category's flagging threshold is chosen by 5-fold cross-validation on the
 training rows (`choose_thresholds`). Weights under `PRUNE` are dropped, so the file stays
@@ -48,8 +48,8 @@ SEED = 18
 
 
 def training_rows() -> list[tuple[str, str]]:
-    """(line, class) pairs: the training rows (all but the blind ``heldout2`` and ``heldout3``), then the unit-test lines
-    (each pair once)."""
+    """(line, class) pairs: the training rows (all but the blind ``heldout2`` and
+    ``heldout3``), then the unit-test lines (each pair once)."""
     rows = [(line.text, line.category) for line in load() if line.split in TRAINING_SPLITS]
     rows += [(text, category.value) for text, category in TEST_URGENT + HELD_OUT_URGENT]
     rows += [(text, NOT_URGENT) for text in TEST_NOT_URGENT + HELD_OUT_NOT_URGENT]
@@ -173,7 +173,10 @@ def train() -> dict[str, object]:
         "classes": list(CLASSES),
         "bias": [round(float(v), 4) for v in b],
         "thresholds": thresholds,
-        "trained_on": f"{len(rows)} lines: the training rows (all but the blind heldout2 and heldout3), unit-test lines",
+        "trained_on": (
+            f"{len(rows)} lines: the training rows (all but the blind heldout2 and heldout3), "
+            "unit-test lines"
+        ),
         "weights": weights,
     }
 
