@@ -5,12 +5,12 @@
 Fitted on the training rows of `bench/data/red_flag_lines.csv` (``tuning``, the first
 ``held_out`` quarter, ``tuning2``, ``tuning3``) and the unit-test lines of
 `tests/wellbeing/red_flag_lines.py`; the blind ``heldout2`` and ``heldout3`` rows are never
-read. Softmax regression (a ``none`` class and one per category) on `features` present or
-not, L2-regularised, by full-batch Adam from zeros for a fixed number of steps: the same data
-gives the same weights (numpy, used here only, never at run time). Each category's flagging
-threshold is chosen by 5-fold cross-validation on the training rows (`choose_thresholds`).
-Weights under `PRUNE` are dropped, so the file stays small. ``--check`` trains and compares with the file shipped
-(exit 1 if it differs): the weights are reproducible from the repository.
+read. Softmax regression (a ``none`` class and one per category) on `features` present or not,
+L2-regularised, by full-batch Adam from zeros for a fixed number of steps: the same data gives
+the same weights (numpy, used here only, never at run time). Each category's flagging threshold
+is chosen by 5-fold cross-validation on the training rows (`choose_thresholds`). Weights under
+`PRUNE` are dropped, so the file stays small. ``--check`` trains and compares with the file
+shipped (exit 1 if it differs): the weights are reproducible from the repository.
 """
 
 from __future__ import annotations
