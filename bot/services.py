@@ -34,6 +34,7 @@ from pipecat.transcriptions.language import Language
 from bot import prompts
 from bot.circuit import CircuitBreaker, ServiceBreakers, call_with_retries
 from bot.speech import CallTTSService, SpeechCache, Voice
+from pipeline.extensions import Extension, extension_names, load_extensions
 from pipeline.vad import SileroBatcher
 from settings import MissingConfiguration, ServiceChoice, Settings
 from wellbeing.red_flags import LLMCheck
@@ -55,12 +56,17 @@ def in_call_budget(settings: Settings) -> float:
 
 class ServiceClients:
     """What every call of a server process shares: the HTTP pool for the OpenAI-compatible
-    services, the VAD batcher, the local speech models, the cache of fixed lines' audio and
-    the circuit breakers of the OpenAI-compatible services (`bot.circuit`)."""
+    services, the VAD batcher, the local speech models, the cache of fixed lines' audio, the
+    circuit breakers of the OpenAI-compatible services (`bot.circuit`) and the extensions
+    named in EXTENSIONS (`pipeline.extensions`; an unknown one is an `ExtensionError` here,
+    when the server starts)."""
 
     def __init__(
         self, settings: Settings, *, local_speech: Callable[[], LocalSpeech] | None = None
     ) -> None:
+        self.extensions: tuple[Extension, ...] = load_extensions(
+            extension_names(settings.extensions)
+        )
         # openai's own client class: it keeps openai's pool limits and error mapping.
         self.http = DefaultAsyncHttpxClient(timeout=settings.service_timeout_seconds)
         self.vad = SileroBatcher()
@@ -208,6 +214,8 @@ class CallServices:
     """None: no language model; the call follows the guided check-in script."""
     tts: TTSService
     vad: SileroBatcher
+    extensions: tuple[Extension, ...] = ()
+    """Each makes a processor of its own for the call (`pipeline.extensions`)."""
 
 
 class _PooledOpenAILLMService(OpenAILLMService):
@@ -328,7 +336,7 @@ def build_call_services(
             api_key=key.get_secret_value() if key is not None else NO_KEY,
             system_prompt=system_prompt,
         )
-    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
+    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad, extensions=clients.extensions)
 
 
 def _openai_services(
@@ -357,7 +365,7 @@ def _openai_services(
     )
     for service in (stt, tts):
         _bound_requests(service, settings.service_timeout_seconds)
-    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
+    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad, extensions=clients.extensions)
 
 
 def _llm(

@@ -44,7 +44,7 @@ from pipecat.pipeline.worker_observer import WorkerObserver
 from pipecat.processors.frame_processor import FrameProcessor
 
 from persistence.models import TurnRole
-from pipeline.events import CallNote, TurnRecord
+from pipeline.events import CallNote, CallRecord, TurnRecord
 from pipeline.turns import AdaptiveTurnStop, CallerBackchannelFrame
 from processors.idle_prompts import IdlePromptFrame
 from processors.playback_marks import mark_name
@@ -52,7 +52,7 @@ from processors.reply_gate import NotThePersonFrame
 
 
 class RecordSink(Protocol):
-    def submit(self, item: TurnRecord | CallNote) -> None:
+    def submit(self, item: CallRecord) -> None:
         """Take a record without waiting (the caller is the real-time path)."""
 
 
