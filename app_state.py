@@ -17,6 +17,7 @@ from bot.services import ServiceClients
 from calls.briefs import CallBriefs
 from calls.browser import BrowserCalls
 from calls.callback_backlog import CallbackBacklog
+from calls.channels import ChannelCalls
 from calls.conversation import ActiveCalls
 from calls.demo import DemoCalls
 from calls.reconcile import Reconciler
@@ -28,6 +29,7 @@ from checkins.escalation import EscalationLadder
 from observability.health import Readiness
 from observability.metrics import Metrics
 from persistence.checkins import CheckinRepository
+from persistence.models import CallChannel
 from persistence.privacy import PrivacyRepository
 from persistence.repositories import CallRepository
 from persistence.roster import SeniorRepository
@@ -96,6 +98,15 @@ class AppState:
     alerts: AlertService
     api_rate_limit: ApiRateLimit
     pending_streams: PendingStreams
+
+    def channel(self, channel: CallChannel) -> ChannelCalls:
+        """The calls of ``channel`` in this process (their lifecycle: `calls.channels`)."""
+        channels: dict[CallChannel, ChannelCalls] = {
+            CallChannel.PHONE: self.call_service,
+            CallChannel.BROWSER: self.browser_calls,
+            CallChannel.DEMO: self.demo_calls,
+        }
+        return channels[channel]
 
 
 def get_state(request: Request) -> AppState:

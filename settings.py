@@ -313,6 +313,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- extensions (README: "Extending") -----------------------------------------------------
+    extensions: str = Field(
+        default="",
+        description=(
+            "Comma-separated names of installed extensions whose processors join every call "
+            "(entry point group carecall.processors), e.g. 'word-count'. Empty: none."
+        ),
+    )
+
     # --- the check-in program ------------------------------------------------------------------
     dispatcher_enabled: bool = Field(
         default=True,

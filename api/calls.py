@@ -10,7 +10,8 @@ from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app_state import AppState, get_state
-from calls.service import CallAlreadyEnded, CallNotFound, InvalidPhoneNumber
+from calls.channels import CallAlreadyEnded, CallNotFound
+from calls.service import InvalidPhoneNumber
 from checkins.policy import CallNotAllowed
 from persistence.ids import RowId, RowOffset
 from persistence.models import (
@@ -262,12 +263,13 @@ async def get_call(call_id: CallId, state: State) -> CallDetail:
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)
 async def hang_up(call_id: CallId, state: State) -> CallOut:
-    if await state.browser_calls.hang_up(call_id):  # a talk in the browser: no Twilio
-        call = await state.calls.get(call_id)
-        if call is not None:
-            return CallOut.model_validate(call)
+    """End a live call, whatever its channel: a phone call through Twilio, a talk in the
+    browser or a demo call where it runs. 409 when it has ended (or runs on another server)."""
+    call = await state.calls.get(call_id)
+    if call is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
     try:
-        call = await state.call_service.hang_up(call_id)
+        call = await state.channel(call.channel).hang_up(call_id)
     except CallNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.") from None
     except CallAlreadyEnded:

@@ -15,8 +15,8 @@ from loguru import logger
 
 from app_state import AppState, get_state
 from calls.callback_backlog import WRITE_WITHIN_SECONDS
+from calls.channels import publish_status
 from calls.conversation import greeting
-from calls.service import publish_status
 from persistence.ids import MAX_INTEGER, parse_row_id
 from persistence.models import Call, CallStatus
 from persistence.repositories import StatusUpdate

@@ -322,6 +322,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
         await self.stop_processing_metrics()
         if text:
             logger.debug(f"Transcription: [{text}]")
+            # Who spoke: `STTService` keeps it from the turn's frames in `_user_id`, which its
+            # subclasses read (there is no public accessor; tests/test_upstream_names.py).
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
 
 

@@ -277,21 +277,33 @@ class CallTTSService(CachedLines, OpenAITTSService):
     the process's circuit breaker (`bot.circuit`)."""
 
     def __init__(
-        self, *, cache: SpeechCache, breaker: CircuitBreaker | None = None, **kwargs: object
+        self,
+        *,
+        cache: SpeechCache,
+        endpoint: AsyncOpenAI,
+        pool: httpx2.AsyncClient,
+        breaker: CircuitBreaker | None = None,
+        sample_rate: int,
+        **kwargs: object,
     ) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
+        super().__init__(sample_rate=sample_rate, **kwargs)  # type: ignore[arg-type]
         self._cache = cache
         self._breaker = breaker or CircuitBreaker("text-to-speech")
+        # A sentence is requested with ``endpoint``'s URL, key and time limit straight through
+        # ``pool`` (see `run_tts`); pipecat's own OpenAI client, private to it, is never used.
+        self._endpoint = endpoint
+        self._pool = pool
+        self._init_rate = sample_rate
         speak_first_clauses_early(self)
 
     @property
     def voice(self) -> Voice:
-        settings = cast(OpenAITTSSettings, self._settings)
+        settings = cast(OpenAITTSSettings, self.settings)
         return Voice(
             model=str(settings.model),
             voice=str(settings.voice),
             instructions=settings.instructions or None,
-            sample_rate=self.sample_rate or self._init_sample_rate or 0,  # init: before start
+            sample_rate=self.sample_rate or self._init_rate,  # the latter before the call starts
             speed=settings.speed or None,
         )
 
@@ -320,8 +332,8 @@ class CallTTSService(CachedLines, OpenAITTSService):
             body["speed"] = voice.speed
         # The request goes straight through the shared pool: the OpenAI client's request
         # building costs about a millisecond, on every sentence, before any audio.
-        client = self._client
-        http = client._client
+        client = self._endpoint
+        http = self._pool
 
         async def first_audio(_left: float) -> tuple[httpx2.Response, AsyncIterator[bytes], bytes]:
             request = http.build_request(

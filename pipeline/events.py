@@ -24,6 +24,7 @@ EventKind = Literal[
     "call.turn",
     "call.error",
     "call.media",
+    "call.figure",
     "checkin.updated",
     "escalation.updated",
     "alert.updated",
@@ -68,6 +69,23 @@ class CallNote:
     opted_out: bool = False
     turn_patience: float | None = None
     """The person's pause profile after this call (`pipeline.turns.next_patience`)."""
+
+
+@dataclass(frozen=True)
+class CallFigure:
+    """A figure an extension reports about a call (`pipeline.extensions.CallContext.report`):
+    published as a `call.figure` event, not stored."""
+
+    call_id: int
+    name: str
+    value: int | float | str
+
+    def to_event(self) -> CallEvent:
+        return CallEvent("call.figure", self.call_id, {"name": self.name, "value": self.value})
+
+
+CallRecord = TurnRecord | CallNote | CallFigure
+"""What a call's pipeline hands the record writer."""
 
 
 @dataclass(frozen=True)

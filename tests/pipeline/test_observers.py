@@ -28,7 +28,7 @@ from pipecat.utils.asyncio.task_manager import TaskManager
 from pipecat.utils.text.base_text_aggregator import TextType
 
 from persistence.models import TurnRole
-from pipeline.events import CallNote, TurnRecord
+from pipeline.events import CallNote, CallRecord, TurnRecord
 from pipeline.observers import AudioBlindWorkerObserver, CallRecorder, observe_without_audio
 from pipeline.turns import AdaptiveTurnStop, TurnPauses
 from processors.playback_marks import mark_name
@@ -39,9 +39,9 @@ CALL_ID = 7
 
 class ListSink:
     def __init__(self) -> None:
-        self.items: list[TurnRecord | CallNote] = []
+        self.items: list[CallRecord] = []
 
-    def submit(self, item: TurnRecord | CallNote) -> None:
+    def submit(self, item: CallRecord) -> None:
         self.items.append(item)
 
     @property
