@@ -78,6 +78,7 @@ from bench.turn_metrics import (
     talking_at,
     time_to_silence,
 )
+from carecall.bot.speech import CLAUSE_MARKS, FIRST_CLAUSE_WORDS
 from tests.fakes.openai_server import echo_reply, voice_envelope
 from tests.fakes.twilio_caller import FRAME_SECONDS, SimulatedCaller
 
@@ -290,10 +291,21 @@ class Player:
 
 
 def reply_seconds(lead: str, echo_words: int) -> float:
-    """How long the fake's tone speech of the bot's answer to ``lead`` lasts, sentence by
-    sentence (each sentence is its own speech request)."""
+    """How long the fake's tone speech of the bot's answer to ``lead`` lasts, piece by piece
+    (each is its own speech request: the first clause, then sentences, as
+    `bot.speech.FirstClauseAggregator` gives them to the voice)."""
     reply = echo_reply(" ".join(lead.split()[:echo_words]))
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", reply) if s]
+    first = sentences[0] if sentences else ""
+    for index, char in enumerate(first[:-1]):
+        clause = first[: index + 1]
+        if (
+            char in CLAUSE_MARKS
+            and first[index + 1].isspace()
+            and len(clause.split()) >= FIRST_CLAUSE_WORDS
+        ):
+            sentences[:1] = [clause, first[index + 1 :].strip()]
+            break
     return sum(max(TONE_MIN_SECONDS, TONE_SECONDS_PER_CHAR * len(s)) for s in sentences)
 
 

@@ -1,8 +1,11 @@
-"""The long-lived objects of one server process, made in the lifespan and injected into routes."""
+"""The long-lived objects of one server process, made in the lifespan and injected into routes;
+and the shape of those that run in the background (`Service`)."""
 
 from __future__ import annotations
 
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
+from typing import Protocol
 
 from fastapi import Request, WebSocket
 from sqlalchemy.ext.asyncio import AsyncEngine
@@ -14,6 +17,7 @@ from carecall.bot.services import ServiceClients
 from carecall.calls.briefs import CallBriefs
 from carecall.calls.browser import BrowserCalls
 from carecall.calls.callback_backlog import CallbackBacklog
+from carecall.calls.channels import ChannelCalls
 from carecall.calls.conversation import ActiveCalls
 from carecall.calls.demo import DemoCalls
 from carecall.calls.reconcile import Reconciler
@@ -26,6 +30,7 @@ from carecall.core.events import EventBus, EventFeed
 from carecall.observability.health import Readiness
 from carecall.observability.metrics import Metrics
 from carecall.persistence.checkins import CheckinRepository
+from carecall.persistence.models import CallChannel
 from carecall.persistence.privacy import PrivacyRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
@@ -36,6 +41,27 @@ from carecall.telephony.twilio_client import TwilioGateway
 from carecall.wellbeing.alerts import AlertService
 from carecall.wellbeing.jobs import RecordJobs
 from carecall.wellbeing.retention import TranscriptRetention
+
+
+class Service(Protocol):
+    """A part of the server that runs in the background from start-up to shutdown (the event
+    bus, the record writer, the check-in dispatcher, …). `stop` undoes whatever `start` did,
+    and does nothing for a service that never started."""
+
+    async def start(self) -> None: ...
+
+    async def stop(self) -> None: ...
+
+
+async def start_service(stack: AsyncExitStack, service: Service, *, run: bool = True) -> None:
+    """Start `service`, to be stopped when `stack` unwinds: at shutdown, or at once if a later
+    service fails to start, in the reverse order of starting. Its stop is registered before it
+    starts, so that a start that fails half-way leaves nothing of it running. With `run` False
+    it is not started (the work is left to other instances, or a test runs it by hand) but it
+    is stopped all the same, which closes what it holds."""
+    stack.push_async_callback(service.stop)
+    if run:
+        await service.start()
 
 
 @dataclass
@@ -72,6 +98,15 @@ class AppState:
     alerts: AlertService
     api_rate_limit: ApiRateLimit
     pending_streams: PendingStreams
+
+    def channel(self, channel: CallChannel) -> ChannelCalls:
+        """The calls of ``channel`` in this process (their lifecycle: `calls.channels`)."""
+        channels: dict[CallChannel, ChannelCalls] = {
+            CallChannel.PHONE: self.call_service,
+            CallChannel.BROWSER: self.browser_calls,
+            CallChannel.DEMO: self.demo_calls,
+        }
+        return channels[channel]
 
 
 def get_state(request: Request) -> AppState:

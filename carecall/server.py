@@ -2,6 +2,8 @@
 
 `create_app` builds the FastAPI app; its lifespan applies migrations and makes the long-lived
 objects (engine, event bus, record writer, Twilio gateway, service HTTP pool) once per process.
+Each is entered in one `AsyncExitStack` as it starts (`_start`), so shutdown, or a failure
+anywhere in start-up, stops and closes what has started, in the reverse order.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ import gc
 import re
 import sys
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from typing import TYPE_CHECKING
 
@@ -37,7 +39,7 @@ from carecall.api.openapi import document_errors
 from carecall.api.rate_limit import ApiRateLimit
 from carecall.api.security_headers import SecurityHeaders
 from carecall.api.validation import readable_validation_error
-from carecall.app_state import AppState
+from carecall.app_state import AppState, start_service
 from carecall.auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from carecall.auth.service import AuthService
 from carecall.bot.prompts import SHUTDOWN_GOODBYE
@@ -134,154 +136,11 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        engine = create_engine(settings.database_url)
-        await upgrade_to_head(engine)
-        sessions = create_session_factory(engine)
-        calls = CallRepository(sessions)
-        seniors = SeniorRepository(sessions)
-        redis_bus = _redis_bus(settings) if event_bus is None else None
-        if redis_bus is not None:
-            await redis_bus.start()
-        bus = event_bus or redis_bus or InProcessEventBus()
-        feed = EventFeed(bus)
-        await feed.start()
-        # One watch for the whole process: an outage is logged once, however many workers meet it.
-        database = database_watch()
-        writer = RecordWriter(calls, bus, seniors, database=database)
-        writer.start()
-        twilio = TwilioGateway(settings, twilio_http_client)
-        tokens = CallTokens(settings.session_secret.get_secret_value())
-        service_clients = ServiceClients(settings)
-        service_clients.prepare_speech_soon()
-        active_calls = ActiveCalls()
-        auth_token = settings.twilio_auth_token
-        call_service = CallService(
-            settings,
-            calls,
-            twilio,
-            tokens,
-            bus,
-            seniors=seniors,
-            clock=clock,
-            before_answer=lambda _call: service_clients.prepare_speech_soon(),
-        )
-        checkins = CheckinRepository(sessions)
-        privacy = PrivacyRepository(sessions)
-        escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
-        dispatcher = Dispatcher(
-            settings, checkins, call_service, clock, bus, escalations, database=database
-        )
-        wellbeing = WellbeingRepository(sessions)
-        record_jobs = RecordJobs(settings, wellbeing, clock, database=database)
-        record_jobs.attach(call_service)
-        alerts = AlertService(settings, AlertRepository(sessions), twilio, clock, bus)
-        record_jobs.on_record_made(alerts.record_made)
-        metrics = Metrics(active_calls, checkins, clock.now)
-        # Each instance counts what happens in it (Redis brings the others' events too).
-        await metrics.watch(bus.own_events if isinstance(bus, RedisEventBus) else bus)
-        call_service.on_call_final(metrics.call_final)
-        twilio.on_error(metrics.twilio_error)
-        metrics.watch_circuits(service_clients.breakers)
-        state = AppState(
-            settings=settings,
-            engine=engine,
-            calls=calls,
-            bus=bus,
-            feed=feed,
-            writer=writer,
-            twilio=twilio,
-            tokens=tokens,
-            signatures=TwilioSignatureChecker(
-                auth_token.get_secret_value() if auth_token else None, settings.webhook_url
-            ),
-            call_service=call_service,
-            service_clients=service_clients,
-            active_calls=active_calls,
-            browser_calls=BrowserCalls(
-                settings, calls, service_clients, writer, bus, active_calls, alerts
-            ),
-            demo_calls=DemoCalls(
-                calls, bus, DemoTokens(settings.session_secret.get_secret_value())
-            ),
-            auth=AuthService(
-                OperatorRepository(sessions),
-                ApiKeyRepository(sessions),
-                session_idle=timedelta(minutes=settings.session_idle_minutes),
-                now=clock.now,
-            ),
-            seniors=seniors,
-            clock=clock,
-            escalations=escalations,
-            briefs=CallBriefs(calls, seniors, wellbeing),
-            checkins=checkins,
-            dispatcher=dispatcher,
-            metrics=metrics,
-            readiness=Readiness(engine, bus.ping if isinstance(bus, RedisEventBus) else None),
-            wellbeing=wellbeing,
-            record_jobs=record_jobs,
-            alerts=alerts,
-            reconciler=Reconciler(
-                settings,
-                calls,
-                call_service,
-                twilio,
-                clock,
-                active_calls.by_call_id,
-                database=database,
-            ),
-            callback_backlog=CallbackBacklog(database=database),
-            privacy=privacy,
-            retention=TranscriptRetention(settings, privacy, clock, database=database),
-            api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
-            pending_streams=PendingStreams(settings.max_pending_media_streams),
-        )
-        call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
-        app.state.carecall = state
-        await _announce(state)
-        # Everything made so far (modules, settings, pools) lives as long as the process.
-        # Frozen, the garbage collector's full passes skip it: otherwise one pass over this
-        # heap stalls the event loop, and every call's audio, for ~0.2 s.
-        gc.collect()
-        gc.freeze()
-        if settings.dispatcher_enabled:
-            dispatcher.start()
-        if settings.record_worker_enabled:
-            record_jobs.start()
-        if settings.reconcile_calls:
-            state.reconciler.start()
-        state.retention.start()
-        # On SIGTERM the instance drains first: no new calls, running calls end (politely),
-        # records stored; then uvicorn stops (`calls.shutdown`).
-        shutdown = GracefulShutdown(
-            readiness=state.readiness,
-            active_calls=active_calls,
-            writer=writer,
-            goodbye=SHUTDOWN_GOODBYE,
-            grace=settings.shutdown_grace_seconds,
-            stop_taking_work=dispatcher.stop_claiming,
-        )
-        shutdown.install()
-        try:
+        async with AsyncExitStack() as stack:
+            app.state.carecall = await _start(
+                stack, settings, clock, twilio_http_client=twilio_http_client, event_bus=event_bus
+            )
             yield
-        finally:
-            shutdown.uninstall()
-            await shutdown.aclose()
-            state.readiness.shutting_down = True
-            await state.reconciler.stop()
-            await state.callback_backlog.aclose()
-            await state.retention.stop()
-            await dispatcher.stop()
-            await record_jobs.stop()
-            await state.alerts.aclose()
-            await state.browser_calls.aclose()
-            await state.demo_calls.aclose()
-            await writer.stop()
-            await feed.stop()
-            await metrics.stop()
-            if redis_bus is not None:
-                await redis_bus.aclose()
-            await state.service_clients.aclose()
-            await engine.dispose()
 
     # `/docs` is carecall's own page (`web.api_docs`: Swagger UI served from here, no CDN).
     app = FastAPI(
@@ -353,6 +212,155 @@ def create_app(
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=settings.trusted_proxies)
     return app
+
+
+async def _start(
+    stack: AsyncExitStack,
+    settings: Settings,
+    clock: Clock,
+    *,
+    twilio_http_client: AsyncHttpClient | None,
+    event_bus: EventBus | None,
+) -> AppState:
+    """Make the process's long-lived objects and start its services, each entered in `stack`
+    as it starts: unwinding the stack (at shutdown, or when anything here fails) stops and
+    closes what has started, in the reverse order."""
+    engine = create_engine(settings.database_url)
+    stack.push_async_callback(engine.dispose)
+    await upgrade_to_head(engine)
+    sessions = create_session_factory(engine)
+    calls = CallRepository(sessions)
+    seniors = SeniorRepository(sessions)
+    checkins = CheckinRepository(sessions)
+    wellbeing = WellbeingRepository(sessions)
+    privacy = PrivacyRepository(sessions)
+    # One watch for the whole process: an outage is logged once, however many workers meet it.
+    database = database_watch()
+    service_clients = ServiceClients(settings)
+    stack.push_async_callback(service_clients.aclose)
+    service_clients.prepare_speech_soon()
+
+    redis_bus = _redis_bus(settings) if event_bus is None else None
+    if redis_bus is not None:
+        await start_service(stack, redis_bus)
+    bus = event_bus or redis_bus or InProcessEventBus()
+    active_calls = ActiveCalls()
+    metrics = Metrics(active_calls, checkins, clock.now)
+    stack.push_async_callback(metrics.stop)
+    # Each instance counts what happens in it (Redis brings the others' events too).
+    await metrics.watch(bus.own_events if isinstance(bus, RedisEventBus) else bus)
+    metrics.watch_circuits(service_clients.breakers)
+    feed = EventFeed(bus)
+    await start_service(stack, feed)
+    writer = RecordWriter(calls, bus, seniors, database=database)
+    await start_service(stack, writer)
+
+    twilio = TwilioGateway(settings, twilio_http_client)
+    twilio.on_error(metrics.twilio_error)
+    tokens = CallTokens(settings.session_secret.get_secret_value())
+    call_service = CallService(
+        settings,
+        calls,
+        twilio,
+        tokens,
+        bus,
+        seniors=seniors,
+        clock=clock,
+        before_answer=lambda _call: service_clients.prepare_speech_soon(),
+    )
+    escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
+    dispatcher = Dispatcher(
+        settings, checkins, call_service, clock, bus, escalations, database=database
+    )
+    record_jobs = RecordJobs(settings, wellbeing, clock, database=database)
+    record_jobs.attach(call_service)
+    alerts = AlertService(settings, AlertRepository(sessions), twilio, clock, bus)
+    stack.push_async_callback(alerts.aclose)
+    record_jobs.on_record_made(alerts.record_made)
+    call_service.on_call_final(metrics.call_final)
+    browser_calls = BrowserCalls(
+        settings, calls, service_clients, writer, bus, active_calls, alerts
+    )
+    stack.push_async_callback(browser_calls.aclose)
+    demo_calls = DemoCalls(calls, bus, DemoTokens(settings.session_secret.get_secret_value()))
+    stack.push_async_callback(demo_calls.aclose)
+    callback_backlog = CallbackBacklog(database=database)
+    stack.push_async_callback(callback_backlog.aclose)
+    auth_token = settings.twilio_auth_token
+    state = AppState(
+        settings=settings,
+        engine=engine,
+        calls=calls,
+        bus=bus,
+        feed=feed,
+        writer=writer,
+        twilio=twilio,
+        tokens=tokens,
+        signatures=TwilioSignatureChecker(
+            auth_token.get_secret_value() if auth_token else None, settings.webhook_url
+        ),
+        call_service=call_service,
+        service_clients=service_clients,
+        active_calls=active_calls,
+        browser_calls=browser_calls,
+        demo_calls=demo_calls,
+        auth=AuthService(
+            OperatorRepository(sessions),
+            ApiKeyRepository(sessions),
+            session_idle=timedelta(minutes=settings.session_idle_minutes),
+            now=clock.now,
+        ),
+        seniors=seniors,
+        clock=clock,
+        escalations=escalations,
+        briefs=CallBriefs(calls, seniors, wellbeing),
+        checkins=checkins,
+        dispatcher=dispatcher,
+        metrics=metrics,
+        readiness=Readiness(engine, bus.ping if isinstance(bus, RedisEventBus) else None),
+        wellbeing=wellbeing,
+        record_jobs=record_jobs,
+        alerts=alerts,
+        reconciler=Reconciler(
+            settings,
+            calls,
+            call_service,
+            twilio,
+            clock,
+            active_calls.by_call_id,
+            database=database,
+        ),
+        callback_backlog=callback_backlog,
+        privacy=privacy,
+        retention=TranscriptRetention(settings, privacy, clock, database=database),
+        api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
+        pending_streams=PendingStreams(settings.max_pending_media_streams),
+    )
+    call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
+    await _announce(state)
+    # Everything made so far (modules, settings, pools) lives as long as the process.
+    # Frozen, the garbage collector's full passes skip it: otherwise one pass over this
+    # heap stalls the event loop, and every call's audio, for ~0.2 s.
+    gc.collect()
+    gc.freeze()
+
+    await start_service(stack, record_jobs, run=settings.record_worker_enabled)
+    await start_service(stack, dispatcher, run=settings.dispatcher_enabled)
+    await start_service(stack, state.retention)
+    await start_service(stack, state.reconciler, run=settings.reconcile_calls)
+    # On SIGTERM the instance drains first: no new calls, running calls end (politely),
+    # records stored; then uvicorn stops (`calls.shutdown`). Its stop, the first at shutdown,
+    # marks the instance as shutting down before the rest stops.
+    shutdown = GracefulShutdown(
+        readiness=state.readiness,
+        active_calls=active_calls,
+        writer=writer,
+        goodbye=SHUTDOWN_GOODBYE,
+        grace=settings.shutdown_grace_seconds,
+        stop_taking_work=dispatcher.stop_claiming,
+    )
+    await start_service(stack, shutdown)
+    return state
 
 
 def _redis_bus(settings: Settings) -> RedisEventBus | None:

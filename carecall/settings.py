@@ -27,7 +27,7 @@ class MissingConfiguration(RuntimeError):
         super().__init__(f"{feature} is not configured: set {names} (see .env.example).")
 
 
-ALERT_MEASURES = (
+WELLBEING_MEASURES = (
     "mood",
     "sleep",
     "eating",
@@ -38,7 +38,10 @@ ALERT_MEASURES = (
     "mobility",
     "confusion",
 )
-"""The wellbeing measures ALERT_THRESHOLDS may name (`wellbeing.records.MEASURES`)."""
+"""The nine wellbeing measures a call's record rates, in the order they are shown. Defined here,
+in the module everything may import, and nowhere else: ALERT_THRESHOLDS names them, the
+record's schema and the people's words for each level follow them (`wellbeing.records`), and
+the queries of trends read their columns by them (`persistence.alerts`)."""
 
 
 def parse_thresholds(text: str) -> dict[str, int]:
@@ -48,10 +51,10 @@ def parse_thresholds(text: str) -> dict[str, int]:
         if not part:
             continue
         measure, _, level = (s.strip() for s in part.partition("="))
-        if measure not in ALERT_MEASURES:
+        if measure not in WELLBEING_MEASURES:
             raise ValueError(
                 f"ALERT_THRESHOLDS: '{measure}' is not a measure; use one of "
-                + ", ".join(ALERT_MEASURES)
+                + ", ".join(WELLBEING_MEASURES)
             )
         if level not in ("1", "2", "3"):
             raise ValueError(f"ALERT_THRESHOLDS: the level of {measure} must be 1, 2 or 3")
@@ -219,7 +222,7 @@ class Settings(BaseSettings):
         ),
     )
     interrupt_after_seconds: float = Field(
-        default=0.8,
+        default=1.2,
         ge=0.2,
         le=3.0,
         description=(
@@ -310,6 +313,15 @@ class Settings(BaseSettings):
         ),
     )
 
+    # --- extensions (README: "Extending") -----------------------------------------------------
+    extensions: str = Field(
+        default="",
+        description=(
+            "Comma-separated names of installed extensions whose processors join every call "
+            "(entry point group carecall.processors), e.g. 'word-count'. Empty: none."
+        ),
+    )
+
     # --- the check-in program ------------------------------------------------------------------
     dispatcher_enabled: bool = Field(
         default=True,
@@ -375,8 +387,7 @@ class Settings(BaseSettings):
         default="",
         description=(
             "Per-measure thresholds instead of ALERT_THRESHOLD, e.g. 'pain=2,confusion=2' "
-            "(measures: mood, sleep, eating, pain, medication, social_contact, loneliness, "
-            "mobility, confusion)."
+            f"(measures: {', '.join(WELLBEING_MEASURES)})."
         ),
     )
 

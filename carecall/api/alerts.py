@@ -4,15 +4,15 @@ caregiver about them, and acknowledging one ("someone has looked at it")."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import ApiPrincipal
 from carecall.persistence.ids import RowId, RowOffset
-from carecall.persistence.models import Alert, AlertNotice
+from carecall.persistence.models import AlertState
 
 router = APIRouter(prefix="/api/alerts", tags=["alerts"])
 State = Annotated[AppState, Depends(get_state)]
@@ -20,6 +20,8 @@ AlertId = Annotated[RowId, Path(description="The alert's id.")]
 
 
 class AlertNoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     caregiver_id: int | None
     contact_name: str
@@ -30,21 +32,10 @@ class AlertNoticeOut(BaseModel):
     error: str | None
     """Why the text was not sent (None: Twilio took it)."""
 
-    @classmethod
-    def of(cls, notice: AlertNotice) -> AlertNoticeOut:
-        return cls(
-            id=notice.id,
-            caregiver_id=notice.caregiver_id,
-            contact_name=notice.contact_name,
-            to_number=notice.to_number,
-            body=notice.body,
-            sent_at=notice.sent_at,
-            twilio_sid=notice.twilio_sid,
-            error=notice.error,
-        )
-
 
 class AlertOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     senior_id: int | None
     call_id: int | None
@@ -56,30 +47,11 @@ class AlertOut(BaseModel):
     reason: str
     evidence: str
     detector: str
-    state: Literal["open", "acknowledged"]
+    state: AlertState
     created_at: datetime
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     notices: list[AlertNoticeOut]
-
-    @classmethod
-    def of(cls, alert: Alert) -> AlertOut:
-        return cls(
-            id=alert.id,
-            senior_id=alert.senior_id,
-            call_id=alert.call_id,
-            kind=alert.kind,
-            category=alert.category,
-            severity=alert.severity,
-            reason=alert.reason,
-            evidence=alert.evidence,
-            detector=alert.detector,
-            state="open" if alert.acknowledged_at is None else "acknowledged",
-            created_at=alert.created_at,
-            acknowledged_at=alert.acknowledged_at,
-            acknowledged_by=alert.acknowledged_by,
-            notices=[AlertNoticeOut.of(notice) for notice in alert.notices],
-        )
 
 
 class AlertPage(BaseModel):
@@ -93,7 +65,7 @@ class AlertPage(BaseModel):
 async def list_alerts(
     state: State,
     state_: Annotated[
-        Literal["open", "acknowledged"] | None,
+        AlertState | None,
         Query(alias="state", description="Only open (unacknowledged) or acknowledged alerts."),
     ] = None,
     senior_id: Annotated[RowId | None, Query()] = None,
@@ -104,7 +76,9 @@ async def list_alerts(
     rows, total = await state.alerts.repository.search(
         state=state_, senior_id=senior_id, limit=limit, offset=offset
     )
-    return AlertPage(items=[AlertOut.of(a) for a in rows], total=total, limit=limit, offset=offset)
+    return AlertPage(
+        items=[AlertOut.model_validate(a) for a in rows], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{alert_id}", response_model=AlertOut)
@@ -112,7 +86,7 @@ async def get_alert(alert_id: AlertId, state: State) -> AlertOut:
     alert = await state.alerts.repository.get(alert_id)
     if alert is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no alert {alert_id}.")
-    return AlertOut.of(alert)
+    return AlertOut.model_validate(alert)
 
 
 @router.post("/{alert_id}/acknowledge", response_model=AlertOut)
@@ -127,4 +101,4 @@ async def acknowledge(alert_id: AlertId, state: State, principal: ApiPrincipal) 
             status.HTTP_409_CONFLICT,
             f"This alert was already acknowledged by {existing.acknowledged_by}.",
         )
-    return AlertOut.of(acknowledged)
+    return AlertOut.model_validate(acknowledged)

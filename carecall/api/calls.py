@@ -7,19 +7,17 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from carecall.app_state import AppState, get_state
-from carecall.calls.service import CallAlreadyEnded, CallNotFound
+from carecall.calls.channels import CallAlreadyEnded, CallNotFound
 from carecall.core.phones import InvalidPhoneNumber
 from carecall.core.policy import CallNotAllowed
 from carecall.persistence.ids import RowId, RowOffset
 from carecall.persistence.models import (
-    Call,
     CallChannel,
     CallRecord,
     CallStatus,
-    ConversationTurn,
     RecordJob,
     RecordJobState,
 )
@@ -68,13 +66,12 @@ class CallOut(BaseModel):
     senior_id: int | None = Field(description="The person on the roster called, if any.")
     checkin_id: int | None = Field(description="The scheduled check-in this call is a try of.")
 
-    @classmethod
-    def of(cls, call: Call) -> CallOut:
+    @model_validator(mode="after")
+    def _number_only_for_phone_calls(self) -> CallOut:
         # A talk in the browser or a demo call is stored with a placeholder, not a number.
-        number = call.to_number if call.channel is CallChannel.PHONE else None
-        return cls.model_validate(call).model_copy(
-            update={"status": call.status.value, "channel": call.channel.value, "to_number": number}
-        )
+        if self.channel != CallChannel.PHONE:
+            self.to_number = None
+        return self
 
 
 class TurnOut(BaseModel):
@@ -90,10 +87,6 @@ class TurnOut(BaseModel):
     backchannels: str | None = Field(
         None, description="What the caller said during this answer only to keep it going."
     )
-
-    @classmethod
-    def of(cls, turn: ConversationTurn) -> TurnOut:
-        return cls.model_validate(turn).model_copy(update={"role": turn.role.value})
 
 
 class MeasureOut(BaseModel):
@@ -206,7 +199,7 @@ async def start_call(body: StartCall, state: State) -> CallOut:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, exc.message) from None
     except TwilioError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, exc.message) from None
-    return CallOut.of(call)
+    return CallOut.model_validate(call)
 
 
 _NUMBER_SEARCH = re.compile(r"^[\d\s+().-]*$")
@@ -248,7 +241,9 @@ async def list_calls(
         created_before=created_before,
     )
     calls, total = await state.calls.search(filters, limit=limit, offset=offset)
-    return CallPage(items=[CallOut.of(c) for c in calls], total=total, limit=limit, offset=offset)
+    return CallPage(
+        items=[CallOut.model_validate(c) for c in calls], total=total, limit=limit, offset=offset
+    )
 
 
 @router.get("/{call_id}", response_model=CallDetail)
@@ -260,20 +255,21 @@ async def get_call(call_id: CallId, state: State) -> CallDetail:
     record = await state.wellbeing.record_for(call_id)
     job = None if record is not None else await state.wellbeing.job_for(call_id)
     return CallDetail(
-        **CallOut.of(call).model_dump(),
-        turns=[TurnOut.of(t) for t in call.turns],
+        **CallOut.model_validate(call).model_dump(),
+        turns=[TurnOut.model_validate(t) for t in call.turns],
         record=RecordOut.of(record, job),
     )
 
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)
 async def hang_up(call_id: CallId, state: State) -> CallOut:
-    if await state.browser_calls.hang_up(call_id):  # a talk in the browser: no Twilio
-        call = await state.calls.get(call_id)
-        if call is not None:
-            return CallOut.of(call)
+    """End a live call, whatever its channel: a phone call through Twilio, a talk in the
+    browser or a demo call where it runs. 409 when it has ended (or runs on another server)."""
+    call = await state.calls.get(call_id)
+    if call is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
     try:
-        call = await state.call_service.hang_up(call_id)
+        call = await state.channel(call.channel).hang_up(call_id)
     except CallNotFound:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.") from None
     except CallAlreadyEnded:
@@ -282,4 +278,4 @@ async def hang_up(call_id: CallId, state: State) -> CallOut:
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
     except TwilioError as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, exc.message) from None
-    return CallOut.of(call)
+    return CallOut.model_validate(call)

@@ -133,6 +133,8 @@ class DashboardFeed:
             return {"type": "program", "id": item.id, "kind": event.kind, "data": data}
         if self._call_id is not None and event.call_id != self._call_id:
             return None
+        if event.kind == "call.figure":
+            return None  # an extension's figure: for its own readers, not shown here
         if event.kind == "call.turn":
             if self._call_id is None:
                 return None

@@ -3,32 +3,17 @@ stream arrives on `/ws/demo` (loopback only, a demo token, a demo call: see `cal
 
 from __future__ import annotations
 
-import asyncio
 import ipaddress
 from typing import Annotated
 
-from fastapi import (
-    APIRouter,
-    Depends,
-    HTTPException,
-    Request,
-    WebSocket,
-    WebSocketDisconnect,
-    status,
-)
-from loguru import logger
+from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, status
 
 from carecall.api.calls import CallOut, refuse_while_shutting_down
-from carecall.api.media import (
-    POLICY_VIOLATION,
-    RefusedStream,
-    read_start,
-    serve_stream,
-    verified_stream,
-)
+from carecall.api.media import RefusedStream, StreamDoor, open_stream, serve_stream
 from carecall.app_state import AppState, get_state, get_ws_state
 from carecall.calls.demo import DemoCallsBusy
 from carecall.persistence.models import CallChannel
+from carecall.pipeline.builder import MediaStream
 
 router = APIRouter(prefix="/api/demo-calls", tags=["demo call"])
 stream_router = APIRouter(tags=["demo call"])
@@ -48,16 +33,13 @@ async def start_demo_call(request: Request, state: State) -> CallOut:
         raise HTTPException(status.HTTP_429_TOO_MANY_REQUESTS, str(exc)) from None
     except RuntimeError as exc:  # no local voice on this machine
         raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, str(exc)) from None
-    return CallOut.of(call)
+    return CallOut.model_validate(call)
 
 
-@stream_router.websocket("/ws/demo")
-async def demo_stream(websocket: WebSocket) -> None:
-    """A demo call's media stream: refused (1008) unless it comes from loopback, carries the
-    demo token of its call, and that call's channel is `demo`."""
-    state = get_ws_state(websocket)
-    await websocket.accept()
-    try:
+def demo_door(state: AppState) -> StreamDoor:
+    """`/ws/demo`: from loopback, with a demo token, for a demo call (see `calls.demo`)."""
+
+    def from_loopback(websocket: WebSocket) -> None:
         client = websocket.client.host if websocket.client else ""
         try:
             loopback = ipaddress.ip_address(client).is_loopback
@@ -65,17 +47,23 @@ async def demo_stream(websocket: WebSocket) -> None:
             loopback = False
         if not loopback:
             raise RefusedStream("a demo stream from outside this machine")
-        start = await asyncio.wait_for(
-            read_start(websocket), state.settings.media_start_timeout_seconds
-        )
-        stream = verified_stream(start, state.demo_calls.tokens.verify)
+
+    async def is_a_demo_call(stream: MediaStream) -> None:
         call = await state.calls.get(stream.call_id)
         if call is None or call.channel != CallChannel.DEMO:
             raise RefusedStream("a demo token for a call that is not a demo call")
-    except (RefusedStream, TimeoutError) as exc:
-        logger.warning(f"Refused a demo media stream: {exc or 'no start message in time'}")
-        await websocket.close(code=POLICY_VIOLATION, reason="refused")
-        return
-    except WebSocketDisconnect:
-        return
-    await serve_stream(websocket, state, stream, demo=True)
+
+    return StreamDoor(
+        "demo media stream", from_loopback, state.demo_calls.tokens.verify, is_a_demo_call
+    )
+
+
+@stream_router.websocket("/ws/demo")
+async def demo_stream(websocket: WebSocket) -> None:
+    """A demo call's media stream: refused (1008) unless it comes from loopback, carries the
+    demo token of its call, and that call's channel is `demo`; and checked as every media
+    stream is (`api.media.open_stream`)."""
+    state = get_ws_state(websocket)
+    stream = await open_stream(websocket, state, demo_door(state))
+    if stream is not None:
+        await serve_stream(websocket, state, stream, demo=True)

@@ -7,12 +7,12 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import ApiPrincipal
 from carecall.persistence.ids import RowId, RowOffset
-from carecall.persistence.models import Escalation, EscalationNotice, EscalationState
+from carecall.persistence.models import EscalationState
 
 router = APIRouter(prefix="/api/escalations", tags=["escalations"])
 State = Annotated[AppState, Depends(get_state)]
@@ -20,6 +20,8 @@ EscalationId = Annotated[RowId, Path(description="The escalation's id.")]
 
 
 class NoticeOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     caregiver_id: int | None
     contact_name: str
@@ -30,22 +32,10 @@ class NoticeOut(BaseModel):
     twilio_sid: str | None
     error: str | None
 
-    @classmethod
-    def of(cls, notice: EscalationNotice) -> NoticeOut:
-        return cls(
-            id=notice.id,
-            caregiver_id=notice.caregiver_id,
-            contact_name=notice.contact_name,
-            to_number=notice.to_number,
-            method=notice.method.value,
-            body=notice.body,
-            sent_at=notice.sent_at,
-            twilio_sid=notice.twilio_sid,
-            error=notice.error,
-        )
-
 
 class EscalationOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     senior_id: int
     checkin_id: int | None
@@ -59,23 +49,6 @@ class EscalationOut(BaseModel):
     acknowledged_at: datetime | None
     acknowledged_by: str | None
     notices: list[NoticeOut]
-
-    @classmethod
-    def of(cls, escalation: Escalation) -> EscalationOut:
-        return cls(
-            id=escalation.id,
-            senior_id=escalation.senior_id,
-            checkin_id=escalation.checkin_id,
-            reason=escalation.reason,
-            state=escalation.state.value,
-            step=escalation.step,
-            next_step_at=escalation.next_step_at,
-            ack_minutes=escalation.ack_minutes,
-            created_at=escalation.created_at,
-            acknowledged_at=escalation.acknowledged_at,
-            acknowledged_by=escalation.acknowledged_by,
-            notices=[NoticeOut.of(n) for n in escalation.notices],
-        )
 
 
 class EscalationPage(BaseModel):
@@ -101,7 +74,10 @@ async def list_escalations(
         state=state_, senior_id=senior_id, limit=limit, offset=offset
     )
     return EscalationPage(
-        items=[EscalationOut.of(e) for e in rows], total=total, limit=limit, offset=offset
+        items=[EscalationOut.model_validate(e) for e in rows],
+        total=total,
+        limit=limit,
+        offset=offset,
     )
 
 
@@ -110,7 +86,7 @@ async def get_escalation(escalation_id: EscalationId, state: State) -> Escalatio
     escalation = await state.escalations.repository.get(escalation_id, with_notices=True)
     if escalation is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no escalation {escalation_id}.")
-    return EscalationOut.of(escalation)
+    return EscalationOut.model_validate(escalation)
 
 
 @router.post("/{escalation_id}/acknowledge", response_model=EscalationOut)
@@ -131,4 +107,4 @@ async def acknowledge(
         )
     escalation = await state.escalations.repository.get(escalation_id, with_notices=True)
     assert escalation is not None
-    return EscalationOut.of(escalation)
+    return EscalationOut.model_validate(escalation)

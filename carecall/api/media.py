@@ -1,4 +1,5 @@
-"""`/ws`: the Twilio media stream of one call → one pipecat pipeline.
+"""`/ws`: the Twilio media stream of one call → one pipecat pipeline; and the handshake every
+media stream goes through (`open_stream`: `/ws` here, the demo call's `/ws/demo` in `api.demo`).
 
 The upgrade must carry a valid Twilio signature and the stream's `start` message the per-call
 token we put in the TwiML; otherwise the socket is closed with 1008 (policy violation).
@@ -8,7 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from fastapi import APIRouter, WebSocket, WebSocketDisconnect
@@ -40,43 +42,81 @@ class NotTwilioData(RefusedStream):
     close_code = UNSUPPORTED_DATA
 
 
-@router.websocket("/ws")
-async def media_stream(websocket: WebSocket) -> None:
-    state = get_ws_state(websocket)
-    signature = websocket.headers.get("x-twilio-signature")
+@dataclass(frozen=True)
+class StreamDoor:
+    """What one media-stream route checks of its own; `open_stream` checks the rest."""
+
+    name: str
+    """What the log calls its streams ("media stream", "demo media stream")."""
+    admits: Callable[[WebSocket], None]
+    """Before anything is read: raises `RefusedStream` (Twilio's signature, loopback, …)."""
+    verify_token: Callable[[int, str], bool]
+    """Whether the start message's token is this call's, under this route's key."""
+    belongs: Callable[[MediaStream], Awaitable[None]] | None = None
+    """Once the call is known: raises `RefusedStream` if its stream may not come this way."""
+
+
+async def open_stream(
+    websocket: WebSocket, state: AppState, door: StreamDoor
+) -> MediaStream | None:
+    """The handshake of every media stream: accept; ``door``'s own check; no more than
+    MAX_PENDING_MEDIA_STREAMS waiting for their `start` (else 1013, try again later); the
+    `start` within MEDIA_START_TIMEOUT_SECONDS; the call's token; ``door``'s check of the
+    call; and no second stream for a call whose stream runs here (a replayed start). Returns
+    the verified stream, or None once the socket is closed (refused with 1008, 1003 for binary
+    data, or gone)."""
     await websocket.accept()
     try:
-        if not state.signatures.is_valid(
-            signature, websocket.url.path, websocket.url.query, {}, websocket=True
-        ):
-            raise RefusedStream("missing or invalid Twilio signature")
+        door.admits(websocket)
         if not state.pending_streams.enter():
             logger.warning(
-                f"Turned away a media stream: {state.pending_streams.limit} are already waiting "
+                f"Turned away a {door.name}: {state.pending_streams.limit} are already waiting "
                 "for their start message"
             )
             await websocket.close(code=TRY_AGAIN_LATER, reason="busy")
-            return
+            return None
         try:
             start = await asyncio.wait_for(
                 read_start(websocket), state.settings.media_start_timeout_seconds
             )
         finally:
             state.pending_streams.leave()
-        stream = verified_stream(start, state.tokens.verify)
+        stream = verified_stream(start, door.verify_token)
+        if door.belongs is not None:
+            await door.belongs(stream)
         if stream.call_id in state.active_calls.by_call_id:
             # A replayed start (the signature and token are the same on every try): the call's
             # real stream keeps its pipeline, and no turn is written twice.
             raise RefusedStream(f"call {stream.call_id} already has a media stream here")
     except (RefusedStream, TimeoutError) as exc:
-        logger.warning(f"Refused a media stream: {str(exc) or 'no start message in time'}")
+        logger.warning(f"Refused a {door.name}: {str(exc) or 'no start message in time'}")
         code = exc.close_code if isinstance(exc, RefusedStream) else POLICY_VIOLATION
         await websocket.close(code=code, reason="refused")
-        return
+        return None
     except WebSocketDisconnect:
-        return
+        return None
+    return stream
 
-    await serve_stream(websocket, state, stream)
+
+def twilio_door(state: AppState) -> StreamDoor:
+    """`/ws`: signed by Twilio, with the call's token from the TwiML."""
+
+    def signed(websocket: WebSocket) -> None:
+        signature = websocket.headers.get("x-twilio-signature")
+        if not state.signatures.is_valid(
+            signature, websocket.url.path, websocket.url.query, {}, websocket=True
+        ):
+            raise RefusedStream("missing or invalid Twilio signature")
+
+    return StreamDoor("media stream", signed, state.tokens.verify)
+
+
+@router.websocket("/ws")
+async def media_stream(websocket: WebSocket) -> None:
+    state = get_ws_state(websocket)
+    stream = await open_stream(websocket, state, twilio_door(state))
+    if stream is not None:
+        await serve_stream(websocket, state, stream)
 
 
 async def serve_stream(

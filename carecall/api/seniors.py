@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
 from fastapi.responses import JSONResponse
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import ApiPrincipal
@@ -33,7 +33,7 @@ from carecall.checkins.roster import (
     plan_window,
 )
 from carecall.persistence.ids import RowId, RowOffset
-from carecall.persistence.models import Caregiver, CheckinPlan, Senior
+from carecall.persistence.models import CheckinPlan, Senior
 from carecall.persistence.privacy import export_filename
 
 router = APIRouter(prefix="/api/seniors", tags=["seniors"])
@@ -153,32 +153,15 @@ class DoNotCallIn(_Request):
 # --- responses --------------------------------------------------------------------------------
 
 
-def _as_utc(moment: datetime) -> datetime:
-    # SQLite hands back naive datetimes (stored in UTC); answers always carry the offset.
-    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
-
-
-UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
-
-
 class CaregiverOut(BaseModel):
+    model_config = ConfigDict(from_attributes=True)
+
     id: int
     position: int
     name: str
     relation: str
     phone_number: str
     contact_by: str
-
-    @classmethod
-    def of(cls, caregiver: Caregiver) -> CaregiverOut:
-        return cls(
-            id=caregiver.id,
-            position=caregiver.position,
-            name=caregiver.name,
-            relation=caregiver.relation,
-            phone_number=caregiver.phone_number,
-            contact_by=caregiver.contact_by.value,
-        )
 
 
 class PlanOut(BaseModel):
@@ -210,13 +193,13 @@ class PlanOut(BaseModel):
 class ConsentOut(BaseModel):
     given_by: str | None
     method: str | None
-    at: UtcDatetime
+    at: datetime
     recorded_by: str | None
 
 
 class DoNotCallOut(BaseModel):
     flag: bool
-    at: UtcDatetime | None
+    at: datetime | None
     reason: str | None
 
 
@@ -233,8 +216,8 @@ class SeniorOut(BaseModel):
     plans: list[PlanOut]
     consent: ConsentOut | None = Field(description="None: no consent recorded, never called")
     do_not_call: DoNotCallOut
-    created_at: UtcDatetime
-    updated_at: UtcDatetime
+    created_at: datetime
+    updated_at: datetime
 
     @classmethod
     def of(cls, senior: Senior) -> SeniorOut:
@@ -255,7 +238,7 @@ class SeniorOut(BaseModel):
             language=senior.language,
             notes=senior.notes,
             on_behalf_of=senior.on_behalf_of,
-            caregivers=[CaregiverOut.of(c) for c in senior.caregivers],
+            caregivers=[CaregiverOut.model_validate(c) for c in senior.caregivers],
             plans=[PlanOut.of(p) for p in senior.plans],
             consent=consent,
             do_not_call=DoNotCallOut(

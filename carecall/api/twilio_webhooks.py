@@ -15,9 +15,9 @@ from loguru import logger
 
 from carecall.app_state import AppState, get_state
 from carecall.calls.callback_backlog import WRITE_WITHIN_SECONDS
+from carecall.calls.channels import publish_status
 from carecall.calls.conversation import greeting
-from carecall.calls.service import publish_status
-from carecall.persistence.ids import parse_row_id
+from carecall.persistence.ids import MAX_INTEGER, parse_row_id
 from carecall.persistence.models import Call, CallStatus
 from carecall.persistence.repositories import StatusUpdate
 from carecall.telephony.twiml import hangup_twiml, media_stream_twiml
@@ -187,14 +187,11 @@ async def machine_detection(request: Request, form: SignedForm, state: State) ->
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 
-_MAX_INT = 2**31 - 1
-
-
 def _optional_int(value: str | None) -> int | None:
     """A count Twilio sends (a sequence number, seconds), or ValueError for anything else: a
     sign, a fraction, or a number too large to store."""
     if value is None or value == "":
         return None
-    if not value.isascii() or not value.isdigit() or len(value) > 10 or int(value) > _MAX_INT:
+    if not value.isascii() or not value.isdigit() or len(value) > 10 or int(value) > MAX_INTEGER:
         raise ValueError(f"not a count: {value[:20]!r}")
     return int(value)

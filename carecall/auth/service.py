@@ -199,7 +199,7 @@ class AuthService:
     async def start_session(self, operator: Operator) -> str:
         """A new session for the operator (they have just signed in): the token for the cookie."""
         token = secrets.token_urlsafe(32)
-        now = self._utc_now()
+        now = self._now()
         await self.operators.start_session(
             operator.id, _key_hash(token), now, idle_since=now - self._session_idle
         )
@@ -210,7 +210,7 @@ class AuthService:
         password change or deletion, or idle longer than `session_idle`)."""
         if not token:
             return None
-        now = self._utc_now()
+        now = self._now()
         return await self.operators.session_operator(
             _key_hash(token),
             idle_since=now - self._session_idle,
@@ -221,9 +221,6 @@ class AuthService:
     async def end_session(self, token: str) -> None:
         if token:
             await self.operators.end_session(_key_hash(token))
-
-    def _utc_now(self) -> datetime:
-        return self._now().astimezone(UTC)
 
     async def _verify(self, password_hash: str, password: str) -> bool:
         """argon2 takes tens of milliseconds of CPU: off the event loop, where calls' audio is."""

@@ -40,7 +40,13 @@ from pipecat.services.tts_service import TTSService
 from pipecat.transcriptions.language import Language
 from pipecat.utils.time import time_now_iso8601
 
-from carecall.bot.speech import CachedLines, SpeechCache, Voice, split_audio
+from carecall.bot.speech import (
+    CachedLines,
+    SpeechCache,
+    Voice,
+    speak_first_clauses_early,
+    split_audio,
+)
 
 if TYPE_CHECKING:
     from faster_whisper import WhisperModel
@@ -322,6 +328,8 @@ class LocalWhisperSTTService(SegmentedSTTService):
         await self.stop_processing_metrics()
         if text:
             logger.debug(f"Transcription: [{text}]")
+            # Who spoke: `STTService` keeps it from the turn's frames in `_user_id`, which its
+            # subclasses read (there is no public accessor; tests/test_upstream_names.py).
             yield TranscriptionFrame(text, self._user_id, time_now_iso8601(), Language.EN)
 
 
@@ -344,6 +352,7 @@ class LocalPiperTTSService(CachedLines, TTSService):
         self._engine = engine
         self._voice = voice
         self._cache = cache
+        speak_first_clauses_early(self)
 
     @property
     def voice(self) -> Voice:

@@ -35,6 +35,7 @@ from carecall.bot import prompts
 from carecall.bot.circuit import CircuitBreaker, ServiceBreakers, call_with_retries
 from carecall.bot.speech import CallTTSService, SpeechCache, Voice
 from carecall.bot.vad import SileroBatcher
+from carecall.processors.extensions import Extension, extension_names, load_extensions
 from carecall.settings import MissingConfiguration, ServiceChoice, Settings
 from carecall.wellbeing.red_flags import LLMCheck
 
@@ -55,12 +56,17 @@ def in_call_budget(settings: Settings) -> float:
 
 class ServiceClients:
     """What every call of a server process shares: the HTTP pool for the OpenAI-compatible
-    services, the VAD batcher, the local speech models, the cache of fixed lines' audio and
-    the circuit breakers of the OpenAI-compatible services (`bot.circuit`)."""
+    services, the VAD batcher, the local speech models, the cache of fixed lines' audio, the
+    circuit breakers of the OpenAI-compatible services (`bot.circuit`) and the extensions
+    named in EXTENSIONS (`processors.extensions`; an unknown one is an `ExtensionError` here,
+    when the server starts)."""
 
     def __init__(
         self, settings: Settings, *, local_speech: Callable[[], LocalSpeech] | None = None
     ) -> None:
+        self.extensions: tuple[Extension, ...] = load_extensions(
+            extension_names(settings.extensions)
+        )
         # openai's own client class: it keeps openai's pool limits and error mapping.
         self.http = DefaultAsyncHttpxClient(timeout=settings.service_timeout_seconds)
         self.vad = SileroBatcher()
@@ -86,16 +92,18 @@ class ServiceClients:
                 self.speech = SpeechCache(None)
                 self.voice = Voice("none", "none", None, sample_rate=0)
             return
-        speech_client = None
+        self.speech_client: AsyncOpenAI | None = None
+        """The OpenAI-compatible speech endpoint (with an OpenAI key): fixed lines, and each
+        call's text-to-speech requests (`bot.speech.CallTTSService`)."""
         if settings.openai_api_key is not None:
-            speech_client = AsyncOpenAI(
+            self.speech_client = AsyncOpenAI(
                 api_key=settings.openai_api_key.get_secret_value(),
                 base_url=settings.openai_base_url,
                 http_client=self.http,
                 timeout=settings.service_timeout_seconds,
                 max_retries=1,  # not in a call: one retry costs nobody a silence
             )
-        self.speech = SpeechCache(speech_client)
+        self.speech = SpeechCache(self.speech_client)
         self.voice = Voice(
             model=settings.tts_model,
             voice=settings.tts_voice,
@@ -208,6 +216,8 @@ class CallServices:
     """None: no language model; the call follows the guided check-in script."""
     tts: TTSService
     vad: SileroBatcher
+    extensions: tuple[Extension, ...] = ()
+    """Each makes a processor of its own for the call (`processors.extensions`)."""
 
 
 class _PooledOpenAILLMService(OpenAILLMService):
@@ -294,6 +304,9 @@ class _ResilientSTTService(OpenAISTTService):
         super().__init__(**kwargs)  # type: ignore[arg-type]
         self._breaker = breaker
 
+    # pipecat's OpenAI speech-to-text sends each segment through `_transcribe`, its one hook
+    # for the request (the public `run_stt` around it also makes the frames and metrics), so
+    # the retries wrap that (pinned pipecat; tests/test_upstream_names.py checks).
     async def _transcribe(self, audio: bytes) -> Transcription:
         return await call_with_retries(
             self._breaker,
@@ -328,7 +341,7 @@ def build_call_services(
             api_key=key.get_secret_value() if key is not None else NO_KEY,
             system_prompt=system_prompt,
         )
-    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
+    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad, extensions=clients.extensions)
 
 
 def _openai_services(
@@ -344,8 +357,11 @@ def _openai_services(
         settings=OpenAISTTService.Settings(model=settings.stt_model, language=Language.EN),
     )
     llm = _llm(settings, clients, api_key=api_key, system_prompt=system_prompt)
+    assert clients.speech_client is not None  # made with the key
     tts = CallTTSService(
         cache=clients.speech,
+        endpoint=clients.speech_client,
+        pool=clients.http,
         breaker=clients.breakers.tts,
         **common,
         sample_rate=OPENAI_TTS_SAMPLE_RATE,
@@ -355,9 +371,8 @@ def _openai_services(
             instructions=settings.tts_instructions,
         ),
     )
-    for service in (stt, tts):
-        _bound_requests(service, settings.service_timeout_seconds)
-    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad)
+    _bound_requests(stt, settings.service_timeout_seconds)
+    return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad, extensions=clients.extensions)
 
 
 def _llm(
@@ -386,12 +401,14 @@ def _safe_url(url: str) -> str:
     return urlunsplit((parts.scheme, host, parts.path, "", ""))
 
 
-def _bound_requests(service: _ResilientSTTService | CallTTSService, timeout: float) -> None:
-    """Give the service's OpenAI client a per-request time limit and no retries.
+def _bound_requests(service: _ResilientSTTService, timeout: float) -> None:
+    """Give the speech-to-text service's OpenAI client a per-request time limit and no retries.
 
-    pipecat builds these clients itself with openai's defaults (10 minutes, 2 retries), which a
+    pipecat builds this client itself with openai's defaults (10 minutes, 2 retries), which a
     caller would hear as dead air; a failed request instead makes the caller hear a fallback
-    line at once (`ServiceErrorFallback`). pipecat 1.14 keeps the client in `_client`.
+    line at once (`ServiceErrorFallback`). pipecat 1.14 offers no way to pass a client or its
+    options (only an HTTP client), so its private `_client` is replaced (pinned pipecat;
+    tests/test_upstream_names.py checks that it is still the one requests go through).
     """
     client: AsyncOpenAI = service._client
     service._client = client.with_options(timeout=timeout, max_retries=0)

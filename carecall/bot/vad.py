@@ -190,13 +190,22 @@ class BatchedSileroVAD(VADAnalyzer):
         self._windows_since_reset = 0
         self._low_confidence_windows = 0
         self._settled = 0  # silent windows in a row the model has seen
+        self._fixed_rate = sample_rate
+        self._last_state = VADState.QUIET
+        """What pipecat's state machine said last (it starts over, quiet, with new params)."""
+        self._window_bytes = 0
 
     def set_sample_rate(self, sample_rate: int) -> None:
-        rate = self._init_sample_rate or sample_rate
+        rate = self._fixed_rate or sample_rate
         if rate not in SAMPLE_RATES:
             raise ValueError(f"Silero VAD needs 8000 or 16000 Hz audio, not {rate}")
         super().set_sample_rate(sample_rate)
         self._stream = SileroStream(rate)
+
+    def set_params(self, params: VADParams) -> None:
+        super().set_params(params)
+        self._last_state = VADState.QUIET
+        self._window_bytes = self.num_frames_required() * self.num_channels * 2
 
     def num_frames_required(self) -> int:
         return SAMPLE_RATES[self.sample_rate][0]
@@ -205,14 +214,14 @@ class BatchedSileroVAD(VADAnalyzer):
         """Score the complete windows in ``buffer`` (with what was left over last time) in the
         shared batcher, then run pipecat's state machine over them; no thread of our own."""
         assert self._stream is not None, "set_sample_rate() comes first"
-        window_bytes = self._vad_frames_num_bytes
+        window_bytes = self._window_bytes
         audio = self._unscored + buffer
         whole = len(audio) - len(audio) % window_bytes
         self._unscored = audio[whole:]
         for offset in range(0, whole, window_bytes):
             window = audio[offset : offset + window_bytes]
             quiet = _is_quiet(window)
-            if quiet and self._vad_state == VADState.QUIET and self._settled >= SETTLE_WINDOWS:
+            if quiet and self._last_state == VADState.QUIET and self._settled >= SETTLE_WINDOWS:
                 # Silence, already judged quiet, and the model has settled into it: skip the
                 # inference (pipecat's state machine can't leave QUIET on a window this quiet,
                 # and the model's state has stopped changing).
@@ -224,7 +233,11 @@ class BatchedSileroVAD(VADAnalyzer):
             self._after_window(score)
             self._scores.append(score)
         # pipecat's state machine asks voice_confidence() once per complete window, in order.
-        return self._run_analyzer(buffer)
+        # Its only public door, `VADAnalyzer.analyze_audio`, runs it on a thread of each
+        # analyzer's own (the thread hop per 20 ms frame this module saves), so the private
+        # `_run_analyzer` is called here (pinned pipecat; tests/test_upstream_names.py checks).
+        self._last_state = self._run_analyzer(buffer)
+        return self._last_state
 
     def voice_confidence(self, buffer: bytes) -> float:
         return self._scores.popleft()
@@ -243,7 +256,7 @@ class BatchedSileroVAD(VADAnalyzer):
         )
         if (
             due
-            and self._vad_state == VADState.QUIET
+            and self._last_state == VADState.QUIET
             and self._low_confidence_windows >= _RESET_LOW_CONFIDENCE_WINDOWS
         ):
             self._stream.reset()

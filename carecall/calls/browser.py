@@ -1,5 +1,6 @@
 """Talking to the bot in the browser: a WebRTC offer in, its answer out, and the conversation
-running on the same pipeline as a phone call (`pipeline.builder.browser_line`).
+running on the same pipeline as a phone call (`pipeline.builder.browser_line`). The browser
+channel of `calls.channels`: WebRTC is its transport, the offer and answer its handshake.
 
 A talk is stored as a call with the channel `browser` (no number, no Twilio): in progress once
 the browser's audio connects, completed when either side ends it. Its turns are recorded and
@@ -15,12 +16,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable
 
 from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
 from carecall.bot.services import ServiceClients, build_call_services
+from carecall.calls.channels import ChannelCalls
 from carecall.calls.conversation import (
     ActiveCalls,
     Ending,
@@ -30,7 +31,6 @@ from carecall.calls.conversation import (
     system_prompt,
 )
 from carecall.calls.recorder import RecordWriter
-from carecall.calls.service import publish_status
 from carecall.core.end_reasons import OPERATOR_HANGUP
 from carecall.core.events import EventBus
 from carecall.persistence.models import Call, CallChannel
@@ -47,8 +47,10 @@ class InvalidOffer(ValueError):
     """The browser's session description can't be answered."""
 
 
-class BrowserCalls:
+class BrowserCalls(ChannelCalls):
     """Starts and tracks the talks in the browser of this process."""
+
+    channel = CallChannel.BROWSER
 
     def __init__(
         self,
@@ -60,15 +62,12 @@ class BrowserCalls:
         active: ActiveCalls,
         alerts: RedFlagAlerts | None,
     ) -> None:
+        super().__init__(calls, bus)
         self._settings = settings
         self._alerts = alerts
-        self._calls = calls
         self._clients = clients
         self._writer = writer
-        self._bus = bus
         self._active = active
-        self._tasks: set[asyncio.Task[None]] = set()
-        self._hang_ups: dict[int, Callable[[], Awaitable[None]]] = {}
 
     async def start(self, sdp: str) -> tuple[Call, str]:
         """Answer the browser's offer ``sdp`` and start the conversation; returns the stored
@@ -89,8 +88,7 @@ class BrowserCalls:
         if answer is None:
             await connection.disconnect()
             raise InvalidOffer("The browser's WebRTC offer can't be answered.")
-        call = await self._calls.create(BROWSER_NUMBER, None, channel=CallChannel.BROWSER)
-        await self._publish_status(call)
+        call = await self.create(BROWSER_NUMBER, None)
         ending = Ending()
         built = build_call_worker(
             browser_line(connection),
@@ -107,7 +105,7 @@ class BrowserCalls:
         @built.transport.event_handler("on_client_connected")
         async def _answered(_transport: object, _client: object) -> None:
             connected.set()
-            await self._publish_status(await self._calls.mark_connected(call.id))
+            await self.connected(call.id)
 
         log = logger.bind(call_id=call.id, channel="browser")
 
@@ -131,20 +129,15 @@ class BrowserCalls:
                     log=log,
                 )
             finally:
-                self._hang_ups.pop(call.id, None)
                 watchdog.cancel()
                 self._active.ended(call.id)
                 await connection.disconnect()
-                await self._publish_status(await self._calls.mark_finished(call.id))
 
         async def hang_up() -> None:
             ending.reason = ending.reason or OPERATOR_HANGUP
             await built.worker.cancel(reason="hung up from the dashboard")
 
-        self._hang_ups[call.id] = hang_up
-        task = asyncio.create_task(talk(), name=f"browser-call-{call.id}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task = self.run(call.id, talk(), stop=hang_up, name=f"browser-call-{call.id}")
         self._active.started(call.id, task)
         log.info("A talk in the browser is connecting")
         return call, answer["sdp"]
@@ -156,21 +149,3 @@ class BrowserCalls:
         if not self._settings.red_flags:
             return None
         return CallCare(red_flag_alerter(call_id, None, self._alerts), self._clients.red_flag_check)
-
-    async def hang_up(self, call_id: int) -> bool:
-        """End the talk stored as ``call_id`` if it runs in this process; False if it doesn't."""
-        hang_up = self._hang_ups.get(call_id)
-        if hang_up is None:
-            return False
-        await hang_up()
-        return True
-
-    async def _publish_status(self, call: Call | None) -> None:
-        await publish_status(self._bus, call)
-
-    async def aclose(self) -> None:
-        """End every talk (the server is stopping)."""
-        for task in list(self._tasks):
-            task.cancel()
-        with contextlib.suppress(Exception):
-            await asyncio.gather(*self._tasks, return_exceptions=True)

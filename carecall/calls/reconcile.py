@@ -59,7 +59,7 @@ class Reconciler:
             seconds=settings.ring_timeout_seconds + settings.max_call_seconds
         ) + timedelta(minutes=5)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="call-reconciler")
 
     async def stop(self) -> None:

@@ -6,7 +6,8 @@ and the writer stores them in order, in batches. A failed write is retried with 
 database restarted or unreachable: the batch waits, the calls go on); nothing is dropped, and
 a turn is never stored twice (turns are keyed by call and sequence number). A note that the
 person opted out marks them do-not-call here too (`SeniorRepository.opt_out_by_call`), so the
-conversation never waits for that write either.
+conversation never waits for that write either. An extension's figures (`CallFigure`) are only
+published.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from carecall.core.events import CallEvent, EventBus
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
-from carecall.pipeline.events import CallNote, TurnRecord
+from carecall.pipeline.events import CallFigure, CallNote, CallRecord, TurnRecord
 
 _MAX_BATCH = 200
 _MAX_BACKOFF_SECONDS = 10.0
@@ -44,18 +45,19 @@ class RecordWriter:
         self._bus = bus
         self._seniors = seniors
         self._queue: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
-        self._to_publish: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
+        self._to_publish: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
         self._idle = asyncio.Event()
         self._idle.set()
 
-    def submit(self, item: TurnRecord | CallNote) -> None:
-        self._idle.clear()
-        self._queue.put_nowait(item)
+    def submit(self, item: CallRecord) -> None:
+        if not isinstance(item, CallFigure):  # a figure is only published
+            self._idle.clear()
+            self._queue.put_nowait(item)
         self._to_publish.put_nowait(item)
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="record-writer")
         self._publisher = asyncio.create_task(self._publish_all(), name="record-publisher")
 
@@ -87,12 +89,12 @@ class RecordWriter:
         while True:
             await self._publish(await self._to_publish.get())
 
-    async def _publish(self, item: TurnRecord | CallNote) -> None:
+    async def _publish(self, item: CallRecord) -> None:
         if isinstance(item, CallNote) and not (item.error or item.end_reason or item.opted_out):
             return  # nothing a page shows (a pause profile)
         event = (
             item.to_event()
-            if isinstance(item, TurnRecord)
+            if not isinstance(item, CallNote)
             else CallEvent(
                 "call.error" if item.error else "call.status",
                 item.call_id,

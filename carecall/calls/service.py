@@ -1,4 +1,6 @@
-"""Placing, ending and following calls: the logic behind the API and the Twilio webhooks."""
+"""Phone calls: placing, ending and following them (the logic behind the API and the Twilio
+webhooks). The phone channel of `calls.channels`: Twilio dials, its status callbacks move the
+call, and its REST API hangs up."""
 
 from __future__ import annotations
 
@@ -6,12 +8,13 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
+from carecall.calls.channels import CallAlreadyEnded, ChannelCalls
 from carecall.core.clock import Clock, SystemClock
 from carecall.core.end_reasons import OPERATOR_HANGUP
-from carecall.core.events import CallEvent, EventBus
+from carecall.core.events import EventBus
 from carecall.core.phones import mask_phone_number, normalize_phone_number
 from carecall.core.policy import CallNotAllowed, call_refusals
-from carecall.persistence.models import Call, CallStatus, Senior
+from carecall.persistence.models import Call, CallChannel, CallStatus, Senior
 from carecall.persistence.repositories import CallRepository, StatusUpdate
 from carecall.persistence.roster import SeniorRepository
 from carecall.settings import MissingConfiguration, Settings
@@ -19,15 +22,9 @@ from carecall.telephony.security import CallTokens
 from carecall.telephony.twilio_client import CallbackUrls, TwilioError, TwilioGateway
 
 
-class CallNotFound(LookupError):
-    pass
+class CallService(ChannelCalls):
+    channel = CallChannel.PHONE
 
-
-class CallAlreadyEnded(RuntimeError):
-    pass
-
-
-class CallService:
     def __init__(
         self,
         settings: Settings,
@@ -40,20 +37,13 @@ class CallService:
         clock: Clock | None = None,
         before_answer: Callable[[Call], None] | None = None,
     ) -> None:
+        super().__init__(calls, bus)
         self._settings = settings
-        self._calls = calls
         self._seniors = seniors
         self._clock = clock or SystemClock()
-        self._final_listeners: list[Callable[[Call], Awaitable[None]]] = []
         self._twilio = twilio
         self._tokens = tokens
-        self._bus = bus
         self._before_answer = before_answer
-
-    def on_call_final(self, listener: Callable[[Call], Awaitable[None]]) -> None:
-        """Have `listener(call)` told once a call reaches a final status (completed, busy,
-        no-answer, canceled, failed), e.g. to record a check-in's try."""
-        self._final_listeners.append(listener)
 
     async def place_call(
         self,
@@ -84,11 +74,12 @@ class CallService:
                 raise CallNotAllowed(reasons)
         if missing:
             raise MissingConfiguration("Placing phone calls", missing)
-        call = await self._calls.create(
+        call = await self.create(
             to_number,
             self._settings.twilio_phone_number,
             senior_id=senior.id if senior else None,
             checkin_id=checkin_id,
+            announce=False,
         )
         log = logger.bind(call_id=call.id, to=mask_phone_number(to_number))
         urls = CallbackUrls(
@@ -109,61 +100,27 @@ class CallService:
         call = updated or call
         if self._before_answer is not None:
             self._before_answer(call)  # e.g. prepare the greeting's audio while it rings
-        await self._publish_status(call)
+        await self.announce(call)
         return call
 
-    async def hang_up(self, call_id: int) -> Call:
-        call = await self._calls.get(call_id)
-        if call is None:
-            raise CallNotFound(call_id)
-        if call.status.is_final or call.twilio_sid is None:
-            raise CallAlreadyEnded(call_id)
+    async def _end(self, call: Call) -> None:
+        """Twilio ends the call (and so its media stream); a call Twilio never placed has
+        nothing to end."""
+        if call.twilio_sid is None:
+            raise CallAlreadyEnded(call.id)
         await self._twilio.end_call(call.twilio_sid)
-        await self._calls.note_end_reason(call_id, OPERATOR_HANGUP)
-        return call
+        await self._calls.note_end_reason(call.id, OPERATOR_HANGUP)
 
     async def apply_status(self, update: StatusUpdate) -> Call | None:
         call, changed = await self._calls.apply_status(update)
         if call is not None and changed:
             logger.bind(call_sid=update.call_sid).info(f"Call status: {call.status.value}")
-            await self._publish_status(call)
-            if call.status.is_final:
-                await self._tell_final(call)
+            await self.announce(call)
         return call
 
     async def call_failed(self, call: Call) -> None:
         """A call was marked failed here (not by Twilio): tell the dashboard and listeners."""
-        await self._publish_status(call)
-        await self._tell_final(call)
-
-    async def _tell_final(self, call: Call) -> None:
-        for listener in self._final_listeners:
-            try:
-                await listener(call)
-            except Exception:
-                logger.bind(call_id=call.id).exception("A final-status listener failed")
+        await self.announce(call)
 
     def stream_parameters(self, call_id: int) -> dict[str, str]:
         return {"call_id": str(call_id), "token": self._tokens.issue(call_id)}
-
-    async def _publish_status(self, call: Call) -> None:
-        await publish_status(self._bus, call)
-
-
-async def publish_status(bus: EventBus, call: Call | None) -> None:
-    """Tell the dashboard where a call stands (`call.status`), whatever its channel."""
-    if call is None:
-        return
-    await bus.publish(
-        CallEvent(
-            "call.status",
-            call.id,
-            {
-                "status": call.status.value,
-                "answered_by": call.answered_by,
-                "duration_seconds": call.duration_seconds,
-                "end_reason": call.end_reason,
-                "error": call.error,
-            },
-        )
-    )

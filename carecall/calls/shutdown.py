@@ -69,7 +69,7 @@ class GracefulShutdown:
         self._drain: asyncio.Task[None] | None = None
         self._installed: list[signal.Signals] = []
 
-    def install(self) -> None:
+    async def start(self) -> None:
         """Take SIGTERM and SIGINT from here on (the server's, e.g. uvicorn's, handlers are
         kept and called once drained). Only the main thread gets signals: elsewhere (an app
         served from a test's thread) nothing is installed."""
@@ -85,8 +85,18 @@ class GracefulShutdown:
             self._previous[sig] = previous
             self._installed.append(sig)
 
-    def uninstall(self) -> None:
-        """Give the signals back to whoever had them (the lifespan is ending)."""
+    async def stop(self) -> None:
+        """At the lifespan's end: give the signals back to whoever had them, cancel a drain
+        still under way (uvicorn stopped for another reason), and say the instance is shutting
+        down (`/readyz`) while the rest of it stops."""
+        self._give_back_signals()
+        if self._drain is not None and not self._drain.done():
+            self._drain.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._drain
+        self._readiness.shutting_down = True
+
+    def _give_back_signals(self) -> None:
         loop = asyncio.get_running_loop()
         for sig in self._installed:
             loop.remove_signal_handler(sig)
@@ -97,14 +107,6 @@ class GracefulShutdown:
     @property
     def draining(self) -> bool:
         return self._drain is not None
-
-    async def aclose(self) -> None:
-        """At the lifespan's end: a drain still under way (uvicorn stopped for another reason)
-        is cancelled."""
-        if self._drain is not None and not self._drain.done():
-            self._drain.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._drain
 
     def _signalled(self, sig: signal.Signals) -> None:
         if self._drain is None:
@@ -161,5 +163,5 @@ class GracefulShutdown:
         elif callable(previous):
             previous(sig, None)
         else:
-            self.uninstall()
+            self._give_back_signals()
             signal.raise_signal(sig)

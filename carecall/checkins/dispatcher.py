@@ -99,7 +99,7 @@ class Dispatcher:
 
     # --- running -----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name="checkin-dispatcher")
 
     def stop_claiming(self) -> None:

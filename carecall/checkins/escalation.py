@@ -22,7 +22,7 @@ import hmac
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
@@ -162,7 +162,7 @@ class EscalationLadder:
         caregiver now. None if it was already open."""
         if outcome.reached:
             raise ValueError(f"A check-in that ended '{outcome.value}' reached the person.")
-        now = self._now()
+        now = self._clock.now()
         escalation = await self._escalations.open(
             senior_id=senior.id,
             checkin_id=checkin.id,
@@ -184,7 +184,7 @@ class EscalationLadder:
         acknowledged within ack_minutes; mark escalations with nobody left to tell as exhausted.
         Returns how many notices were sent. Safe to run from several processes at once (each
         step is claimed atomically with a conditional UPDATE)."""
-        now = self._now()
+        now = self._clock.now()
         sent = 0
         for escalation in await self._escalations.due(now):
             try:
@@ -327,7 +327,9 @@ class EscalationLadder:
     async def acknowledge(self, escalation_id: int, *, by: str) -> Escalation | None:
         """An operator (or caregiver) has it in hand. None if there is no such open/exhausted
         escalation."""
-        escalation = await self._escalations.acknowledge(escalation_id, by=by, now=self._now())
+        escalation = await self._escalations.acknowledge(
+            escalation_id, by=by, now=self._clock.now()
+        )
         if escalation is not None:
             logger.bind(escalation_id=escalation_id).info("Escalation acknowledged")
             await self._publish(escalation)
@@ -388,9 +390,6 @@ class EscalationLadder:
         return await self._escalations.senior(escalation.senior_id)
 
     # --- helpers ---------------------------------------------------------------------------
-
-    def _now(self) -> datetime:
-        return self._clock.now().astimezone(UTC)
 
     async def _publish(self, escalation: Escalation) -> None:
         await self._bus.publish(

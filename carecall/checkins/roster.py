@@ -294,8 +294,7 @@ class RosterService:
         return {
             "consent_given_by": given_by,
             "consent_method": method,
-            # In UTC: SQLite keeps a datetime's wall-clock digits and drops its offset.
-            "consent_at": at.astimezone(UTC),
+            "consent_at": at,
             "consent_recorded_by": recorded_by,
         }
 

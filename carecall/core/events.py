@@ -24,6 +24,7 @@ EventKind = Literal[
     "call.turn",
     "call.error",
     "call.media",
+    "call.figure",
     "checkin.updated",
     "escalation.updated",
     "alert.updated",

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from sqlalchemy import case, func, select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -20,20 +20,16 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import selectinload
 
-from carecall.persistence.models import Alert, AlertNotice, Call, CallChannel, CallRecord, Senior
-
-AlertState = Literal["open", "acknowledged"]
-MEASURE_COLUMNS = (
-    "mood",
-    "sleep",
-    "eating",
-    "pain",
-    "medication",
-    "social_contact",
-    "loneliness",
-    "mobility",
-    "confusion",
+from carecall.persistence.models import (
+    Alert,
+    AlertNotice,
+    AlertState,
+    Call,
+    CallChannel,
+    CallRecord,
+    Senior,
 )
+from carecall.settings import WELLBEING_MEASURES
 
 
 @dataclass(frozen=True)
@@ -255,7 +251,7 @@ class AlertRepository:
                 CallLevels(
                     call_id=record.call_id,
                     started_at=started,
-                    levels={name: getattr(record, name) for name in MEASURE_COLUMNS},
+                    levels={name: getattr(record, name) for name in WELLBEING_MEASURES},
                     evidence=dict(record.evidence or {}),
                 )
                 for record, started in rows.all()

@@ -13,10 +13,14 @@ from __future__ import annotations
 import re
 from typing import Annotated
 
-from pydantic import Field
+from pydantic import Field, TypeAdapter, ValidationError
 
-MAX_ROW_ID = 2**31 - 1
-"""The largest id a 32-bit `integer` column holds."""
+MAX_INTEGER = 2**31 - 1
+"""The largest number a 32-bit `integer` column holds: an id, or a count stored beside one
+(a call's seconds, a callback's sequence number)."""
+
+MAX_ROW_ID = MAX_INTEGER
+"""The largest id a row can have."""
 
 RowId = Annotated[int, Field(ge=1, le=MAX_ROW_ID)]
 """A stored row's id. In a route: `Annotated[RowId, Path(description=...)]` (or `Query`)."""
@@ -25,6 +29,7 @@ RowOffset = Annotated[int, Field(ge=0, le=MAX_ROW_ID)]
 """How many rows a page of results skips: never more than there can be rows."""
 
 _DIGITS = re.compile(r"[0-9]{1,10}")
+_ROW_ID: TypeAdapter[int] = TypeAdapter(RowId)
 
 
 def parse_row_id(raw: object) -> int | None:
@@ -33,5 +38,7 @@ def parse_row_id(raw: object) -> int | None:
     or past `MAX_ROW_ID`."""
     if not isinstance(raw, str) or not _DIGITS.fullmatch(raw):
         return None
-    row_id = int(raw)
-    return row_id if 1 <= row_id <= MAX_ROW_ID else None
+    try:
+        return _ROW_ID.validate_python(int(raw))
+    except ValidationError:
+        return None

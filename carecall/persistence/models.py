@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import enum
 from datetime import UTC, date, datetime, time
+from typing import Literal
 
 from sqlalchemy import (
     JSON,
@@ -545,6 +546,9 @@ class SeniorMemory(Base):
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
 
 
+AlertState = Literal["open", "acknowledged"]
+
+
 class Alert(Base):
     """Something the care team should look at: a red flag heard on a call, or a trend over
     calls. Made by a detector (`rules`, `llm`, `trend`); acknowledged by an operator."""
@@ -577,6 +581,11 @@ class Alert(Base):
     notices: Mapped[list[AlertNotice]] = relationship(
         order_by="AlertNotice.id", cascade="all, delete-orphan", lazy="raise"
     )
+
+    @property
+    def state(self) -> AlertState:
+        """Open until someone acknowledges it."""
+        return "open" if self.acknowledged_at is None else "acknowledged"
 
 
 class AlertNotice(Base):

@@ -13,18 +13,22 @@ no marks: what the browser was sent is what the person heard). Everything else i
     → STT (Whisper)
     → LineScreen             (phone calls: the first words tell a machine's greeting or a call
                                screener from the person; only the person's words go on)
+    → RedFlagWatcher         (urgent signs in the caller's words: the alert, the care advice)
+    → extensions after_stt   (`processors.extensions`: processors of other packages, EXTENSIONS)
     → user context aggregator (Silero VAD, batched across calls; `pipeline.turns`: the end of
                                the turn adapts to the words, the reply is prepared before it,
                                backchannels don't interrupt the bot, other speech does)
     → IdlePrompts            (a silent caller: "Take your time.", "Are you still there?",
                                then a polite goodbye)
     → AudioStop              (the caller's audio goes no further)
+    → extensions before_llm
     → ReplyGate              (not the person: nothing the line hears starts a reply; keep it
                                the last processor before the model, after any that start replies)
     → LLM (GPT-4o, end_call and opt_out tools), or without one GuidedDialogue (the guided
                                check-in)
     → TTS
     → HoldCue                (the answer is slow: a short "Mm-hmm." from memory, past the TTS)
+    → extensions after_tts
     → the line's own processors (Twilio: PlaybackMarks, a mark after each sentence: what the
                                caller really heard)
     → transport.output       (paced audio; Twilio `clear` on barge-in)
@@ -34,7 +38,7 @@ no marks: what the browser was sent is what the person heard). Everything else i
               raw audio is kept away from observers (`observe_without_audio`)
 
 To add a processor to every call, write it in `processors/` and add one line to the list in
-`build_call_worker`.
+`build_call_worker`; or, from a package of its own, offer it as an extension (EXTENSIONS).
 """
 
 from __future__ import annotations
@@ -73,10 +77,12 @@ from carecall.bot.tools import (
     opt_out_handler,
 )
 from carecall.bot.vad import BatchedSileroVAD
+from carecall.pipeline.events import CallFigure
 from carecall.pipeline.observers import CallRecorder, RecordSink, observe_without_audio
 from carecall.pipeline.turns import AdaptiveTurnStop, BackchannelTurnStart, TurnPauses
 from carecall.processors.audio_stop import AudioStop
 from carecall.processors.call_time_limit import CallTimeLimit
+from carecall.processors.extensions import CallContext, Figure, processors_for
 from carecall.processors.guided_dialogue import GuidedDialogue
 from carecall.processors.hold_cue import CueAudio, HoldCue
 from carecall.processors.idle_prompts import IdlePrompts
@@ -276,6 +282,11 @@ def build_call_worker(
     voicemail = VoicemailDrop(gate)
     screen = _line_screen(screening, voicemail, greeting)
     watcher = _red_flag_watcher(care, checkin, with_model=services.llm is not None)
+
+    def report(name: str, value: Figure) -> None:
+        sink.submit(CallFigure(call_id, name, value))
+
+    extended = processors_for(services.extensions, CallContext(call_id, settings, report))
     pipeline = Pipeline(
         [
             transport.input(),
@@ -293,6 +304,7 @@ def build_call_worker(
             services.stt,
             *screen,
             *watcher,
+            *extended.after_stt,
             user_aggregator,
             IdlePrompts(
                 after=settings.idle_prompt_seconds,
@@ -301,6 +313,7 @@ def build_call_worker(
                 on_end=on_bot_ends_call,
             ),
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
+            *extended.before_llm,
             gate,
             dialogue,
             services.tts,
@@ -309,6 +322,7 @@ def build_call_worker(
                 after=settings.hold_cue_seconds,
                 min_after_turn=HOLD_CUE_MIN_AFTER_TURN,
             ),
+            *extended.after_tts,
             *line.before_output,
             transport.output(),
             AudioStop(OutputAudioRawFrame, name="bot-audio-stop"),

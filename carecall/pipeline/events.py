@@ -1,5 +1,6 @@
 """What a call's pipeline records as the conversation goes: its turns and the facts learnt about
-the call. The recorder stores them and publishes them on the event bus (`core.events`)."""
+the call, and the figures extensions report. The recorder stores them (figures are only
+published) and publishes them on the event bus (`core.events`)."""
 
 from __future__ import annotations
 
@@ -43,3 +44,20 @@ class CallNote:
     opted_out: bool = False
     turn_patience: float | None = None
     """The person's pause profile after this call (`pipeline.turns.next_patience`)."""
+
+
+@dataclass(frozen=True)
+class CallFigure:
+    """A figure an extension reports about a call (`processors.extensions.CallContext.report`):
+    published as a `call.figure` event, not stored."""
+
+    call_id: int
+    name: str
+    value: int | float | str
+
+    def to_event(self) -> CallEvent:
+        return CallEvent("call.figure", self.call_id, {"name": self.name, "value": self.value})
+
+
+CallRecord = TurnRecord | CallNote | CallFigure
+"""What a call's pipeline hands the record writer."""

@@ -44,7 +44,7 @@ from pipecat.pipeline.worker_observer import WorkerObserver
 from pipecat.processors.frame_processor import FrameProcessor
 
 from carecall.persistence.models import TurnRole
-from carecall.pipeline.events import CallNote, TurnRecord
+from carecall.pipeline.events import CallNote, CallRecord, TurnRecord
 from carecall.pipeline.turns import AdaptiveTurnStop, CallerBackchannelFrame
 from carecall.processors.idle_prompts import IdlePromptFrame
 from carecall.processors.playback_marks import mark_name
@@ -52,7 +52,7 @@ from carecall.processors.reply_gate import NotThePersonFrame
 
 
 class RecordSink(Protocol):
-    def submit(self, item: TurnRecord | CallNote) -> None:
+    def submit(self, item: CallRecord) -> None:
         """Take a record without waiting (the caller is the real-time path)."""
 
 
@@ -273,7 +273,9 @@ def observe_without_audio(worker: PipelineWorker) -> None:
     """Give ``worker`` an `AudioBlindWorkerObserver` for the observers it was built with.
 
     pipecat 1.14 builds its `WorkerObserver` in `PipelineWorker.__init__` and offers no way to
-    choose another, so it is swapped before the worker starts (pinned pipecat; a test checks).
+    choose another, so the private `_observer` is swapped before the worker starts, keeping the
+    observers it was given (`WorkerObserver._observers`: pinned pipecat;
+    tests/test_upstream_names.py checks that the swapped one is the one the worker uses).
     """
     current = worker._observer
     worker._observer = AudioBlindWorkerObserver(observers=list(current._observers))

@@ -39,7 +39,7 @@ _FORMAT = 1
 
 
 class RedisEventBus:
-    """The `EventBus` over Redis pub/sub. `start()` before use, `aclose()` at shutdown."""
+    """The `EventBus` over Redis pub/sub. `start()` before use, `stop()` at shutdown."""
 
     def __init__(
         self,
@@ -121,7 +121,7 @@ class RedisEventBus:
                 "with other instances once it is."
             )
 
-    async def aclose(self, flush_within: float = 1.0) -> None:
+    async def stop(self, flush_within: float = 1.0) -> None:
         """Send what is still queued (for up to `flush_within` seconds), then stop."""
         if self._tasks and self._subscribed.is_set():
             with contextlib.suppress(TimeoutError):

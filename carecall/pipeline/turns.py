@@ -23,11 +23,13 @@ Each call also tells what it learnt about the person's pauses (`resumed_pauses`,
 
 `BackchannelTurnStart` decides when the caller's speech starts a turn (and so interrupts the
 bot). While the bot is silent, at once (the VAD heard speech). While it talks, speech that
-lasts ``interrupt_after`` seconds interrupts at once; shorter speech interrupts once its
-transcript is in, unless it is a backchannel ("mm-hm", "yes", "oh", a laugh) and the bot is
-still talking: that is dropped from the caller's words, and a `CallerBackchannelFrame` tells
-the recorder, which keeps it with the answer it overlapped. (A "yes" whose words come after
-the bot has finished answers its last question: a turn.)
+lasts ``interrupt_after`` seconds interrupts at once (seconds of voice from its first sound, as
+the VAD's windows tell it, counted over the caller's stretches of voice until it is decided
+what they were: "Sorry, … what was that?" with a breath at the comma counts as one). Shorter
+speech interrupts once its transcript is in, unless it is a backchannel ("mm-hm", "yes",
+"oh", a laugh) and the bot is still talking: that is dropped from the caller's words, and a
+`CallerBackchannelFrame` tells the recorder, which keeps it with the answer it overlapped. (A
+"yes" whose words come after the bot has finished answers its last question: a turn.)
 """
 
 from __future__ import annotations
@@ -264,6 +266,11 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
         await self.trigger_user_turn_speculation_cancelled()
 
 
+OVERLAP_GAP_SECONDS = 1.2
+"""Caller speech that resumes within this long of their last stretch counts with it towards
+``interrupt_after``."""
+
+
 class BackchannelTurnStart(BaseUserTurnStartStrategy):
     def __init__(self, *, interrupt_after: float) -> None:
         super().__init__()
@@ -272,14 +279,23 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
         self._overlap_timer: asyncio.Task[None] | None = None
         self._overlapping = False
         """The caller spoke while the bot talked, and it hasn't been decided what that was."""
+        self._overlap_voiced = 0.0
+        """Seconds of the caller's voice (as the VAD heard it) in the undecided overlap so far."""
+        self._voice_since: float | None = None
+        self._voice_ended_at = 0.0
 
     async def cleanup(self) -> None:
         await super().cleanup()
         await self._cancel_timer()
 
     async def handle_user_turn_started(self) -> None:
-        self._overlapping = False
+        self._end_overlap()
         await self._cancel_timer()
+
+    def _end_overlap(self) -> None:
+        self._overlapping = False
+        self._overlap_voiced = 0.0
+        self._voice_since = None
 
     async def process_frame(self, frame: Frame) -> ProcessFrameResult:
         if isinstance(frame, BotStartedSpeakingFrame):
@@ -290,17 +306,28 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
             if not self._bot_speaking:
                 await self.trigger_user_turn_started()
                 return ProcessFrameResult.STOP
+            # The voice began the VAD's start window before it said so.
+            began = time.monotonic() - frame.start_secs
+            if began - self._voice_ended_at > OVERLAP_GAP_SECONDS:
+                self._overlap_voiced = 0.0  # a new stretch of speech, not the same one going on
             self._overlapping = True
+            self._voice_since = began
             await self._cancel_timer()
+            left = self._interrupt_after - self._overlap_voiced - frame.start_secs
             self._overlap_timer = self.task_manager.create_task(
-                self._interrupt_if_still_speaking(), f"{self}::overlap"
+                self._interrupt_if_still_speaking(max(0.0, left)), f"{self}::overlap"
             )
         elif isinstance(frame, VADUserStoppedSpeakingFrame):
-            await self._cancel_timer()  # short speech: its words decide
+            # The voice ended the VAD's stop window before it said so.
+            self._voice_ended_at = time.monotonic() - frame.stop_secs
+            if self._voice_since is not None:
+                self._overlap_voiced += max(0.0, self._voice_ended_at - self._voice_since)
+                self._voice_since = None
+            await self._cancel_timer()  # a short stretch: its words decide
         elif isinstance(frame, TranscriptionFrame):
             # Once the bot has finished, a "yes" answers what it asked last: a turn.
             if self._overlapping and self._bot_speaking and is_backchannel(frame.text):
-                self._overlapping = False
+                self._end_overlap()
                 logger.debug("A backchannel while the bot talked: it goes on")
                 if frame.text.strip():
                     await self.push_frame(CallerBackchannelFrame(text=frame.text.strip()))
@@ -310,8 +337,8 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
             return ProcessFrameResult.STOP
         return ProcessFrameResult.CONTINUE
 
-    async def _interrupt_if_still_speaking(self) -> None:
-        await asyncio.sleep(self._interrupt_after)
+    async def _interrupt_if_still_speaking(self, delay: float) -> None:
+        await asyncio.sleep(delay)
         self._overlap_timer = None
         await self.trigger_user_turn_started()
 

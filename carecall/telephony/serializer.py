@@ -16,13 +16,14 @@ from typing import Any
 
 from loguru import logger
 from pipecat.audio.dtmf.types import KeypadEntry
-from pipecat.audio.utils import ulaw_to_pcm
+from pipecat.audio.utils import create_stream_resampler, ulaw_to_pcm
 from pipecat.frames.frames import (
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
     InputTransportMessageFrame,
 )
+from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
@@ -37,12 +38,22 @@ _LOG_FIRST_N_BAD = 5
 
 class SafeTwilioSerializer(TwilioFrameSerializer):
     def __init__(self, stream_sid: str, call_sid: str | None) -> None:
-        super().__init__(
-            stream_sid, call_sid, params=TwilioFrameSerializer.InputParams(auto_hang_up=False)
-        )
+        params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
+        super().__init__(stream_sid, call_sid, params=params)
         self.bad_messages = 0
         self.stopped = False
         self._inbound = bytearray()
+        # The inbound conversion is ours (pipecat's resampler and rates are private to it).
+        self._twilio_rate = params.twilio_sample_rate
+        self._pipeline_rate = params.sample_rate or 0
+        self._resampler = create_stream_resampler(
+            clear_after_secs=params.resampler_clear_after_secs
+        )
+
+    async def setup(self, setup: FrameProcessorSetup) -> None:  # type: ignore[override]
+        # (pipecat's `FrameSerializer.setup` narrows `BaseObject.setup` the same way.)
+        await super().setup(setup)
+        self._pipeline_rate = self._pipeline_rate or setup.audio_in_sample_rate
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         message = self._parse(data)
@@ -61,12 +72,10 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             if len(self._inbound) < INBOUND_CHUNK_BYTES:
                 return None
             ulaw, self._inbound = bytes(self._inbound), bytearray()
-            pcm = await ulaw_to_pcm(
-                ulaw, self._twilio_sample_rate, self._sample_rate, self._input_resampler
-            )
+            pcm = await ulaw_to_pcm(ulaw, self._twilio_rate, self._pipeline_rate, self._resampler)
             if not pcm:
                 return None
-            return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._sample_rate)
+            return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._pipeline_rate)
         if event == "dtmf":
             try:
                 return InputDTMFFrame(KeypadEntry(message["dtmf"]["digit"]))

@@ -33,7 +33,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from itertools import pairwise
 from typing import TYPE_CHECKING, Literal
 
@@ -246,7 +245,7 @@ class AlertService:
                     evidence=finding.evidence,
                     detector=TREND_KIND,
                     open_key=open_key(TREND_KIND, senior_id, finding.measure),
-                    created_at=self._now(),
+                    created_at=self._clock.now(),
                 )
             )
             if alert is None:
@@ -319,7 +318,7 @@ class AlertService:
                     evidence=evidence,
                     detector=detector,
                     open_key=open_key(RED_FLAG_KIND, call_id, category),
-                    created_at=self._now(),
+                    created_at=self._clock.now(),
                 )
             )
             if alert is None:
@@ -353,7 +352,7 @@ class AlertService:
     async def acknowledge(self, alert_id: int, *, by: str) -> Alert | None:
         """Someone has looked at it. None if there is no such alert or it was acknowledged
         already."""
-        alert = await self._repository.acknowledge(alert_id, by=by, now=self._now())
+        alert = await self._repository.acknowledge(alert_id, by=by, now=self._clock.now())
         if alert is not None:
             logger.bind(alert_id=alert_id).info("Alert acknowledged")
             await self._publish(alert)
@@ -375,7 +374,7 @@ class AlertService:
             contact_name=contact.name,
             to_number=contact.phone_number,
             body=body,
-            sent_at=self._now(),
+            sent_at=self._clock.now(),
         )
         sid: str | None = None
         error: str | None = None
@@ -403,9 +402,6 @@ class AlertService:
         name = self._settings.organization_name.strip()
         return name[:1].upper() + name[1:]
 
-    def _now(self) -> datetime:
-        return self._clock.now().astimezone(UTC)
-
     async def _publish(self, alert: Alert) -> None:
         await self._bus.publish(
             CallEvent(
@@ -416,7 +412,7 @@ class AlertService:
                     "alert_id": alert.id,
                     "kind": alert.kind,
                     "category": alert.category,
-                    "state": "open" if alert.acknowledged_at is None else "acknowledged",
+                    "state": alert.state,
                 },
             )
         )

@@ -161,7 +161,7 @@ class RecordJobs:
 
     # --- running -----------------------------------------------------------------------------
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if not self.enabled:
             self._say_off_once()
             return

@@ -43,18 +43,12 @@ from pydantic import (
 )
 
 from carecall.persistence.models import TurnRole
+from carecall.settings import WELLBEING_MEASURES
 
-MEASURES: Final = (
-    "mood",
-    "sleep",
-    "eating",
-    "pain",
-    "medication",
-    "social_contact",
-    "loneliness",
-    "mobility",
-    "confusion",
-)
+MEASURES: Final = WELLBEING_MEASURES
+"""Every measure (`settings.WELLBEING_MEASURES`): `WellbeingRecord`'s fields and the
+`call_records` columns are these, and `MEASURE_NAMES` and `LEVEL_WORDS` hold each of them
+(tests/wellbeing/test_records.py holds them to it)."""
 MEASURE_NAMES: Final = {
     "mood": "Mood",
     "sleep": "Sleep",

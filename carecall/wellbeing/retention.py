@@ -37,7 +37,7 @@ class TranscriptRetention:
     def enabled(self) -> bool:
         return self._days > 0
 
-    def start(self) -> None:
+    async def start(self) -> None:
         if self.enabled:
             self._task = asyncio.create_task(self._run(), name="transcript-retention")
 

@@ -16,13 +16,18 @@ async def test_every_service_uses_the_configured_endpoint_time_limit_and_no_retr
     clients = ServiceClients(settings)
     try:
         services = build_call_services(settings, clients, system_prompt="Be kind.")
-        openai_services: list[Any] = [services.stt, services.llm, services.tts]
-        for service in openai_services:
-            client = service._client
+        # pipecat's clients of the speech-to-text and the model (`_client`, no public way)...
+        openai_services: list[Any] = [services.stt, services.llm]
+        clients_used = [service._client for service in openai_services]
+        for client in clients_used:
+            assert client.max_retries == 0
+        # ...and the endpoint text-to-speech requests go to (through the pool, no retries).
+        assert clients.speech_client is not None
+        for client in [*clients_used, clients.speech_client]:
             assert str(client.base_url) == "http://127.0.0.1:9/v1/"
             assert client.timeout == 3.5
-            assert client.max_retries == 0
-        assert services.tts._init_sample_rate == 24_000  # OpenAI streams 24 kHz PCM
+        tts: Any = services.tts
+        assert tts.voice.sample_rate == 24_000  # OpenAI streams 24 kHz PCM
     finally:
         await clients.aclose()
 

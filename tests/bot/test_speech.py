@@ -10,7 +10,7 @@ from openai import AsyncOpenAI
 from pipecat.frames.frames import TTSAudioRawFrame
 
 from carecall.bot.services import ServiceClients, build_call_services
-from carecall.bot.speech import SpeechCache, Voice, chunk_bytes, split_audio
+from carecall.bot.speech import FirstClauseAggregator, SpeechCache, Voice, chunk_bytes, split_audio
 from carecall.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, tone_pcm
 
@@ -89,5 +89,68 @@ async def test_calls_say_cached_lines_without_a_request_and_stream_the_rest(
         assert b"".join(live) == tone_pcm("I heard you say you slept well.")
         assert len(live[0]) >= chunk_bytes(0.04, 24_000)
         assert all(len(chunk) % 2 == 0 for chunk in live)
+    finally:
+        await clients.aclose()
+
+
+async def _aggregate(tokens: list[str], aggregator: FirstClauseAggregator) -> list[str]:
+    """What the voice is given, piece by piece, for a reply streamed as ``tokens``."""
+    pieces = []
+    for token in tokens:
+        pieces += [a.text async for a in aggregator.aggregate(token)]
+    rest = await aggregator.flush()
+    return pieces + ([rest.text] if rest and rest.text else [])
+
+
+def _tokens(text: str) -> list[str]:
+    """``text`` the way a model streams it: words with their leading space."""
+    words = text.split(" ")
+    return [words[0], *(" " + w for w in words[1:])]
+
+
+async def test_a_replys_first_clause_goes_to_the_voice_as_soon_as_it_ends() -> None:
+    aggregator = FirstClauseAggregator()
+    reply = "Oh, I'm so sorry to hear that, Mary. Did you sleep at all? Tell me, please."
+    assert await _aggregate(_tokens(reply), aggregator) == [
+        "Oh, I'm so sorry to hear that,",  # "Oh," alone is too short to say on its own
+        "Mary.",
+        "Did you sleep at all?",
+        "Tell me, please.",  # later clauses wait for their sentence
+    ]
+    # The next reply starts with a clause again; a first sentence that ends before any clause
+    # goes as a sentence; numbers keep their commas.
+    assert await _aggregate(_tokens("I heard you say: Not too bad. Good."), aggregator) == [
+        "I heard you say:",
+        "Not too bad.",
+        "Good.",
+    ]
+    assert await _aggregate(
+        _tokens("That's lovely. Yes, it was 1,000 steps, well done."), aggregator
+    ) == [
+        "That's lovely.",
+        "Yes, it was 1,000 steps, well done.",
+    ]
+
+
+async def test_an_interrupted_reply_leaves_the_next_one_its_first_clause() -> None:
+    aggregator = FirstClauseAggregator()
+    assert [a.text async for a in aggregator.aggregate("Well, I think that ")] == []
+    await aggregator.handle_interruption()
+    assert await _aggregate(_tokens("All right, no hurry at all, take your time."), aggregator) == [
+        "All right, no hurry at all,",
+        "take your time.",
+    ]
+
+
+async def test_every_call_voice_speaks_first_clauses_early(
+    openai: FakeOpenAI, make_settings: Callable[..., Settings]
+) -> None:
+    # pipecat keeps a TTS service's aggregator in `_text_aggregator` (no public way to give
+    # one): this fails if that moves, rather than first clauses silently waiting again.
+    settings = make_settings(openai_base_url=openai.base_url)
+    clients = ServiceClients(settings)
+    try:
+        services = build_call_services(settings, clients, system_prompt="")
+        assert isinstance(services.tts._text_aggregator, FirstClauseAggregator)
     finally:
         await clients.aclose()

@@ -1,5 +1,6 @@
 """The demo caller speaks Twilio's side of a media stream to a websocket server standing in for
-`/ws/demo` (the network boundary), and `DemoCalls` lets two run at once."""
+`/ws/demo` (the network boundary), `DemoCalls` lets two run at once, and a demo call hung up
+from the dashboard ends its stream as Twilio would."""
 
 from __future__ import annotations
 
@@ -16,12 +17,14 @@ import pytest
 import websockets
 from websockets.asyncio.server import ServerConnection, serve
 
-from carecall.calls.demo import FRAME_BYTES, DemoCalls, DemoCallsBusy, DemoTokens
+from carecall.calls.channels import CallAlreadyEnded
+from carecall.calls.demo import DemoCalls, DemoCallsBusy, DemoTokens
 from carecall.core.events import InProcessEventBus
 from carecall.persistence.database import create_engine, create_session_factory
 from carecall.persistence.migrate import upgrade_to_head
 from carecall.persistence.models import CallChannel, CallStatus
 from carecall.persistence.repositories import CallRepository
+from carecall.telephony.media_client import FRAME_BYTES
 
 SAID = b"\x10" * (FRAME_BYTES * 25)  # half a second of "speech"
 
@@ -56,7 +59,9 @@ class FakeMediaServer:
         bot = base64.b64encode(b"\x20" * 8000).decode()  # one second of the bot's voice
         await ws.send(json.dumps({"event": "media", "streamSid": sid, "media": {"payload": bot}}))
         await ws.send(json.dumps({"event": "mark", "streamSid": sid, "mark": {"name": "m1"}}))
-        await self.hang_up.wait()
+        told = asyncio.create_task(self.hang_up.wait())
+        await asyncio.wait([told, reader], return_when=asyncio.FIRST_COMPLETED)
+        told.cancel()
         await ws.close()
         await reader
 
@@ -102,7 +107,7 @@ async def test_two_demo_calls_run_a_third_is_refused_and_each_speaks_twilios_pro
             await asyncio.sleep(3.0)  # the bot's second of audio plays, then the senior speaks
             media_server.hang_up.set()
             deadline = time.monotonic() + 10
-            while demo._tasks:
+            while demo.running:
                 assert time.monotonic() < deadline
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.2)
@@ -131,4 +136,44 @@ async def test_two_demo_calls_run_a_third_is_refused_and_each_speaks_twilios_pro
         mark = next(m for m in messages if m["event"] == "mark")
         assert mark["mark"]["name"] == "m1"
         assert mark["_at"] - messages[1]["_at"] > 0.9
+    await engine.dispose()
+
+
+async def test_a_demo_call_hung_up_from_the_dashboard_ends_its_stream_with_stop(
+    media_server: FakeMediaServer, tmp_path: Path
+) -> None:
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'demo.db'}")
+    await upgrade_to_head(engine)
+    calls = CallRepository(create_session_factory(engine))
+
+    async def speak(_text: str) -> bytes:
+        return SAID
+
+    demo = DemoCalls(calls, InProcessEventBus(), DemoTokens("x" * 40), speak=lambda: speak)
+    try:
+        call = await demo.start(media_server.url)
+        deadline = time.monotonic() + 10
+        while (
+            stored := await calls.get(call.id)
+        ) is None or stored.status is not CallStatus.IN_PROGRESS:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        await asyncio.sleep(0.5)  # the bot is speaking
+
+        hung_up = await demo.hang_up(call.id)
+
+        assert hung_up.id == call.id
+        while demo.running:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.05)
+        with pytest.raises(CallAlreadyEnded):
+            await demo.hang_up(call.id)
+    finally:
+        await demo.aclose()
+    stored = await calls.get(call.id)
+    assert stored is not None and stored.status is CallStatus.COMPLETED
+    assert stored.end_reason == "operator-hangup"
+    # The senior's side said it was hanging up (`stop`), as Twilio does, before closing.
+    events = [m["event"] for m in media_server.messages[call.id]]
+    assert events[-1] == "stop", events[-5:]
     await engine.dispose()

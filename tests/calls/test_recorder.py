@@ -30,7 +30,7 @@ async def test_records_are_published_and_stored_in_order(calls_repo: CallReposit
     call = await calls_repo.create("+14155550100", None)
     bus = InProcessEventBus()
     writer = RecordWriter(calls_repo, bus)
-    writer.start()
+    await writer.start()
     async with bus.subscribe() as events:
         for i in range(1, 6):
             writer.submit(_turn(call.id, i, f"line {i}"))
@@ -49,7 +49,7 @@ async def test_records_are_published_and_stored_in_order(calls_repo: CallReposit
 async def test_a_rejected_record_does_not_hold_back_the_others(calls_repo: CallRepository) -> None:
     call = await calls_repo.create("+14155550100", None)
     writer = RecordWriter(calls_repo, InProcessEventBus())
-    writer.start()
+    await writer.start()
     writer.submit(_turn(call.id, 1, "kept"))
     writer.submit(_turn(999_999, 1, "no such call"))  # violates the foreign key
     writer.submit(_turn(call.id, 2, "kept too"))
@@ -79,7 +79,7 @@ async def test_a_database_outage_delays_writes_but_loses_nothing(
     call = await calls_repo.create("+14155550100", None)
     flaky = _FlakyRepository(calls_repo, failures=3)
     writer = RecordWriter(flaky, InProcessEventBus())
-    writer.start()
+    await writer.start()
     for i in range(1, 4):
         writer.submit(_turn(call.id, i, f"line {i}"))
     await writer.drain(timeout=10)
@@ -100,7 +100,7 @@ async def test_an_opt_out_marks_the_person_do_not_call(
     stranger = await calls_repo.create("+14155550999", None)
     bus = InProcessEventBus()
     writer = RecordWriter(calls_repo, bus, seniors)
-    writer.start()
+    await writer.start()
     end_reason = f"bot-hangup: {OPT_OUT_REASON}"
     async with bus.subscribe() as events:
         writer.submit(CallNote(call.id, end_reason=end_reason, opted_out=True))
@@ -129,7 +129,7 @@ async def test_an_ordinary_end_marks_no_one(
     )
     call = await calls_repo.create(mary.phone_number, None, senior_id=mary.id)
     writer = RecordWriter(calls_repo, InProcessEventBus(), seniors)
-    writer.start()
+    await writer.start()
     writer.submit(CallNote(call.id, end_reason="bot-hangup: caller said goodbye"))
     await writer.drain()
     await writer.stop()
@@ -149,7 +149,7 @@ async def test_a_pause_profile_is_stored_on_the_person_and_published_to_no_one(
     stranger = await calls_repo.create("+14155550999", None)
     bus = InProcessEventBus()
     writer = RecordWriter(calls_repo, bus, seniors)
-    writer.start()
+    await writer.start()
     async with bus.subscribe() as events:
         writer.submit(CallNote(call.id, turn_patience=1.27))
         writer.submit(CallNote(stranger.id, turn_patience=1.5))

@@ -65,7 +65,7 @@ class Instance:
 async def instance(tmp_path: Path) -> AsyncIterator[Instance]:
     engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'carecall.db'}")
     writer = RecordWriter(CallRepository(create_session_factory(engine)), InProcessEventBus())
-    writer.start()
+    await writer.start()
     yield Instance(Readiness(engine), writer)
     await writer.stop()
     await engine.dispose()

@@ -181,3 +181,23 @@ async def test_hostile_frames_harm_neither_this_call_nor_another(stack: Stack) -
     assert other_said[1] == "I watched the birds"
     assert "I watched the birds" in other_said[2]
     assert hostile.protocol_errors == [] and other.protocol_errors == []
+
+
+async def test_hang_up_from_the_dashboard_ends_the_call_through_twilio(stack: Stack) -> None:
+    call_id, call_sid = await _start_call(stack)
+    caller = await stack.twilio.answer(call_id, call_sid)
+    await caller.wait_for_bot_utterance(timeout=20)
+
+    hung_up = await stack.api.post(f"/api/calls/{call_id}/hangup")
+
+    assert hung_up.status_code == 202, hung_up.text
+    ended = [r for r in stack.twilio_http.requests if r.url.endswith(f"/Calls/{call_sid}.json")]
+    assert [r.data for r in ended if r.method == "POST"] == [{"Status": "completed"}]
+    # Twilio ends the call: the media stream stops, then the final status callback.
+    await caller.hang_up()
+    await stack.twilio.complete(call_id, call_sid, duration=9)
+    call = await wait_for_call(stack.api, call_id, turns=1, end_reason="operator-hangup")
+    assert call["status"] == "completed" and call["channel"] == "phone"
+    again = await stack.api.post(f"/api/calls/{call_id}/hangup")
+    assert again.status_code == 409
+    assert again.json() == {"detail": "This call has already ended."}

@@ -1,7 +1,8 @@
 """The dashboard's demo call, end to end: the real server in local mode (no keys: local Whisper,
 Piper and the guided check-in), `POST /api/demo-calls`, and the simulated senior talking over
 the Media Streams protocol on loopback until the bot says goodbye. And the demo streams' door:
-a demo token opens no phone call's stream, a phone call's token no demo stream."""
+a demo token opens no phone call's stream, a phone call's token no demo stream. And a live demo
+call hung up from the dashboard ends."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from typing import Any
 
 import httpx
 import pytest
+import websockets
 
 from carecall.calls.demo import DemoTokens
 from carecall.settings import Settings
@@ -149,3 +151,79 @@ async def test_a_demo_token_opens_no_phone_stream_and_a_phone_token_no_demo_stre
         await good.hang_up()
         # And no demo call can be started by someone without the dashboard or an API key.
         assert (await webhooks.post("/api/demo-calls")).status_code in (401, 403)
+
+
+async def test_a_live_demo_call_can_be_hung_up(
+    make_settings: Callable[..., Settings], database_url: str
+) -> None:
+    api_key = await create_api_key(database_url)
+    async with (
+        running_carecall(make_settings, database_url) as live,
+        httpx.AsyncClient(
+            base_url=live.server.base_url,
+            timeout=10,
+            headers={"Authorization": f"Bearer {api_key}"},
+        ) as api,
+    ):
+        response = await api.post("/api/demo-calls")
+        assert response.status_code == 202, response.text
+        call_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while True:  # live, and the bot's greeting has been said
+            call = (await api.get(f"/api/calls/{call_id}")).json()
+            if call["status"] == "in-progress" and call["turns"]:
+                break
+            assert time.monotonic() < deadline, f"the demo call never got going: {call}"
+            await asyncio.sleep(0.2)
+
+        hung_up = await api.post(f"/api/calls/{call_id}/hangup")
+
+        assert hung_up.status_code == 202, hung_up.text
+        call = await _until_finished(api, call_id, timeout=30)
+        again = await api.post(f"/api/calls/{call_id}/hangup")
+    assert call["status"] == "completed" and call["end_reason"] == "operator-hangup", call
+    assert call["turns"][0]["role"] == "assistant"
+    assert again.status_code == 409
+
+
+async def test_the_demo_door_makes_the_checks_of_every_media_stream(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
+    """`/ws/demo` shares `/ws`'s handshake: a replayed start for a call whose stream runs is
+    refused, and so is a stream past the limit of those waiting for their start."""
+    database_url = f"sqlite+aiosqlite:///{tmp_path / 'demo-checks.db'}"
+    api_key = await create_api_key(database_url)
+    async with (
+        running_carecall(make_settings, database_url, max_pending_media_streams=1) as live,
+        httpx.AsyncClient(
+            base_url=live.server.base_url,
+            timeout=10,
+            headers={"Authorization": f"Bearer {api_key}"},
+        ) as api,
+    ):
+        response = await api.post("/api/demo-calls")
+        assert response.status_code == 202, response.text
+        call_id = response.json()["id"]
+        deadline = time.monotonic() + 60
+        while (await api.get(f"/api/calls/{call_id}")).json()["status"] != "in-progress":
+            assert time.monotonic() < deadline, "the demo call's stream never started"
+            await asyncio.sleep(0.2)
+        demo_url = f"ws://127.0.0.1:{live.server.port}/ws/demo"
+        token = DemoTokens(live.settings.session_secret.get_secret_value()).issue(call_id)
+        parameters = {"call_id": str(call_id), "token": token}
+
+        replayed = SimulatedCaller(demo_url, custom_parameters=parameters)
+        await replayed.connect()
+        await replayed.wait_until_closed(timeout=10)
+        assert replayed.close_code == 1008 and replayed.utterances == []
+
+        async with websockets.connect(demo_url) as waiting:  # holds the one waiting place
+            await asyncio.sleep(0.5)
+            turned_away = SimulatedCaller(demo_url, custom_parameters=parameters)
+            await turned_away.connect()
+            await turned_away.wait_until_closed(timeout=10)
+            assert turned_away.close_code == 1013
+            assert waiting.close_code is None  # still waiting for its start
+        assert (await api.post(f"/api/calls/{call_id}/hangup")).status_code == 202
+        call = await _until_finished(api, call_id, timeout=30)
+    assert call["end_reason"] == "operator-hangup"

@@ -90,7 +90,7 @@ async def test_a_call_goes_on_while_redis_is_away(
                 await asyncio.sleep(0.05)
             listening.cancel()
     finally:
-        await other_instance.aclose()
+        await other_instance.stop()
         await proxy.stop()
 
 

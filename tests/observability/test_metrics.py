@@ -197,7 +197,7 @@ def test_with_redis_an_instance_counts_only_its_own_events(
             await other.start()
             for event in events:
                 await other.publish(event)
-            await other.aclose()
+            await other.stop()
 
         on_app_loop(client, other_instance_publishes, elsewhere)
         deadline = time.monotonic() + 5

@@ -28,7 +28,7 @@ from pipecat.utils.asyncio.task_manager import TaskManager
 from pipecat.utils.text.base_text_aggregator import TextType
 
 from carecall.persistence.models import TurnRole
-from carecall.pipeline.events import CallNote, TurnRecord
+from carecall.pipeline.events import CallNote, CallRecord, TurnRecord
 from carecall.pipeline.observers import (
     AudioBlindWorkerObserver,
     CallRecorder,
@@ -43,9 +43,9 @@ CALL_ID = 7
 
 class ListSink:
     def __init__(self) -> None:
-        self.items: list[TurnRecord | CallNote] = []
+        self.items: list[CallRecord] = []
 
-    def submit(self, item: TurnRecord | CallNote) -> None:
+    def submit(self, item: CallRecord) -> None:
         self.items.append(item)
 
     @property

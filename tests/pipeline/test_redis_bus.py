@@ -17,7 +17,7 @@ from redis.asyncio import Redis
 
 from carecall.core.events import CallEvent, EventBus, EventFeed, EventKind, InProcessEventBus
 from carecall.persistence.models import TurnRole
-from carecall.pipeline.events import TurnRecord
+from carecall.pipeline.events import CallFigure, TurnRecord
 from carecall.pipeline.redis_bus import RedisEventBus, decode, encode, redacted_url
 from tests.redis_support import TEST_REDIS_URL, TcpProxy, closed_port, redis_url_via, unique_channel
 
@@ -37,7 +37,7 @@ async def buses() -> AsyncIterator[BusFactory]:
 
     yield make
     for bus in made:
-        await bus.aclose(flush_within=0.1)
+        await bus.stop(flush_within=0.1)
 
 
 @asynccontextmanager
@@ -77,6 +77,7 @@ def every_kind_of_event() -> list[CallEvent]:
         *(turn.to_event() for turn in turns),
         CallEvent("call.error", 7, {"error": "STT timed out"}),
         CallEvent("call.media", 7, {"state": "ended", "reason": "bot-hangup"}),
+        CallFigure(7, "caller_words", 12).to_event(),
         CallEvent("checkin.updated", 7, {"senior_id": 3, "checkin_id": 9, "attempts": 1}),
         CallEvent("escalation.updated", 0, {"senior_id": 3, "escalation_id": 4, "step": 2}),
         CallEvent("alert.updated", 7, {"senior_id": 3, "alert_id": 5, "state": "open"}),

@@ -232,6 +232,60 @@ async def test_longer_speech_over_the_bot_interrupts_before_its_words_are_known(
     assert 0.25 <= turn_start - vad_start <= 0.45, turn_start - vad_start
 
 
+async def interruption_times(frames: Sequence[Frame]) -> list[float]:
+    """Seconds from the first VAD start to each turn start, with `interrupt_after` 0.4 s."""
+    clock = Clock()
+    user, _ = LLMContextAggregatorPair(
+        LLMContext(),
+        user_params=LLMUserAggregatorParams(
+            user_turn_strategies=UserTurnStrategies(
+                start=[BackchannelTurnStart(interrupt_after=0.4)],
+                stop=[AdaptiveTurnStop(pauses=PAUSES)],
+            )
+        ),
+    )
+    await run_test(Pipeline([user, clock]), frames_to_send=list(frames))
+    first = min(t for t, f in clock.seen if isinstance(f, VADUserStartedSpeakingFrame))
+    return [t - first for t, f in clock.seen if isinstance(f, UserStartedSpeakingFrame)]
+
+
+async def test_speech_in_stretches_over_the_bot_counts_as_one_towards_interrupting() -> None:
+    # "Sorry, … what was that?": a breath at the comma, and the first stretch gave no words
+    # (too short to transcribe). The VAD says "started" 0.1 s into each stretch and "stopped"
+    # 0.1 s after it: 0.25 s of voice, then 0.1 s + 0.05 s of the second, make the 0.4 s.
+    starts = await interruption_times(
+        [
+            BotStartedSpeakingFrame(),
+            VADUserStartedSpeakingFrame(start_secs=0.1),
+            SleepFrame(sleep=0.25),
+            VADUserStoppedSpeakingFrame(stop_secs=0.1),
+            SleepFrame(sleep=0.3),
+            VADUserStartedSpeakingFrame(start_secs=0.1),
+            SleepFrame(sleep=0.6),
+        ]
+    )
+    assert len(starts) == 1
+    assert 0.57 <= starts[0] <= 0.75, starts
+
+
+async def test_a_stretch_long_after_the_last_one_starts_counting_afresh() -> None:
+    # A cough that gave no words, then, well after, a short "mm-hm": no interruption.
+    starts = await interruption_times(
+        [
+            BotStartedSpeakingFrame(),
+            VADUserStartedSpeakingFrame(),
+            SleepFrame(sleep=0.3),
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),
+            SleepFrame(sleep=1.8),
+            VADUserStartedSpeakingFrame(),
+            SleepFrame(sleep=0.3),
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),
+            SleepFrame(sleep=0.3),
+        ]
+    )
+    assert starts == []
+
+
 async def test_when_the_bot_is_silent_speech_starts_the_turn_at_once() -> None:
     down, _stop, _ = await run_turns([*stretch("Hello?"), SleepFrame(sleep=0.5)])
     assert len(of(down, UserStartedSpeakingFrame)) == 1

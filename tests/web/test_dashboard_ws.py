@@ -146,6 +146,8 @@ def test_a_call_page_gets_stored_and_not_yet_stored_turns_then_live_ones(
         assert snapshot["call"]["end_reason_label"] == "Carecall said goodbye (goodbye)"
 
         publish(browser, turn_event(other, 2, "Not this one"))
+        # An extension's figure is for its own readers (`processors.extensions`): not shown.
+        publish(browser, CallEvent("call.figure", call_id, {"name": "words", "value": 3}))
         publish(browser, turn_event(call_id, 4, "Goodbye"))
         live = ws.receive_json()
         assert live["type"] == "turn" and live["turn"]["text"] == "Goodbye"

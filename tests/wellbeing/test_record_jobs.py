@@ -299,7 +299,7 @@ async def test_switched_off_nothing_is_queued_and_the_log_says_so_once(
     said: list[str] = []
     sink = logger.add(lambda message: said.append(str(message)), level="INFO")
     try:
-        jobs.start()
+        await jobs.start()
         for _ in range(3):
             await jobs.call_ended(await world.ended_call(MARY))
         assert await jobs.run_once() == 0
@@ -456,7 +456,7 @@ async def test_a_pending_job_is_picked_up_after_a_restart(
     world.clock.advance(minutes=1)
     async with second_process(database_url) as repo:
         after = world.worker("after-restart", repo)
-        after.start()  # the background loop, as the server runs it
+        await after.start()  # the background loop, as the server runs it
         for _ in range(200):
             if (await world.job(call.id)).state is RecordJobState.DONE:
                 break

@@ -11,9 +11,14 @@ from typing import Any
 import pytest
 from openai import AsyncOpenAI
 
+from carecall.persistence.models import CallRecord
+from carecall.settings import WELLBEING_MEASURES, parse_thresholds
 from carecall.wellbeing.records import (
+    LEVEL_WORDS,
+    MEASURE_NAMES,
     MEASURES,
     LanguageModelError,
+    Measure,
     NothingToRecord,
     RecordInvalid,
     WellbeingRecord,
@@ -140,6 +145,23 @@ def test_levels_have_words_for_people() -> None:
     assert level_words("confusion", None) == "not discussed"
     record = WellbeingRecord.model_validate(MARY_ANSWER)
     assert list(record.levels()) == list(MEASURES)
+
+
+def test_the_measures_are_defined_once_and_everything_follows_them() -> None:
+    """`settings.WELLBEING_MEASURES` is the one list; what must spell the measures out (the
+    record's typed fields, the table's columns, the words for people) holds exactly them."""
+    assert MEASURES == WELLBEING_MEASURES
+    assert [name for name in WellbeingRecord.model_fields if name in MEASURES] == list(MEASURES)
+    fields = WellbeingRecord.model_fields
+    assert {name for name, info in fields.items() if info.annotation is Measure} == set(MEASURES)
+    assert [c.name for c in CallRecord.__table__.columns if c.name in MEASURES] == list(MEASURES)
+    integer_columns = {c.name for c in CallRecord.__table__.columns if c.type.python_type is int}
+    assert integer_columns - {"id", "call_id", "senior_id"} == set(MEASURES)
+    assert list(MEASURE_NAMES) == list(MEASURES)
+    assert list(LEVEL_WORDS) == list(MEASURES)
+    assert parse_thresholds(",".join(f"{name}=2" for name in MEASURES)) == dict.fromkeys(
+        MEASURES, 2
+    )
 
 
 # --- extraction against the fake server ------------------------------------------------------

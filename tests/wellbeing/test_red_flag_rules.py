@@ -194,11 +194,11 @@ async def test_a_slow_or_failing_model_check_gives_no_flag() -> None:
 # --- the labelled set (bench/data/red_flag_lines.csv) and the classifier ----------------------
 
 
-def _score_rows(split: str) -> tuple[dict[str, float], float]:
+def _score_rows(*splits: str) -> tuple[dict[str, float], float]:
     found: dict[str, list[bool]] = {}
     flagged = correct = 0
     for line in load_lines():
-        if line.split != split:
+        if line.split not in splits:
             continue
         categories = {flag.category.value for flag in detect_all(line.text)}
         if line.urgent:
@@ -216,28 +216,61 @@ def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
     urgent = [line for line in lines if line.urgent]
     assert len(lines) >= 400 and len(lines) - len(urgent) >= len(urgent)
     assert {line.category for line in urgent} == {c.value for c in RedFlagCategory}
-    assert {line.split for line in lines} == {"tuning", "held_out"}
+    assert {line.split for line in lines} == {
+        "tuning",
+        "held_out",
+        "tuning2",
+        "tuning3",
+        "heldout2",
+        "heldout3",
+    }
+    first = [line for line in lines if line.split in ("tuning", "held_out")]
     for category in RedFlagCategory:
-        rows = [line for line in urgent if line.category == category.value]
+        rows = [line for line in first if line.urgent and line.category == category.value]
         held = sum(line.split == "held_out" for line in rows)
         assert held == round(len(rows) / 4), category
     # The split is the seeded one: re-splitting from scratch gives the same rows.
-    unsplit = [Line("", line.category, line.like, line.text) for line in lines]
-    assert assign_splits(unsplit) == lines
+    unsplit = [Line("", line.category, line.like, line.text) for line in first]
+    assert assign_splits(unsplit) == first
 
 
-def test_recall_and_precision_on_the_tuning_rows() -> None:
-    recall, precision = _score_rows("tuning")
+def test_the_fresh_held_out_set_covers_every_category_with_as_many_look_alikes() -> None:
+    fresh = [line for line in load_lines() if line.split == "heldout2"]
+    urgent = [line for line in fresh if line.urgent]
+    assert len(fresh) >= 160 and len(fresh) - len(urgent) >= len(urgent)
+    assert {line.category for line in urgent} == {c.value for c in RedFlagCategory}
+    assert {line.like for line in fresh if not line.urgent} == {c.value for c in RedFlagCategory}
+    # Written apart from the rest: no line of it is also a training or first held-out line.
+    assert not {line.text for line in fresh} & {
+        line.text for line in load_lines() if line.split != "heldout2"
+    }
+
+
+def test_recall_and_precision_on_the_training_rows() -> None:
+    recall, precision = _score_rows("tuning", "held_out", "tuning2", "tuning3")
     # Measured: recall 1.00 overall (0.97 to 1.00 per category), precision 1.00.
     assert min(recall.values()) >= 0.95 and precision >= 0.97
 
 
-def test_recall_and_precision_on_the_held_out_rows() -> None:
-    recall, precision = _score_rows("held_out")
-    # Measured (bench/README.md): recall 0.78 overall, 0.50 to 1.00 per category; precision
-    # 0.94. Short of the targets (0.90, 0.95): a floor, so a change that loses ground fails.
-    assert recall["all"] >= 0.75 and min(recall.values()) >= 0.5
-    assert precision >= 0.92
+def test_recall_and_precision_on_the_fresh_held_out_rows() -> None:
+    recall, precision = _score_rows("heldout2")
+    # Measured (bench/README.md): recall 0.96 overall, 0.82 to 1.00 per category; precision
+    # 0.97. A floor, so a change that loses ground fails; nothing is tuned on these rows.
+    assert recall["all"] >= 0.95 and min(recall.values()) >= 0.8
+    assert precision >= 0.95
+
+
+def test_recall_and_precision_on_the_blind_rows() -> None:
+    # heldout3 was written by someone who never read the rules, the classifier or the other
+    # rows, and nothing was fitted on its lines (bench/README.md): the honest figure, and
+    # below the targets (recall 0.87 overall, self-harm 0.58; precision 0.98). A floor.
+    blind = [line for line in load_lines() if line.split == "heldout3"]
+    assert not {line.text for line in blind} & {
+        line.text for line in load_lines() if line.split != "heldout3"
+    }
+    recall, precision = _score_rows("heldout3")
+    assert recall["all"] >= 0.85 and min(recall.values()) >= 0.55
+    assert precision >= 0.95
 
 
 @pytest.mark.parametrize(
@@ -272,6 +305,43 @@ def test_everyday_wording_is_flagged(line: str, category: RedFlagCategory) -> No
     ],
 )
 def test_time_scope_idioms_and_duration_decide(urgent: str, not_urgent: str) -> None:
+    assert detect_all(urgent), urgent
+    assert detect_all(not_urgent) == [], not_urgent
+
+
+@pytest.mark.parametrize(
+    ("urgent", "not_urgent"),
+    [
+        # someone on the screen or in a book, unless the caller is in the clause
+        (
+            "There's blood everywhere, I cut my arm.",
+            "In that drama the butler got stabbed, blood everywhere.",
+        ),
+        # an animal
+        ("I keep wheezing and I can't stop.", "My dog keeps wheezing, the vet says he's fine."),
+        # a friend's or a neighbour's news, unless they are there needing help
+        (
+            "My friend's collapsed here in my kitchen.",
+            "My friend Edna collapsed at the shops, she's home now.",
+        ),
+        (
+            "My husband's fallen and I can't lift him.",
+            "The lady next door slipped on the step last week.",
+        ),
+        # hurt by someone: never cleared by time, except in childhood
+        ("My son hit me last week.", "My big sister used to hit me when we were little."),
+        # taken back
+        ("I've fallen in the garden.", "I've fallen in the garden, only joking, I'm at the table."),
+        # words that only sound like it
+        ("I doubled up on my warfarin.", "I doubled up laughing at the panto."),
+        (
+            "My grandson's been using my bank card without asking.",
+            "I used my bank card at the shop.",
+        ),
+        ("I took ten of my painkillers.", "I've got a lot of tablets to take every day."),
+    ],
+)
+def test_whose_trouble_it_is_decides(urgent: str, not_urgent: str) -> None:
     assert detect_all(urgent), urgent
     assert detect_all(not_urgent) == [], not_urgent
 
