@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 import io
 import wave
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Callable
 
 import pytest
 from pipecat.audio.vad.vad_analyzer import VADAnalyzer, VADState
@@ -141,3 +141,25 @@ def test_vad_analyzer_runs_its_state_machine_in_run_analyzer() -> None:
     vad.set_sample_rate(8000)
     loud = (b"\xff\x7f" * 256) * 40  # 1.3 s of full-scale windows
     assert vad._run_analyzer(loud) == VADState.SPEAKING
+
+
+async def test_tts_service_text_aggregator_is_the_one_first_clauses_replace() -> None:
+    """`bot.speech.speak_first_clauses_early`: `TTSService._text_aggregator` (pipecat 1.14 takes
+    a mode, not an aggregator), and `SimpleTextAggregator._text`, the buffer its subclasses
+    extend. The swapped-in aggregator must be the one the service feeds."""
+    from pipecat.services.tts_service import TTSService
+
+    from bot.speech import FirstClauseAggregator, speak_first_clauses_early
+
+    class _Silent(TTSService):
+        async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
+            return
+            yield
+
+    service = _Silent(sample_rate=24_000)
+    speak_first_clauses_early(service)
+    aggregator = service._text_aggregator
+    assert isinstance(aggregator, FirstClauseAggregator)
+    pieces = [a.text async for a in aggregator.aggregate("I heard you say: fine")]
+    assert pieces == ["I heard you say:"]
+    assert aggregator._text.strip() == "fine"
