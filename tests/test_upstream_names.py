@@ -149,7 +149,7 @@ async def test_tts_service_text_aggregator_is_the_one_first_clauses_replace() ->
     extend. The swapped-in aggregator must be the one the service feeds."""
     from pipecat.services.tts_service import TTSService
 
-    from bot.speech import FirstClauseAggregator, speak_first_clauses_early
+    from carecall.bot.speech import FirstClauseAggregator, speak_first_clauses_early
 
     class _Silent(TTSService):
         async def run_tts(self, text: str, context_id: str) -> AsyncGenerator[Frame | None, None]:
