@@ -150,7 +150,8 @@ class MediaStreamClient:
         """Open the websocket, send ``connected`` and ``start``, and start streaming.
 
         A refused upgrade (HTTP 4xx/5xx) does not raise: it is recorded in ``rejected_status``
-        and the caller counts as closed.
+        and the caller counts as closed. Nor does a server that closes the socket before the
+        ``start`` is sent (a stream turned away at once, 1013): its code is in ``close_code``.
         """
         try:
             self._ws = await connect(
@@ -165,6 +166,22 @@ class MediaStreamClient:
             self._closed.set()
             self._notify()
             return
+        try:
+            await self._send_opening()
+        except ConnectionClosed:
+            self.close_code = self._ws.close_code
+            self._closed.set()
+            self._notify()
+            return
+        self.connected_at = time.monotonic()
+        self._sending = True
+        self._tasks = [
+            asyncio.create_task(self._receive_loop(), name=f"caller-rx-{self.call_sid}"),
+            asyncio.create_task(self._send_loop(), name=f"caller-tx-{self.call_sid}"),
+            asyncio.create_task(self._playout_loop(), name=f"caller-play-{self.call_sid}"),
+        ]
+
+    async def _send_opening(self) -> None:
         await self._send_json({"event": "connected", "protocol": "Call", "version": "1.0.0"})
         await self._send_json(
             {
@@ -185,13 +202,6 @@ class MediaStreamClient:
                 "streamSid": self.stream_sid,
             }
         )
-        self.connected_at = time.monotonic()
-        self._sending = True
-        self._tasks = [
-            asyncio.create_task(self._receive_loop(), name=f"caller-rx-{self.call_sid}"),
-            asyncio.create_task(self._send_loop(), name=f"caller-tx-{self.call_sid}"),
-            asyncio.create_task(self._playout_loop(), name=f"caller-play-{self.call_sid}"),
-        ]
 
     async def hang_up(self) -> None:
         """Send ``stop`` and close the socket, as Twilio does when the callee hangs up."""
