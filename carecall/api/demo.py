@@ -11,9 +11,9 @@ from fastapi import APIRouter, Depends, HTTPException, Request, WebSocket, statu
 from carecall.api.calls import CallOut, refuse_while_shutting_down
 from carecall.api.media import RefusedStream, StreamDoor, open_stream, serve_stream
 from carecall.app_state import AppState, get_state, get_ws_state
+from carecall.bot.builder import MediaStream
 from carecall.calls.demo import DemoCallsBusy
 from carecall.persistence.models import CallChannel
-from carecall.pipeline.builder import MediaStream
 
 router = APIRouter(prefix="/api/demo-calls", tags=["demo call"])
 stream_router = APIRouter(tags=["demo call"])

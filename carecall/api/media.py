@@ -17,10 +17,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from loguru import logger
 
 from carecall.app_state import AppState, get_ws_state
+from carecall.bot.builder import MediaStream
 from carecall.calls.briefs import GENERIC_BRIEF
 from carecall.calls.conversation import run_conversation
 from carecall.persistence.ids import parse_row_id
-from carecall.pipeline.builder import MediaStream
 
 router = APIRouter(tags=["twilio"])
 

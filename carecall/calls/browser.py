@@ -1,5 +1,5 @@
 """Talking to the bot in the browser: a WebRTC offer in, its answer out, and the conversation
-running on the same pipeline as a phone call (`pipeline.builder.browser_line`). The browser
+running on the same pipeline as a phone call (`bot.builder.browser_line`). The browser
 channel of `calls.channels`: WebRTC is its transport, the offer and answer its handshake.
 
 A talk is stored as a call with the channel `browser` (no number, no Twilio): in progress once
@@ -20,6 +20,7 @@ import contextlib
 from loguru import logger
 from pipecat.transports.smallwebrtc.connection import SmallWebRTCConnection
 
+from carecall.bot.builder import CallCare, browser_line, build_call_worker
 from carecall.bot.services import ServiceClients, build_call_services
 from carecall.calls.channels import ChannelCalls
 from carecall.calls.conversation import (
@@ -35,7 +36,6 @@ from carecall.core.end_reasons import OPERATOR_HANGUP
 from carecall.core.events import EventBus
 from carecall.persistence.models import Call, CallChannel
 from carecall.persistence.repositories import CallRepository
-from carecall.pipeline.builder import CallCare, browser_line, build_call_worker
 from carecall.settings import Settings
 
 BROWSER_NUMBER = ""

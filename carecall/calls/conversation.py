@@ -24,6 +24,14 @@ from pipecat.frames.frames import TTSSpeakFrame
 from pipecat.workers.runner import WorkerRunner
 
 from carecall.bot import prompts
+from carecall.bot.builder import (
+    BuiltCall,
+    CallCare,
+    LineScreening,
+    MediaStream,
+    build_call_worker,
+    twilio_line,
+)
 from carecall.bot.services import ServiceClients, build_call_services
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
 from carecall.calls.recorder import RecordWriter
@@ -36,14 +44,6 @@ from carecall.core.end_reasons import (
     bot_hangup,
 )
 from carecall.core.events import CallEvent, EventBus
-from carecall.pipeline.builder import (
-    BuiltCall,
-    CallCare,
-    LineScreening,
-    MediaStream,
-    build_call_worker,
-    twilio_line,
-)
 from carecall.pipeline.events import CallNote
 from carecall.pipeline.turns import next_patience
 from carecall.processors.voicemail import VoicemailDrop

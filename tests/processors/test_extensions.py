@@ -16,8 +16,8 @@ from pipecat.processors.aggregators.llm_response_universal import LLMUserAggrega
 from pipecat.processors.frame_processor import FrameProcessor
 from starlette.websockets import WebSocket
 
+from carecall.bot.builder import MediaStream, build_call_worker, twilio_line
 from carecall.bot.services import ServiceClients, build_call_services
-from carecall.pipeline.builder import MediaStream, build_call_worker, twilio_line
 from carecall.pipeline.events import CallFigure, CallRecord
 from carecall.processors.extensions import (
     ENTRY_POINT_GROUP,
