@@ -22,6 +22,9 @@ SPAN_GAP_S = 0.5
 to the same stretch (a sentence's audio arriving a little late is not a new answer)."""
 FALSE_STOP_WINDOW_S = 1.0
 """A bot that stops within this long after a backchannel ended was stopped by it."""
+RESUME_WINDOW_S = 2.5
+"""A bot that went quiet on a backchannel and goes on within this long after it ended paused
+for it (`backchannel_pause`)."""
 UNFINISHED_MARGIN_S = 0.5
 REACTION_S = 0.3
 """Bot audio that starts sooner than this after the caller's voice began was on its way before
@@ -61,6 +64,7 @@ class BotAudio:
     spans: list[Span] = field(default_factory=list)
     clears: list[float] = field(default_factory=list)
     last_media_at: float = 0.0
+    _cleared: bool = False
 
     def on_media(self, at: float, ulaw: bytes) -> None:
         self.last_media_at = at
@@ -68,13 +72,17 @@ class BotAudio:
             return
         seconds = len(ulaw) / 8000
         last = self.spans[-1] if self.spans else None
-        if last is None or at > last.end + SPAN_GAP_S:
+        # After a ``clear`` the caller heard silence: what comes next is a stretch of its own
+        # (a bot that paused for a backchannel and went on), however soon it comes.
+        if last is None or self._cleared or at > last.end + SPAN_GAP_S:
+            self._cleared = False
             self.spans.append(Span(at, at + seconds))
         else:
             last.end = max(last.end, at) + seconds
 
     def on_clear(self, at: float) -> None:
         self.clears.append(at)
+        self._cleared = True
         if self.spans and self.spans[-1].end > at:
             self.spans[-1].end = max(at, self.spans[-1].start)
 
@@ -129,22 +137,61 @@ def talking_at(at: float, spans: list[Span]) -> Span | None:
     return next((s for s in spans if s.start <= at < s.end), None)
 
 
+def _cut(spoken: Spoken, playing: Span, clears: list[float], answer_ends_at: float) -> float | None:
+    """When the answer playing as a backchannel began went quiet in the backchannel's window (a
+    ``clear``, or its audio ending well before the answer was complete), if it did."""
+    window = (spoken.first_voice, spoken.last_voice + FALSE_STOP_WINDOW_S)
+    in_window = [c for c in clears if window[0] <= c <= window[1]]
+    if in_window:
+        return in_window[0]
+    if window[0] <= playing.end <= window[1] and playing.end < answer_ends_at - UNFINISHED_MARGIN_S:
+        return playing.end
+    return None
+
+
+def _taken_up(spoken: Spoken, spans: list[Span], cut: float) -> Span | None:
+    """The stretch in which a bot that went quiet at ``cut`` went on, if it did so within
+    `RESUME_WINDOW_S` of the backchannel's end."""
+    return next((s for s in spans if cut <= s.start <= spoken.last_voice + RESUME_WINDOW_S), None)
+
+
 def false_stop(
     spoken: Spoken, spans: list[Span], clears: list[float], answer_ends_at: float
 ) -> bool | None:
-    """Whether a backchannel stopped the bot: a ``clear`` from the start of the backchannel
-    until `FALSE_STOP_WINDOW_S` after its end, or the bot's audio ending in that window well
-    before its answer was complete (``answer_ends_at``: when it would have ended). None if the
-    bot was not talking when the backchannel began (nothing to measure)."""
+    """Whether a backchannel stopped the bot: it went quiet in the backchannel's window (a
+    ``clear`` from the start of the backchannel until `FALSE_STOP_WINDOW_S` after its end, or
+    its audio ending there well before its answer was complete, ``answer_ends_at``) and did
+    not take the answer up again. A bot that holds its audio at the first sound of the
+    caller's voice and goes on with its answer once the words are "mm-hm" paused (see
+    `backchannel_pause`), it was not stopped: it counts as stopped only if what it played
+    next ended before the answer would have, pushed back by the pause. None if the bot was not
+    talking when the backchannel began (nothing to measure)."""
     playing = talking_at(spoken.first_voice, spans)
     if playing is None:
         return None
-    window = (spoken.first_voice, spoken.last_voice + FALSE_STOP_WINDOW_S)
-    if any(window[0] <= c <= window[1] for c in clears):
+    cut = _cut(spoken, playing, clears, answer_ends_at)
+    if cut is None:
+        return False
+    resumed = _taken_up(spoken, spans, cut)
+    if resumed is None:
         return True
-    return window[0] <= playing.end <= window[1] and (
-        playing.end < answer_ends_at - UNFINISHED_MARGIN_S
-    )
+    pause = resumed.start - cut
+    return resumed.end < answer_ends_at + pause - UNFINISHED_MARGIN_S
+
+
+def backchannel_pause(
+    spoken: Spoken, spans: list[Span], clears: list[float], answer_ends_at: float
+) -> float | None:
+    """Seconds of silence the caller heard when the bot paused for their backchannel and went
+    on (None: it didn't pause, or it stopped)."""
+    playing = talking_at(spoken.first_voice, spans)
+    if playing is None:
+        return None
+    cut = _cut(spoken, playing, clears, answer_ends_at)
+    resumed = _taken_up(spoken, spans, cut) if cut is not None else None
+    if cut is None or resumed is None:
+        return None
+    return resumed.start - cut
 
 
 def time_to_silence(spoken: Spoken, spans: list[Span], clears: list[float]) -> float | None:

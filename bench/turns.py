@@ -13,7 +13,9 @@ same with line noise, and slower, realistic fakes. Per item it measures (`bench.
 
 * cut-in: the bot's audio started after the caller's first voiced frame and before its last;
 * answer latency: the caller's last voiced frame → the bot's first audible audio;
-* backchannel false stop: a ``clear``, or the bot's answer ending, within 1 s of a backchannel;
+* backchannel false stop: a ``clear``, or the bot's answer ending, within 1 s of a backchannel,
+  unless the bot took its answer up again (it paused: how long the caller heard silence is
+  reported too);
 * interruption time to silence: the interruption's first voiced frame → ``clear`` or the end
   of the bot's audio;
 
@@ -73,6 +75,7 @@ from bench.turn_metrics import (
     BotAudio,
     Spoken,
     answer_latency,
+    backchannel_pause,
     cut_in,
     false_stop,
     talking_at,
@@ -135,6 +138,8 @@ class ItemResult:
     cut_in: bool | None = None
     latency_s: float | None = None
     false_stop: bool | None = None
+    pause_s: float | None = None
+    """A backchannel the bot paused for (held its audio) and went on after: the silence heard."""
     silence_s: float | None = None
     answered: bool | None = None
     segments_s: list[tuple[float, float]] = field(default_factory=list)
@@ -338,6 +343,7 @@ async def play_item(
         result.latency_s = answer_latency(spoken, spans, within=player.wait_s)
     elif item.kind == "backchannel" and answers_at is not None:
         result.false_stop = false_stop(spoken, spans, clears, answers_at)
+        result.pause_s = backchannel_pause(spoken, spans, clears, answers_at)
     elif item.kind == "interruption":
         result.silence_s = time_to_silence(spoken, spans, clears)
     t0 = player.caller.connected_at
@@ -496,6 +502,7 @@ def table_rows(runs: Sequence[ServerRun]) -> list[list[str]]:
                     continue
                 latencies = [r.latency_s for r in items if r.latency_s is not None]
                 silences = [r.silence_s for r in items if r.silence_s is not None]
+                pauses = [r.pause_s for r in items if r.pause_s is not None]
                 rows.append(
                     [
                         run.target,
@@ -505,6 +512,11 @@ def table_rows(runs: Sequence[ServerRun]) -> list[list[str]]:
                         pct(r.cut_in for r in items),
                         ms_pair(latencies),
                         pct(r.false_stop for r in items) if kind == "backchannel" else "",
+                        pct(None if r.false_stop is None else r.pause_s is not None for r in items)
+                        + " "
+                        + ms_pair(pauses)
+                        if kind == "backchannel"
+                        else "",
                         ms_pair(silences),
                         pct(s <= 0.3 for s in silences) if silences else "",
                     ]
@@ -520,6 +532,7 @@ HEADER = [
     "cut-in",
     "latency p50/p95 ms",
     "bc false stop",
+    "bc paused, p50/p95 ms",
     "to silence p50/p95 ms",
     "silent ≤300ms",
 ]

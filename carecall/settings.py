@@ -194,6 +194,15 @@ class Settings(BaseSettings):
         ),
     )
     # --- turn-taking (README: "Turn-taking for older callers") -------------------------------
+    vad_start_seconds: float = Field(
+        default=0.2,
+        ge=0.05,
+        le=1.0,
+        description=(
+            "Speech that starts a stretch of it: the caller's turn when the bot is silent, or "
+            "holding the bot's audio on the phone when it talks."
+        ),
+    )
     vad_stop_seconds: float = Field(
         default=0.25, ge=0.15, le=2.0, description="Silence that ends one stretch of speech."
     )

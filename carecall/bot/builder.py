@@ -125,6 +125,12 @@ class CallLine:
     sample_rate_out: int
     before_output: list[FrameProcessor]
 
+    @property
+    def holds_audio(self) -> bool:
+        """Whether the bot's audio can be held on the line while the caller speaks over it, and
+        given back (`telephony.playout`)."""
+        return False
+
 
 @dataclass
 class TwilioLine(CallLine):
@@ -134,9 +140,13 @@ class TwilioLine(CallLine):
     def caller_hung_up(self) -> bool:
         return self.serializer.stopped
 
+    @property
+    def holds_audio(self) -> bool:
+        return True
+
 
 def twilio_line(websocket: WebSocket, stream: MediaStream, settings: Settings) -> TwilioLine:
-    serializer = SafeTwilioSerializer(stream.stream_sid, stream.call_sid)
+    serializer = SafeTwilioSerializer(stream.stream_sid, stream.call_sid, send=websocket.send_text)
     transport = FastAPIWebsocketTransport(
         websocket,
         FastAPIWebsocketParams(
@@ -265,11 +275,18 @@ def build_call_worker(
         user_params=LLMUserAggregatorParams(
             vad_analyzer=BatchedSileroVAD(
                 sample_rate=line.sample_rate_in,
-                params=VADParams(stop_secs=settings.vad_stop_seconds),
+                params=VADParams(
+                    start_secs=settings.vad_start_seconds, stop_secs=settings.vad_stop_seconds
+                ),
                 batcher=services.vad,
             ),
             user_turn_strategies=UserTurnStrategies(
-                start=[BackchannelTurnStart(interrupt_after=settings.interrupt_after_seconds)],
+                start=[
+                    BackchannelTurnStart(
+                        interrupt_after=settings.interrupt_after_seconds,
+                        hold_audio=line.holds_audio,
+                    )
+                ],
                 stop=[turn_stop],
             ),
         ),

@@ -30,6 +30,12 @@ speech interrupts once its transcript is in, unless it is a backchannel ("mm-hm"
 "oh", a laugh) and the bot is still talking: that is dropped from the caller's words, and a
 `CallerBackchannelFrame` tells the recorder, which keeps it with the answer it overlapped. (A
 "yes" whose words come after the bot has finished answers its last question: a turn.)
+
+With ``hold_audio`` (a line that can, `telephony.playout`: the phone) the bot also falls
+silent at the first sound of speech over it, before that is decided: its audio is held
+(`BotAudioHold`). A backchannel gives it back, and the bot takes its sentence up again; an
+interruption drops it. A hold nothing decides within `HOLD_UNDECIDED_SECONDS` of the voice's
+end (a cough whose transcript is empty) is given back too.
 """
 
 from __future__ import annotations
@@ -54,6 +60,7 @@ from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnS
 from pipecat.turns.user_stop.base_user_turn_stop_strategy import BaseUserTurnStopStrategy
 
 from carecall.pipeline.turn_words import TurnEnding, is_backchannel, turn_ending
+from carecall.telephony.playout import BotAudioHold
 
 
 @dataclass
@@ -269,12 +276,19 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
 OVERLAP_GAP_SECONDS = 1.2
 """Caller speech that resumes within this long of their last stretch counts with it towards
 ``interrupt_after``."""
+HOLD_UNDECIDED_SECONDS = 1.5
+"""A hold is given back this long after the caller's voice ended if nothing has decided what it
+was by then (its transcript was empty, or never came)."""
 
 
 class BackchannelTurnStart(BaseUserTurnStartStrategy):
-    def __init__(self, *, interrupt_after: float) -> None:
+    def __init__(self, *, interrupt_after: float, hold_audio: bool = False) -> None:
         super().__init__()
         self._interrupt_after = interrupt_after
+        self._hold_audio = hold_audio
+        self._holding = False
+        """The bot's audio is held on the line (the caller spoke over it, undecided)."""
+        self._release_timer: asyncio.Task[None] | None = None
         self._bot_speaking = False
         self._overlap_timer: asyncio.Task[None] | None = None
         self._overlapping = False
@@ -287,10 +301,14 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
     async def cleanup(self) -> None:
         await super().cleanup()
         await self._cancel_timer()
+        await self._cancel_release()
 
     async def handle_user_turn_started(self) -> None:
         self._end_overlap()
         await self._cancel_timer()
+        # The turn's interruption clears the line, and what was held with it.
+        self._holding = False
+        await self._cancel_release()
 
     def _end_overlap(self) -> None:
         self._overlapping = False
@@ -313,6 +331,10 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
             self._overlapping = True
             self._voice_since = began
             await self._cancel_timer()
+            await self._cancel_release()
+            if self._hold_audio and not self._holding:
+                self._holding = True
+                await self.push_frame(BotAudioHold(hold=True))
             left = self._interrupt_after - self._overlap_voiced - frame.start_secs
             self._overlap_timer = self.task_manager.create_task(
                 self._interrupt_if_still_speaking(max(0.0, left)), f"{self}::overlap"
@@ -324,18 +346,45 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
                 self._overlap_voiced += max(0.0, self._voice_ended_at - self._voice_since)
                 self._voice_since = None
             await self._cancel_timer()  # a short stretch: its words decide
+            if self._holding:
+                await self._cancel_release()
+                self._release_timer = self.task_manager.create_task(
+                    self._release_after(HOLD_UNDECIDED_SECONDS), f"{self}::release"
+                )
         elif isinstance(frame, TranscriptionFrame):
-            # Once the bot has finished, a "yes" answers what it asked last: a turn.
-            if self._overlapping and self._bot_speaking and is_backchannel(frame.text):
+            # Once the bot has finished, a "yes" answers what it asked last: a turn. (Held
+            # audio is not finished: the caller hasn't heard it.)
+            bot_talking = self._bot_speaking or self._holding
+            if self._overlapping and bot_talking and is_backchannel(frame.text):
                 self._end_overlap()
                 logger.debug("A backchannel while the bot talked: it goes on")
                 if frame.text.strip():
                     await self.push_frame(CallerBackchannelFrame(text=frame.text.strip()))
+                await self._release()
                 await self.trigger_reset_aggregation()
                 return ProcessFrameResult.STOP
             await self.trigger_user_turn_started()
             return ProcessFrameResult.STOP
         return ProcessFrameResult.CONTINUE
+
+    async def _release(self) -> None:
+        await self._cancel_release()
+        if self._holding:
+            self._holding = False
+            await self.push_frame(BotAudioHold(hold=False))
+
+    async def _release_after(self, delay: float) -> None:
+        await asyncio.sleep(delay)
+        self._release_timer = None
+        if self._holding:
+            logger.debug("Nothing came of the caller's sound: the bot goes on")
+            self._end_overlap()
+            await self._release()
+
+    async def _cancel_release(self) -> None:
+        timer, self._release_timer = self._release_timer, None
+        if timer is not None and timer is not asyncio.current_task():
+            await self.task_manager.cancel_task(timer)
 
     async def _interrupt_if_still_speaking(self, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -5,6 +5,12 @@ transport's receive loop (the call goes deaf). This subclass validates every inb
 logs and drops what is malformed or unknown, and leaves hanging up to carecall (it ends calls
 through `TwilioGateway`, which the tests can fake) instead of an untestable aiohttp call. It
 parses each message once, and hands the caller's audio on 40 ms at a time.
+
+It also keeps track of what the caller has heard (`telephony.playout`): every media message and
+mark it sends goes through a `Playout`, which can hold the bot's audio while the caller speaks
+over it (`BotAudioHold`) and give it back, from the start of the sentence, if that was only
+"mm-hm". Giving it back sends the held messages at once, through ``send``: the websocket's
+own send, which the serializer is given by the line that owns both.
 """
 
 from __future__ import annotations
@@ -12,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from loguru import logger
@@ -22,9 +29,14 @@ from pipecat.frames.frames import (
     InputAudioRawFrame,
     InputDTMFFrame,
     InputTransportMessageFrame,
+    InterruptionFrame,
+    OutputAudioRawFrame,
+    OutputTransportMessageFrame,
 )
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.twilio import TwilioFrameSerializer
+
+from carecall.telephony.playout import BotAudioHold, Playout
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
 _MAX_PAYLOAD_BYTES = 16_000
@@ -37,11 +49,21 @@ _LOG_FIRST_N_BAD = 5
 
 
 class SafeTwilioSerializer(TwilioFrameSerializer):
-    def __init__(self, stream_sid: str, call_sid: str | None) -> None:
+    def __init__(
+        self,
+        stream_sid: str,
+        call_sid: str | None,
+        *,
+        send: Callable[[str], Awaitable[None]] | None = None,
+        playout: Playout | None = None,
+    ) -> None:
         params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
         super().__init__(stream_sid, call_sid, params=params)
         self.bad_messages = 0
         self.stopped = False
+        self.playout = playout or Playout()
+        self._send = send
+        self._clear = json.dumps({"event": "clear", "streamSid": stream_sid})
         self._inbound = bytearray()
         # The inbound conversion is ours (pipecat's resampler and rates are private to it).
         self._twilio_rate = params.twilio_sample_rate
@@ -55,6 +77,38 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         await super().setup(setup)
         self._pipeline_rate = self._pipeline_rate or setup.audio_in_sample_rate
 
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        if isinstance(frame, BotAudioHold):
+            return await self._hold(frame.hold)
+        message = await super().serialize(frame)
+        if not isinstance(message, str):
+            return message
+        if isinstance(frame, InterruptionFrame):
+            self.playout.reset()
+        elif isinstance(frame, OutputAudioRawFrame):
+            seconds = len(frame.audio) / (2 * frame.num_channels * frame.sample_rate)
+            return message if self.playout.outgoing(message, seconds=seconds) else None
+        elif isinstance(frame, OutputTransportMessageFrame) and _is_mark(frame.message):
+            name = str(frame.message["mark"]["name"])
+            return message if self.playout.outgoing(message, mark=name) else None
+        return message
+
+    async def _hold(self, hold: bool) -> str | None:
+        if hold:
+            if self._send is None:
+                return None  # nothing could give the audio back: don't take it
+            clear = self.playout.hold()
+            return self._clear if clear else None
+        send = self._send
+        for message in self.playout.release():
+            if send is not None:
+                try:
+                    await send(message)
+                except Exception as e:  # the caller hung up meanwhile: nothing to play to
+                    logger.debug(f"Could not give back held audio: {e}")
+                    send = None
+        return None
+
     async def deserialize(self, data: str | bytes) -> Frame | None:
         message = self._parse(data)
         if message is None:
@@ -64,7 +118,10 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             self.stopped = True
             return None
         if event == "mark":
-            # The caller has heard everything sent before this mark (see PlaybackMarks).
+            # The caller has heard everything sent before this mark (see PlaybackMarks), unless
+            # it is the echo of a hold's clear.
+            if not self.playout.echoed(message["name"]):
+                return None
             return InputTransportMessageFrame(message={"event": "mark", "name": message["name"]})
         if event == "media":
             # Parsed and decoded once (pipecat's deserialize would parse the JSON again).
@@ -121,3 +178,12 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         if self.bad_messages <= _LOG_FIRST_N_BAD:
             logger.warning(f"Ignored a malformed media-stream message: {why}")
         return None
+
+
+def _is_mark(message: Any) -> bool:
+    return (
+        isinstance(message, dict)
+        and message.get("event") == "mark"
+        and isinstance(message.get("mark"), dict)
+        and "name" in message["mark"]
+    )

@@ -30,6 +30,7 @@ from bench.turn_metrics import (
     Span,
     Spoken,
     answer_latency,
+    backchannel_pause,
     cut_in,
     false_stop,
     time_to_silence,
@@ -170,6 +171,24 @@ def test_a_backchannel_stops_the_bot_by_clear_or_by_its_answer_ending_early() ->
     assert false_stop(mm_hm, [Span(10.0, 12.0)], [], answers_at) is True  # stopped, no clear
     assert false_stop(mm_hm, [Span(10.0, 12.0)], [], 12.2) is False  # it had finished
     assert false_stop(mm_hm, [Span(5.0, 9.0)], [], answers_at) is None  # bot was silent
+
+
+def test_a_bot_that_pauses_for_a_backchannel_and_goes_on_was_not_stopped() -> None:
+    mm_hm = spoken((11.0, 11.4))
+    answers_at = 15.0
+    # Held at 11.2 (a clear), taken up again at 12.0 from its sentence's start, to the end.
+    paused = [Span(10.0, 11.2), Span(12.0, 16.5)]
+    assert false_stop(mm_hm, paused, [11.2], answers_at) is False
+    assert backchannel_pause(mm_hm, paused, [11.2], answers_at) == pytest.approx(0.8)
+    # Went on, but only briefly: a short answer to "mm-hm", not the rest of its own.
+    answered = [Span(10.0, 11.2), Span(12.0, 13.0)]
+    assert false_stop(mm_hm, answered, [11.2], answers_at) is True
+    # Nothing came after the clear, or only much later (its next answer): stopped.
+    assert false_stop(mm_hm, [Span(10.0, 11.2)], [11.2], answers_at) is True
+    assert false_stop(mm_hm, [Span(10.0, 11.2), Span(16.0, 20.0)], [11.2], answers_at) is True
+    assert backchannel_pause(mm_hm, [Span(10.0, 11.2)], [11.2], answers_at) is None
+    # It never went quiet: no pause.
+    assert backchannel_pause(mm_hm, [Span(10.0, 15.0)], [], answers_at) is None
 
 
 def test_time_to_silence_is_the_clear_or_the_end_of_the_audio() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
+from unittest.mock import patch
 
 from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
@@ -28,6 +29,7 @@ from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 from pipecat.tests.utils import SleepFrame, run_test
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
+from carecall.pipeline import turns
 from carecall.pipeline.turns import (
     MAX_PATIENCE,
     AdaptiveTurnStop,
@@ -36,6 +38,7 @@ from carecall.pipeline.turns import (
     TurnPauses,
     next_patience,
 )
+from carecall.telephony.playout import BotAudioHold
 
 PAUSES = TurnPauses(complete=0.1, unsure=0.3, incomplete=0.8)
 
@@ -75,13 +78,17 @@ async def run_turns(
     *,
     preemptive: bool = True,
     interrupt_after: float = 0.3,
+    hold_audio: bool = False,
 ) -> tuple[list[Frame], AdaptiveTurnStop, float]:
     stop = AdaptiveTurnStop(pauses=PAUSES, preemptive=preemptive)
     user, _assistant = LLMContextAggregatorPair(
         LLMContext(),
         user_params=LLMUserAggregatorParams(
             user_turn_strategies=UserTurnStrategies(
-                start=[BackchannelTurnStart(interrupt_after=interrupt_after)], stop=[stop]
+                start=[
+                    BackchannelTurnStart(interrupt_after=interrupt_after, hold_audio=hold_audio)
+                ],
+                stop=[stop],
             )
         ),
     )
@@ -375,3 +382,72 @@ async def test_a_yes_transcribed_after_the_bot_finished_answers_its_question() -
     assert of(down, CallerBackchannelFrame) == []
     assert len(of(down, UserStartedSpeakingFrame)) == 1
     assert speculative_texts(down) == ["Yes."]
+
+
+def holds(frames: Sequence[Frame]) -> list[bool]:
+    return [f.hold for f in of(frames, BotAudioHold)]  # type: ignore[attr-defined]
+
+
+async def test_on_the_phone_speech_over_the_bot_holds_it_and_a_backchannel_gives_it_back() -> None:
+    down, _stop, _ = await run_turns(
+        [BotStartedSpeakingFrame(), *stretch("Mm-hm.", seconds=0.15), SleepFrame(sleep=0.3)],
+        hold_audio=True,
+    )
+    assert holds(down) == [True, False]
+    assert of(down, InterruptionFrame) == []
+    assert [f.text for f in of(down, CallerBackchannelFrame)] == ["Mm-hm."]  # type: ignore[attr-defined]
+    # The hold goes out before anything else the caller's sound causes: at its first sound.
+    first_hold = next(i for i, f in enumerate(down) if isinstance(f, BotAudioHold))
+    assert not any(isinstance(f, CallerBackchannelFrame) for f in down[:first_hold])
+
+
+async def test_a_held_bot_is_interrupted_by_words_that_are_not_a_backchannel() -> None:
+    down, _stop, _ = await run_turns(
+        [BotStartedSpeakingFrame(), *stretch("Wait.", seconds=0.15), SleepFrame(sleep=0.3)],
+        hold_audio=True,
+    )
+    assert holds(down) == [True]  # never given back: the interruption clears the line
+    assert len(of(down, InterruptionFrame)) >= 1
+
+
+async def test_a_backchannel_after_the_held_audio_was_all_sent_is_still_one() -> None:
+    # Held audio isn't heard: a bot that finished sending while held is still talking to the
+    # caller, so their "mm-hm" keeps it going rather than answering its last question.
+    down, _stop, _ = await run_turns(
+        [
+            BotStartedSpeakingFrame(),
+            VADUserStartedSpeakingFrame(),
+            SleepFrame(sleep=0.1),
+            BotStoppedSpeakingFrame(),
+            SleepFrame(sleep=0.1),
+            VADUserStoppedSpeakingFrame(stop_secs=0.0),
+            said("Okay."),
+            SleepFrame(sleep=0.3),
+        ],
+        hold_audio=True,
+    )
+    assert holds(down) == [True, False]
+    assert of(down, UserStartedSpeakingFrame) == []
+
+
+async def test_a_hold_that_nothing_decides_is_given_back() -> None:
+    with patch.object(turns, "HOLD_UNDECIDED_SECONDS", 0.2):
+        down, _stop, _ = await run_turns(
+            [
+                BotStartedSpeakingFrame(),
+                VADUserStartedSpeakingFrame(),
+                SleepFrame(sleep=0.1),
+                VADUserStoppedSpeakingFrame(stop_secs=0.0),  # a cough: no transcript comes
+                SleepFrame(sleep=0.5),
+            ],
+            hold_audio=True,
+        )
+    assert holds(down) == [True, False]
+    assert of(down, InterruptionFrame) == []
+
+
+async def test_without_a_line_that_can_hold_nothing_is_held() -> None:
+    down, _stop, _ = await run_turns(
+        [BotStartedSpeakingFrame(), *stretch("Mm-hm.", seconds=0.15), SleepFrame(sleep=0.3)]
+    )
+    assert holds(down) == []
