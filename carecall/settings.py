@@ -195,7 +195,7 @@ class Settings(BaseSettings):
     )
     # --- turn-taking (README: "Turn-taking for older callers") -------------------------------
     vad_start_seconds: float = Field(
-        default=0.2,
+        default=0.12,
         ge=0.05,
         le=1.0,
         description=(
