@@ -81,7 +81,7 @@ from bench.turn_metrics import (
     talking_at,
     time_to_silence,
 )
-from carecall.bot.speech import CLAUSE_MARKS, FIRST_CLAUSE_WORDS
+from carecall.bot.speech import first_clause
 from tests.fakes.openai_server import echo_reply, voice_envelope
 from tests.fakes.twilio_caller import FRAME_SECONDS, SimulatedCaller
 
@@ -301,16 +301,9 @@ def reply_seconds(lead: str, echo_words: int) -> float:
     `bot.speech.FirstClauseAggregator` gives them to the voice)."""
     reply = echo_reply(" ".join(lead.split()[:echo_words]))
     sentences = [s for s in re.split(r"(?<=[.!?])\s+", reply) if s]
-    first = sentences[0] if sentences else ""
-    for index, char in enumerate(first[:-1]):
-        clause = first[: index + 1]
-        if (
-            char in CLAUSE_MARKS
-            and first[index + 1].isspace()
-            and len(clause.split()) >= FIRST_CLAUSE_WORDS
-        ):
-            sentences[:1] = [clause, first[index + 1 :].strip()]
-            break
+    clause = first_clause(sentences[0]) if sentences else None
+    if clause is not None:
+        sentences[:1] = [clause, sentences[0][len(clause) :].strip()]
     return sum(max(TONE_MIN_SECONDS, TONE_SECONDS_PER_CHAR * len(s)) for s in sentences)
 
 

@@ -182,6 +182,25 @@ class _Refused(Exception):
     """Text-to-speech refused a line (HTTP 400): not worth a retry, not a service failure."""
 
 
+def is_first_clause(text: str) -> bool:
+    """Whether ``text``, the start of a reply, is a first clause to speak on its own: it ends in a
+    comma, colon or dash, has `FIRST_CLAUSE_WORDS` words or more, and no sentence ended in it."""
+    return (
+        bool(text)
+        and text[-1] in CLAUSE_MARKS
+        and len(text.split()) >= FIRST_CLAUSE_WORDS
+        and not any(c in SENTENCE_ENDING_PUNCTUATION for c in text)
+    )
+
+
+def first_clause(reply: str) -> str | None:
+    """The first clause of ``reply`` that `FirstClauseAggregator` speaks on its own, if any."""
+    for index, char in enumerate(reply[:-1]):
+        if char.isspace() and is_first_clause(reply[:index].strip()):
+            return reply[:index].strip()
+    return None
+
+
 class FirstClauseAggregator(SimpleTextAggregator):
     """pipecat's sentence aggregator, except that the first clause of each reply is spoken as
     soon as it ends (a comma, colon or dash, then a space), when it has `FIRST_CLAUSE_WORDS`
@@ -214,14 +233,8 @@ class FirstClauseAggregator(SimpleTextAggregator):
     def _first_clause(self) -> Aggregation | None:
         # `_text` is SimpleTextAggregator's buffer, made for subclasses to extend (pipecat's
         # own tag and pattern aggregators do); `tests/bot/test_speech.py` fails if it moves.
-        buffered = self._text
-        clause = buffered.strip()
-        if (
-            not clause
-            or clause[-1] not in CLAUSE_MARKS
-            or len(clause.split()) < FIRST_CLAUSE_WORDS
-            or any(c in SENTENCE_ENDING_PUNCTUATION for c in clause)
-        ):
+        clause = self._text.strip()
+        if not is_first_clause(clause):
             return None
         self._text = ""
         self._reply_started = True

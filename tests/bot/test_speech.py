@@ -10,7 +10,14 @@ from openai import AsyncOpenAI
 from pipecat.frames.frames import TTSAudioRawFrame
 
 from carecall.bot.services import ServiceClients, build_call_services
-from carecall.bot.speech import FirstClauseAggregator, SpeechCache, Voice, chunk_bytes, split_audio
+from carecall.bot.speech import (
+    FirstClauseAggregator,
+    SpeechCache,
+    Voice,
+    chunk_bytes,
+    first_clause,
+    split_audio,
+)
 from carecall.settings import Settings
 from tests.fakes.openai_server import FakeOpenAI, tone_pcm
 
@@ -130,6 +137,24 @@ async def test_a_replys_first_clause_goes_to_the_voice_as_soon_as_it_ends() -> N
         "That's lovely.",
         "Yes, it was 1,000 steps, well done.",
     ]
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        "Oh, I'm so sorry to hear that, Mary. Did you sleep at all?",
+        "I heard you say: Not too bad. Good.",
+        "That's lovely. Yes, it was 1,000 steps, well done.",
+        "All right, no hurry at all, take your time.",
+        "Good morning Walt — how did you sleep?",
+        "Yes.",
+    ],
+)
+async def test_the_first_clause_rule_is_the_aggregators(reply: str) -> None:
+    # `first_clause` is what the benchmark counts on; it must cut where the voice is given text.
+    spoken = await _aggregate(_tokens(reply), FirstClauseAggregator())
+    clause = first_clause(reply)
+    assert (spoken[0] if clause is not None else None) == clause
 
 
 async def test_an_interrupted_reply_leaves_the_next_one_its_first_clause() -> None:
