@@ -25,6 +25,7 @@ from carecall.core.periods import (
     Grouping,
     Period,
     PeriodError,
+    check_day,
     default_first_day,
     make_period,
 )
@@ -215,8 +216,11 @@ def outcomes_period(
 ) -> Period:
     """The period asked for, defaults filled in (in the agency's zone `tz`); `422` when it
     can't be reported on."""
-    last = last_day or now.astimezone(tz).date()
     try:
+        for name, day in (("from", first_day), ("to", last_day)):
+            if day is not None:
+                check_day(name, day)
+        last = last_day or now.astimezone(tz).date()
         first = first_day or default_first_day(last, group)
         return make_period(first, last, group, tz)
     except PeriodError as refused:

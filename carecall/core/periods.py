@@ -96,13 +96,18 @@ def default_first_day(last_day: date, grouping: Grouping) -> date:
     return start
 
 
+def check_day(name: str, day: date) -> None:
+    """`PeriodError` for a date no report can start or end on."""
+    if not EARLIEST <= day <= LATEST:
+        raise PeriodError(f"'{name}' must be between {EARLIEST} and {LATEST}.")
+
+
 def make_period(first_day: date, last_day: date, grouping: Grouping, tz: ZoneInfo) -> Period:
     """The period from `first_day` to `last_day` (both included, local dates in `tz`), cut
     into weeks or months; the first and last are clipped to the period. `PeriodError` for a
     period backwards, too long or out of range."""
-    for name, day in (("from", first_day), ("to", last_day)):
-        if not EARLIEST <= day <= LATEST:
-            raise PeriodError(f"'{name}' must be between {EARLIEST} and {LATEST}.")
+    check_day("from", first_day)
+    check_day("to", last_day)
     if first_day > last_day:
         raise PeriodError(f"'from' ({first_day}) is after 'to' ({last_day}).")
     days = (last_day - first_day).days + 1

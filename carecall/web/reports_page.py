@@ -24,6 +24,7 @@ from carecall.core.periods import (
     Grouping,
     Period,
     PeriodError,
+    check_day,
     default_first_day,
     make_period,
 )
@@ -141,12 +142,15 @@ def _period(query: ReportQuery, state: State) -> Period | None:
         return None
     grouping: Grouping = "month" if query.group == "month" else "week"
     tz = state.settings.agency_zone
-    last = last or state.clock.now().astimezone(tz).date()
-    first = first or default_first_day(last, grouping)
     try:
+        for name, day in (("from", first), ("to", last)):
+            if day is not None:
+                check_day(name, day)
+        last = last or state.clock.now().astimezone(tz).date()
+        first = first or default_first_day(last, grouping)
         period = make_period(first, last, grouping, tz)
     except PeriodError as refused:
-        query.errors["from"] = str(refused)
+        query.errors["to" if str(refused).startswith("'to'") else "from"] = str(refused)
         return None
     query.date_from, query.date_to = str(first), str(last)
     return period
