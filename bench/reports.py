@@ -149,7 +149,8 @@ class Program:
         created = datetime(year - 1, 12, 1, tzinfo=UTC)
         self.seniors: list[tuple[int, ZoneInfo, frozenset[int]]] = []
         first = Tables()
-        zones, weights = zip(*ZONES, strict=True)
+        zones = [name for name, _ in ZONES]
+        weights = [share for _, share in ZONES]
         for number in range(1, people + 1):
             tz = ZoneInfo(self.random.choices(zones, weights)[0])
             daily = self.random.random() < 0.7

@@ -224,7 +224,7 @@ def outcomes_period(
         first = first_day or default_first_day(last, group)
         return make_period(first, last, group, tz)
     except PeriodError as refused:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, str(refused)) from None
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(refused)) from None
 
 
 async def report_figures(state: AppState, period: Period) -> OutcomeFigures:

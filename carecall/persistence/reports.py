@@ -47,6 +47,7 @@ from sqlalchemy import (
     true,
     union_all,
 )
+from sqlalchemy.engine import RowMapping
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import aliased
 
@@ -367,7 +368,7 @@ def _alert_ack(dialect: str) -> _AckSource:
         Alert,
         Alert.created_at,
         Alert.acknowledged_at,
-        Alert.kind,
+        Alert.__table__.c.kind,
         _seconds_between(dialect, Alert.acknowledged_at, Alert.created_at),
         lambda bucket, kind: bucket.alerts.setdefault(kind, AckFigures()),
     )
@@ -627,7 +628,7 @@ async def _wellbeing(
     return found[0], found[1:]
 
 
-def _wellbeing_of(row: Mapping[str, Any]) -> Wellbeing:
+def _wellbeing_of(row: RowMapping) -> Wellbeing:
     records = _int(row["records"])
     measures = {}
     for measure in WELLBEING_MEASURES:

@@ -35,7 +35,8 @@ COLOURED_PIXELS = """(canvas, rgb) => {
   const { data } = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height);
   let found = 0;
   for (let i = 0; i < data.length; i += 4) {
-    const near = Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]);
+    const near =
+      Math.abs(data[i] - rgb[0]) + Math.abs(data[i + 1] - rgb[1]) + Math.abs(data[i + 2] - rgb[2]);
     if (data[i + 3] > 200 && near < 60) found += 1;
   }
   return found;
@@ -90,6 +91,10 @@ async def chromium() -> AsyncIterator[Browser]:
             await browser.close()
 
 
+def _lines(path: Path) -> list[str]:
+    return path.read_text().splitlines()
+
+
 async def _cell(page: Page, bucket: str, figure: str) -> str:
     return await page.locator(f'tr[data-bucket="{bucket}"] [data-figure="{figure}"]').inner_text()
 
@@ -134,8 +139,7 @@ async def test_the_report_is_drawn_and_tabled_and_downloads(
         await page.locator("#report-csv").click()
     download = await downloading.value
     assert download.suggested_filename == f"outcomes_{FROM}_{TO}_week.csv"
-    path = await download.path()
-    lines = Path(path).read_text().splitlines()
+    lines = _lines(await download.path())
     assert lines[0] == "bucket,first_day,last_day,senior_id,senior_name,metric,value"
     assert f"{WEEKS[1]},2026-03-23,2026-03-29,,,checkins.not_reached.no-answer,1" in lines
 
