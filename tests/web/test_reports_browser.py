@@ -132,6 +132,7 @@ async def test_the_report_is_drawn_and_tabled_and_downloads(
     await expect(
         page.locator(f'#wellbeing-people tr[data-senior-id="{stored.mary}"]')
     ).to_be_visible()
+    # The README's picture of the page (CARECALL_SCREENSHOTS=docs/screenshots refreshes it).
     await page.set_viewport_size({"width": 1280, "height": 900})
     await page.screenshot(path=str(screenshots / "reports.png"), full_page=True)
 
