@@ -30,6 +30,7 @@ import argparse
 import asyncio
 import json
 import math
+import os
 import random
 import secrets
 import sqlite3
@@ -506,6 +507,9 @@ class Timing:
     json_seconds: float
     """The median time to make the API's JSON of the figures and serialize it."""
     report: dict[str, Any]
+    cpu: list[float]
+    """This process's CPU seconds (all threads) in each run after the first: on SQLite the
+    database's work itself (it runs in the process), on PostgreSQL only the client's."""
 
 
 async def time_report(url: str, year: int, repeat: int) -> list[Timing]:
@@ -531,12 +535,14 @@ async def time_report(url: str, year: int, repeat: int) -> list[Timing]:
             ranges = [BucketRange(b.start_at, b.end_at) for b in period.buckets]
             runs: list[tuple[float, list[tuple[float, str]]]] = []
             json_runs: list[float] = []
+            cpu_runs: list[float] = []
             report: dict[str, Any] = {}
             for _ in range(repeat + 1):
                 statement_times.clear()
-                started = time.perf_counter()
+                started, cpu = time.perf_counter(), time.process_time()
                 figures = await queries.outcomes(ranges)
                 took = time.perf_counter() - started
+                cpu_runs.append(time.process_time() - cpu)
                 runs.append((took, [s for s in statement_times if not s[1].startswith("SET")]))
                 started = time.perf_counter()
                 report = report_json(period, figures)
@@ -552,6 +558,7 @@ async def time_report(url: str, year: int, repeat: int) -> list[Timing]:
                     median[1],
                     statistics.median(json_runs),
                     report,
+                    cpu_runs[1:],
                 )
             )
     finally:
@@ -581,12 +588,15 @@ def _what(statement: str) -> str:
 
 
 def _print_timings(name: str, timings: Sequence[Timing]) -> None:
+    load = os.getloadavg()[0]
+    print(f"  (load average over the last minute: {load:.1f} on {os.cpu_count()} CPUs)")
     for timing in timings:
         runs = sorted(timing.runs)
         print(
             f"  {name} by {timing.grouping}: first {timing.first * 1000:.0f} ms; "
             f"{len(runs)} more: fastest {runs[0] * 1000:.0f} ms, "
             f"median {statistics.median(runs) * 1000:.0f} ms, slowest {runs[-1] * 1000:.0f} ms; "
+            f"this process's CPU, median {statistics.median(timing.cpu) * 1000:.0f} ms; "
             f"JSON {timing.json_seconds * 1000:.0f} ms"
         )
         for took, text in timing.statements:

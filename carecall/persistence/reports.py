@@ -529,7 +529,10 @@ async def _percentiles(
             func.sum(every.c.n)
             .over(partition_by=partition, order_by=every.c.value, rows=(None, 0))
             .label("running"),
-            func.sum(every.c.n).over(partition_by=partition).label("count"),
+            # The same order and a whole-partition frame: both sums come from one sort.
+            func.sum(every.c.n)
+            .over(partition_by=partition, order_by=every.c.value, rows=(None, None))
+            .label("count"),
         )
     ).subquery("running")
     ranks = [
@@ -537,9 +540,10 @@ async def _percentiles(
         for percent in percents
     ]
     rows = await session.execute(
-        select(running.c.idx, running.c.key, func.max(running.c.count), *ranks).group_by(
-            running.c.idx, running.c.key
-        )
+        select(running.c.idx, running.c.key, func.max(running.c.count), *ranks)
+        # Values below the lowest percentile can't be one: fewer rows to group.
+        .where(running.c.running * 100 >= running.c.count * min(percents))
+        .group_by(running.c.idx, running.c.key)
     )
     return [
         (
