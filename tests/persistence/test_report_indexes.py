@@ -57,7 +57,7 @@ def _indexes(connection: Connection) -> dict[str, dict[str, list[str]]]:
     inspector = inspect(connection)
     return {
         table: {
-            index["name"]: list(index["column_names"])
+            index["name"]: [str(column) for column in index["column_names"]]
             for index in inspector.get_indexes(table)
             if index["name"] in REPORT_INDEXES[table]
         }
