@@ -32,6 +32,7 @@ from carecall.api import demo as demo_api
 from carecall.api import escalations as escalations_api
 from carecall.api import health as health_api
 from carecall.api import media as media_api
+from carecall.api import reports as reports_api
 from carecall.api import seniors as seniors_api
 from carecall.api import webrtc as webrtc_api
 from carecall.api.limits import BodySizeLimit, PendingStreams, WebSocketMessageLimit
@@ -80,7 +81,15 @@ from carecall.pipeline.redis_bus import RedisEventBus
 from carecall.settings import Settings
 from carecall.telephony.security import CallTokens, TwilioSignatureChecker
 from carecall.telephony.twilio_client import TwilioGateway
-from carecall.web import alert_pages, api_docs, api_keys_page, auth_pages, pages, people_pages
+from carecall.web import (
+    alert_pages,
+    api_docs,
+    api_keys_page,
+    auth_pages,
+    pages,
+    people_pages,
+    reports_page,
+)
 from carecall.web.templating import mount_static
 from carecall.wellbeing.alerts import AlertService
 from carecall.wellbeing.jobs import RecordJobs
@@ -154,12 +163,14 @@ def create_app(
     app.include_router(pages.router)
     app.include_router(people_pages.router)
     app.include_router(alert_pages.router)
+    app.include_router(reports_page.router)
     app.include_router(api_keys_page.router)
     app.include_router(api_docs.router)
     app.include_router(dashboard_ws.router)
     app.include_router(health_api.router)
     app.include_router(escalations_api.router, dependencies=[Depends(api_principal)])
     app.include_router(alerts_api.router, dependencies=[Depends(api_principal)])
+    app.include_router(reports_api.router, dependencies=[Depends(api_principal)])
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_messages.router)
     app.include_router(media_api.router)

@@ -7,7 +7,9 @@ other module reads `os.environ`. Secrets are `SecretStr`, so they never show up 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -60,6 +62,11 @@ def parse_thresholds(text: str) -> dict[str, int]:
             raise ValueError(f"ALERT_THRESHOLDS: the level of {measure} must be 1, 2 or 3")
         thresholds[measure] = int(level)
     return thresholds
+
+
+@cache
+def _zone_names() -> frozenset[str]:
+    return frozenset(available_timezones())
 
 
 @dataclass(frozen=True)
@@ -180,6 +187,13 @@ class Settings(BaseSettings):
     # --- who is calling ------------------------------------------------------------------------
     bot_name: str = "Sunny"
     organization_name: str = "your care team"
+    agency_timezone: str = Field(
+        default="UTC",
+        description=(
+            "The agency's own IANA time zone (e.g. America/Chicago): reports count days, weeks "
+            "(from Monday) and months in it. People's calls keep their own zones."
+        ),
+    )
 
     # --- call timing ---------------------------------------------------------------------------
     ring_timeout_seconds: int = Field(default=30, ge=15, le=60)
@@ -413,6 +427,26 @@ class Settings(BaseSettings):
             if value.startswith(prefix):
                 return replacement + value[len(prefix) :]
         return value
+
+    @field_validator("agency_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        value = value.strip()
+        if value not in _zone_names():
+            raise ValueError(
+                "AGENCY_TIMEZONE must be an IANA time zone such as America/Chicago or "
+                "Europe/London."
+            )
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"AGENCY_TIMEZONE: {value} is not a known time zone.") from None
+        return value
+
+    @property
+    def agency_zone(self) -> ZoneInfo:
+        """`AGENCY_TIMEZONE` as a zone."""
+        return ZoneInfo(self.agency_timezone)
 
     @field_validator("alert_thresholds")
     @classmethod

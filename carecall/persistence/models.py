@@ -22,6 +22,7 @@ from sqlalchemy import (
     Enum,
     Float,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -29,9 +30,12 @@ from sqlalchemy import (
     Time,
     TypeDecorator,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from carecall.settings import WELLBEING_MEASURES
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -142,6 +146,12 @@ def _enum(kind: type[enum.Enum], name: str) -> Enum:
 
 class Call(Base):
     __tablename__ = "calls"
+    __table_args__ = (
+        # The outcomes report: calls counted by their start from the index alone, and a
+        # person's calls of a period found person by person.
+        Index("ix_calls_report", "created_at", "channel", "answered_at", "duration_seconds"),
+        Index("ix_calls_senior_id_created_at", "senior_id", "created_at"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     twilio_sid: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -180,7 +190,26 @@ class Call(Base):
 
 class ConversationTurn(Base):
     __tablename__ = "conversation_turns"
-    __table_args__ = (UniqueConstraint("call_id", "sequence", name="uq_turn_call_sequence"),)
+    __table_args__ = (
+        UniqueConstraint("call_id", "sequence", name="uq_turn_call_sequence"),
+        # The outcomes report's answer latencies, read from an index alone, two ways
+        # (`persistence.reports._latency`): PostgreSQL finds each week's answers by their
+        # start; SQLite counts each latency's answers in each week with one seek.
+        Index(
+            "ix_conversation_turns_latency",
+            "started_at",
+            "latency_ms",
+            sqlite_where=text("latency_ms IS NOT NULL"),
+            postgresql_where=text("latency_ms IS NOT NULL"),
+        ),
+        Index(
+            "ix_conversation_turns_latency_value",
+            "latency_ms",
+            "started_at",
+            sqlite_where=text("latency_ms IS NOT NULL"),
+            postgresql_where=text("latency_ms IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
@@ -374,7 +403,11 @@ class Checkin(Base):
     date, so however many dispatchers schedule it, it exists once."""
 
     __tablename__ = "checkins"
-    __table_args__ = (UniqueConstraint("plan_id", "local_date", name="uq_checkin_plan_date"),)
+    __table_args__ = (
+        UniqueConstraint("plan_id", "local_date", name="uq_checkin_plan_date"),
+        # The outcomes report counts check-ins by their window's start from this index alone.
+        Index("ix_checkins_report", "window_start_at", "outcome", "attempts"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     plan_id: Mapped[int] = mapped_column(ForeignKey("checkin_plans.id", ondelete="CASCADE"))
@@ -424,7 +457,7 @@ class Escalation(Base):
     """How many contacts have been told so far."""
     next_step_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     ack_minutes: Mapped[int] = mapped_column(Integer, default=30)
-    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow, index=True)
     acknowledged_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     acknowledged_by: Mapped[str | None] = mapped_column(String(254))
 
@@ -507,6 +540,11 @@ class CallRecord(Base):
     the person's words that support its level."""
 
     __tablename__ = "call_records"
+    __table_args__ = (
+        # The outcomes report counts the levels of a period's records from this index alone
+        # (found by their call), not from the records' rows with their summaries and quotes.
+        Index("ix_call_records_report", "call_id", *WELLBEING_MEASURES),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
