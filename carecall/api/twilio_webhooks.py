@@ -75,7 +75,10 @@ async def voice(request: Request, form: SignedForm, state: State) -> Response:
     elif (exc := loading.exception()) is not None:  # the call still connects, the stream tries
         logger.bind(call_id=call_id).warning(f"Could not read whom the call is for: {exc!r}")
     elif loading.result().personal:
-        state.service_clients.prepare_speech_soon(greeting(state.settings, loading.result()))
+        brief = loading.result()
+        state.service_clients.prepare_speech_soon(
+            greeting(state.settings, brief), language=brief.language
+        )
     twiml = media_stream_twiml(
         state.settings.media_stream_url, state.call_service.stream_parameters(call_id)
     )
