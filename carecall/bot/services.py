@@ -88,13 +88,13 @@ class CallLanguages:
         code = language_code(language)
         if code is None:
             return (
-                f"{name}'s language is '{language[:16]}', which carecall doesn't speak (it "
-                f"speaks {_names(frozenset(LANGUAGES))}): change it on their page. "
-                f"{NOT_IN_THEIR_LANGUAGE}."
+                f"{NOT_IN_THEIR_LANGUAGE}: {name}'s language is '{language[:16]}', which "
+                f"carecall doesn't speak (it speaks {_names(frozenset(LANGUAGES))}); change it "
+                "on their page."
             )
         if code not in self.codes:
             return (
-                f"{name} speaks {catalogue(code).label}, but {self.limit}. {NOT_IN_THEIR_LANGUAGE}."
+                f"{NOT_IN_THEIR_LANGUAGE}: {name} speaks {catalogue(code).label}, and {self.limit}."
             )
         return None
 

@@ -245,15 +245,12 @@ class Dispatcher:
         outcome = checkin.outcome
         if outcome is None or outcome.reached or self._escalations is None:
             return
-        if (
-            outcome is CheckinOutcome.SKIPPED
-            and checkin.attempts == 0
-            and checkin.note
-            and (
-                "do-not-call" in checkin.note
-                or "consent" in checkin.note
-                or checkin.note == CALLS_NOT_SET_UP
-                or NOT_IN_THEIR_LANGUAGE in checkin.note
+        note = checkin.note or ""
+        if outcome is CheckinOutcome.SKIPPED and (
+            note.startswith(NOT_IN_THEIR_LANGUAGE)
+            or (
+                checkin.attempts == 0
+                and ("do-not-call" in note or "consent" in note or note == CALLS_NOT_SET_UP)
             )
         ):
             # Not called on purpose, or nothing could dial (or speak their language): nobody

@@ -382,8 +382,9 @@ class EscalationLadder:
             return None
         told = await self._escalations.told(phone_number)
         if not told:
-            # Nobody to know the language by: English.
-            return ENGLISH.line("reply.nothing_waiting")
+            # In the language of whom they were last told about (English if never told).
+            language = await self._escalations.last_told_language(phone_number)
+            return texts_for(language).line("reply.nothing_waiting")
         lines = texts_for(told[0].senior.language)
         name = told[0].contact_name
         first_name = name.split()[0] if name.split() else lines.line("reply.no_name")

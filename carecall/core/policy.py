@@ -12,8 +12,9 @@ from carecall.core.schedule import CALLING_HOURS, within_calling_hours, zone
 CALLS_NOT_SET_UP = "not dialled: phone calls aren't set up"
 """Why a check-in was not dialled while the Twilio settings are missing: a note for the person's
 history and the words the Today board uses."""
-NOT_IN_THEIR_LANGUAGE = "carecall doesn't call anyone in a language they may not understand"
-"""The last sentence of every refusal for the person's language (`SpokenLanguages`)."""
+NOT_IN_THEIR_LANGUAGE = "Not called in a language they may not understand"
+"""How every refusal for the person's language starts (`SpokenLanguages`): a check-in's note
+keeps it however long the rest is."""
 
 
 class Callee(Protocol):
@@ -37,7 +38,7 @@ class SpokenLanguages(Protocol):
     """Which languages this server's calls can be in (`bot.services.CallLanguages`)."""
 
     def refusal(self, name: str, language: str) -> str | None:
-        """Why ``name``, who speaks ``language``, can't be called: a sentence ending with
+        """Why ``name``, who speaks ``language``, can't be called: a sentence starting with
         `NOT_IN_THEIR_LANGUAGE`; None if they can."""
         ...
 
