@@ -9,6 +9,11 @@
   "bye", "stop calling me").
 * `CheckinDialogue`: asks the plan's questions one by one (`processors.guided_dialogue` runs it
   in the model's place when there is no model) and keeps the answers it understood.
+
+Every language of `core.languages` has the plan in its words (`script_for`: the questions,
+reactions and goodbyes) and the words its answers are understood by (`vocabulary`: yes, no,
+numbers, "pardon?", "goodbye", "stop calling me"); English is `DEFAULT_SCRIPT`. The parsers take
+the language's code (English by default).
 """
 
 from __future__ import annotations

@@ -343,8 +343,8 @@ def call_care(
                 stream.call_sid,
                 line.phone_number,
                 language.line("call.transfer", name=line.first_name),
-                language=language.say_language,
-                voice=language.say_voice,
+                language=language.say_attributes.get("language"),
+                voice=language.say_attributes.get("voice"),
             )
         except (TwilioError, MissingConfiguration) as exc:
             logger.bind(call_sid=stream.call_sid).warning(f"Could not put the call through: {exc}")

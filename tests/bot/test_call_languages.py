@@ -125,8 +125,8 @@ def test_speech_to_text_is_told_the_language_and_the_voice_speaks_it(
     settings = make_settings()
     english = build_call_services(settings, clients, system_prompt="")
     spanish = build_call_services(settings, clients, system_prompt="", language="es-MX")
-    assert english.stt.settings.language == Language.EN
-    assert spanish.stt.settings.language == Language.ES
+    stt_settings: list[Any] = [english.stt.settings, spanish.stt.settings]
+    assert [s.language for s in stt_settings] == [Language.EN, Language.ES]
     assert isinstance(english.tts, CallTTSService) and isinstance(spanish.tts, CallTTSService)
     # One voice for both (OpenAI's voices speak every language carecall has), told which.
     assert spanish.tts.voice.voice == english.tts.voice.voice == settings.tts_voice
