@@ -210,7 +210,7 @@ async def run_conversation(
     control: CallControl | None = None
     refusal = CallLanguages.of(settings).refusal(brief.spoken_name or "The person", brief.language)
     if refusal is not None:
-        await _refuse(websocket, stream, refusal, writer=writer, twilio=twilio)
+        await _refuse(websocket, stream, refusal, brief.language, writer=writer, twilio=twilio)
         return
     language = catalogue(brief.language).code
 
@@ -268,13 +268,17 @@ async def _refuse(
     websocket: WebSocket,
     stream: MediaStream,
     why: str,
+    language: str,
     *,
     writer: RecordWriter,
     twilio: TwilioGateway | None,
 ) -> None:
     """A call connected in a language this server can't speak: say nothing, store why, and
-    hang up (its check-in counts the try as failed, `checkins.outcomes`)."""
-    logger.bind(call_id=stream.call_id, call_sid=stream.call_sid).error(f"Call refused: {why}")
+    hang up (its check-in counts the try as failed, `checkins.outcomes`). The log names the
+    language, not the person."""
+    logger.bind(call_id=stream.call_id, call_sid=stream.call_sid).error(
+        f"Call hung up unspoken: this server's speech doesn't speak its language ({language[:16]})"
+    )
     writer.submit(CallNote(stream.call_id, error=why, end_reason=NOT_SPOKEN_REASON))
     await websocket.close(code=1000, reason="not in their language")
     if twilio is not None:
