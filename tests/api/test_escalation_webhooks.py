@@ -337,8 +337,8 @@ def test_a_spanish_speaker_s_caregivers_are_texted_called_and_answered_in_spanis
     assert escalation.reason == "3 tries: no answer"
     assert program.twilio.sent("sms")[0].form["Body"] == (
         "Sunny Care: No pudimos hablar con Mary Smith en su llamada de las 10:00 de hoy "
-        "(3 intentos: no contestó). Por favor, compruebe cómo está Mary. Responda OK para "
-        "avisarnos de que usted se encarga."
+        "(3 intentos: no contestó). Por favor, asegúrese de que Mary esté bien. Responda OK "
+        "para avisarnos de que usted se encarga."
     )
     assert text(program, SUSAN, "¿Quién es?") == (
         "Para avisarnos de que usted se ocupa de Mary, responda OK."
@@ -353,9 +353,9 @@ def test_a_spanish_speaker_s_caregivers_are_texted_called_and_answered_in_spanis
     said, gather = gather_of(call)
     assert said == [
         "Hola, este es un mensaje automático de Sunny Care. No pudimos hablar con Mary Smith en "
-        "su llamada de las 10:00 de hoy, 3 intentos, no contestó. Por favor, compruebe cómo "
-        "está Mary.",
-        "Pulse 1 para avisarnos de que usted se encarga.",
+        "su llamada de las 10:00 de hoy, 3 intentos, no contestó. Por favor, asegúrese de que "
+        "Mary esté bien.",
+        "Oprima el 1 para avisarnos de que usted se encarga.",
     ]
     action = urlsplit(gather["action"])
     response = signed_post(program.client, f"{action.path}?{action.query}", key_params(JOHN, "1"))

@@ -181,7 +181,7 @@ async def test_a_spanish_call_s_fallback_line_is_spanish(
         expected_up_frames=[ErrorFrame],
     )
     assert isinstance(down[0], TTSSpeakFrame)
-    assert down[0].text == "Perdone, no le he oído bien. ¿Me lo puede repetir?"
+    assert down[0].text == "Disculpe, no le escuché bien. ¿Me lo puede repetir?"
 
 
 async def test_a_spanish_call_prompts_a_silent_caller_in_spanish(

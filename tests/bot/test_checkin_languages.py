@@ -205,7 +205,7 @@ def test_a_spanish_check_in_walks_the_plan_in_spanish() -> None:
         ("Me alegra mucho oír eso.", "¿Más o menos cuántas horas durmió anoche?"),
         ("¿Más o menos cuántas horas durmió anoche?",),
         ("Parece que descansó bien.", "¿Ha comido algo hoy?"),
-        ("Perdone, no le he entendido bien.", "¿Ha comido algo hoy?"),
+        ("Disculpe, no le entendí bien.", "¿Ha comido algo hoy?"),
         ("Muy bien, me alegra que haya comido.", "¿Se ha tomado hoy sus medicinas?"),
     ]
     ending = dialogue.reply("No me llame más, por favor")

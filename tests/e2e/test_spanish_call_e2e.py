@@ -142,8 +142,8 @@ async def test_a_spanish_call_is_heard_spoken_and_texted_in_spanish(stack: Stack
     (text,) = _texts_to(stack, ANA)
     assert text == (
         "Su equipo de cuidados: URGENTE — en la llamada de hoy, Rosita dijo «Me caí en el baño y "
-        "no me puedo levantar». Le aconsejamos llamar al 911. Por favor, compruebe ahora mismo "
-        "cómo está Rosita."
+        "no me puedo levantar». Le aconsejamos llamar al 911. Por favor, asegúrese ahora mismo "
+        "de que Rosita esté bien."
     )
     alerts = (await stack.api.get("/api/alerts")).json()["items"]
     assert [(a["category"], a["detector"]) for a in alerts] == [("fall", "llm")]
@@ -187,7 +187,7 @@ async def test_an_answering_machine_gets_the_spanish_message(stack: Stack) -> No
     call: dict[str, Any] = await wait_for_call(stack.api, call_id, turns=1, end_reason="voicemail")
     message = (
         "Hola, Rosita. Le habla Sunny, de parte de su hija Ana, para su llamada de cada día. "
-        "Siento no haberle encontrado; volveremos a intentarlo un poco más tarde. ¡Cuídese!"
+        "Lamentamos no haberle encontrado; volveremos a intentarlo un poco más tarde. ¡Cuídese!"
     )
     assert _said(stack).count(message) == 1
     assert call["turns"][-1]["text"] == message

@@ -659,8 +659,8 @@ async def test_a_red_flag_is_texted_in_the_person_s_language(world: World) -> No
     await world.service.aclose()
     body = (
         "Sunny Care: URGENTE — en la llamada de hoy, Mary dijo «Me caí en el baño y no me puedo "
-        "levantar». Le aconsejamos llamar al 911. Por favor, compruebe ahora mismo cómo está "
-        "Mary."
+        "levantar». Le aconsejamos llamar al 911. Por favor, asegúrese ahora mismo de que Mary "
+        "esté bien."
     )
     assert sorted(world.texts()) == [(SUSAN, body), (ANN, body)]
     [alert] = await world.alerts()

@@ -49,13 +49,13 @@ LINES: dict[str, str] = {
     "checkin.needs.nothing": "Muy bien.",
     "checkin.needs.something": "Gracias. Lo dejo anotado.",
     "checkin.thanks": "Gracias.",
-    "checkin.not_understood": "Perdone, no le he entendido bien.",
+    "checkin.not_understood": "Disculpe, no le entendí bien.",
     "checkin.moving_on": "No se preocupe.",
     "checkin.goodbye": "Gracias por hablar conmigo hoy. ¡Adiós, y cuídese mucho!",
     "checkin.opt_out_goodbye": (
         "Lo entiendo. Me aseguraré de que no le volvamos a llamar. Cuídese, adiós."
     ),
-    "call.fallback": "Perdone, no le he oído bien. ¿Me lo puede repetir?",
+    "call.fallback": "Disculpe, no le escuché bien. ¿Me lo puede repetir?",
     "call.hold_cue": "Ajá.",
     "call.time_up_goodbye": (
         "Ya llevamos un buen rato hablando, así que le dejo descansar. Gracias, y cuídese. ¡Adiós!"
@@ -63,21 +63,21 @@ LINES: dict[str, str] = {
     "call.idle_first": "Tómese su tiempo, no hay prisa. Le escucho.",
     "call.idle_second": "¿Sigue ahí? Si me oye, solo diga hola.",
     "call.idle_goodbye": (
-        "Hace un ratito que no le oigo, así que voy a colgar. Le volveremos a llamar pronto. "
+        "Hace un ratito que no le escucho, así que voy a colgar. Le volveremos a llamar pronto. "
         "Cuídese. ¡Adiós!"
     ),
     "call.shutdown_goodbye": (
         "Lo siento, tengo que colgar ahora. Alguien le volverá a llamar pronto. ¡Adiós!"
     ),
-    "call.transfer": "Le paso ahora con {name}. Por favor, no cuelgue.",
+    "call.transfer": "Le comunico ahora con {name}. Por favor, no cuelgue.",
     "voicemail.named": (
         "Hola, {name}. Le habla {bot_name}, de parte de {organization_name}, para su llamada "
-        "de cada día. Siento no haberle encontrado; volveremos a intentarlo un poco más tarde. "
+        "de cada día. Lamentamos no haberle encontrado; volveremos a intentarlo un poco más tarde. "
         "¡Cuídese!"
     ),
     "voicemail.unnamed": (
         "Hola. Le habla {bot_name}, de parte de {organization_name}, para su llamada de cada "
-        "día. Siento no haberle encontrado; volveremos a intentarlo un poco más tarde. "
+        "día. Lamentamos no haberle encontrado; volveremos a intentarlo un poco más tarde. "
         "¡Cuídese!"
     ),
     "screener.named": (
@@ -117,7 +117,7 @@ LINES: dict[str, str] = {
     ),
     "text.red_flag": (
         "{organization}: URGENTE — en la llamada de hoy, {name} {said}. {advised}Por favor, "
-        "compruebe ahora mismo cómo está {name}."
+        "asegúrese ahora mismo de que {name} esté bien."
     ),
     "text.red_flag.said": "dijo {quote}",
     "text.red_flag.spoke_of": "habló de {what}",
@@ -189,19 +189,19 @@ LINES: dict[str, str] = {
     "level.confusion.2": "confusión a ratos",
     "level.confusion.3": "muy confundido",
     "text.escalation": (
-        "{organization}: {situation} ({reason}). Por favor, compruebe cómo está {name}. "
-        "Responda OK para avisarnos de que usted se encarga."
+        "{organization}: {situation} ({reason}). Por favor, asegúrese de que {name} "
+        "esté bien. Responda OK para avisarnos de que usted se encarga."
     ),
     "call.escalation": (
         "Hola, este es un mensaje automático de {organization}. {situation}, {reason}. Por "
-        "favor, compruebe cómo está {name}."
+        "favor, asegúrese de que {name} esté bien."
     ),
     "escalation.situation": "No pudimos hablar con {full_name} en su {which}",
-    "escalation.press_1": "Pulse 1 para avisarnos de que usted se encarga.",
-    "escalation.no_key": "No hemos oído ninguna tecla. Adiós.",
+    "escalation.press_1": "Oprima el 1 para avisarnos de que usted se encarga.",
+    "escalation.no_key": "No recibimos ninguna respuesta. Adiós.",
     "escalation.tries.one": "{count} intento: {outcome}",
     "escalation.tries.many": "{count} intentos: {outcome}",
-    "outcome.voicemail": "saltó el buzón de voz",
+    "outcome.voicemail": "entró el buzón de voz",
     "outcome.no-answer": "no contestó",
     "outcome.busy": "línea ocupada",
     "outcome.failed": "la llamada falló",
