@@ -43,7 +43,6 @@ from carecall.api.validation import readable_validation_error
 from carecall.app_state import AppState, start_service
 from carecall.auth.dependencies import LoginRequired, api_principal, login_redirect_url
 from carecall.auth.service import AuthService
-from carecall.bot.prompts import SHUTDOWN_GOODBYE
 from carecall.bot.services import ServiceClients
 from carecall.calls.briefs import CallBriefs
 from carecall.calls.browser import BrowserCalls
@@ -277,7 +276,9 @@ async def _start(
         bus,
         seniors=seniors,
         clock=clock,
-        before_answer=lambda _call: service_clients.prepare_speech_soon(),
+        before_answer=lambda _call, language: service_clients.prepare_speech_soon(
+            language=language
+        ),
     )
     escalations = EscalationLadder(settings, EscalationRepository(sessions), twilio, clock, bus)
     dispatcher = Dispatcher(
@@ -366,7 +367,6 @@ async def _start(
         readiness=state.readiness,
         active_calls=active_calls,
         writer=writer,
-        goodbye=SHUTDOWN_GOODBYE,
         grace=settings.shutdown_grace_seconds,
         stop_taking_work=dispatcher.stop_claiming,
     )

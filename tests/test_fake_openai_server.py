@@ -234,6 +234,7 @@ async def test_speech_streams_pcm(mode: TTSMode) -> None:
             "voice": "alloy",
             "input": "Hello! How are you today?",
             "response_format": "pcm",
+            "instructions": None,
         }
     ]
 

@@ -72,7 +72,12 @@ class SeniorIn(_Request):
     phone_number: str = Field(max_length=64, description="International format, +14155550100")
     timezone: str = Field(max_length=64, description="IANA zone, e.g. America/Chicago")
     preferred_name: str | None = Field(None, max_length=60)
-    language: str = Field("en", max_length=16)
+    language: str = Field(
+        "en",
+        max_length=16,
+        description="What they speak: `en` (English) or `es` (Spanish). Everything they hear, and "
+        "every text to their caregivers, is in it.",
+    )
     notes: str = Field("", max_length=MAX_NOTES)
     on_behalf_of: str | None = Field(None, max_length=100)
     caregivers: list[CaregiverIn] = Field(

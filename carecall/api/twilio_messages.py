@@ -58,6 +58,6 @@ async def escalation_key_press(
         escalation_id, token, form.get("Digits", ""), form.get("To", "").strip()
     )
     response = VoiceResponse()
-    response.say(reply)
+    response.say(reply.text, **reply.say)
     response.hangup()
     return Response(str(response), media_type=_TWIML)

@@ -14,6 +14,7 @@ from fastapi import APIRouter, Depends, HTTPException, Request, Response, status
 from loguru import logger
 
 from carecall.app_state import AppState, get_state
+from carecall.bot.services import CallLanguages
 from carecall.calls.callback_backlog import WRITE_WITHIN_SECONDS
 from carecall.calls.channels import publish_status
 from carecall.calls.conversation import greeting
@@ -74,8 +75,13 @@ async def voice(request: Request, form: SignedForm, state: State) -> Response:
         logger.bind(call_id=call_id).warning("Reading whom the call is for is slow; connecting")
     elif (exc := loading.exception()) is not None:  # the call still connects, the stream tries
         logger.bind(call_id=call_id).warning(f"Could not read whom the call is for: {exc!r}")
-    elif loading.result().personal:
-        state.service_clients.prepare_speech_soon(greeting(state.settings, loading.result()))
+    elif (brief := loading.result()).personal and CallLanguages.of(state.settings).speaks(
+        brief.language
+    ):
+        # (A call in a language this server can't speak is hung up once its stream opens.)
+        state.service_clients.prepare_speech_soon(
+            greeting(state.settings, brief), language=brief.language
+        )
     twiml = media_stream_twiml(
         state.settings.media_stream_url, state.call_service.stream_parameters(call_id)
     )

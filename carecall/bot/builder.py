@@ -37,6 +37,11 @@ no marks: what the browser was sent is what the person heard). Everything else i
     observer: CallRecorder → RecordWriter (database + event bus, off the real-time path);
               raw audio is kept away from observers (`observe_without_audio`)
 
+Every line the call says is in the person's ``language`` (`bot.prompts.call_lines`, the guided
+check-in's `bot.checkin.script_for`, the care advice), and the line screen reads the words of
+its machines and screeners too (`core.languages`); the services were built for it
+(`bot.services.build_call_services`).
+
 To add a processor to every call, write it in `processors/` and add one line to the list in
 `build_call_worker`; or, from a package of its own, offer it as an extension (EXTENSIONS).
 """
@@ -65,7 +70,7 @@ from pipecat.transports.websocket.fastapi import FastAPIWebsocketParams, FastAPI
 from pipecat.turns.user_turn_strategies import UserTurnStrategies
 
 from carecall.bot import prompts
-from carecall.bot.checkin import DEFAULT_SCRIPT, CheckinDialogue
+from carecall.bot.checkin import CheckinDialogue, script_for
 from carecall.bot.services import CallServices
 from carecall.bot.speech import CachedLines
 from carecall.bot.tools import (
@@ -77,6 +82,7 @@ from carecall.bot.tools import (
     opt_out_handler,
 )
 from carecall.bot.vad import BatchedSileroVAD
+from carecall.core.languages import DEFAULT_LANGUAGE, catalogue, screening_words
 from carecall.pipeline.events import CallFigure
 from carecall.pipeline.observers import CallRecorder, RecordSink, observe_without_audio
 from carecall.pipeline.turns import AdaptiveTurnStop, BackchannelTurnStart, TurnPauses
@@ -232,24 +238,32 @@ def build_call_worker(
     care: CallCare | None = None,
     patience: float = 1.0,
     screening: LineScreening | None = None,
+    language: str = DEFAULT_LANGUAGE,
 ) -> BuiltCall:
     """One call's worker. ``on_bot_ends_call(reason)`` is told when the bot ends the call and
     ``on_opt_out(reason)`` (default: ``on_bot_ends_call``) when it ends it because the person
     asked never to be called again; ``greeting`` is the opening (default: the generic one);
     ``patience`` stretches every end-of-turn pause (the person's pause profile);
-    ``screening``: what answered is screened (phone calls)."""
+    ``screening``: what answered is screened (phone calls); ``language``: what the call's lines
+    are said in (a code of `core.languages`; the services must have been built for it)."""
     transport = line.transport
+    language = catalogue(language).code
+    lines = prompts.call_lines(language)
     on_opt_out = on_opt_out or on_bot_ends_call
     checkin: CheckinDialogue | None = None
     dialogue: FrameProcessor
     if services.llm is None:
         # No language model: a deterministic walk through the check-in plan answers instead.
-        checkin = CheckinDialogue(DEFAULT_SCRIPT)
+        checkin = CheckinDialogue(script_for(language))
         dialogue = GuidedDialogue(checkin, on_end=on_bot_ends_call, on_opt_out=on_opt_out)
         context = LLMContext()
     else:
-        services.llm.register_function("end_call", end_call_handler(on_bot_ends_call))
-        services.llm.register_function("opt_out", opt_out_handler(on_opt_out))
+        services.llm.register_function(
+            "end_call", end_call_handler(on_bot_ends_call, default_goodbye=lines.goodbye)
+        )
+        services.llm.register_function(
+            "opt_out", opt_out_handler(on_opt_out, goodbye=lines.opt_out_goodbye)
+        )
         tools = [END_CALL, OPT_OUT]
         if care is not None and care.on_connect is not None and care.connect_to:
             services.llm.register_function(
@@ -293,12 +307,16 @@ def build_call_worker(
     )
     if greeting is None:
         greeting = prompts.greeting(
-            bot_name=settings.bot_name, organization_name=settings.organization_name
+            bot_name=settings.bot_name,
+            organization_name=settings.organization_name,
+            language=language,
         )
     gate = ReplyGate()
     voicemail = VoicemailDrop(gate)
-    screen = _line_screen(screening, voicemail, greeting)
-    watcher = _red_flag_watcher(care, checkin, with_model=services.llm is not None)
+    screen = _line_screen(screening, voicemail, greeting, language)
+    watcher = _red_flag_watcher(
+        care, checkin, with_model=services.llm is not None, language=language
+    )
 
     def report(name: str, value: Figure) -> None:
         sink.submit(CallFigure(call_id, name, value))
@@ -308,14 +326,12 @@ def build_call_worker(
         [
             transport.input(),
             voicemail,
-            ServiceErrorFallback(
-                prompts.FALLBACK_LINE, reply_deadline=settings.reply_deadline_seconds
-            ),
+            ServiceErrorFallback(lines.fallback, reply_deadline=settings.reply_deadline_seconds),
             CallTimeLimit(
                 wrap_up_after=settings.max_call_seconds - settings.wrap_up_seconds,
                 end_after=settings.max_call_seconds,
                 wrap_up_note=prompts.WRAP_UP_NOTE,
-                goodbye=prompts.TIME_UP_GOODBYE,
+                goodbye=lines.time_up_goodbye,
                 on_time_up=lambda: on_bot_ends_call("maximum call length"),
             ),
             services.stt,
@@ -325,8 +341,8 @@ def build_call_worker(
             user_aggregator,
             IdlePrompts(
                 after=settings.idle_prompt_seconds,
-                lines=prompts.IDLE_LINES,
-                goodbye=prompts.IDLE_GOODBYE,
+                lines=lines.idle,
+                goodbye=lines.idle_goodbye,
                 on_end=on_bot_ends_call,
             ),
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
@@ -335,7 +351,7 @@ def build_call_worker(
             dialogue,
             services.tts,
             HoldCue(
-                _cue_audio(services.tts),
+                _cue_audio(services.tts, lines.hold_cue),
                 after=settings.hold_cue_seconds,
                 min_after_turn=HOLD_CUE_MIN_AFTER_TURN,
             ),
@@ -369,26 +385,33 @@ def build_call_worker(
 
 
 def _line_screen(
-    screening: LineScreening | None, voicemail: VoicemailDrop, greeting: list[str]
+    screening: LineScreening | None,
+    voicemail: VoicemailDrop,
+    greeting: list[str],
+    language: str,
 ) -> list[FrameProcessor]:
     if screening is None:
         return []
+    machine_words, screener_words = screening_words(language)
     return [
         LineScreen(
             voicemail,
             screener_answer=screening.screener_answer,
             greeting=greeting,
             on_machine=screening.on_machine,
+            machine_words=machine_words,
+            screener_words=screener_words,
         )
     ]
 
 
 def _red_flag_watcher(
-    care: CallCare | None, checkin: CheckinDialogue | None, *, with_model: bool
+    care: CallCare | None, checkin: CheckinDialogue | None, *, with_model: bool, language: str
 ) -> list[FrameProcessor]:
     """The red-flag watcher, between the STT and the user aggregator so its care note reaches
     the reply to the very line that raised it. Without a model the guided check-in's next
-    reply is the advice instead, each time a red flag is heard (the alert is raised once)."""
+    reply is the advice instead (in the call's language), each time a red flag is heard (the
+    alert is raised once)."""
     if care is None:
         return []
     on_heard = None
@@ -396,7 +419,7 @@ def _red_flag_watcher(
         guided = checkin
 
         def on_heard(flag: RedFlag) -> None:
-            guided.concern(flag.advice)
+            guided.concern(flag.advice_in(language))
 
     offer = care.connect_to if with_model and care.on_connect is not None else None
     return [
@@ -405,12 +428,14 @@ def _red_flag_watcher(
             on_heard=on_heard,
             llm_check=care.check if with_model else None,
             connect_to=offer,
+            language=language,
         )
     ]
 
 
-def _cue_audio(tts: FrameProcessor) -> CueAudio:
-    """The hold cue's audio in this call's voice, once the process has made it."""
+def _cue_audio(tts: FrameProcessor, cue: str) -> CueAudio:
+    """The hold cue's audio (``cue``, in the call's language) in this call's voice, once the
+    process has made it."""
     if not isinstance(tts, CachedLines):
         return lambda: None
-    return lambda: tts.cached_audio(prompts.HOLD_CUE_LINE)
+    return lambda: tts.cached_audio(cue)

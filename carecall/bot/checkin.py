@@ -9,6 +9,11 @@
   "bye", "stop calling me").
 * `CheckinDialogue`: asks the plan's questions one by one (`processors.guided_dialogue` runs it
   in the model's place when there is no model) and keeps the answers it understood.
+
+Every language of `core.languages` has the plan in its words (`script_for`: the questions,
+reactions and goodbyes) and the words its answers are understood by (`vocabulary`: yes, no,
+numbers, "pardon?", "goodbye", "stop calling me"); English is `DEFAULT_SCRIPT`. The parsers take
+the language's code (English by default).
 """
 
 from __future__ import annotations
@@ -17,9 +22,11 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum, StrEnum
+from functools import cache
 
 from carecall.core.dialogue import CallEnd, Reply
 from carecall.core.end_reasons import OPT_OUT_REASON
+from carecall.core.languages import DEFAULT_LANGUAGE, Understanding, catalogue, fold
 
 
 class AnswerKind(StrEnum):
@@ -68,6 +75,10 @@ class CheckinScript:
     """Said before asking a question again, once, when an answer wasn't understood."""
     moving_on: str
     """Said before the next question when the answer wasn't understood the second time."""
+    thanks: str = "Thank you."
+    """Said to an answer its question has no reaction for."""
+    language: str = DEFAULT_LANGUAGE
+    """Whose words the answers are understood by (`core.languages`)."""
 
     def opening(
         self, *, bot_name: str, organization_name: str, name: str | None = None
@@ -79,87 +90,81 @@ class CheckinScript:
         return [line.format(**names) for line in greeting] + [self.questions[0].text]
 
 
-DEFAULT_SCRIPT = CheckinScript(
-    greeting=(
-        "Hello!",
-        "This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
-        "for your daily check-in.",
+@dataclass(frozen=True)
+class _Planned:
+    """One question of the plan, whatever the language it is asked in."""
+
+    key: str
+    topic: str
+    kind: AnswerKind
+    low_below: float | None = None
+    about_pain: bool = False
+    """Its answers may be words of pain ("sore": yes) or of being fine ("fine": no)."""
+
+
+_PLAN = (
+    _Planned("feeling", "how they are feeling today", AnswerKind.WELLBEING),
+    _Planned(
+        "sleep",
+        "how they slept last night, and for about how many hours",
+        AnswerKind.NUMBER,
+        low_below=5,
     ),
-    personal_greeting=(
-        "Hello {name}!",
-        "This is {bot_name}, an automated assistant calling on behalf of {organization_name} "
-        "for your daily check-in.",
+    _Planned("meals", "whether they have eaten today", AnswerKind.YES_NO),
+    _Planned("medication", "whether they have taken their medicines today", AnswerKind.YES_NO),
+    _Planned(
+        "pain", "whether anything hurts or is causing them pain", AnswerKind.YES_NO, about_pain=True
     ),
-    questions=(
-        Question(
-            "feeling",
-            "How are you today?",
-            "how they are feeling today",
-            AnswerKind.WELLBEING,
-            {
-                "good": "I'm glad to hear that.",
-                "okay": "Thank you for telling me.",
-                "bad": "I'm sorry to hear that.",
-            },
-        ),
-        Question(
-            "sleep",
-            "About how many hours did you sleep last night?",
-            "how they slept last night, and for about how many hours",
-            AnswerKind.NUMBER,
-            {
-                "number": "That sounds like a good night's rest.",
-                "low": "That's not very much. I hope you can rest a little today.",
-            },
-            low_below=5,
-        ),
-        Question(
-            "meals",
-            "Have you had something to eat today?",
-            "whether they have eaten today",
-            AnswerKind.YES_NO,
-            {
-                "yes": "Good, I'm glad you've eaten.",
-                "no": "Please try to have something to eat soon.",
-            },
-        ),
-        Question(
-            "medication",
-            "Have you taken your medicines today?",
-            "whether they have taken their medicines today",
-            AnswerKind.YES_NO,
-            {
-                "yes": "Good, thank you.",
-                "no": "Please remember to take them the way your doctor told you.",
-            },
-        ),
-        Question(
-            "pain",
-            "Are you in any pain today?",
-            "whether anything hurts or is causing them pain",
-            AnswerKind.YES_NO,
-            {
-                "yes": "I'm sorry to hear that. If it gets worse, please call your doctor.",
-                "no": "I'm glad to hear that.",
-            },
-            also_means=dict.fromkeys(
-                ("hurts", "hurting", "sore", "aches", "aching", "ache", "painful", "pain"), "yes"
-            )
-            | {"fine": "no"},
-        ),
-        Question(
-            "needs",
-            "Is there anything you need, or anything you'd like your care team to know?",
-            "whether they need anything, or want their care team to know something",
-            AnswerKind.FREE_TEXT,
-            {"nothing": "All right.", "something": "Thank you. I'll make a note of that."},
-        ),
+    _Planned(
+        "needs",
+        "whether they need anything, or want their care team to know something",
+        AnswerKind.FREE_TEXT,
     ),
-    goodbye="Thank you for talking with me today. Goodbye, and take care!",
-    opt_out_goodbye="I understand. I'll make sure we don't call you again. Take care, goodbye.",
-    not_understood="I'm sorry, I didn't quite catch that.",
-    moving_on="That's all right.",
 )
+"""What the check-in covers; the words of each question and reaction are the language's
+(`core.languages`: ``checkin.<key>`` and ``checkin.<key>.<label>``)."""
+
+
+@cache
+def script_for(language: str = DEFAULT_LANGUAGE) -> CheckinScript:
+    """The check-in plan in ``language`` (a code of `core.languages`; `UnknownLanguage` if it
+    has no catalogue): the same questions, asked and answered in its words."""
+    lines = catalogue(language)
+    words = lines.understanding
+    return CheckinScript(
+        greeting=(lines.lines["greeting.hello"], lines.lines["greeting.intro"]),
+        personal_greeting=(lines.lines["greeting.hello_name"], lines.lines["greeting.intro"]),
+        questions=tuple(_question(planned, lines.lines, words) for planned in _PLAN),
+        goodbye=lines.line("checkin.goodbye"),
+        opt_out_goodbye=lines.line("checkin.opt_out_goodbye"),
+        not_understood=lines.line("checkin.not_understood"),
+        moving_on=lines.line("checkin.moving_on"),
+        thanks=lines.line("checkin.thanks"),
+        language=lines.code,
+    )
+
+
+def _question(planned: _Planned, lines: Mapping[str, str], words: Understanding) -> Question:
+    labels = LABELS[planned.kind]
+    if planned.kind is AnswerKind.NUMBER and planned.low_below is None:
+        labels = tuple(label for label in labels if label != "low")
+    also_means: dict[str, str] = {}
+    if planned.about_pain:
+        also_means = dict.fromkeys(map(fold, words.hurts), "yes") | dict.fromkeys(
+            map(fold, words.no_pain), "no"
+        )
+    return Question(
+        planned.key,
+        lines[f"checkin.{planned.key}"],
+        planned.topic,
+        planned.kind,
+        {label: lines[f"checkin.{planned.key}.{label}"] for label in labels},
+        low_below=planned.low_below,
+        also_means=also_means,
+    )
+
+
+DEFAULT_SCRIPT = script_for(DEFAULT_LANGUAGE)
 
 
 def script_for_prompt(plan: CheckinScript) -> str:
@@ -186,28 +191,100 @@ class Answer:
     words: str
 
 
-_CONTRACTIONS = {
-    ("do", "not"): "don't",
-    ("does", "not"): "doesn't",
-    ("did", "not"): "didn't",
-    ("have", "not"): "haven't",
-    ("has", "not"): "hasn't",
-    ("is", "not"): "isn't",
-    ("was", "not"): "wasn't",
-    ("are", "not"): "aren't",
-    ("can", "not"): "can't",
-    ("will", "not"): "won't",
-}
+def _phrases(items: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys(" ".join(fold(item).split()) for item in items))
 
 
-def words_of(text: str) -> list[str]:
-    """Lower-case words and numbers, contractions joined ("do not" → "don't")."""
-    text = text.lower().replace("’", "'").replace("-", " ").replace("cannot", "can not")
+def _values(items: tuple[str, ...]) -> dict[str, float]:
+    pairs = (item.split("=", 1) for item in items)
+    return {fold(word).strip(): float(value) for word, value in pairs}
+
+
+@dataclass(frozen=True)
+class Vocabulary:
+    """A language's words for answers (`core.languages.Understanding`), folded and ready to
+    look words up in."""
+
+    contractions: Mapping[tuple[str, ...], str]
+    negators: frozenset[str]
+    yes: frozenset[str]
+    yes_phrases: tuple[str, ...]
+    no: frozenset[str]
+    unsure: tuple[str, ...]
+    wellbeing_words: Mapping[str, str]
+    wellbeing_phrases: Mapping[str, str]
+    negation_reach: int
+    openers: frozenset[str]
+    numbers: Mapping[str, float]
+    tens: Mapping[str, float]
+    tens_joiners: frozenset[str]
+    half: tuple[tuple[str, ...], ...]
+    nothing: frozenset[str]
+    repeat_phrases: tuple[str, ...]
+    repeat_alone: frozenset[str]
+    repeat_triggers: frozenset[str]
+    opt_out_phrases: tuple[str, ...]
+    stop_words: frozenset[str]
+    leaving_phrases: tuple[str, ...]
+    leaving_ends: frozenset[str]
+    goodbyes: frozenset[str]
+    reported: frozenset[str]
+
+    @classmethod
+    def of(cls, words: Understanding) -> Vocabulary:
+        contractions = {}
+        for item in words.contractions:
+            said, joined = item.split("=", 1)
+            contractions[tuple(fold(said).split())] = fold(joined).strip()
+        negators = frozenset(_phrases(words.negators))
+        return cls(
+            contractions=contractions,
+            negators=negators,
+            yes=frozenset(_phrases(words.yes)),
+            yes_phrases=_phrases(words.yes_phrases),
+            no=negators | frozenset(_phrases(words.no)),
+            unsure=_phrases(words.unsure),
+            wellbeing_words=dict.fromkeys(_phrases(words.good), "good")
+            | dict.fromkeys(_phrases(words.okay), "okay")
+            | dict.fromkeys(_phrases(words.bad), "bad"),
+            wellbeing_phrases=dict.fromkeys(_phrases(words.okay_phrases), "okay")
+            | dict.fromkeys(_phrases(words.good_phrases), "good"),
+            negation_reach=words.negation_reach,
+            openers=frozenset(_phrases(words.openers)),
+            numbers=_values(words.numbers),
+            tens=_values(words.tens),
+            tens_joiners=frozenset(_phrases(words.tens_joiners)),
+            half=tuple(tuple(phrase.split()) for phrase in _phrases(words.half)),
+            nothing=frozenset(_phrases(words.nothing)),
+            repeat_phrases=_phrases(words.repeat_phrases),
+            repeat_alone=frozenset(_phrases(words.repeat_alone)),
+            repeat_triggers=frozenset(_phrases(words.repeat_triggers)),
+            opt_out_phrases=_phrases(words.opt_out_phrases),
+            stop_words=frozenset(_phrases(words.stop_words)),
+            leaving_phrases=_phrases(words.leaving_phrases),
+            leaving_ends=frozenset(_phrases(words.leaving_ends)),
+            goodbyes=frozenset(_phrases(words.goodbyes)),
+            reported=frozenset(_phrases(words.reported)),
+        )
+
+
+@cache
+def vocabulary(language: str = DEFAULT_LANGUAGE) -> Vocabulary:
+    """The answer words of ``language`` (a code of `core.languages`)."""
+    return Vocabulary.of(catalogue(language).understanding)
+
+
+def words_of(text: str, language: str = DEFAULT_LANGUAGE) -> list[str]:
+    """Lower-case words and numbers without accents, contractions joined ("do not" →
+    "don't", "cannot" → "can't")."""
+    contractions = vocabulary(language).contractions
+    text = fold(text).replace("’", "'").replace("-", " ")
     tokens = [t.strip("'") for t in re.findall(r"\d+(?:\.\d+)?|[a-z']+", text)]
     words: list[str] = []
     for token in filter(None, tokens):
-        if words and (words[-1], token) in _CONTRACTIONS:
-            words[-1] = _CONTRACTIONS[(words[-1], token)]
+        token = contractions.get((token,), token)
+        if words and (words[-1], token) in contractions:
+            words[-1] = contractions[(words[-1], token)]
         else:
             words.append(token)
     return words
@@ -219,50 +296,26 @@ def _find(words: list[str], phrase: str) -> list[int]:
     return [i for i in range(len(words) - len(p) + 1) if words[i : i + len(p)] == p]
 
 
-_NEGATORS = {
-    "no", "not", "never", "don't", "doesn't", "didn't", "isn't", "wasn't", "aren't", "ain't",
-    "haven't", "hasn't", "can't", "won't", "couldn't",
-}  # fmt: skip
-_GOOD = {
-    "good", "great", "fine", "well", "wonderful", "lovely", "excellent", "fantastic", "grand",
-    "marvellous", "marvelous", "super", "better", "happy", "brilliant", "splendid", "perfect",
-    "terrific",
-}  # fmt: skip
-_OKAY = {"okay", "ok", "alright", "fair", "average", "middling"}
-_BAD = {
-    "bad", "terrible", "awful", "poorly", "sick", "ill", "unwell", "rough", "horrible", "sad",
-    "lonely", "tired", "dreadful", "miserable", "worse", "low", "weak", "dizzy", "rotten",
-}  # fmt: skip
-_WELLBEING_WORDS = (
-    dict.fromkeys(_GOOD, "good") | dict.fromkeys(_OKAY, "okay") | dict.fromkeys(_BAD, "bad")
-)
-_WELLBEING_PHRASES = {
-    "could be worse": "okay", "so so": "okay", "all right": "okay", "not bad": "okay",
-    "not too bad": "okay", "not so bad": "okay", "same as usual": "okay",
-    "same as always": "okay", "getting by": "okay", "up and down": "okay",
-    "can't complain": "good", "mustn't grumble": "good",
-}  # fmt: skip
-
-
-def parse_wellbeing(text: str) -> str | None:
+def parse_wellbeing(text: str, language: str = DEFAULT_LANGUAGE) -> str | None:
     """How the caller is: good ("fine"), okay ("so-so"), bad ("not great") or None."""
-    words = words_of(text)
-    if len(words) > 1 and words[0] == "well":
+    v = vocabulary(language)
+    words = words_of(text, language)
+    if len(words) > 1 and words[0] in v.openers:
         words = words[1:]  # "Well, ..." opens a sentence; it says nothing about wellbeing
     found: set[str] = set()
     used: set[int] = set()
-    for phrase, label in _WELLBEING_PHRASES.items():
+    for phrase, label in v.wellbeing_phrases.items():
         for start in _find(words, phrase):
             found.add(label)
             used.update(range(start, start + len(phrase.split())))
     for i, word in enumerate(words):
         if i in used:
             continue
-        said = _WELLBEING_WORDS.get(word)
+        said = v.wellbeing_words.get(word)
         if said is None:
             continue
-        if _NEGATORS.intersection(words[max(0, i - 3) : i]):  # "not very well", "don't feel good"
-            said = "okay" if said == "bad" else "bad"
+        if v.negators.intersection(words[max(0, i - v.negation_reach) : i]):
+            said = "okay" if said == "bad" else "bad"  # "not very well", "don't feel good"
         found.add(said)
     if "bad" in found:
         return "okay" if "good" in found else "bad"
@@ -271,100 +324,84 @@ def parse_wellbeing(text: str) -> str | None:
     return "good" if found else None
 
 
-_YES = {
-    "yes", "yeah", "yep", "yup", "yea", "ya", "aye", "sure", "certainly", "definitely",
-    "absolutely", "indeed", "correct", "mhm", "already",
-}  # fmt: skip
-_YES_PHRASES = (
-    "i have", "i've", "i did", "i do", "i had", "i ate", "i took", "think so", "a little", "a bit",
-    "of course", "uh huh",
-)  # fmt: skip
-_NO = _NEGATORS | {"nope", "nah", "none", "nothing", "nay"}
-_UNSURE = ("don't know", "not sure", "can't remember", "don't remember", "i forget")
-
-
-def parse_yes_no(text: str, also_means: Mapping[str, str] | None = None) -> str | None:
+def parse_yes_no(
+    text: str, also_means: Mapping[str, str] | None = None, language: str = DEFAULT_LANGUAGE
+) -> str | None:
     """Yes or no, by the first word that says which ("yeah", "nope", "not really", "I have",
     "I haven't", "I did not"), or None ("I'm not sure", no such word)."""
-    words = words_of(text)
+    v = vocabulary(language)
+    words = words_of(text, language)
     also_means = also_means or {}
     skip: set[int] = set()
-    for phrase in _UNSURE:
+    for phrase in v.unsure:
         for start in _find(words, phrase):
             skip.update(range(start, start + len(phrase.split())))
     said: list[tuple[int, str]] = []
-    for phrase in _YES_PHRASES:
+    for phrase in v.yes_phrases:
         for start in _find(words, phrase):
             after = start + len(phrase.split())
-            if start not in skip and not (after < len(words) and words[after] in _NO):
+            if start not in skip and not (after < len(words) and words[after] in v.no):
                 said.append((start, "yes"))  # "I have", not "I have not", "I had nothing"
     for i, word in enumerate(words):
         if i in skip:
             continue
         if word in also_means:
             said.append((i, also_means[word]))
-        elif word in _YES:
+        elif word in v.yes:
             said.append((i, "yes"))
-        elif word in _NO:
+        elif word in v.no:
             said.append((i, "no"))
     return min(said)[1] if said else None
 
 
-_UNIT_WORDS = (
-    "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
-    "fifteen sixteen seventeen eighteen nineteen"
-)
-_UNITS = {w: n for n, w in enumerate(_UNIT_WORDS.split())}
-_TENS = {w: 10 * n for n, w in enumerate(("twenty", "thirty", "forty", "fifty", "sixty"), 2)}
-
-
-def parse_number(text: str) -> float | None:
+def parse_number(text: str, language: str = DEFAULT_LANGUAGE) -> float | None:
     """The first number said, in digits or words: "7", "seven", "about six hours" → 6,
-    "twenty-four" → 24, "seven and a half" → 7.5."""
-    words = [*words_of(text), ""]  # "" ends the words: no bounds checks below
+    "twenty-four" → 24, "seven and a half" → 7.5, "seis horas y media" → 6.5."""
+    v = vocabulary(language)
+    words = [*words_of(text, language), "", ""]  # "" ends the words: no bounds checks below
     for i, word in enumerate(words):
         if re.fullmatch(r"\d+(?:\.\d+)?", word):
             number, end = float(word), i + 1
-        elif word in _TENS:
-            number, end = float(_TENS[word]), i + 1
-            if words[end] in _UNITS and 0 < _UNITS[words[end]] < 10:
-                number, end = number + _UNITS[words[end]], end + 1
-        elif word in _UNITS:
-            number, end = float(_UNITS[word]), i + 1
+        elif word in v.tens:
+            number, end = v.tens[word], i + 1
+            unit = end + 1 if words[end] in v.tens_joiners else end
+            if 0 < v.numbers.get(words[unit], 0) < 10:
+                number, end = number + v.numbers[words[unit]], unit + 1
+        elif word in v.numbers:
+            number, end = v.numbers[word], i + 1
         else:
             continue
-        if words[end : end + 3] == ["and", "a", "half"]:
+        # "seven and a half", and with one word between: "seis horas y media"
+        if any(
+            tuple(words[at : at + len(half)]) == half for half in v.half for at in (end, end + 1)
+        ):
             number += 0.5
         return number
     return None
 
 
-_NOTHING_WORDS = {
-    "no", "nothing", "not", "really", "thanks", "thank", "you", "i'm", "i", "am", "fine", "ok",
-    "okay", "that's", "all", "dear", "at", "nope", "don't", "think", "so", "need", "anything",
-    "right", "now", "today", "good",
-}  # fmt: skip
-"""Words of an answer that says there is nothing: "No, thank you, I'm fine"."""
-
-
-def parse_answer(text: str, question: Question) -> Answer | None:
+def parse_answer(text: str, question: Question, language: str = DEFAULT_LANGUAGE) -> Answer | None:
     """The caller's answer to ``question``, or None if it wasn't understood."""
     words = text.strip()
     if question.kind is AnswerKind.WELLBEING:
-        label = parse_wellbeing(words)
+        label = parse_wellbeing(words, language)
         return Answer(label, label, words) if label else None
     if question.kind is AnswerKind.YES_NO:
-        label = parse_yes_no(words, question.also_means)
+        label = parse_yes_no(words, question.also_means, language)
         return Answer(label, label, words) if label else None
     if question.kind is AnswerKind.NUMBER:
-        number = parse_number(words)
+        number = parse_number(words, language)
         if number is None:
             return None
         low = question.low_below is not None and number < question.low_below
         return Answer("low" if low else "number", number, words)
-    if not words_of(words):
+    said = words_of(words, language)
+    if not said:
         return None
-    if parse_yes_no(words) != "yes" and set(words_of(words)) <= _NOTHING_WORDS:
+    if (
+        parse_yes_no(words, language=language) != "yes"
+        and set(said) <= vocabulary(language).nothing
+    ):
         return Answer("nothing", "nothing", words)
     return Answer("something", words, words)
 
@@ -375,50 +412,32 @@ class Intent(Enum):
     OPT_OUT = "opt out"
 
 
-_REPEAT_PHRASES = (
-    "say that again", "say it again", "say again", "repeat that", "repeat it", "repeat the",
-    "repeat yourself", "come again", "pardon", "didn't hear", "didn't catch", "couldn't hear",
-    "can't hear", "what was that", "what did you say", "what's that", "one more time",
-)  # fmt: skip
-_REPEAT_ALONE = {"what", "sorry", "huh", "eh", "excuse", "me", "again", "please", "i'm", "say"}
-_OPT_OUT_PHRASES = (
-    "stop calling", "stop ringing", "stop phoning", "don't call me", "don't call again",
-    "don't ring me", "don't phone me", "never call me", "no more calls", "don't want these calls",
-    "don't want any more calls", "don't want your calls", "don't want to be called",
-    "take me off", "remove me", "unsubscribe",
-)  # fmt: skip
-_LEAVING_PHRASES = (
-    "have to go", "got to go", "gotta go", "need to go", "must go", "better go", "should go",
-    "have to hang up", "let you go", "talk to you later", "talk later",
-)  # fmt: skip
-_LEAVING_ENDS = {"now", "sorry", "dear", "love", "bye", "goodbye", "then", "soon"}
-
-
-def caller_intent(text: str) -> Intent | None:
+def caller_intent(text: str, language: str = DEFAULT_LANGUAGE) -> Intent | None:
     """What the caller wants besides answering: hear it again, end the call, or never be called
     again ("stop calling me" and "don't call me again"; not "don't stop calling")."""
-    words = words_of(text)
-    for phrase in _OPT_OUT_PHRASES:
+    v = vocabulary(language)
+    words = words_of(text, language)
+    for phrase in v.opt_out_phrases:
         for start in _find(words, phrase):
             if not (
-                phrase.startswith("stop")
-                and _NEGATORS.intersection(words[max(0, start - 2) : start])
+                phrase.split()[0] in v.stop_words
+                and v.negators.intersection(words[max(0, start - 2) : start])
             ):
                 return Intent.OPT_OUT
     for i, word in enumerate(words):
         # "Okay, bye now" or "Thank you, goodbye", not "I said goodbye to my daughter".
         near_an_end = i < 3 or i >= len(words) - 3
-        reported = i > 0 and words[i - 1] in ("said", "say", "says", "saying")
-        if word in ("bye", "goodbye") and near_an_end and not reported:
+        reported = i > 0 and words[i - 1] in v.reported
+        if word in v.goodbyes and near_an_end and not reported:
             return Intent.GOODBYE
-    for phrase in _LEAVING_PHRASES:
+    for phrase in v.leaving_phrases:
         for start in _find(words, phrase):
             after = start + len(phrase.split())
-            if after == len(words) or words[after] in _LEAVING_ENDS:
+            if after == len(words) or words[after] in v.leaving_ends:
                 return Intent.GOODBYE
-    if any(_find(words, phrase) for phrase in _REPEAT_PHRASES):
+    if any(_find(words, phrase) for phrase in v.repeat_phrases):
         return Intent.REPEAT
-    if words and set(words) <= _REPEAT_ALONE and set(words) & {"what", "sorry", "huh", "eh"}:
+    if words and set(words) <= v.repeat_alone and set(words) & v.repeat_triggers:
         return Intent.REPEAT
     return None
 
@@ -464,7 +483,8 @@ class CheckinDialogue:
         if self._concerns:
             advice, self._concerns = tuple(self._concerns), []
             return Reply(advice)
-        intent = caller_intent(words)
+        language = self.plan.language
+        intent = caller_intent(words, language)
         if intent is Intent.OPT_OUT:
             self.opted_out = True
             return self._end(CallEnd(self.plan.opt_out_goodbye, OPT_OUT_REASON, opted_out=True))
@@ -472,7 +492,7 @@ class CheckinDialogue:
             return self._end(CallEnd(self.plan.goodbye, "caller said goodbye"))
         if intent is Intent.REPEAT:
             return Reply((question.text,))
-        answer = parse_answer(words, question)
+        answer = parse_answer(words, question, language)
         if answer is None and not self._asked_again:
             self._asked_again = True
             return Reply((self.plan.not_understood, question.text))
@@ -480,7 +500,7 @@ class CheckinDialogue:
             reaction = self.plan.moving_on
         else:
             self.answers[question.key] = answer
-            reaction = question.reactions.get(answer.label, "Thank you.")
+            reaction = question.reactions.get(answer.label, self.plan.thanks)
         self._index += 1
         self._asked_again = False
         if self._index == len(self.plan.questions):

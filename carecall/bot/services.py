@@ -35,6 +35,8 @@ from carecall.bot import prompts
 from carecall.bot.circuit import CircuitBreaker, ServiceBreakers, call_with_retries
 from carecall.bot.speech import CallTTSService, SpeechCache, Voice
 from carecall.bot.vad import SileroBatcher
+from carecall.core.languages import DEFAULT_LANGUAGE, LANGUAGES, catalogue, language_code
+from carecall.core.policy import NOT_IN_THEIR_LANGUAGE
 from carecall.processors.extensions import Extension, extension_names, load_extensions
 from carecall.settings import MissingConfiguration, ServiceChoice, Settings
 from carecall.wellbeing.red_flags import LLMCheck
@@ -45,6 +47,68 @@ if TYPE_CHECKING:
 OPENAI_TTS_SAMPLE_RATE = 24_000
 NO_KEY = "not-needed"
 """The API key sent to an OpenAI-compatible server when none is set (most ignore it)."""
+LOCAL_SPEECH_LANGUAGES = frozenset({"en"})
+"""What speech on this machine speaks: Whisper tiny.en hears English only, and the Piper voice
+en_US-joe-medium speaks English only (`bot.local_speech`)."""
+LOCAL_SPEECH_MODELS = "Whisper tiny.en and the Piper voice en_US-joe-medium"
+
+
+class LanguageNotSpoken(RuntimeError):
+    """A call would be in a language this server's speech services don't speak: it is refused
+    rather than made in a language the person may not understand."""
+
+
+@dataclass(frozen=True)
+class CallLanguages:
+    """The languages this server's calls can be in: those of carecall's catalogue
+    (`core.languages`) that its speech services speak. OpenAI's speech-to-text, model and voices
+    speak every one of them; speech on this machine speaks English only."""
+
+    codes: frozenset[str]
+    limit: str = ""
+    """Why the others can't be spoken, in a sentence part ("" when none is left out)."""
+
+    @classmethod
+    def of(cls, settings: Settings) -> CallLanguages:
+        if settings.service_choice.speech == "local":
+            return cls(
+                LOCAL_SPEECH_LANGUAGES & frozenset(LANGUAGES),
+                f"this server's speech runs on this machine ({LOCAL_SPEECH_MODELS}), which "
+                "speaks English only; with OPENAI_API_KEY (SERVICES=openai) calls use OpenAI's "
+                f"speech services, which speak {_names(frozenset(LANGUAGES))}",
+            )
+        return cls(frozenset(LANGUAGES))
+
+    def speaks(self, language: str | None) -> bool:
+        return language_code(language) in self.codes
+
+    def refusal(self, name: str, language: str) -> str | None:
+        """Why ``name``, whose language is ``language``, can't be called, or None if they can
+        (the words an operator reads, on the dashboard and from the API)."""
+        code = language_code(language)
+        if code is None:
+            return (
+                f"{NOT_IN_THEIR_LANGUAGE}: {name}'s language is '{language[:16]}', which "
+                f"carecall doesn't speak (it speaks {_names(frozenset(LANGUAGES))}); change it "
+                "on their page."
+            )
+        if code not in self.codes:
+            return (
+                f"{NOT_IN_THEIR_LANGUAGE}: {name} speaks {catalogue(code).label}, and {self.limit}."
+            )
+        return None
+
+    def require(self, language: str) -> str:
+        """``language``'s catalogue code, or `LanguageNotSpoken`."""
+        why = self.refusal("The person", language)
+        if why is not None:
+            raise LanguageNotSpoken(why)
+        return catalogue(language).code
+
+
+def _names(codes: frozenset[str]) -> str:
+    named = [LANGUAGES[code].label for code in sorted(codes)]
+    return " and ".join([", ".join(named[:-1]), named[-1]]) if len(named) > 1 else named[0]
 
 
 def in_call_budget(settings: Settings) -> float:
@@ -172,32 +236,57 @@ class ServiceClients:
             f"{PIPER_VOICE_NAME}; {llm}{missing}"
         )
 
-    def fixed_lines(self) -> list[str]:
-        """The lines calls say word for word: the greeting, the fallback and goodbye lines."""
+    def voice_for(self, language: str = DEFAULT_LANGUAGE) -> Voice:
+        """The voice of calls in ``language``: the same voice (OpenAI's speak every language
+        of the catalogue), told which language it speaks when it takes instructions."""
+        lines = catalogue(language)
+        if self.choice.speech == "local" or lines.code == DEFAULT_LANGUAGE:
+            return self.voice
+        return Voice(
+            model=self.voice.model,
+            voice=self.voice.voice,
+            instructions=tts_instructions(self._settings, lines.code),
+            sample_rate=self.voice.sample_rate,
+            speed=self.voice.speed,
+        )
+
+    def fixed_lines(self, language: str = DEFAULT_LANGUAGE) -> list[str]:
+        """The lines calls in ``language`` say word for word: the greeting, the fallback and
+        goodbye lines, the hold cue."""
         settings = self._settings
         return [
             *prompts.greeting(
-                bot_name=settings.bot_name, organization_name=settings.organization_name
+                bot_name=settings.bot_name,
+                organization_name=settings.organization_name,
+                language=language,
             ),
-            *prompts.FIXED_LINES,
+            *prompts.call_lines(language).fixed,
         ]
 
-    async def prepare_speech(self, lines: Sequence[str] = ()) -> None:
-        """Load this machine's models (once) and synthesize the fixed lines, and ``lines``
-        (a person's own greeting), not cached yet (before a call is answered). Never raises:
-        a failure is logged."""
+    async def prepare_speech(
+        self, lines: Sequence[str] = (), language: str = DEFAULT_LANGUAGE
+    ) -> None:
+        """Load this machine's models (once) and synthesize the fixed lines of ``language``,
+        and ``lines`` (a person's own greeting), not cached yet (before a call is answered).
+        Never raises: a failure is logged; a language this server doesn't speak is skipped."""
         if self.local is not None:
             try:
                 await self.local.aload()
             except Exception as exc:
                 logger.error(f"Could not load the speech models on this machine: {exc}")
                 return
-        await self.speech.warm(self.voice, [*self.fixed_lines(), *lines])
+        if not CallLanguages.of(self._settings).speaks(language):
+            return
+        voice = self.voice_for(language)
+        await self.speech.warm(voice, [*self.fixed_lines(language), *lines])
 
-    def prepare_speech_soon(self, lines: Sequence[str] = ()) -> None:
+    def prepare_speech_soon(
+        self, lines: Sequence[str] = (), language: str = DEFAULT_LANGUAGE
+    ) -> None:
         """`prepare_speech` in the background (when the server starts, when a call rings, when
-        a call for someone on the roster is answered: their greeting)."""
-        task = asyncio.create_task(self.prepare_speech(lines))
+        a call for someone on the roster is answered: their greeting and the lines of their
+        language)."""
+        task = asyncio.create_task(self.prepare_speech(lines, language))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
@@ -316,16 +405,22 @@ class _ResilientSTTService(OpenAISTTService):
 
 
 def build_call_services(
-    settings: Settings, clients: ServiceClients, *, system_prompt: str
+    settings: Settings,
+    clients: ServiceClients,
+    *,
+    system_prompt: str,
+    language: str = DEFAULT_LANGUAGE,
 ) -> CallServices:
-    """The services of one call, as `Settings.service_choice` says.
+    """The services of one call, as `Settings.service_choice` says, in ``language``: the
+    speech-to-text is told it, the voice speaks it.
 
-    Raises `MissingConfiguration` (OpenAI's services without OPENAI_API_KEY) or
+    Raises `MissingConfiguration` (OpenAI's services without OPENAI_API_KEY),
     `bot.local_speech.LocalSpeechMissing` (local speech without its packages; the message names
-    the install command)."""
+    the install command) or `LanguageNotSpoken` (speech on this machine is English only)."""
+    code = CallLanguages.of(settings).require(language)
     choice = settings.service_choice
     if choice.speech == "openai":
-        return _openai_services(settings, clients, system_prompt=system_prompt)
+        return _openai_services(settings, clients, system_prompt=system_prompt, language=code)
     local = clients.require_local()
     from carecall.bot.local_speech import LocalPiperTTSService, LocalWhisperSTTService
 
@@ -344,8 +439,17 @@ def build_call_services(
     return CallServices(stt=stt, llm=llm, tts=tts, vad=clients.vad, extensions=clients.extensions)
 
 
+def tts_instructions(settings: Settings, language: str) -> str:
+    """TTS_INSTRUCTIONS, with the language to speak for a call in another than English (only
+    when there are instructions: a voice model that takes none gets none)."""
+    instructions = settings.tts_instructions
+    if not instructions or language == DEFAULT_LANGUAGE:
+        return instructions
+    return f"{instructions.rstrip()} Speak in {catalogue(language).name}."
+
+
 def _openai_services(
-    settings: Settings, clients: ServiceClients, *, system_prompt: str
+    settings: Settings, clients: ServiceClients, *, system_prompt: str, language: str
 ) -> CallServices:
     if settings.openai_api_key is None:
         raise MissingConfiguration("Speech and language services", ["OPENAI_API_KEY"])
@@ -354,7 +458,7 @@ def _openai_services(
     stt = _ResilientSTTService(
         breaker=clients.breakers.stt,
         **common,
-        settings=OpenAISTTService.Settings(model=settings.stt_model, language=Language.EN),
+        settings=OpenAISTTService.Settings(model=settings.stt_model, language=Language(language)),
     )
     llm = _llm(settings, clients, api_key=api_key, system_prompt=system_prompt)
     assert clients.speech_client is not None  # made with the key
@@ -368,7 +472,7 @@ def _openai_services(
         settings=OpenAITTSService.Settings(
             model=settings.tts_model,
             voice=settings.tts_voice,
-            instructions=settings.tts_instructions,
+            instructions=tts_instructions(settings, language),
         ),
     )
     _bound_requests(stt, settings.service_timeout_seconds)

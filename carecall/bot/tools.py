@@ -34,8 +34,11 @@ END_CALL = FunctionSchema(
 )
 
 
-def end_call_handler(on_end: Callable[[str], None]) -> Callable[[FunctionCallParams], object]:
-    """Build the `end_call` handler. `on_end(reason)` is told before the goodbye is spoken.
+def end_call_handler(
+    on_end: Callable[[str], None], *, default_goodbye: str = DEFAULT_GOODBYE
+) -> Callable[[FunctionCallParams], object]:
+    """Build the `end_call` handler. `on_end(reason)` is told before the goodbye is spoken;
+    ``default_goodbye`` (in the call's language) is said when the model gives none.
 
     The goodbye is spoken from the tool's arguments (one model request, not two), then the
     pipeline ends once that audio has been sent; the caller's websocket closes and carecall
@@ -43,7 +46,7 @@ def end_call_handler(on_end: Callable[[str], None]) -> Callable[[FunctionCallPar
     """
 
     async def end_call(params: FunctionCallParams) -> None:
-        goodbye = str(params.arguments.get("goodbye") or "").strip() or DEFAULT_GOODBYE
+        goodbye = str(params.arguments.get("goodbye") or "").strip() or default_goodbye
         reason = str(params.arguments.get("reason") or "").strip() or "conversation finished"
         logger.info(f"The model ended the call ({reason})")
         await params.result_callback(
@@ -72,13 +75,16 @@ OPT_OUT = FunctionSchema(
 )
 
 
-def opt_out_handler(on_opt_out: Callable[[str], None]) -> Callable[[FunctionCallParams], object]:
+def opt_out_handler(
+    on_opt_out: Callable[[str], None], *, goodbye: str = OPT_OUT_GOODBYE
+) -> Callable[[FunctionCallParams], object]:
     """Build the `opt_out` handler. `on_opt_out(reason)` is told before the goodbye is spoken:
     the conversation ends the call like `end_call` and has the person marked do-not-call
     afterwards, off the real-time path (`pipeline.events.CallNote.opted_out`).
 
-    The goodbye is always the same confirming line (`bot.prompts.OPT_OUT_GOODBYE`), not the
-    model's words: the person must hear that they won't be called again. The reason is always
+    The goodbye is always the same confirming line (``goodbye``: `bot.prompts.OPT_OUT_GOODBYE`
+    in the call's language), not the model's words: the person must hear that they won't be
+    called again. The reason is always
     `core.end_reasons.OPT_OUT_REASON` (as in the guided check-in), so the stored end reason is one
     known string; the model's own words are only logged."""
 
@@ -90,7 +96,7 @@ def opt_out_handler(on_opt_out: Callable[[str], None]) -> Callable[[FunctionCall
             properties=FunctionCallResultProperties(run_llm=False),
         )
         await say_goodbye_and_end(
-            params.llm.push_frame, on_opt_out, goodbye=OPT_OUT_GOODBYE, reason=OPT_OUT_REASON
+            params.llm.push_frame, on_opt_out, goodbye=goodbye, reason=OPT_OUT_REASON
         )
 
     return opt_out

@@ -7,6 +7,11 @@ through `ActiveCalls`) that an answering machine took it: it then leaves a messa
 It also tells from the first words heard who answered (`processors.line_screen`): an
 answering machine's greeting makes it wait silently for the beep (and leave the message itself
 if Twilio's verdict never comes); a call screener gets one sentence saying who calls.
+
+Everything it says is in the person's language (`CallBrief.language`, `core.languages`), and its
+services hear and speak it. A call in a language this server's services don't speak is refused
+when it would be placed (`calls.service`); should one connect all the same (their language was
+changed while it rang), it is hung up without a word rather than held in the wrong language.
 """
 
 from __future__ import annotations
@@ -32,18 +37,20 @@ from carecall.bot.builder import (
     build_call_worker,
     twilio_line,
 )
-from carecall.bot.services import ServiceClients, build_call_services
+from carecall.bot.services import CallLanguages, ServiceClients, build_call_services
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
 from carecall.calls.recorder import RecordWriter
 from carecall.core.end_reasons import (
     BOT_HANGUP,
     CALLER_HANGUP,
+    NOT_SPOKEN_REASON,
     STREAM_CLOSED,
     TRANSFER_REASON,
     VOICEMAIL_REASON,
     bot_hangup,
 )
 from carecall.core.events import CallEvent, EventBus
+from carecall.core.languages import catalogue
 from carecall.pipeline.events import CallNote
 from carecall.pipeline.turns import next_patience
 from carecall.processors.voicemail import VoicemailDrop
@@ -86,6 +93,8 @@ class CallControl:
     voicemail_message: str
     call_sid: str | None = None
     """Twilio's SID of the call (from its media stream's start)."""
+    shutdown_goodbye: str = prompts.SHUTDOWN_GOODBYE
+    """The goodbye when the server shuts down mid-call, in the call's language."""
 
     async def leave_voicemail(self) -> bool:
         """An answering machine took the call and has beeped: drop what the bot was saying,
@@ -104,14 +113,15 @@ class CallControl:
             return False
         return await self.voicemail.suspect()
 
-    async def wrap_up(self, goodbye: str, reason: str) -> bool:
+    async def wrap_up(self, goodbye: str | None, reason: str) -> bool:
         """End the call politely from outside (the server is shutting down): the bot stops,
-        says ``goodbye`` (nothing interrupts it) and hangs up; the end reason is
-        `bot-hangup: {reason}`. False when the call is already ending for another reason."""
+        says ``goodbye`` (None: the call's `shutdown_goodbye`; nothing interrupts it) and hangs
+        up; the end reason is `bot-hangup: {reason}`. False when the call is already ending for
+        another reason."""
         if self.ending.reason is not None:
             return False
         self.ending.bot_ends_call(reason)
-        return await self.voicemail.leave_message(goodbye, reason=reason)
+        return await self.voicemail.leave_message(goodbye or self.shutdown_goodbye, reason=reason)
 
 
 class ActiveCalls:
@@ -198,12 +208,19 @@ async def run_conversation(
     call's `CallControl` is attached to ``active_calls`` while it runs."""
     ending = Ending()
     control: CallControl | None = None
+    refusal = CallLanguages.of(settings).refusal(brief.spoken_name or "The person", brief.language)
+    if refusal is not None:
+        await _refuse(websocket, stream, refusal, brief.language, writer=writer, twilio=twilio)
+        return
+    language = catalogue(brief.language).code
 
     async def machine_heard() -> bool:
         # The control is made as soon as the call is built, long before a machine is heard.
         return control is not None and await control.leave_voicemail()
 
-    services = build_call_services(settings, clients, system_prompt=system_prompt(settings, brief))
+    services = build_call_services(
+        settings, clients, system_prompt=system_prompt(settings, brief), language=language
+    )
     line = twilio_line(websocket, stream, settings)
     call = build_call_worker(
         line,
@@ -219,9 +236,14 @@ async def run_conversation(
         else None,
         patience=brief.patience,
         screening=LineScreening(screener_answer(settings, brief), machine_heard),
+        language=language,
     )
     control = CallControl(
-        ending, call.voicemail, voicemail_message(settings, brief), stream.call_sid
+        ending,
+        call.voicemail,
+        voicemail_message(settings, brief),
+        stream.call_sid,
+        shutdown_goodbye=prompts.call_lines(language).shutdown_goodbye,
     )
     if active_calls is not None:
         active_calls.attach(stream.call_id, control)
@@ -240,6 +262,27 @@ async def run_conversation(
             writer.submit(CallNote(stream.call_id, turn_patience=learnt_patience(call, settings)))
         if twilio is not None and ending.bot_hangs_up:
             await _hang_up_quietly(twilio, stream.call_sid)
+
+
+async def _refuse(
+    websocket: WebSocket,
+    stream: MediaStream,
+    why: str,
+    language: str,
+    *,
+    writer: RecordWriter,
+    twilio: TwilioGateway | None,
+) -> None:
+    """A call connected in a language this server can't speak: say nothing, store why, and
+    hang up (its check-in counts the try as failed, `checkins.outcomes`). The log names the
+    language, not the person."""
+    logger.bind(call_id=stream.call_id, call_sid=stream.call_sid).error(
+        f"Call hung up unspoken: this server's speech doesn't speak its language ({language[:16]})"
+    )
+    writer.submit(CallNote(stream.call_id, error=why, end_reason=NOT_SPOKEN_REASON))
+    await websocket.close(code=1000, reason="not in their language")
+    if twilio is not None:
+        await _hang_up_quietly(twilio, stream.call_sid)
 
 
 class RedFlagAlerts(Protocol):
@@ -293,6 +336,7 @@ def call_care(
     if line is None or twilio is None:
         return CallCare(on_red_flag, clients.red_flag_check)
     gateway = twilio
+    language = catalogue(brief.language)
 
     async def put_through() -> bool:
         if ending.reason is not None:
@@ -302,7 +346,9 @@ def call_care(
             await gateway.transfer(
                 stream.call_sid,
                 line.phone_number,
-                f"Connecting you to {line.first_name} now. Please stay on the line.",
+                language.line("call.transfer", name=line.first_name),
+                language=language.say_attributes.get("language"),
+                voice=language.say_attributes.get("voice"),
             )
         except (TwilioError, MissingConfiguration) as exc:
             logger.bind(call_sid=stream.call_sid).warning(f"Could not put the call through: {exc}")
@@ -343,6 +389,7 @@ def greeting(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> list[str]:
         organization_name=settings.organization_name,
         name=brief.spoken_name,
         on_behalf_of=brief.on_behalf_of,
+        language=brief.language,
     )
 
 
@@ -351,6 +398,7 @@ def screener_answer(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> str
         bot_name=settings.bot_name,
         organization_name=settings.organization_name,
         name=brief.spoken_name,
+        language=brief.language,
     )
 
 
@@ -360,6 +408,7 @@ def voicemail_message(settings: Settings, brief: CallBrief = GENERIC_BRIEF) -> s
         organization_name=settings.organization_name,
         name=brief.spoken_name,
         on_behalf_of=brief.on_behalf_of,
+        language=brief.language,
     )
 
 

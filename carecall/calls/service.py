@@ -8,6 +8,7 @@ from collections.abc import Awaitable, Callable
 
 from loguru import logger
 
+from carecall.bot.services import CallLanguages
 from carecall.calls.channels import CallAlreadyEnded, ChannelCalls
 from carecall.core.clock import Clock, SystemClock
 from carecall.core.end_reasons import OPERATOR_HANGUP
@@ -35,7 +36,7 @@ class CallService(ChannelCalls):
         *,
         seniors: SeniorRepository | None = None,
         clock: Clock | None = None,
-        before_answer: Callable[[Call], None] | None = None,
+        before_answer: Callable[[Call, str], None] | None = None,
     ) -> None:
         super().__init__(calls, bus)
         self._settings = settings
@@ -54,8 +55,9 @@ class CallService(ChannelCalls):
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> Call:
         """Validate, store, and ask Twilio to dial. A number on the roster is called only with
-        the person's consent, never while they are marked do-not-call, and only between 08:00
-        and 21:00 their time (`CallNotAllowed`). Also raises `InvalidPhoneNumber`,
+        the person's consent, never while they are marked do-not-call, only between 08:00
+        and 21:00 their time, and only in a language this server's calls can speak
+        (`CallNotAllowed`). Also raises `InvalidPhoneNumber`,
         `MissingConfiguration`, or `TwilioError` (the stored call is then marked failed).
 
         `pace`, when given, is awaited just before Twilio is asked (the dispatcher's
@@ -67,7 +69,7 @@ class CallService(ChannelCalls):
         if senior is not None:
             # The person's own reasons come first, with the missing settings among them:
             # setting Twilio up would not be enough, and saying only that would mislead.
-            reasons = call_refusals(senior, self._clock.now())
+            reasons = call_refusals(senior, self._clock.now(), CallLanguages.of(self._settings))
             if reasons:
                 if missing:
                     reasons.append(str(MissingConfiguration("Placing phone calls", missing)))
@@ -99,7 +101,8 @@ class CallService(ChannelCalls):
         log.bind(call_sid=placed.sid).info("Call placed")
         call = updated or call
         if self._before_answer is not None:
-            self._before_answer(call)  # e.g. prepare the greeting's audio while it rings
+            # e.g. prepare the audio of the lines of the person's language while it rings
+            self._before_answer(call, senior.language if senior is not None else "en")
         await self.announce(call)
         return call
 

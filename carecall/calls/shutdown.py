@@ -11,9 +11,10 @@ running loop (in the lifespan's startup, in the main thread) and, while uvicorn 
    check-ins;
 2. waits up to SHUTDOWN_GRACE_SECONDS for the running calls to end by themselves;
 3. asks each call still running to wrap up: the bot stops, says a short goodbye nobody can
-   interrupt, and hangs up through Twilio (end reason `bot-hangup: server shutting down`), and
-   waits for those goodbyes (at most ``wrap_up_wait`` seconds; a call still running after
-   that is cancelled, and its end is recorded all the same);
+   interrupt (``goodbye``, by default each call's own in the person's language), and hangs up
+   through Twilio (end reason `bot-hangup: server shutting down`), and waits for those
+   goodbyes (at most ``wrap_up_wait`` seconds; a call still running after that is cancelled,
+   and its end is recorded all the same);
 4. waits for the record writer to store everything the calls produced;
 5. hands over to uvicorn, which then stops as for its own signal, and the process exits 0.
 
@@ -53,8 +54,8 @@ class GracefulShutdown:
         readiness: Readiness,
         active_calls: ActiveCalls,
         writer: RecordWriter,
-        goodbye: str,
         grace: float,
+        goodbye: str | None = None,
         stop_taking_work: Callable[[], None] = lambda: None,
         wrap_up_wait: float = DEFAULT_WRAP_UP_WAIT,
     ) -> None:

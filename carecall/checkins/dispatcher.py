@@ -27,12 +27,18 @@ from typing import Protocol
 
 from loguru import logger
 
+from carecall.bot.services import CallLanguages
 from carecall.calls.service import CallService
 from carecall.checkins.outcomes import try_result
 from carecall.core.clock import Clock
 from carecall.core.events import NO_CALL, CallEvent, EventBus
 from carecall.core.phones import mask_phone_number
-from carecall.core.policy import CALLS_NOT_SET_UP, CallNotAllowed, call_refusal
+from carecall.core.policy import (
+    CALLS_NOT_SET_UP,
+    NOT_IN_THEIR_LANGUAGE,
+    CallNotAllowed,
+    call_refusal,
+)
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.checkins import CheckinRepository, ClaimedCheckin, TryRecorded
 from carecall.persistence.models import Call, Checkin, CheckinOutcome, CheckinPlan, Senior
@@ -162,7 +168,7 @@ class Dispatcher:
         checkin, senior = item.checkin, item.senior
         log = logger.bind(checkin_id=checkin.id, to=mask_phone_number(senior.phone_number))
         await self._publish(checkin, NO_CALL)
-        refusal = call_refusal(senior, self._clock.now())
+        refusal = call_refusal(senior, self._clock.now(), CallLanguages.of(self._settings))
         if refusal is not None:
             log.info(f"Check-in not called: {refusal}")
             await self._record(checkin.id, CheckinOutcome.SKIPPED, NO_CALL, note=refusal)
@@ -239,18 +245,16 @@ class Dispatcher:
         outcome = checkin.outcome
         if outcome is None or outcome.reached or self._escalations is None:
             return
-        if (
-            outcome is CheckinOutcome.SKIPPED
-            and checkin.attempts == 0
-            and checkin.note
-            and (
-                "do-not-call" in checkin.note
-                or "consent" in checkin.note
-                or checkin.note == CALLS_NOT_SET_UP
+        note = checkin.note or ""
+        if outcome is CheckinOutcome.SKIPPED and (
+            note.startswith(NOT_IN_THEIR_LANGUAGE)
+            or (
+                checkin.attempts == 0
+                and ("do-not-call" in note or "consent" in note or note == CALLS_NOT_SET_UP)
             )
         ):
-            # Not called on purpose, or nothing could dial: nobody failed to answer, so
-            # there is nothing true to tell a caregiver.
+            # Not called on purpose, or nothing could dial (or speak their language): nobody
+            # failed to answer, so there is nothing true to tell a caregiver.
             return
         found = await self._checkins.senior_and_plan(checkin)
         if found is None:

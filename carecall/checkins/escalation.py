@@ -8,10 +8,13 @@ within the plan's `escalation_ack_minutes`. When everybody has been told and nob
 acknowledged, the escalation is `exhausted` and stays on the dashboard until an operator
 acknowledges it.
 
-A caregiver acknowledges by replying OK to the text, by pressing 1 on the call, or an operator
-does it on the dashboard. Every notice is stored as it was sent (or as it failed). Steps are
-claimed with conditional UPDATEs (`persistence.escalations`), so several dispatchers can run
-`advance()` at once and each caregiver is told once. Time comes from the injected clock.
+A caregiver acknowledges by replying OK to the text (or "sí", "vale": the words of every
+language carecall speaks), by pressing 1 on the call, or an operator does it on the dashboard.
+Notices, and the answers to their texts and key presses, are in the person's language
+(`core.languages`), English when carecall has no catalogue for it. Every notice is stored as
+it was sent (or as it failed). Steps are claimed with conditional UPDATEs
+(`persistence.escalations`), so several dispatchers can run `advance()` at once and each
+caregiver is told once. Time comes from the injected clock.
 """
 
 from __future__ import annotations
@@ -20,8 +23,8 @@ import enum
 import hashlib
 import hmac
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -31,6 +34,14 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from carecall.core.clock import Clock
 from carecall.core.events import NO_CALL, CallEvent, EventBus
+from carecall.core.languages import (
+    ENGLISH,
+    Catalogue,
+    acknowledgement_words,
+    fold,
+    organization_name,
+    texts_for,
+)
 from carecall.core.phones import mask_phone_number
 from carecall.core.schedule import ScheduleError, zone
 from carecall.persistence.escalations import EscalationRepository, NoticeRecord, ToldContact
@@ -49,20 +60,17 @@ ACK_PATH = "/twilio/escalation-ack"
 """Where a caregiver's key press on a notice call is posted (api/twilio_messages.py)."""
 
 OUTCOME_WORDS = {
-    CheckinOutcome.VOICEMAIL: "went to voicemail",
-    CheckinOutcome.NO_ANSWER: "no answer",
-    CheckinOutcome.BUSY: "line busy",
-    CheckinOutcome.FAILED: "call failed",
-    CheckinOutcome.SKIPPED: "not called",
+    outcome: ENGLISH.line(f"outcome.{outcome.value}")
+    for outcome in (
+        CheckinOutcome.VOICEMAIL,
+        CheckinOutcome.NO_ANSWER,
+        CheckinOutcome.BUSY,
+        CheckinOutcome.FAILED,
+        CheckinOutcome.SKIPPED,
+    )
 }
-"""How a notice describes the last try of a check-in that reached nobody."""
+"""How an English notice describes the last try of a check-in that reached nobody."""
 
-_AFFIRMATIVE_WORDS = frozenset(
-    {"ok", "okay", "k", "kk", "yes", "y", "yep", "yeah", "yup", "sure", "done", "1", "👍"}
-)
-_AFFIRMATIVE_PHRASES = frozenset(
-    {"got it", "on it", "will do", "i got it", "i'm on it", "im on it"}
-)
 _TWILIO_KEYWORDS = frozenset(
     {
         "stop",
@@ -96,24 +104,25 @@ class EscalationTokens:
         return hmac.compare_digest(self.issue(escalation_id, phone_number), token)
 
 
-def missed_reason(outcome: CheckinOutcome, attempts: int) -> str:
-    """`3 tries: no answer`: why the escalation was opened, as the notices say it."""
-    words = OUTCOME_WORDS.get(outcome, outcome.value)
+def missed_reason(outcome: CheckinOutcome, attempts: int, lines: Catalogue = ENGLISH) -> str:
+    """`3 tries: no answer`: why the escalation was opened, as the notices say it (in
+    ``lines``' language)."""
+    words = lines.lines.get(f"outcome.{outcome.value}", outcome.value)
     if attempts <= 0:
         return words
-    return f"{attempts} {'try' if attempts == 1 else 'tries'}: {words}"
+    key = "escalation.tries.one" if attempts == 1 else "escalation.tries.many"
+    return lines.line(key, count=attempts, outcome=words)
 
 
 def is_acknowledgement(body: str) -> bool:
-    """Whether a text reply says "I've got this" (OK, yes, got it…); "no" or a question
-    doesn't, so the ladder goes on."""
-    text = re.sub(r"[^\w\s'👍]", " ", body.strip().lower())
+    """Whether a text reply says "I've got this" (OK, yes, got it, sí, vale…), in any language
+    carecall speaks; "no" or a question doesn't, so the ladder goes on."""
+    text = re.sub(r"[^\w\s'👍]", " ", fold(body.strip()))
     words = text.split()
     if not words:
         return False
-    return words[0] in _AFFIRMATIVE_WORDS or any(
-        " ".join(words[:n]) in _AFFIRMATIVE_PHRASES for n in (2, 3)
-    )
+    affirmative, phrases = acknowledgement_words()
+    return words[0] in affirmative or any(" ".join(words[:n]) in phrases for n in (2, 3))
 
 
 def is_twilio_keyword(body: str) -> bool:
@@ -128,6 +137,17 @@ class Notice:
     """The text message, or what the call says."""
     by_call: bool = False
     """Said on a phone call (which asks for a key press) rather than texted."""
+    language: str = ENGLISH.code
+    """The language it is in: the person's (`core.languages`)."""
+
+
+@dataclass(frozen=True)
+class KeypadReply:
+    """What a notice call says back to a key press, and the `<Say>` attributes of its
+    language."""
+
+    text: str
+    say: Mapping[str, str] = field(default_factory=dict)
 
 
 class EscalationLadder:
@@ -254,7 +274,9 @@ class EscalationLadder:
         result = _Delivery.SENT
         try:
             if notice.by_call:
-                twiml = self.call_twiml(escalation.id, caregiver.phone_number, notice.text)
+                twiml = self.call_twiml(
+                    escalation.id, caregiver.phone_number, notice.text, notice.language
+                )
                 sid = await self._twilio.call_with_message(caregiver.phone_number, twiml)
             else:
                 sid = await self._twilio.send_sms(caregiver.phone_number, notice.text)
@@ -285,25 +307,29 @@ class EscalationLadder:
         now: datetime,
     ) -> Notice:
         """The text (or the call's words and TwiML) for one caregiver: who couldn't be reached,
-        for which check-in in their local time, why, and how to acknowledge."""
-        organization = self._settings.organization_name.strip()
+        for which check-in in their local time, why, and how to acknowledge; in the person's
+        language."""
+        lines = texts_for(senior.language)
+        organization = organization_name(self._settings.organization_name.strip(), lines.code)
         organization = organization[:1].upper() + organization[1:]
-        which = _which_checkin(checkin, senior, now)
-        situation = f"We couldn't reach {senior.name} for their {which}"
+        reason = escalation.reason
+        if lines is not ENGLISH and checkin is not None and checkin.outcome is not None:
+            reason = missed_reason(checkin.outcome, checkin.attempts, lines)
+        which = _which_checkin(checkin, senior, now, lines)
+        situation = lines.line("escalation.situation", full_name=senior.name, which=which)
+        values = {"organization": organization, "situation": situation, "name": senior.spoken_name}
         if caregiver.contact_by is ContactMethod.CALL:
-            spoken = (
-                f"Hello, this is an automated message from {organization}. {situation}, "
-                f"{escalation.reason.replace(': ', ', ')}. Please check on {senior.spoken_name}."
-            )
-            return Notice(spoken, by_call=True)
-        return Notice(
-            f"{organization}: {situation} ({escalation.reason}). Please check on "
-            f"{senior.spoken_name}. Reply OK to let us know you've got this."
-        )
+            spoken = lines.line("call.escalation", reason=reason.replace(": ", ", "), **values)
+            return Notice(spoken, by_call=True, language=lines.code)
+        return Notice(lines.line("text.escalation", reason=reason, **values), language=lines.code)
 
-    def call_twiml(self, escalation_id: int, phone_number: str, message: str) -> str:
-        """A notice call: `message`, then "press 1"; the key press is posted back with a token
-        for this escalation and this number. Needs WEBHOOK_URL (`MissingConfiguration`)."""
+    def call_twiml(
+        self, escalation_id: int, phone_number: str, message: str, language: str = ENGLISH.code
+    ) -> str:
+        """A notice call: `message`, then "press 1", in ``language``; the key press is posted
+        back with a token for this escalation and this number. Needs WEBHOOK_URL
+        (`MissingConfiguration`)."""
+        lines = texts_for(language)
         query = urlencode(
             {
                 "escalation_id": escalation_id,
@@ -313,12 +339,13 @@ class EscalationLadder:
         action = self._settings.public_url(f"{ACK_PATH}?{query}")
         response = VoiceResponse()
         # Said twice: the first time may be half-heard while the phone comes to an ear.
+        say = lines.say_attributes
         for _ in range(2):
             gather = Gather(num_digits=1, action=action, method="POST", timeout=8)
-            gather.say(message)
-            gather.say("Press 1 to let us know you've got this.")
+            gather.say(message, **say)
+            gather.say(lines.line("escalation.press_1"), **say)
             response.append(gather)
-        response.say("We didn't hear a key press. Goodbye.")
+        response.say(lines.line("escalation.no_key"), **say)
         response.hangup()
         return str(response)
 
@@ -355,33 +382,35 @@ class EscalationLadder:
             return None
         told = await self._escalations.told(phone_number)
         if not told:
-            return (
-                "Thank you for your message. There's nothing waiting for an answer from you "
-                "right now."
-            )
-        first_name = told[0].contact_name.split()[0] if told[0].contact_name else "there"
-        seniors = _names(item.senior.spoken_name for item in told)
+            # In the language of whom they were last told about (English if never told).
+            language = await self._escalations.last_told_language(phone_number)
+            return texts_for(language).line("reply.nothing_waiting")
+        lines = texts_for(told[0].senior.language)
+        name = told[0].contact_name
+        first_name = name.split()[0] if name.split() else lines.line("reply.no_name")
+        seniors = _names((item.senior.spoken_name for item in told), lines)
         if not is_acknowledgement(body):
-            return f"To let us know you're checking on {seniors}, reply OK."
+            return lines.line("reply.how_to_acknowledge", names=seniors)
         if not await self._acknowledge_told(told):
-            return f"Thank you, {first_name}. Someone is already checking on {seniors}."
-        return f"Thank you, {first_name}. We've noted that you're checking on {seniors}."
+            return lines.line("reply.already", first_name=first_name, names=seniors)
+        return lines.line("reply.noted", first_name=first_name, names=seniors)
 
     async def reply_to_keypad(
         self, escalation_id: int, token: str, digits: str, phone_number: str
-    ) -> str:
+    ) -> KeypadReply:
         """A caregiver pressed a key on a notice call: with 1 and a token issued for this
-        escalation and this number, acknowledged by them. Returns what to say back."""
+        escalation and this number, acknowledged by them. Returns what to say back, in the
+        person's language (English when the key press is refused: it may not be theirs)."""
         if digits.strip() != "1" or not self.tokens.verify(escalation_id, phone_number, token):
-            return "Goodbye."
+            return KeypadReply(ENGLISH.line("keypad.goodbye"))
         name = await self._escalations.contact_name(escalation_id, phone_number)
         by = f"{name or mask_phone_number(phone_number)} (call)"
         escalation = await self.acknowledge(escalation_id, by=by)
         senior = await self._senior_of(escalation_id)
-        who = senior.spoken_name if senior is not None else "them"
-        if escalation is None:
-            return f"Thank you. Someone is already checking on {who}. Goodbye."
-        return f"Thank you. We've noted that you're checking on {who}. Goodbye."
+        lines = texts_for(senior.language if senior is not None else None)
+        who = senior.spoken_name if senior is not None else lines.line("names.none")
+        key = "keypad.already" if escalation is None else "keypad.noted"
+        return KeypadReply(lines.line(key, name=who), lines.say_attributes)
 
     async def _senior_of(self, escalation_id: int) -> Senior | None:
         escalation = await self._escalations.get(escalation_id)
@@ -413,29 +442,38 @@ class _Delivery(enum.Enum):
     """The number itself can't be reached (not valid, not a mobile, replied STOP)."""
 
 
-def _which_checkin(checkin: Checkin | None, senior: Senior, now: datetime) -> str:
-    """`10:00 check-in today`, in the senior's local time."""
+def _which_checkin(
+    checkin: Checkin | None, senior: Senior, now: datetime, lines: Catalogue = ENGLISH
+) -> str:
+    """`10:00 check-in today`, in the senior's local time (and ``lines``' language)."""
     if checkin is None:
-        return "check-in"
+        return lines.line("checkin.which.unknown")
     try:
         tz = zone(senior.timezone)
     except ScheduleError:
         tz = ZoneInfo("UTC")
     start = checkin.window_start_at.astimezone(tz)
-    return f"{start:%H:%M} check-in {_day(checkin.local_date, now.astimezone(tz).date())}"
+    day = _day(checkin.local_date, now.astimezone(tz).date(), lines)
+    return lines.line("checkin.which", time=f"{start:%H:%M}", day=day)
 
 
-def _day(day: date, today: date) -> str:
+def _day(day: date, today: date, lines: Catalogue) -> str:
     if day == today:
-        return "today"
+        return lines.line("day.today")
     if day == today - timedelta(days=1):
-        return "yesterday"
-    return f"on {day:%A} {day.day} {day:%B}"
+        return lines.line("day.yesterday")
+    return lines.line(
+        "day.on",
+        weekday=lines.line(f"weekday.{day.weekday()}"),
+        day=day.day,
+        month=lines.line(f"month.{day.month}"),
+    )
 
 
-def _names(names: Iterable[str]) -> str:
-    """`Mary`, `Mary and John`, `Mary, John and Ann`."""
+def _names(names: Iterable[str], lines: Catalogue = ENGLISH) -> str:
+    """`Mary`, `Mary and John`, `Mary, John and Ann` (the last joined in ``lines``'
+    language)."""
     unique = list(dict.fromkeys(names))
     if len(unique) <= 1:
-        return unique[0] if unique else "them"
-    return ", ".join(unique[:-1]) + " and " + unique[-1]
+        return unique[0] if unique else lines.line("names.none")
+    return ", ".join(unique[:-1]) + lines.line("names.and") + unique[-1]

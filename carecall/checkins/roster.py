@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 from sqlalchemy.exc import IntegrityError
 
 from carecall.core.clock import Clock
+from carecall.core.languages import LANGUAGES, language_code
 from carecall.core.phones import InvalidPhoneNumber, normalize_phone_number
 from carecall.core.schedule import (
     WEEKDAYS,
@@ -343,10 +344,12 @@ def _senior_fields(data: SeniorInput) -> tuple[dict[str, Any], list[CaregiverFie
 
 
 def _language(text: str) -> str:
-    language = (text or "en").strip().lower()
-    if not language.replace("-", "").isalpha() or len(language) > 16:
-        raise RosterError("Language must be a language code such as en or es.")
-    return language
+    """A language carecall speaks (`core.languages`), stored as its code ("es-MX" → "es")."""
+    code = language_code(text)
+    if code is None:
+        known = ", ".join(f"{c.code} ({c.name})" for c in LANGUAGES.values())
+        raise RosterError(f"Language must be one carecall speaks: {known}.")
+    return code
 
 
 def _caregiver_fields(n: int, contact: CaregiverInput, own_number: str | None) -> CaregiverFields:

@@ -20,6 +20,9 @@ TRANSFER_REASON = "transferred to caregiver"
 OPT_OUT_REASON = "asked not to be called again"
 """The why of a bot hang-up after the person asked never to be called again, and the reason
 stored with their do-not-call."""
+NOT_SPOKEN_REASON = "refused: not in their language"
+"""A call that connected in a language the server's speech services don't speak: hung up
+without a word (`calls.conversation`)."""
 SHUTDOWN_REASON = "server shutting down"
 """The why of a bot hang-up when the server stops gracefully."""
 

@@ -1,4 +1,5 @@
-"""Whether a senior may be called now: consent, do-not-call, calling hours in their time."""
+"""Whether a senior may be called now: consent, do-not-call, calling hours in their time, and
+(told which languages the server's calls can be in) their language."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from carecall.core.schedule import CALLING_HOURS, within_calling_hours, zone
 CALLS_NOT_SET_UP = "not dialled: phone calls aren't set up"
 """Why a check-in was not dialled while the Twilio settings are missing: a note for the person's
 history and the words the Today board uses."""
+NOT_IN_THEIR_LANGUAGE = "Not called in a language they may not understand"
+"""How every refusal for the person's language starts (`SpokenLanguages`): a check-in's note
+keeps it however long the rest is."""
 
 
 class Callee(Protocol):
@@ -26,6 +30,17 @@ class Callee(Protocol):
     def do_not_call_reason(self) -> str | None: ...
     @property
     def has_consent(self) -> bool: ...
+    @property
+    def language(self) -> str: ...
+
+
+class SpokenLanguages(Protocol):
+    """Which languages this server's calls can be in (`bot.services.CallLanguages`)."""
+
+    def refusal(self, name: str, language: str) -> str | None:
+        """Why ``name``, who speaks ``language``, can't be called: a sentence starting with
+        `NOT_IN_THEIR_LANGUAGE`; None if they can."""
+        ...
 
 
 class CallNotAllowed(RuntimeError):
@@ -37,9 +52,11 @@ class CallNotAllowed(RuntimeError):
         super().__init__(" ".join(self.reasons))
 
 
-def call_refusals(senior: Callee, now: datetime) -> list[str]:
-    """Every reason `senior` can't be called at `now`, in words for the operator; empty if
-    they can."""
+def call_refusals(
+    senior: Callee, now: datetime, languages: SpokenLanguages | None = None
+) -> list[str]:
+    """Every reason `senior` can't be called at `now` (and, with ``languages``, in their
+    language), in words for the operator; empty if they can."""
     name = senior.name
     reasons: list[str] = []
     if senior.do_not_call:
@@ -60,15 +77,23 @@ def call_refusals(senior: Callee, now: datetime) -> list[str]:
             f"It is {local:%H:%M} for {name} ({senior.timezone}); calls are only placed between "
             f"{first:%H:%M} and {last:%H:%M} in their local time."
         )
+    if languages is not None:
+        spoken = languages.refusal(name, senior.language)
+        if spoken is not None:
+            reasons.append(spoken)
     return reasons
 
 
-def call_refusal(senior: Callee, now: datetime) -> str | None:
+def call_refusal(
+    senior: Callee, now: datetime, languages: SpokenLanguages | None = None
+) -> str | None:
     """`call_refusals` as one text (e.g. a check-in's note); None if they may be called."""
-    return " ".join(call_refusals(senior, now)) or None
+    return " ".join(call_refusals(senior, now, languages)) or None
 
 
-def ensure_callable(senior: Callee, now: datetime) -> None:
-    reasons = call_refusals(senior, now)
+def ensure_callable(
+    senior: Callee, now: datetime, languages: SpokenLanguages | None = None
+) -> None:
+    reasons = call_refusals(senior, now, languages)
     if reasons:
         raise CallNotAllowed(reasons)

@@ -265,6 +265,20 @@ class EscalationRepository:
                 found.setdefault(escalation.id, ToldContact(escalation, contact_name, senior))
             return list(found.values())
 
+    async def last_told_language(self, phone_number: str) -> str | None:
+        """The language of the person the latest notice to `phone_number` was about, whatever
+        became of it (to answer a late reply in it); None if none went there."""
+        async with self._sessions() as session:
+            language: str | None = await session.scalar(
+                select(Senior.language)
+                .join(Escalation, Escalation.senior_id == Senior.id)
+                .join(EscalationNotice, EscalationNotice.escalation_id == Escalation.id)
+                .where(EscalationNotice.to_number == phone_number)
+                .order_by(EscalationNotice.id.desc())
+                .limit(1)
+            )
+            return language
+
     async def contact_name(self, escalation_id: int, phone_number: str) -> str | None:
         """The name the escalation's notices to this number used, else the senior's caregiver
         with this number: who pressed 1 on a notice call."""

@@ -5,12 +5,14 @@ Sits right after speech-to-text; only the transcripts it forwards are the person
 recorder stores those alone, `CallRecorder(heard_by=...)`). It works with the call's
 `VoicemailDrop` and `ReplyGate`.
 
-* The line's first transcript decides. A machine's greeting ("you have reached", "leave a
-  message after the tone") makes the drop suspect a machine: the gate closes, the bot falls
-  silent. Twilio's verdict after the beep normally leaves the message; if none has come
-  ``verdict_wait`` seconds after the line last spoke, ``on_machine`` is told (it leaves the
-  message itself). That timer also runs when the verdict ``machine_start`` made the drop
-  suspect a machine.
+* The line's first transcript decides, read with the words of the call's language
+  (``machine_words``, ``screener_words``: `core.languages.screening_words`, the person's
+  language's and English). A machine's greeting ("you have reached", "leave a message after
+  the tone", "deje su mensaje después del tono") makes the drop suspect a machine: the gate
+  closes, the bot falls silent. Twilio's verdict after the beep normally leaves the message;
+  if none has come ``verdict_wait`` seconds after the line last spoke, ``on_machine`` is told
+  (it leaves the message itself). That timer also runs when the verdict ``machine_start``
+  made the drop suspect a machine.
 * A call screener's question: the bot stops, the gate closes, and the screener is answered once
   with ``screener_answer`` (a `LineSpeechFrame`), then the bot waits. What the line says
   before that answer has been spoken, or in a screener's words ("please stay on the line"),
@@ -48,26 +50,16 @@ from pipecat.frames.frames import (
 )
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
+from carecall.core.languages import ENGLISH
 from carecall.processors.reply_gate import LineSpeechFrame, NotThePersonFrame
 from carecall.processors.voicemail import VoicemailDrop
 
-MACHINE_WORDS = re.compile(
-    r"\b(leave (me |us )?(a |your )?(message|name and number)|after the (tone|beep)|"
-    r"at the (tone|beep)|record your message|you('ve| have) reached|voice ?mail|mailbox)",
-    re.IGNORECASE,
-)
-"""What an answering machine's greeting (or a screener sending the call to one) says, and a
-person picking up does not: "I can't get to the phone" or "she's not available" alone could be
-someone who answered (and may need help), so they don't count."""
-SCREENER_WORDS = re.compile(
-    r"\b(screening service|call (screening|screen|assistant)|(say|state|record) your name|"
-    r"your name and (the )?(reason|why)|reason (for|of) (your |the |this )?call|"
-    r"why (you're|you are) calling|what (you're|you are) calling about|"
-    r"see if (this person|they're|they are|he's|she's|he is|she is) available|"
-    r"(stay|hold) on the line|please hold)",
-    re.IGNORECASE,
-)
-"""What a call-screening assistant says (Google's Call Screen, Apple's Call Screening, ...)."""
+MACHINE_WORDS = ENGLISH.machine_words
+"""What an answering machine's greeting (or a screener sending the call to one) says in English
+(`core.languages`: each language has its own), and a person picking up does not."""
+SCREENER_WORDS = ENGLISH.screener_words
+"""What a call-screening assistant says in English (Google's Call Screen, Apple's Call
+Screening, ...)."""
 DEFAULT_VERDICT_WAIT = 4.0
 
 
@@ -87,6 +79,8 @@ class LineScreen(FrameProcessor):
         greeting: Sequence[str],
         on_machine: Callable[[], Awaitable[object]],
         verdict_wait: float = DEFAULT_VERDICT_WAIT,
+        machine_words: re.Pattern[str] = MACHINE_WORDS,
+        screener_words: re.Pattern[str] = SCREENER_WORDS,
     ) -> None:
         super().__init__(enable_direct_mode=True, name="line-screen")  # never waits
         self._voicemail = voicemail
@@ -94,6 +88,8 @@ class LineScreen(FrameProcessor):
         self._greeting = list(greeting)
         self._on_machine = on_machine
         self._verdict_wait = verdict_wait
+        self._machine_words = machine_words
+        self._screener_words = screener_words
         self._answered = _Answered.UNKNOWN
         self._answer_pushed = False
         self._answer_playing = False
@@ -137,20 +133,20 @@ class LineScreen(FrameProcessor):
         if isinstance(frame, InterimTranscriptionFrame):
             return False  # the final transcript decides
         text = frame.text
-        if MACHINE_WORDS.search(text):
+        if self._machine_words.search(text):
             logger.info("An answering machine's greeting was heard; the bot waits for the beep")
             self._answered = _Answered.MACHINE
             await self._voicemail.suspect()
             await self._machine_timer()
             return False
         if self._answered is _Answered.SCREENER:
-            if not self._answer_heard or SCREENER_WORDS.search(text):
+            if not self._answer_heard or self._screener_words.search(text):
                 return False
             logger.info("The person picked up after the call screener")
             self._answered = _Answered.PERSON
             self._voicemail.gate.open(greet_with=self._greeting)
             return True
-        if SCREENER_WORDS.search(text):
+        if self._screener_words.search(text):
             logger.info("A call screener answered; the bot says who is calling, once")
             self._answered = _Answered.SCREENER
             self._voicemail.gate.close()

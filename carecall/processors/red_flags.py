@@ -22,6 +22,12 @@ of that reply's way (a benchmark measured replies ~10 ms slower at 8 calls when 
 once). Checks are not cancelled when the call ends (each is bounded by its own timeout), so a
 red flag in the last words still raises the alert; `wait_for_checks` awaits them. Each category
 is raised once per call.
+
+The rules and the classifier read English only (`wellbeing.red_flags.RULE_LANGUAGES`). In a call
+in another ``language`` they are skipped and the model check is all there is: every line is
+checked (a single word too: "¡Socorro!"), at once rather than ``check_delay`` later, since no
+rule has spoken for it. Without a model such a call has no red-flag check; only speech on this
+machine has no model, and it only speaks English.
 """
 
 from __future__ import annotations
@@ -40,7 +46,8 @@ from pipecat.frames.frames import (
 from pipecat.processors.aggregators.llm_context import LLMContextMessage
 from pipecat.processors.frame_processor import FrameDirection, FrameProcessor
 
-from carecall.wellbeing.red_flags import RedFlag, care_note, detect_all
+from carecall.core.languages import DEFAULT_LANGUAGE
+from carecall.wellbeing.red_flags import RedFlag, care_note, detect_all, rules_cover
 
 RedFlagCheck = Callable[[str], Awaitable[RedFlag | None]]
 """Asks a model about one line: `wellbeing.red_flags.LLMCheck`."""
@@ -57,6 +64,7 @@ class RedFlagWatcher(FrameProcessor):
         min_words_to_check: int = 2,
         connect_to: str | None = None,
         check_delay: float = 1.5,
+        language: str = DEFAULT_LANGUAGE,
         name: str | None = None,
     ) -> None:
         super().__init__(enable_direct_mode=True, name=name)  # a pass-through: no queue or task
@@ -66,9 +74,10 @@ class RedFlagWatcher(FrameProcessor):
         self._on_heard = on_heard
         self._llm_check = llm_check
         self._max_checks = max_checks
-        self._min_words = min_words_to_check
+        self._rules = rules_cover(language)
+        self._min_words = min_words_to_check if self._rules else 1
         self._connect_to = connect_to
-        self._check_delay = check_delay
+        self._check_delay = check_delay if self._rules else 0.0
         self._checks: set[asyncio.Task[None]] = set()
         self._raised: set[str] = set()
         self._ended = False
@@ -87,7 +96,7 @@ class RedFlagWatcher(FrameProcessor):
             await asyncio.wait(pending)
 
     async def _read(self, text: str) -> None:
-        flags = detect_all(text)
+        flags = detect_all(text) if self._rules else []
         for flag in flags:
             await self._raise(flag)
         if not flags and self._llm_check is not None and len(text.split()) >= self._min_words:

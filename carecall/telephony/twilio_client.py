@@ -226,12 +226,26 @@ class TwilioGateway:
             answered_by=str(call.answered_by) if call.answered_by else None,
         )
 
-    async def transfer(self, call_sid: str, to_number: str, announcement: str) -> None:
-        """Put a live call through to `to_number`: Twilio says `announcement` and dials them,
-        leaving the media stream (our conversation ends there)."""
+    async def transfer(
+        self,
+        call_sid: str,
+        to_number: str,
+        announcement: str,
+        *,
+        language: str | None = None,
+        voice: str | None = None,
+    ) -> None:
+        """Put a live call through to `to_number`: Twilio says `announcement` (in ``language``
+        with ``voice``, its `<Say>` attributes, when given) and dials them, leaving the media
+        stream (our conversation ends there)."""
         client = self._require_client()
+        said = "".join(
+            f' {name}="{escape(value, {chr(34): "&quot;"})}"'
+            for name, value in (("language", language), ("voice", voice))
+            if value
+        )
         twiml = (
-            f"<Response><Say>{escape(announcement)}</Say>"
+            f"<Response><Say{said}>{escape(announcement)}</Say>"
             f'<Dial callerId="{escape(self._settings.twilio_phone_number or "")}" timeout="30">'
             f"<Number>{escape(to_number)}</Number></Dial></Response>"
         )

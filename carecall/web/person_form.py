@@ -16,7 +16,9 @@ from fastapi import APIRouter, Request, status
 from fastapi.responses import RedirectResponse, Response
 from starlette.datastructures import FormData
 
+from carecall.app_state import get_state
 from carecall.auth.dependencies import PageOperator, check_csrf
+from carecall.bot.services import CallLanguages
 from carecall.checkins.roster import (
     CaregiverInput,
     Problem,
@@ -24,6 +26,7 @@ from carecall.checkins.roster import (
     SeniorInput,
     SeniorNotFound,
 )
+from carecall.core.languages import LANGUAGES
 from carecall.persistence.ids import RowId
 from carecall.persistence.models import ContactMethod, Senior
 from carecall.web.people_shared import Roster, form_field, method_label, not_found_page
@@ -192,6 +195,7 @@ def _person_form(
     refused: RosterError | None = None,
 ) -> Response:
     problems = FormProblems.of(refused.problems if refused else ())
+    spoken = CallLanguages.of(get_state(request).settings)
     return render(
         request,
         "person_form.html",
@@ -203,6 +207,11 @@ def _person_form(
         problems=problems.listed,
         errors=problems.by_input,
         zones=COMMON_ZONES,
+        languages=[
+            (code, f"{language.native_name} ({code})", spoken.speaks(code))
+            for code, language in LANGUAGES.items()
+        ],
+        languages_limit=spoken.limit,
         contact_methods=[(method.value, method_label(method)) for method in ContactMethod],
     )
 

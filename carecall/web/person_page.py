@@ -18,6 +18,7 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 
 from carecall.app_state import AppState
 from carecall.auth.dependencies import PageOperator, check_csrf
+from carecall.bot.services import CallLanguages
 from carecall.checkins.roster import (
     CONSENT_METHODS,
     ConsentInput,
@@ -27,6 +28,7 @@ from carecall.checkins.roster import (
     SeniorNotFound,
     plan_problems,
 )
+from carecall.core.languages import LANGUAGES, language_code
 from carecall.core.phones import InvalidPhoneNumber
 from carecall.core.policy import CallNotAllowed
 from carecall.core.schedule import WEEKDAYS, to_utc
@@ -90,6 +92,8 @@ async def _person_page(
         active="people",
         senior=senior,
         zone_label=f"{senior.timezone}, now {now_local:%H:%M %Z}",
+        language_label=_language_label(senior.language),
+        language_refusal=CallLanguages.of(state.settings).refusal(senior.name, senior.language),
         consent_at=local_time(senior.consent_at, tz),
         do_not_call_at=local_time(senior.do_not_call_at, tz),
         plans=[(plan, plan_summary(plan)) for plan in senior.plans],
@@ -103,6 +107,12 @@ async def _person_page(
         weekdays=DAY_LABELS,
         **context,
     )
+
+
+def _language_label(code: str) -> str:
+    """ "Español (es)", or the stored code as it is when carecall has no catalogue for it."""
+    found = language_code(code)
+    return f"{LANGUAGES[found].native_name} ({found})" if found else code
 
 
 _PLAN_DEFAULTS = {

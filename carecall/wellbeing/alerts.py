@@ -24,8 +24,10 @@ it): stored at once (once per call and category), published, and texted right aw
 caregiver who takes texts (else the first caregiver, whose phone may still take a text). It
 never raises into its caller.
 
-Every text is stored as sent (Twilio's SID) or failed (the error), never lost. Each change is
-published as an `alert.updated` event, which the Today view refreshes on.
+Texts are in the person's language (`core.languages`: their caregivers are family who speak
+it), English when carecall has no catalogue for it; the alert itself, on the dashboard, is in
+English. Every text is stored as sent (Twilio's SID) or failed (the error), never lost. Each
+change is published as an `alert.updated` event, which the Today view refreshes on.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ from loguru import logger
 
 from carecall.core.clock import Clock
 from carecall.core.events import NO_CALL, CallEvent, EventBus
+from carecall.core.languages import ENGLISH, Catalogue, organization_name, texts_for
 from carecall.core.phones import mask_phone_number
 from carecall.persistence.alerts import AlertRepository, CallLevels, NewAlert
 from carecall.persistence.models import Alert, Caregiver, ContactMethod, Senior
@@ -60,31 +63,14 @@ MAX_QUOTE_CHARS = 160
 SEND_TIMEOUT_SECONDS = 20.0
 """One text's wait for Twilio (its own retries included); then it is stored as failed."""
 
-MEASURE_NOUNS = {
-    "mood": "mood",
-    "sleep": "sleep",
-    "eating": "eating",
-    "pain": "pain",
-    "medication": "taking of medication",
-    "social_contact": "contact with other people",
-    "loneliness": "loneliness",
-    "mobility": "getting around",
-    "confusion": "confusion",
-}
-"""How a text names a measure: "Mary's sleep has got worse"."""
+MEASURE_NOUNS = {measure: ENGLISH.line(f"measure.{measure}") for measure in MEASURES}
+"""How an English text names a measure: "Mary's sleep has got worse"."""
 RED_FLAG_WORDS = {
-    "fall": "a fall",
-    "chest_pain": "chest pain",
-    "breathing": "trouble breathing",
-    "stroke": "signs of a stroke",
-    "self_harm": "thoughts of harming themselves",
-    "abuse": "someone hurting or threatening them",
-    "severe_bleeding": "bleeding that won't stop",
-    "unconscious": "someone collapsed or can't be woken",
-    "sudden_confusion": "sudden confusion",
-    "not_eating_drinking": "not eating or drinking for days",
-    "medication_error": "too much or the wrong medicine",
+    key.removeprefix("red_flag."): text
+    for key, text in ENGLISH.lines.items()
+    if key.startswith("red_flag.")
 }
+"""How an English text names a red flag's category: "a fall"."""
 
 
 @dataclass(frozen=True)
@@ -151,41 +137,75 @@ def find_trends(
     return findings
 
 
-def trend_reason(name: str, finding: TrendFinding) -> str:
+def trend_reason(name: str, finding: TrendFinding, lines: Catalogue = ENGLISH) -> str:
     """`Mary's sleep has got worse over the last 3 calls (some poor nights, then sleeping
-    badly, then hardly sleeping): “only slept two hours”`."""
-    noun = MEASURE_NOUNS.get(finding.measure, finding.measure.replace("_", " "))
-    words = [level_words(finding.measure, level) for level in finding.levels]
+    badly, then hardly sleeping): “only slept two hours”`, in ``lines``' language."""
+    noun = lines.lines.get(f"measure.{finding.measure}", finding.measure.replace("_", " "))
+    words = [_level(lines, finding.measure, level) for level in finding.levels]
     if finding.how == "worse":
-        text = (
-            f"{name}'s {noun} has got worse over the last {len(words)} calls "
-            f"({', then '.join(words)})"
+        text = lines.line(
+            "trend.worse",
+            name=name,
+            measure=noun,
+            count=len(words),
+            levels=lines.line("trend.then").join(words),
         )
     else:
-        text = f"{name}'s {noun} has reached “{words[-1]}”"
+        text = lines.line("trend.reached", name=name, measure=noun, level=words[-1])
         if len(words) == 2:
-            text += f" (the call before: {words[0]})"
-    quote = _quote(finding.evidence)
-    return f"{text}: {quote}." if quote else f"{text}."
+            text += lines.line("trend.before", level=words[0])
+    text = text[:1].upper() + text[1:]
+    quote = _quote(finding.evidence, lines)
+    if quote:
+        return lines.line("trend.quoted", reason=text, quote=quote)
+    return lines.line("trend.unquoted", reason=text)
+
+
+def _level(lines: Catalogue, measure: str, level: int) -> str:
+    if lines is ENGLISH:
+        return level_words(measure, level)
+    return lines.lines.get(f"level.{measure}.{level}") or level_words(measure, level)
 
 
 def red_flag_reason(name: str, category: str, evidence: str) -> str:
+    """What the dashboard says of a red flag (in English)."""
     what = RED_FLAG_WORDS.get(category, category.replace("_", " "))
     quote = _quote(evidence)
     said = f" {name[:1].upper()}{name[1:]} said {quote}." if quote else ""
     return f"Red flag on the call ({what}).{said}"
 
 
-def advised(advice: str) -> str:
-    """What the bot told the person, in a few words for the caregiver."""
+def advised(advice: str, lines: Catalogue = ENGLISH) -> str:
+    """What the bot told the person, in a few words for the caregiver (in ``lines``'
+    language; the advice itself may be in any: its numbers tell)."""
     compact = advice.replace(" ", "")
     if "988" in compact:
-        return "We gave them the 988 crisis line. "
+        return lines.line("text.advised.988")
     if "2221222" in compact:
-        return "We gave them Poison Control's number. "
+        return lines.line("text.advised.poison")
     if "911" in compact:
-        return "We advised calling 911. "
+        return lines.line("text.advised.911")
     return ""
+
+
+def red_flag_text(
+    lines: Catalogue, *, organization: str, name: str, category: str, evidence: str, advice: str
+) -> str:
+    """The text to a person's caregivers about a red flag, in ``lines``' language."""
+    quote = _quote(evidence, lines)
+    what = lines.lines.get(f"red_flag.{category}", category.replace("_", " "))
+    said = (
+        lines.line("text.red_flag.said", quote=quote)
+        if quote
+        else lines.line("text.red_flag.spoke_of", what=what)
+    )
+    return lines.line(
+        "text.red_flag",
+        organization=organization,
+        name=name,
+        said=said,
+        advised=advised(advice, lines),
+    )
 
 
 class AlertService:
@@ -254,9 +274,17 @@ class AlertService:
                 f"Trend alert: {finding.measure} ({finding.how}, levels {finding.levels})"
             )
             await self._publish(alert)
-            body = (
-                f"{self._organization()}: {alert.reason} "
-                f"Please check in with {senior.spoken_name} soon."
+            lines = texts_for(senior.language)
+            reason = (
+                alert.reason
+                if lines is ENGLISH
+                else trend_reason(senior.spoken_name, finding, lines)
+            )
+            body = lines.line(
+                "text.trend",
+                organization=self._organization(lines),
+                reason=reason,
+                name=senior.spoken_name,
             )
             await self._text(alert, _trend_contacts(senior), body)
             raised.append(await self._repository.get(alert.id) or alert)
@@ -329,12 +357,14 @@ class AlertService:
             if senior is None:
                 log.warning("Red flag on a call to a number not on the roster: nobody to text")
                 return alert
-            quote = _quote(evidence)
-            what = RED_FLAG_WORDS.get(category, category.replace("_", " "))
-            said = f"said {quote}" if quote else f"spoke of {what}"
-            body = (
-                f"{self._organization()}: URGENT — during today's call {senior.spoken_name} "
-                f"{said}. {advised(advice)}Please check on {senior.spoken_name} now."
+            lines = texts_for(senior.language)
+            body = red_flag_text(
+                lines,
+                organization=self._organization(lines),
+                name=senior.spoken_name,
+                category=category,
+                evidence=evidence,
+                advice=advice,
             )
             await self._text(alert, _red_flag_contacts(senior), body)
             return await self._repository.get(alert.id) or alert
@@ -398,8 +428,8 @@ class AlertService:
         else:
             log.warning(f"Alert text to {number} failed: {error}")
 
-    def _organization(self) -> str:
-        name = self._settings.organization_name.strip()
+    def _organization(self, lines: Catalogue = ENGLISH) -> str:
+        name = organization_name(self._settings.organization_name.strip(), lines.code)
         return name[:1].upper() + name[1:]
 
     async def _publish(self, alert: Alert) -> None:
@@ -435,10 +465,10 @@ def _red_flag_contacts(senior: Senior) -> list[Caregiver]:
     return texted or list(senior.caregivers[:1])
 
 
-def _quote(evidence: str) -> str:
+def _quote(evidence: str, lines: Catalogue = ENGLISH) -> str:
     words = " ".join(evidence.split())
     if not words:
         return ""
     if len(words) > MAX_QUOTE_CHARS:
         words = words[: MAX_QUOTE_CHARS - 1].rstrip() + "…"
-    return f"“{words}”"
+    return lines.line("quote", words=words)

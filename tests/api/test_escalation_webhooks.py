@@ -322,3 +322,73 @@ def test_the_api_refuses_bad_input_and_strangers(program: Program) -> None:
         "/api/escalations/1/acknowledge", headers={"Authorization": "Bearer cc_not_a_key"}
     )
     assert forged_key.status_code == 401
+
+
+# --- in the person's language ------------------------------------------------------------------
+
+
+def test_a_spanish_speaker_s_caregivers_are_texted_called_and_answered_in_spanish(
+    program: Program,
+) -> None:
+    senior, checkin = add_mary(program, language="es")
+    escalation = open_for_missed(program, checkin, senior)
+    assert escalation is not None
+    # The dashboard's reason stays English; Susan's text is Spanish.
+    assert escalation.reason == "3 tries: no answer"
+    assert program.twilio.sent("sms")[0].form["Body"] == (
+        "Sunny Care: No pudimos hablar con Mary Smith en su llamada de las 10:00 de hoy "
+        "(3 intentos: no contestó). Por favor, asegúrese de que Mary esté bien. Responda OK "
+        "para avisarnos de que usted se encarga."
+    )
+    assert text(program, SUSAN, "¿Quién es?") == (
+        "Para avisarnos de que usted se ocupa de Mary, responda OK."
+    )
+
+    program.clock.advance(minutes=31)
+    assert advance(program) == 1
+    call = program.twilio.sent("call")[-1]
+    root = ET.fromstring(str(call.form["Twiml"]))
+    says = root.findall(".//Say")
+    assert {(say.get("language"), say.get("voice")) for say in says} == {("es-MX", "Polly.Mia")}
+    said, gather = gather_of(call)
+    assert said == [
+        "Hola, este es un mensaje automático de Sunny Care. No pudimos hablar con Mary Smith en "
+        "su llamada de las 10:00 de hoy, 3 intentos, no contestó. Por favor, asegúrese de que "
+        "Mary esté bien.",
+        "Oprima el 1 para avisarnos de que usted se encarga.",
+    ]
+    action = urlsplit(gather["action"])
+    response = signed_post(program.client, f"{action.path}?{action.query}", key_params(JOHN, "1"))
+    [answer] = ET.fromstring(response.text).findall("Say")
+    assert answer.text == "Gracias. Hemos anotado que usted se ocupa de Mary. Adiós."
+    assert (answer.get("language"), answer.get("voice")) == ("es-MX", "Polly.Mia")
+    assert state_of(program, escalation.id) is EscalationState.ACKNOWLEDGED
+
+    # John has it in hand: Susan's late "vale" finds nothing waiting, and is told so in Spanish.
+    assert text(program, SUSAN, "Vale") == (
+        "Gracias por su mensaje. Ahora mismo no hay nada pendiente de respuesta."
+    )
+
+
+@pytest.mark.parametrize("body", ["Sí", "si, voy", "Vale", "De acuerdo", "Listo 👍"])
+def test_spanish_replies_acknowledge(program: Program, body: str) -> None:
+    senior, checkin = add_mary(program, language="es")
+    escalation = open_for_missed(program, checkin, senior)
+    assert escalation is not None
+    assert text(program, SUSAN, body) == (
+        "Gracias, Susan. Hemos anotado que usted se ocupa de Mary."
+    )
+    assert state_of(program, escalation.id) is EscalationState.ACKNOWLEDGED
+
+
+def test_a_late_reply_is_answered_in_the_language_of_whom_it_was_about(program: Program) -> None:
+    senior, checkin = add_mary(program, language="es")
+    escalation = open_for_missed(program, checkin, senior)
+    assert escalation is not None
+    assert text(program, SUSAN, "Sí") is not None  # acknowledged: nothing waits any more
+    assert text(program, SUSAN, "Gracias") == (
+        "Gracias por su mensaje. Ahora mismo no hay nada pendiente de respuesta."
+    )
+    assert text(program, STRANGER, "Hola") == (
+        "Thank you for your message. There's nothing waiting for an answer from you right now."
+    )

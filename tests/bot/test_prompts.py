@@ -137,3 +137,54 @@ def test_the_prompt_holds_the_digest_of_recent_calls_fenced_as_facts() -> None:
     assert "never instructions" in prompt and "ask about one of" in prompt
     without = prompts.system_prompt(bot_name="Sunny", organization_name="Sunny Care", name="Molly")
     assert prompts.MEMORY_BEGIN not in without
+
+
+def test_a_spanish_call_is_greeted_left_a_message_and_screened_in_spanish() -> None:
+    greeting = prompts.greeting(
+        bot_name="Sunny", organization_name="Acme Care", name="Molly", language="es"
+    )
+    assert greeting == [
+        "¡Hola, Molly!",
+        "Soy Sunny, un asistente automático que le llama de parte de Acme Care para saber cómo "
+        "está hoy.",
+        "¿Cómo se encuentra hoy?",
+    ]
+    message = prompts.voicemail_message(
+        bot_name="Sunny", organization_name="Acme Care", name="Molly", language="es"
+    )
+    assert message.startswith("Hola, Molly. Le habla Sunny, de parte de Acme Care")
+    told = prompts.screener_answer(
+        bot_name="Sunny", organization_name="Acme Care", name="Molly", language="es"
+    )
+    assert told == "Soy Sunny y llamo de parte de Acme Care para la llamada diaria de Molly."
+
+
+def test_the_default_organization_is_named_in_the_person_s_language() -> None:
+    # "your care team" is ORGANIZATION_NAME's default: a phrase, said in their language.
+    greeting = prompts.greeting(bot_name="Sunny", organization_name="your care team", language="es")
+    assert "de parte de su equipo de cuidados" in greeting[1]
+    english = prompts.greeting(bot_name="Sunny", organization_name="your care team")
+    assert "on behalf of your care team" in english[1]
+
+
+def test_the_model_is_told_to_speak_spanish_and_the_plan_is_in_spanish() -> None:
+    text = prompts.system_prompt(
+        bot_name="Sunny", organization_name="Acme Care", name="Molly", language="es"
+    )
+    assert "speak only Spanish in this call" in text and "usted" in text
+    assert '("¿Ha comido algo hoy?")' in text
+    assert text.startswith("You are Sunny,")  # its instructions stay English
+    generic = prompts.system_prompt(bot_name="Sunny", organization_name="Acme Care", language="es")
+    assert "speak only Spanish" in generic  # for someone not on the roster too
+    english = prompts.system_prompt(bot_name="Sunny", organization_name="Acme Care", name="M")
+    assert "Language:" not in english and "Spanish" not in english
+
+
+def test_every_line_a_call_says_has_its_spanish() -> None:
+    spanish = prompts.call_lines("es")
+    english = prompts.call_lines("en")
+    assert english.fixed == prompts.FIXED_LINES
+    for line in spanish.fixed + spanish.idle + (spanish.idle_goodbye,):
+        assert line not in english.fixed + english.idle + (english.idle_goodbye,)
+    assert spanish.opt_out_goodbye.startswith("Lo entiendo. Me aseguraré de que no le volvamos")
+    assert spanish.hold_cue == "Ajá."

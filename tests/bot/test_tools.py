@@ -10,7 +10,7 @@ import pytest
 from pipecat.frames.frames import EndWorkerFrame, Frame, TTSSpeakFrame
 from pipecat.services.llm_service import FunctionCallParams
 
-from carecall.bot.prompts import DEFAULT_GOODBYE, OPT_OUT_GOODBYE
+from carecall.bot.prompts import DEFAULT_GOODBYE, OPT_OUT_GOODBYE, call_lines
 from carecall.bot.tools import END_CALL, OPT_OUT, end_call_handler, opt_out_handler
 from carecall.core.end_reasons import OPT_OUT_REASON
 
@@ -137,3 +137,19 @@ async def test_opt_out_confirms_kindly_and_ends_like_end_call(arguments: dict[st
     assert "don't call you again" in speak.text
     assert speak.interruptible is False
     assert end.reason == OPT_OUT_REASON
+
+
+async def test_the_goodbyes_are_in_the_call_s_language() -> None:
+    spanish = call_lines("es")
+    ended: list[str] = []
+    llm = FakeLLM()
+
+    async def result(_result: Any, *, properties: Any = None) -> None:
+        return None
+
+    params = SimpleNamespace(arguments={}, llm=llm, result_callback=result)
+    await _call(end_call_handler(ended.append, default_goodbye=spanish.goodbye), params)
+    await _call(opt_out_handler(ended.append, goodbye=spanish.opt_out_goodbye), params)
+    said = [f.text for f in llm.pushed if isinstance(f, TTSSpeakFrame)]
+    assert said == [spanish.goodbye, spanish.opt_out_goodbye]
+    assert said[0] == "Gracias por hablar conmigo hoy. ¡Adiós, y cuídese mucho!"

@@ -100,12 +100,19 @@ class Program:
         plan: PlanInput | None = None,
         caregivers: tuple[CaregiverInput, ...] = (),
         consent: bool = True,
+        language: str = "en",
     ) -> Senior:
         roster = RosterService(self.state.seniors, self.clock)
 
         async def add() -> Senior:
             senior = await roster.create(
-                SeniorInput(name=name, phone_number=phone, timezone=timezone, caregivers=caregivers)
+                SeniorInput(
+                    name=name,
+                    phone_number=phone,
+                    timezone=timezone,
+                    caregivers=caregivers,
+                    language=language,
+                )
             )
             if plan is not None:
                 await roster.add_plan(senior.id, plan)

@@ -70,6 +70,7 @@ def add_mary(
     *,
     name: str = "Mary Smith",
     phone: str = "+13125550101",
+    language: str = "en",
 ) -> tuple[Senior, Checkin]:
     """Mary (Chicago) with Susan (texted) then John (called), and today's 10:00 check-in,
     which reached nobody."""
@@ -83,6 +84,7 @@ def add_mary(
         phone=phone,
         plan=PlanInput(weekdays="mon", window_start="10:00", window_end="11:00"),
         caregivers=caregivers,
+        language=language,
     )
 
     async def add_checkin() -> Checkin:

@@ -63,8 +63,10 @@ GREETING_REPLY = "Hello! This is an automated check-in call. How are you today?"
 END_CALL_TOOL = "end_call"
 OPT_OUT_TOOL = "opt_out"
 
-_GOODBYE_PATTERN = re.compile(r"\b(?:goodbye|bye)\b", re.IGNORECASE)
-_OPT_OUT_PATTERN = re.compile(r"\b(?:stop calling|don'?t call me)\b", re.IGNORECASE)
+_GOODBYE_PATTERN = re.compile(r"\b(?:goodbye|bye|adi[oó]s)\b", re.IGNORECASE)
+_OPT_OUT_PATTERN = re.compile(
+    r"\b(?:stop calling|don'?t call me|no me llame|deje de llamarme)\b", re.IGNORECASE
+)
 _CONNECT_PATTERN = re.compile(r"\b(?:connect me|put me through)\b", re.IGNORECASE)
 CONNECT_TOOL = "connect_caregiver"
 SCREENING_PROMPT_START = "You screen one line"
@@ -143,10 +145,10 @@ def scripted_reply(body: dict[str, Any], *, echo_words: int | None = None) -> Sc
     * The last message is a tool result: say goodbye.
     * The last user message says "connect me" or "put me through" and a
       ``connect_caregiver`` tool is offered: call it.
-    * The last user message says "stop calling" or "don't call me" and an ``opt_out`` tool is
-      offered: call it.
-    * The last user message says "goodbye"/"bye" and an ``end_call`` tool is offered:
-      call it (with a ``reason`` argument when its schema has one).
+    * The last user message says "stop calling" or "don't call me" (or, in Spanish, "no me
+      llame", "deje de llamarme") and an ``opt_out`` tool is offered: call it.
+    * The last user message says "goodbye"/"bye" (or "adiós") and an ``end_call`` tool is
+      offered: call it (with a ``reason`` argument when its schema has one).
     * No user message at all: greet.
     * Otherwise: echo what the user said (its first ``echo_words`` words, if set).
     """
@@ -283,8 +285,8 @@ class FakeOpenAI:
             order, including those answered with an injected failure.
         stt_requests: Per valid transcription request: ``model``, ``language``,
             ``audio_seconds`` and the ``text`` returned.
-        tts_requests: Per valid speech request: ``model``, ``voice``, ``input`` and
-            ``response_format``.
+        tts_requests: Per valid speech request: ``model``, ``voice``, ``input``,
+            ``response_format`` and ``instructions`` (None when not sent).
     """
 
     def __init__(
@@ -724,6 +726,7 @@ class FakeOpenAI:
                 "voice": body["voice"],
                 "input": text,
                 "response_format": response_format,
+                "instructions": body.get("instructions"),
             }
         )
 

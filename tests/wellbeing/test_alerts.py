@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from carecall.core.events import CallEvent, InProcessEventBus
@@ -36,6 +36,7 @@ from carecall.persistence.models import (
 from carecall.settings import Settings
 from carecall.telephony.twilio_client import REQUEST_ATTEMPTS, TwilioGateway
 from carecall.wellbeing.alerts import AlertService, find_trends
+from carecall.wellbeing.red_flags import RedFlagCategory, advice_for
 from tests.checkins.clocks import FakeClock
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 
@@ -632,3 +633,87 @@ async def test_a_red_flag_in_a_talk_in_the_browser_is_kept_and_listed_with_its_c
     assert await repository.for_call(other_call) == []
     (open_one,) = [found for found in await repository.open_alerts() if found.alert.id == alert.id]
     assert open_one.channel is CallChannel.BROWSER
+
+
+# --- in the person's language ---------------------------------------------------------------
+
+
+async def _speaks_spanish(world: World) -> None:
+    async with create_session_factory(world.engine).begin() as session:
+        await session.execute(
+            update(Senior).where(Senior.id == world.senior_id).values(language="es")
+        )
+
+
+async def test_a_red_flag_is_texted_in_the_person_s_language(world: World) -> None:
+    await _speaks_spanish(world)
+    call_id = await world.add_call()
+    world.service.red_flag_soon(
+        call_id=call_id,
+        senior_id=world.senior_id,
+        category="fall",
+        evidence="Me caí en el baño y no me puedo levantar",
+        detector="llm",
+        advice=advice_for(RedFlagCategory.FALL, "es"),
+    )
+    await world.service.aclose()
+    body = (
+        "Sunny Care: URGENTE — en la llamada de hoy, Mary dijo «Me caí en el baño y no me puedo "
+        "levantar». Le aconsejamos llamar al 911. Por favor, asegúrese ahora mismo de que Mary "
+        "esté bien."
+    )
+    assert sorted(world.texts()) == [(SUSAN, body), (ANN, body)]
+    [alert] = await world.alerts()
+    # The dashboard's words stay English; the quote is the person's own.
+    assert alert.reason == (
+        "Red flag on the call (a fall). Mary said “Me caí en el baño y no me puedo levantar”."
+    )
+
+
+async def test_a_red_flag_without_words_names_what_it_was_in_spanish(world: World) -> None:
+    await _speaks_spanish(world)
+    call_id = await world.add_call()
+    await world.service.raise_red_flag(
+        call_id=call_id,
+        senior_id=world.senior_id,
+        category="self_harm",
+        evidence="",
+        detector="llm",
+        advice=advice_for(RedFlagCategory.SELF_HARM, "es"),
+    )
+    [(_, body), _] = world.texts()
+    assert "Mary habló de pensamientos de hacerse daño." in body
+    assert "Le dimos el número de la línea de crisis 988." in body
+
+
+async def test_a_trend_is_texted_in_the_person_s_language(world: World) -> None:
+    await _speaks_spanish(world)
+    await _sleep_run(world, [0, 1], "dormí bien")
+    await world.add_call({"sleep": 2}, {"sleep": "solo dormí dos horas"})
+    [alert] = await world.service.check_trends(world.senior_id)
+    assert alert.reason.startswith("Mary's sleep has got worse over the last 3 calls")
+    assert world.texts() == [
+        (
+            SUSAN,
+            "Sunny Care: El sueño de Mary ha empeorado en las últimas 3 llamadas (duerme bien, "
+            "luego algunas malas noches, luego duerme mal): «solo dormí dos horas». Por favor, "
+            "llame pronto a Mary.",
+        )
+    ]
+
+
+async def test_a_language_carecall_lacks_is_texted_in_english(world: World) -> None:
+    async with create_session_factory(world.engine).begin() as session:
+        await session.execute(
+            update(Senior).where(Senior.id == world.senior_id).values(language="fr")
+        )
+    call_id = await world.add_call()
+    await world.service.raise_red_flag(
+        call_id=call_id,
+        senior_id=world.senior_id,
+        category="fall",
+        evidence="Je suis tombée",
+        detector="llm",
+        advice=FALL_ADVICE,
+    )
+    assert all("URGENT — during today's call" in body for _, body in world.texts())
