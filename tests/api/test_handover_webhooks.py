@@ -23,6 +23,7 @@ from carecall.calls.briefs import CallBrief
 from carecall.calls.handover import Handover, Phase
 from carecall.core.events import InProcessEventBus
 from tests.api.support import (
+    TO,
     app_state,
     get_call,
     on_app_loop,
@@ -67,24 +68,18 @@ def _relative(url: str) -> str:
 
 
 def legs(fake_twilio: FakeAsyncTwilioHttpClient) -> list[Leg]:
-    placed = []
-    for request in fake_twilio.requests:
-        if request.method == "POST" and request.url.endswith("/Calls.json"):
-            if "Twiml" in request.data and "StatusCallback" in request.data:
-                sid = next(
-                    sid
-                    for sid, call in fake_twilio.calls.items()
-                    if call["to"] == request.data["To"]
-                )
-                placed.append(
-                    Leg(
-                        sid,
-                        request.data["To"],
-                        request.data["Twiml"],
-                        request.data["StatusCallback"],
-                    )
-                )
-    return placed
+    """The calls to caregivers placed so far, oldest first (each with its inline TwiML)."""
+    created = [
+        r.data
+        for r in fake_twilio.requests
+        if r.method == "POST" and r.url.endswith("/Calls.json") and "StatusCallback" in r.data
+    ]
+    offers = [data for data in created if "Twiml" in data]
+    sids = [sid for sid, call in fake_twilio.calls.items() if call["to"] != TO]
+    return [
+        Leg(sid, data["To"], data["Twiml"], data["StatusCallback"])
+        for sid, data in zip(sids, offers, strict=True)
+    ]
 
 
 def redirects_of(fake_twilio: FakeAsyncTwilioHttpClient, sid: str) -> list[str]:
