@@ -1,5 +1,5 @@
-"""What the dashboard shows of a call, its turns and its steps: plain JSON-ready dicts, made in one place
-for the server-rendered pages and the live websocket, so both say the same thing.
+"""What the dashboard shows of a call, its turns and its steps: plain JSON-ready dicts, made in
+one place for the server-rendered pages and the live websocket, so both say the same thing.
 
 Phone numbers are masked here (`mask_phone_number`); labels are written for care staff.
 """
