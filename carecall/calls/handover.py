@@ -38,6 +38,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
+import re
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,6 +124,13 @@ _NO_ANSWER_WORDS = {
     "canceled": "the call was cancelled",
 }
 FINAL_LEG_STATUSES = frozenset({"completed", *_NO_ANSWER_WORDS})
+_E164 = re.compile(r"\+\d{7,15}")
+
+
+def _failure(exc: TwilioError | MissingConfiguration) -> str:
+    """Why Twilio refused, as it may be stored and logged: any phone number in it masked."""
+    reason = exc.message if isinstance(exc, TwilioError) else str(exc)
+    return _E164.sub(lambda m: mask_phone_number(m.group()), reason)
 
 
 class PersonLine(Protocol):
@@ -376,7 +384,7 @@ class Handover:
                     self._leg_url(STATUS_PATH, leg.number),
                 )
             except (TwilioError, MissingConfiguration) as exc:
-                reason = exc.message if isinstance(exc, TwilioError) else str(exc)
+                reason = _failure(exc)
                 self._log.warning(f"Hand-over: could not call caregiver {index + 1}: {reason}")
                 self._record(Step.UNREACHABLE, f"{name} could not be called: {reason}")
                 leg.over = True
@@ -479,7 +487,7 @@ class Handover:
                 ),
             )
         except (TwilioError, MissingConfiguration) as exc:
-            reason = exc.message if isinstance(exc, TwilioError) else str(exc)
+            reason = _failure(exc)
             self._log.warning(f"Hand-over: could not connect the person's call: {reason}")
             async with self._lock:
                 self.release_call()
@@ -562,13 +570,13 @@ class Handover:
         try:
             await self.phone.end_call(sid)
         except (TwilioError, MissingConfiguration) as exc:
-            self._log.warning(f"Hand-over: could not end a caregiver's call: {exc}")
+            self._log.warning(f"Hand-over: could not end a caregiver's call: {_failure(exc)}")
 
     async def _tell_leg(self, sid: str, text: str) -> None:
         try:
             await self.phone.redirect(sid, say_and_hang_up(text))
         except (TwilioError, MissingConfiguration) as exc:
-            self._log.warning(f"Hand-over: could not tell a caregiver's call: {exc}")
+            self._log.warning(f"Hand-over: could not tell a caregiver's call: {_failure(exc)}")
 
     def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)

@@ -440,3 +440,11 @@ async def test_only_1_accepts(digits: str) -> None:
     await r.handover.start()
     assert await r.press(r.phone.placed[0], digits) is LegVerdict.DECLINED
     assert r.kinds()[-1] == Step.GAVE_UP
+
+
+async def test_a_number_in_twilios_refusal_is_masked_in_the_step() -> None:
+    refusal = TwilioError(f"Twilio could not call the caregiver: The 'To' {TOM.phone_number} ...")
+    r = rig([TOM], phone=FakePhone(refuse={TOM.phone_number: refusal}))
+    await r.handover.start()
+    assert r.kinds() == ["dialling", "unreachable", "gave_up"]
+    assert TOM.phone_number not in r.steps[1].text and "+1••••••0191" in r.steps[1].text
