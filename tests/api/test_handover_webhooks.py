@@ -143,7 +143,6 @@ def start_handover(client: TestClient, fake_twilio: FakeAsyncTwilioHttpClient) -
         )
         assert handover is not None
         handover.attach(person)
-        assert FALL is not None
         handover.flagged(FALL)
         assert await handover.start()
         return handover

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from pydantic import SecretStr
 
 from carecall.calls.briefs import CallBrief, CaregiverLine
 from carecall.calls.handover import (
@@ -35,7 +36,9 @@ from carecall.wellbeing.red_flags import detect
 PERSON_SID = "CA" + "p" * 32
 TOM = CaregiverLine("your son Tom", "Tom", "+14155550191", "Tom Jones")
 ANNA = CaregiverLine("your daughter Anna", "Anna", "+14155550192", "Anna Jones")
-FALL = detect("I fell in the bathroom and I can't get up")
+_FALL = detect("I fell in the bathroom and I can't get up")
+assert _FALL is not None
+FALL = _FALL
 
 
 @dataclass
@@ -161,7 +164,6 @@ def rig(
         leg_timeout=leg_timeout,
     )
     handover.attach(person)
-    assert FALL is not None
     handover.flagged(FALL)
     return Rig(handover, phone, person, steps, claims)
 
@@ -393,7 +395,7 @@ async def test_a_webhook_for_a_hand_over_on_another_instance_goes_over_the_bus()
     settings = Settings(
         _env_file=None,  # type: ignore[call-arg]
         webhook_url="https://carecall.example.org",
-        session_secret="test-session-secret-that-is-long-enough-0123",
+        session_secret=SecretStr("test-session-secret-that-is-long-enough-0123"),
     )
     bus = InProcessEventBus()
     steps: list[StepRecord] = []

@@ -219,6 +219,7 @@ async def test_tom_declines_anna_accepts_and_the_person_is_moved_to_her(stack: S
         assert time.monotonic() < deadline, "the person's call was never moved to the room"
         await asyncio.sleep(0.05)
     await stack.bot_says("Anna is on the line. I'm connecting you to Anna now.")
+    assert stack.anna.room is not None and stack.anna.call is not None
     assert stack.twilio_http.conferences[stack.anna.room] == [stack.anna.call.sid, call_sid]
     redirected_at = moved[0].at
     last_started = max(

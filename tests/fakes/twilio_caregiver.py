@@ -60,7 +60,7 @@ class SimulatedCaregiver:
 
     def calls_placed(self) -> list[PlacedCall]:
         """Every call carecall placed to this number so far, oldest first."""
-        placed = []
+        placed: list[PlacedCall] = []
         for request in list(self.api.requests):
             data = request.data
             if request.method != "POST" or not request.url.endswith("/Calls.json"):

@@ -6,6 +6,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     EndWorkerFrame,
+    Frame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -104,7 +105,7 @@ async def test_staying_on_the_line_fills_every_silence_and_never_ends_the_call()
     ended: list[str] = []
     idle = prompts(ended)
     idle.stay_with(["Still getting hold of Tom.", "Call 9 1 1."], after=0.15)
-    frames: list[object] = [BotStoppedSpeakingFrame()]
+    frames: list[Frame] = [BotStoppedSpeakingFrame()]
     for _ in range(5):
         frames += [SleepFrame(sleep=0.25), BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()]
     down, _up = await run_test(idle, frames_to_send=frames)
