@@ -37,7 +37,7 @@ def test_the_offer_is_read_twice_with_a_key_press_then_a_goodbye() -> None:
         assert gather.get("action") == ACTION  # the query's & escaped in XML, intact once read
         assert gather.get("method") == "POST"
         assert gather.get("timeout") == str(OFFER_KEY_SECONDS)
-        said = [say.text for say in gather.findall("Say")]
+        said = [say.text or "" for say in gather.findall("Say")]
         assert said[0] == "This is Sunny from Sunny Care. Molly told me: “I fell & can't get up.”"
         assert said[1].startswith("Press 1")
     assert "&amp;" in xml  # escaped, so the quote can't break the document
