@@ -6,7 +6,9 @@ A phone call greets the person by name when it was placed for someone on the ros
 through `ActiveCalls`) that an answering machine took it: it then leaves a message and ends.
 It also tells from the first words heard who answered (`processors.line_screen`): an
 answering machine's greeting makes it wait silently for the beep (and leave the message itself
-if Twilio's verdict never comes); a call screener gets one sentence saying who calls.
+if Twilio's verdict never comes); a call screener gets one sentence saying who calls. After a
+red flag, someone with caregivers who take calls can be handed over to one of them, warmly
+(`calls.handover`: they stay with the bot until a caregiver accepts).
 """
 
 from __future__ import annotations
@@ -212,23 +214,29 @@ async def run_conversation(
         # The control is made as soon as the call is built, long before a machine is heard.
         return control is not None and await control.leave_voicemail()
 
-    services = build_call_services(settings, clients, system_prompt=system_prompt(settings, brief))
-    line = twilio_line(websocket, stream, settings)
-    call = build_call_worker(
-        line,
-        call_id=stream.call_id,
-        settings=settings,
-        services=services,
-        sink=writer,
-        on_bot_ends_call=ending.bot_ends_call,
-        on_opt_out=ending.bot_ends_call_opted_out,
-        greeting=greeting(settings, brief),
-        care=call_care(stream, brief, clients, alerts, handover, ending)
-        if settings.red_flags
-        else None,
-        patience=brief.patience,
-        screening=LineScreening(screener_answer(settings, brief), machine_heard),
-    )
+    try:
+        prompt = system_prompt(settings, brief)
+        services = build_call_services(settings, clients, system_prompt=prompt)
+        line = twilio_line(websocket, stream, settings)
+        call = build_call_worker(
+            line,
+            call_id=stream.call_id,
+            settings=settings,
+            services=services,
+            sink=writer,
+            on_bot_ends_call=ending.bot_ends_call,
+            on_opt_out=ending.bot_ends_call_opted_out,
+            greeting=greeting(settings, brief),
+            care=call_care(stream, brief, clients, alerts, handover, ending)
+            if settings.red_flags
+            else None,
+            patience=brief.patience,
+            screening=LineScreening(screener_answer(settings, brief), machine_heard),
+        )
+    except BaseException:
+        if handover is not None and handovers is not None:
+            handovers.close(stream.call_id, handover)  # never built: nothing to hand over
+        raise
     if handover is not None:
         handover.attach(PipelinePerson(call, settings.handover_reassure_seconds))
     control = CallControl(
