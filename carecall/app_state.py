@@ -20,6 +20,7 @@ from carecall.calls.callback_backlog import CallbackBacklog
 from carecall.calls.channels import ChannelCalls
 from carecall.calls.conversation import ActiveCalls
 from carecall.calls.demo import DemoCalls
+from carecall.calls.handover import HandoverDesk
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
 from carecall.calls.service import CallService
@@ -98,6 +99,7 @@ class AppState:
     alerts: AlertService
     api_rate_limit: ApiRateLimit
     pending_streams: PendingStreams
+    handovers: HandoverDesk
 
     def channel(self, channel: CallChannel) -> ChannelCalls:
         """The calls of ``channel`` in this process (their lifecycle: `calls.channels`)."""

@@ -27,7 +27,7 @@ from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from carecall.api import alerts as alerts_api
 from carecall.api import calls as calls_api
-from carecall.api import dashboard_ws, twilio_messages, twilio_webhooks
+from carecall.api import dashboard_ws, twilio_handover, twilio_messages, twilio_webhooks
 from carecall.api import demo as demo_api
 from carecall.api import escalations as escalations_api
 from carecall.api import health as health_api
@@ -49,6 +49,7 @@ from carecall.calls.browser import BrowserCalls
 from carecall.calls.callback_backlog import CallbackBacklog
 from carecall.calls.conversation import ActiveCalls
 from carecall.calls.demo import DemoCalls, DemoTokens
+from carecall.calls.handover import HandoverDesk
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
 from carecall.calls.service import CallService
@@ -172,6 +173,7 @@ def create_app(
     app.include_router(reports_api.router, dependencies=[Depends(api_principal)])
     app.include_router(twilio_webhooks.router)
     app.include_router(twilio_messages.router)
+    app.include_router(twilio_handover.router)
     app.include_router(media_api.router)
     app.include_router(demo_api.stream_router)
     document_errors(app)
@@ -298,6 +300,8 @@ async def _start(
     stack.push_async_callback(demo_calls.aclose)
     callback_backlog = CallbackBacklog(database=database)
     stack.push_async_callback(callback_backlog.aclose)
+    handovers = HandoverDesk(settings, twilio, writer.submit, bus)
+    await start_service(stack, handovers)
     auth_token = settings.twilio_auth_token
     state = AppState(
         settings=settings,
@@ -347,6 +351,7 @@ async def _start(
         retention=TranscriptRetention(settings, privacy, clock, database=database),
         api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
         pending_streams=PendingStreams(settings.max_pending_media_streams),
+        handovers=handovers,
     )
     call_service.on_call_final(lambda call: _forget_brief(state.briefs, call))
     await _announce(state)

@@ -262,6 +262,15 @@ class Settings(BaseSettings):
             "still there, a third ends the call politely. 0: never."
         ),
     )
+    handover_reassure_seconds: float = Field(
+        default=10.0,
+        ge=3.0,
+        le=60.0,
+        description=(
+            "While a caregiver is being fetched to the phone (a warm hand-over), a silence this "
+            "long is filled by the bot: that it is still trying, or the safety advice, in turn."
+        ),
+    )
 
     @model_validator(mode="after")
     def _turn_pauses_in_order(self) -> Settings:

@@ -89,6 +89,20 @@ class TurnOut(BaseModel):
     )
 
 
+class StepOut(BaseModel):
+    """One step carecall took during the call beyond talking (a hand-over to a caregiver)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    sequence: int
+    kind: str = Field(
+        description="`dialling`, `answered`, `accepted`, `declined`, `no_answer`, "
+        "`unreachable`, `bridged`, `bridge_failed`, `gave_up` or `cancelled`."
+    )
+    text: str = Field(description='The step in words, e.g. "Tom Jones pressed 1 to take the call."')
+    at: datetime
+
+
 class MeasureOut(BaseModel):
     level: int | None = Field(
         ge=0, le=3, description="0 (good) to 3 (concerning); null when it didn't come up."
@@ -140,6 +154,11 @@ class RecordOut(BaseModel):
 
 class CallDetail(CallOut):
     turns: list[TurnOut]
+    steps: list[StepOut] = Field(
+        default_factory=list,
+        description="What carecall did during the call beyond talking, in order: a warm "
+        "hand-over to a caregiver, step by step.",
+    )
     record: RecordOut | None = Field(
         description="The call's wellbeing record (or where its making stands); null when none "
         "is made for it (no conversation with a person)."
@@ -248,7 +267,8 @@ async def list_calls(
 
 @router.get("/{call_id}", response_model=CallDetail)
 async def get_call(call_id: CallId, state: State) -> CallDetail:
-    """The call, its transcript and its wellbeing record."""
+    """The call, its transcript, its steps (a hand-over to a caregiver) and its wellbeing
+    record."""
     call = await state.calls.get(call_id, with_turns=True)
     if call is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
@@ -257,6 +277,7 @@ async def get_call(call_id: CallId, state: State) -> CallDetail:
     return CallDetail(
         **CallOut.model_validate(call).model_dump(),
         turns=[TurnOut.model_validate(t) for t in call.turns],
+        steps=[StepOut.model_validate(s) for s in await state.calls.steps(call_id)],
         record=RecordOut.of(record, job),
     )
 

@@ -3,9 +3,12 @@
 Protocol (server → browser, JSON; the browser sends nothing):
 
 - on connect, a `snapshot`: `{"type": "snapshot", "id", "stream", "calls": [call…]}`, or with
-  `?call_id=N` `{"type": "snapshot", "id", "stream", "call": call, "turns": [turn…]}`;
+  `?call_id=N` `{"type": "snapshot", "id", "stream", "call": call, "turns": [turn…],
+  "steps": [step…]}`;
 - then, as they happen, `{"type": "call", "id", "call": call}` (a call's new state) and, on a
-  call's page, `{"type": "turn", "id", "call_id", "turn": turn}`; `{"type": "ping"}` when idle;
+  call's page, `{"type": "turn", "id", "call_id", "turn": turn}` and `{"type": "step", "id",
+  "call_id", "step": step}` (a step of a hand-over to a caregiver); `{"type": "ping"}` when
+  idle;
 - on the all-calls feed, `{"type": "program", "id", "kind", "data"}` when a check-in, an
   escalation or an alert changed (`checkin.updated`, `escalation.updated`, `alert.updated`: the
   event's data, e.g. `senior_id`, `checkin_id`); the Today view re-fetches itself on these. On
@@ -34,7 +37,7 @@ from carecall.app_state import AppState, get_ws_state
 from carecall.auth.dependencies import websocket_operator
 from carecall.core.events import FeedListener, NumberedEvent
 from carecall.persistence.ids import MAX_ROW_ID, parse_row_id
-from carecall.web.presenters import CallView, apply_event, call_view, turn_view
+from carecall.web.presenters import CallView, apply_event, call_view, step_view, turn_view
 
 router = APIRouter()
 
@@ -133,8 +136,13 @@ class DashboardFeed:
             return {"type": "program", "id": item.id, "kind": event.kind, "data": data}
         if self._call_id is not None and event.call_id != self._call_id:
             return None
-        if event.kind == "call.figure":
-            return None  # an extension's figure: for its own readers, not shown here
+        if event.kind in ("call.figure", "handover.signal"):
+            return None  # an extension's figure, a hand-over's webhook: not shown here
+        if event.kind == "call.step":
+            if self._call_id is None:
+                return None
+            step = step_view(event.data)
+            return {"type": "step", "id": item.id, "call_id": event.call_id, "step": step}
         if event.kind == "call.turn":
             if self._call_id is None:
                 return None
@@ -162,15 +170,21 @@ class DashboardFeed:
                 return None
             view = self._track(call_view(call))
             turns = {turn.sequence: turn_view(turn) for turn in call.turns}
+            steps = {
+                step.sequence: step_view(step) for step in await self._state.calls.steps(call.id)
+            }
             for event in recent:
                 if event.call_id != self._call_id:
                     continue
                 if event.kind == "call.turn":
                     turns.setdefault(int(event.data["sequence"]), turn_view(event.data))
+                elif event.kind == "call.step":
+                    steps.setdefault(int(event.data["sequence"]), step_view(event.data))
                 else:
                     apply_event(view, event)
             message["call"] = view
             message["turns"] = [turns[sequence] for sequence in sorted(turns)]
+            message["steps"] = [steps[sequence] for sequence in sorted(steps)]
             return message
         calls, _ = await self._state.calls.list_recent(limit=RECENT_CALLS)
         views = [self._track(call_view(call)) for call in calls]

@@ -219,6 +219,8 @@ class BuiltCall:
     """When the caller's turns ended, and what the call showed of their pauses."""
     checkin: CheckinDialogue | None = None
     """The guided check-in, when there is no model: its `answers` are the caller's answers."""
+    idle: IdlePrompts | None = None
+    """What fills the caller's silences (`IdlePrompts.stay_with`: a hand-over under way)."""
 
     @property
     def transport(self) -> BaseTransport:
@@ -322,6 +324,12 @@ def build_call_worker(
         sink.submit(CallFigure(call_id, name, value))
 
     extended = processors_for(services.extensions, CallContext(call_id, settings, report))
+    idle = IdlePrompts(
+        after=settings.idle_prompt_seconds,
+        lines=lines.idle,
+        goodbye=lines.idle_goodbye,
+        on_end=on_bot_ends_call,
+    )
     pipeline = Pipeline(
         [
             transport.input(),
@@ -339,12 +347,7 @@ def build_call_worker(
             *watcher,
             *extended.after_stt,
             user_aggregator,
-            IdlePrompts(
-                after=settings.idle_prompt_seconds,
-                lines=lines.idle,
-                goodbye=lines.idle_goodbye,
-                on_end=on_bot_ends_call,
-            ),
+            idle,
             AudioStop(InputAudioRawFrame, name="caller-audio-stop"),
             *extended.before_llm,
             gate,
@@ -381,7 +384,7 @@ def build_call_worker(
         name=f"call-{call_id}",
     )
     observe_without_audio(worker)
-    return BuiltCall(worker, line, recorder, greeting, voicemail, turn_stop, checkin)
+    return BuiltCall(worker, line, recorder, greeting, voicemail, turn_stop, checkin, idle)
 
 
 def _line_screen(

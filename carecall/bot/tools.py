@@ -105,8 +105,10 @@ def opt_out_handler(
 CONNECT_CAREGIVER = FunctionSchema(
     name="connect_caregiver",
     description=(
-        "Put this call through to the person's caregiver, when something is urgent and the "
-        "person has said yes to being connected. The call leaves you: say nothing after it."
+        "Get the person's caregiver on this call, when something is urgent and the person has "
+        "said yes to being connected. carecall phones the caregiver and tells the person what "
+        "is happening; the person stays with you until the caregiver accepts, then the call "
+        "moves to them. Say nothing right after using it."
     ),
     properties={},
     required=[],
@@ -116,18 +118,22 @@ CONNECT_CAREGIVER = FunctionSchema(
 def connect_caregiver_handler(
     on_connect: Callable[[], Awaitable[bool]],
 ) -> Callable[[FunctionCallParams], object]:
-    """Build the `connect_caregiver` handler: `on_connect()` hands the call over (Twilio puts
-    it through to the caregiver, which also ends this conversation's stream) and says whether
-    it could; the model is told so, and says something only if it failed."""
+    """Build the `connect_caregiver` handler: `on_connect()` starts the warm hand-over
+    (`calls.handover`: the caregivers are phoned one after another while the person stays on
+    the line with the bot, which tells them what is happening) and says whether it could; the
+    model is told so, and says something only if it failed."""
 
     async def connect_caregiver(params: FunctionCallParams) -> None:
-        connected = await on_connect()
+        started = await on_connect()
         logger.info(
-            f"Connecting the caller to their caregiver: {'done' if connected else 'failed'}"
+            f"Getting the caller's caregiver on the line: {'started' if started else 'failed'}"
         )
-        if connected:
+        if started:
             await params.result_callback(
-                {"status": "connecting now"},
+                {
+                    "status": "calling the caregiver now; the person has been told. Keep them "
+                    "company until the caregiver accepts."
+                },
                 properties=FunctionCallResultProperties(run_llm=False),
             )
         else:

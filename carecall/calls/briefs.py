@@ -35,6 +35,8 @@ class CaregiverLine:
     """How the bot names them to the person: "your daughter Susan", or "Susan Smith"."""
     first_name: str
     phone_number: str
+    name: str = ""
+    """Their full name, as the call's record names them ("Tom Jones"); never their number."""
 
     @classmethod
     def of(cls, caregiver: Caregiver) -> CaregiverLine:
@@ -44,6 +46,7 @@ class CaregiverLine:
             spoken=f"your {relation} {first}" if relation else caregiver.name,
             first_name=first,
             phone_number=caregiver.phone_number,
+            name=caregiver.name,
         )
 
 
@@ -65,6 +68,9 @@ class CallBrief:
     connect_to: CaregiverLine | None = None
     """Whom the bot may put the call through to when something is urgent: the first caregiver
     who asked to be phoned (contact by `call`); None: nobody (the bot then offers nothing)."""
+    connect_ladder: tuple[CaregiverLine, ...] = ()
+    """Every caregiver who asked to be phoned, in their order (``connect_to`` first): a
+    hand-over tries the next when one doesn't take the call (`calls.handover`)."""
     patience: float = 1.0
     """Their pause profile: a factor on every end-of-turn pause (`pipeline.turns`)."""
 
@@ -74,10 +80,13 @@ class CallBrief:
 
     @classmethod
     def of(cls, senior: Senior, memory: str | None = None) -> CallBrief:
-        phoned = next((c for c in senior.caregivers if c.contact_by is ContactMethod.CALL), None)
+        phoned = tuple(
+            CaregiverLine.of(c) for c in senior.caregivers if c.contact_by is ContactMethod.CALL
+        )
         return cls(
             senior_id=senior.id,
-            connect_to=CaregiverLine.of(phoned) if phoned else None,
+            connect_to=phoned[0] if phoned else None,
+            connect_ladder=phoned,
             spoken_name=senior.spoken_name,
             on_behalf_of=senior.on_behalf_of or None,
             notes=(senior.notes or "").strip(),

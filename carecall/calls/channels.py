@@ -44,6 +44,8 @@ class CallAlreadyEnded(RuntimeError):
 class _Running:
     task: asyncio.Task[None]
     stop: Callable[[], Awaitable[None]]
+    ending: bool = False
+    """The conversation is over and its end is being stored: let it finish."""
 
 
 class ChannelCalls:
@@ -113,8 +115,9 @@ class ChannelCalls:
     async def aclose(self) -> None:
         """End every call still running here (the server is stopping)."""
         tasks = [running.task for running in self._running.values()]
-        for task in tasks:
-            task.cancel()
+        for running in self._running.values():
+            if not running.ending:
+                running.task.cancel()
         with contextlib.suppress(Exception):
             await asyncio.gather(*tasks, return_exceptions=True)
 
@@ -135,8 +138,14 @@ class ChannelCalls:
             try:
                 await conversation
             finally:
-                self._running.pop(call_id, None)
-                await self.finished(call_id)
+                if (running := self._running.get(call_id)) is not None:
+                    running.ending = True
+                try:
+                    await self.finished(call_id)
+                finally:
+                    # Only now: until its end is stored, the call still runs here (`aclose`
+                    # waits for it, and `running` counts it).
+                    self._running.pop(call_id, None)
 
         task = asyncio.create_task(lifetime(), name=name)
         self._running[call_id] = _Running(task, stop)

@@ -6,7 +6,9 @@ A phone call greets the person by name when it was placed for someone on the ros
 through `ActiveCalls`) that an answering machine took it: it then leaves a message and ends.
 It also tells from the first words heard who answered (`processors.line_screen`): an
 answering machine's greeting makes it wait silently for the beep (and leave the message itself
-if Twilio's verdict never comes); a call screener gets one sentence saying who calls.
+if Twilio's verdict never comes); a call screener gets one sentence saying who calls. After a
+red flag, someone with caregivers who take calls can be handed over to one of them, warmly
+(`calls.handover`: they stay with the bot until a caregiver accepts).
 
 Everything it says is in the person's language (`CallBrief.language`, `core.languages`), and its
 services hear and speak it. A call in a language this server's services don't speak is refused
@@ -39,6 +41,7 @@ from carecall.bot.builder import (
 )
 from carecall.bot.services import CallLanguages, ServiceClients, build_call_services
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
+from carecall.calls.handover import Handover, HandoverDesk, PipelinePerson
 from carecall.calls.recorder import RecordWriter
 from carecall.core.end_reasons import (
     BOT_HANGUP,
@@ -202,10 +205,13 @@ async def run_conversation(
     brief: CallBrief = GENERIC_BRIEF,
     active_calls: ActiveCalls | None = None,
     alerts: RedFlagAlerts | None = None,
+    handovers: HandoverDesk | None = None,
 ) -> None:
     """A Twilio media stream's conversation with the person in ``brief``; with ``twilio``
     None (a demo call, which dials no one) the bot's hang-up only closes the stream. The
-    call's `CallControl` is attached to ``active_calls`` while it runs."""
+    call's `CallControl` is attached to ``active_calls`` while it runs. With ``handovers``,
+    someone with caregivers who take calls can be handed over to one of them, warmly
+    (`calls.handover`), after a red flag."""
     ending = Ending()
     control: CallControl | None = None
     refusal = CallLanguages.of(settings).refusal(brief.spoken_name or "The person", brief.language)
@@ -213,31 +219,42 @@ async def run_conversation(
         await _refuse(websocket, stream, refusal, brief.language, writer=writer, twilio=twilio)
         return
     language = catalogue(brief.language).code
+    handover = (
+        open_handover(handovers, stream, brief, ending)
+        if handovers is not None and twilio is not None and settings.red_flags
+        else None
+    )
 
     async def machine_heard() -> bool:
         # The control is made as soon as the call is built, long before a machine is heard.
         return control is not None and await control.leave_voicemail()
 
-    services = build_call_services(
-        settings, clients, system_prompt=system_prompt(settings, brief), language=language
-    )
-    line = twilio_line(websocket, stream, settings)
-    call = build_call_worker(
-        line,
-        call_id=stream.call_id,
-        settings=settings,
-        services=services,
-        sink=writer,
-        on_bot_ends_call=ending.bot_ends_call,
-        on_opt_out=ending.bot_ends_call_opted_out,
-        greeting=greeting(settings, brief),
-        care=call_care(stream, brief, clients, alerts, twilio, ending)
-        if settings.red_flags
-        else None,
-        patience=brief.patience,
-        screening=LineScreening(screener_answer(settings, brief), machine_heard),
-        language=language,
-    )
+    try:
+        prompt = system_prompt(settings, brief)
+        services = build_call_services(settings, clients, system_prompt=prompt, language=language)
+        line = twilio_line(websocket, stream, settings)
+        call = build_call_worker(
+            line,
+            call_id=stream.call_id,
+            settings=settings,
+            services=services,
+            sink=writer,
+            on_bot_ends_call=ending.bot_ends_call,
+            on_opt_out=ending.bot_ends_call_opted_out,
+            greeting=greeting(settings, brief),
+            care=call_care(stream, brief, clients, alerts, handover, ending)
+            if settings.red_flags
+            else None,
+            patience=brief.patience,
+            screening=LineScreening(screener_answer(settings, brief), machine_heard),
+            language=language,
+        )
+    except BaseException:
+        if handover is not None and handovers is not None:
+            handovers.close(stream.call_id, handover)  # never built: nothing to hand over
+        raise
+    if handover is not None:
+        handover.attach(PipelinePerson(call, settings.handover_reassure_seconds))
     control = CallControl(
         ending,
         call.voicemail,
@@ -258,6 +275,9 @@ async def run_conversation(
             log=logger.bind(call_id=stream.call_id, call_sid=stream.call_sid),
         )
     finally:
+        if handover is not None and handovers is not None:
+            await handover.person_left(ending.reason or CALLER_HANGUP)
+            handovers.close(stream.call_id, handover)
         if brief.senior_id is not None and not call.voicemail.leaving:
             writer.submit(CallNote(stream.call_id, turn_patience=learnt_patience(call, settings)))
         if twilio is not None and ending.bot_hangs_up:
@@ -325,38 +345,54 @@ def call_care(
     brief: CallBrief,
     clients: ServiceClients,
     alerts: RedFlagAlerts | None,
-    twilio: TwilioGateway | None,
+    handover: Handover | None,
     ending: Ending,
 ) -> CallCare:
     """What this call does when something urgent is heard: the alert (stored, on the dashboard
-    and texted to the caregivers, all in the background) and, for someone with a caregiver who
-    takes calls, the offer to put the call through to them."""
-    on_red_flag = red_flag_alerter(stream.call_id, brief.senior_id, alerts)
+    and texted to the caregivers, all in the background) and, for someone with caregivers who
+    take calls, the offer to get one of them on the line (a warm hand-over: `calls.handover`;
+    the hand-over quotes the red flag's words to the caregiver)."""
+    alert = red_flag_alerter(stream.call_id, brief.senior_id, alerts)
     line = brief.connect_to
-    if line is None or twilio is None:
-        return CallCare(on_red_flag, clients.red_flag_check)
-    gateway = twilio
-    language = catalogue(brief.language)
+    if line is None or handover is None:
+        return CallCare(alert, clients.red_flag_check)
+    warm = handover
+
+    def on_red_flag(flag: RedFlag) -> None:
+        warm.flagged(flag)
+        alert(flag)
 
     async def put_through() -> bool:
         if ending.reason is not None:
             return False
-        ending.reason = TRANSFER_REASON
-        try:
-            await gateway.transfer(
-                stream.call_sid,
-                line.phone_number,
-                language.line("call.transfer", name=line.first_name),
-                language=language.say_attributes.get("language"),
-                voice=language.say_attributes.get("voice"),
-            )
-        except (TwilioError, MissingConfiguration) as exc:
-            logger.bind(call_sid=stream.call_sid).warning(f"Could not put the call through: {exc}")
-            ending.reason = None
-            return False
-        return True
+        return await warm.start()
 
     return CallCare(on_red_flag, clients.red_flag_check, line.spoken, put_through)
+
+
+def open_handover(
+    handovers: HandoverDesk, stream: MediaStream, brief: CallBrief, ending: Ending
+) -> Handover | None:
+    """The call's hand-over (None: nobody to hand over to). Connecting the person ends the
+    conversation with the reason `transferred to caregiver`, unless it is already ending."""
+
+    def claim_call() -> bool:
+        if ending.reason is not None:
+            return False
+        ending.reason = TRANSFER_REASON
+        return True
+
+    def release_call() -> None:
+        if ending.reason == TRANSFER_REASON:
+            ending.reason = None
+
+    return handovers.open(
+        call_id=stream.call_id,
+        call_sid=stream.call_sid,
+        brief=brief,
+        claim_call=claim_call,
+        release_call=release_call,
+    )
 
 
 def learnt_patience(call: BuiltCall, settings: Settings) -> float:

@@ -1,13 +1,13 @@
 """`RecordWriter`: the one task that writes what calls produce, off the real-time path.
 
-Pipelines hand it turn records and notes with `submit` (never waits). A task of its own publishes
-each one on the event bus at once (the dashboard stays live while the database is slow or away),
-and the writer stores them in order, in batches. A failed write is retried with backoff (the
-database restarted or unreachable: the batch waits, the calls go on); nothing is dropped, and
-a turn is never stored twice (turns are keyed by call and sequence number). A note that the
-person opted out marks them do-not-call here too (`SeniorRepository.opt_out_by_call`), so the
-conversation never waits for that write either. An extension's figures (`CallFigure`) are only
-published.
+Pipelines hand it turn records, notes and steps with `submit` (never waits). A task of its own
+publishes each one on the event bus at once (the dashboard stays live while the database is
+slow or away), and the writer stores them in order, in batches. A failed write is retried with
+backoff (the database restarted or unreachable: the batch waits, the calls go on); nothing is
+dropped, and a turn or a step is never stored twice (they are keyed by call and sequence
+number). A note that the person opted out marks them do-not-call here too
+(`SeniorRepository.opt_out_by_call`), so the conversation never waits for that write either.
+An extension's figures (`CallFigure`) are only published.
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ from carecall.core.events import CallEvent, EventBus
 from carecall.observability.outages import DependencyWatch, database_watch
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
-from carecall.pipeline.events import CallFigure, CallNote, CallRecord, TurnRecord
+from carecall.pipeline.events import CallFigure, CallNote, CallRecord, StepRecord, TurnRecord
 
+Stored = TurnRecord | CallNote | StepRecord
+"""What the writer stores (a figure is only published)."""
 _MAX_BATCH = 200
 _MAX_BACKOFF_SECONDS = 10.0
 _STORE_TIMEOUT_SECONDS = 30.0
@@ -44,7 +46,7 @@ class RecordWriter:
         self._calls = calls
         self._bus = bus
         self._seniors = seniors
-        self._queue: asyncio.Queue[TurnRecord | CallNote] = asyncio.Queue()
+        self._queue: asyncio.Queue[Stored] = asyncio.Queue()
         self._to_publish: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
         self._publisher: asyncio.Task[None] | None = None
@@ -106,7 +108,7 @@ class RecordWriter:
         except Exception:
             logger.exception("Could not publish a call event")
 
-    async def _store_with_retry(self, batch: list[TurnRecord | CallNote]) -> None:
+    async def _store_with_retry(self, batch: list[Stored]) -> None:
         """Store a batch; while the database is unreachable, wait and try again.
 
         A batch the database *rejects* (e.g. a turn for a call that doesn't exist) is stored
@@ -131,16 +133,17 @@ class RecordWriter:
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, _MAX_BACKOFF_SECONDS)
 
-    async def _store_one_by_one(self, batch: list[TurnRecord | CallNote]) -> None:
+    async def _store_one_by_one(self, batch: list[Stored]) -> None:
         for item in batch:
             try:
                 await self._store([item])
             except (IntegrityError, DataError) as exc:
                 logger.error(f"The database rejected a record of call {item.call_id}: {exc}")
 
-    async def _store(self, batch: list[TurnRecord | CallNote]) -> None:
+    async def _store(self, batch: list[Stored]) -> None:
         turns = [item for item in batch if isinstance(item, TurnRecord)]
         await self._calls.add_turns(turns)
+        await self._calls.add_steps([item for item in batch if isinstance(item, StepRecord)])
         for item in batch:
             if isinstance(item, CallNote):
                 if item.error:

@@ -25,13 +25,17 @@ EventKind = Literal[
     "call.error",
     "call.media",
     "call.figure",
+    "call.step",
     "checkin.updated",
     "escalation.updated",
     "alert.updated",
+    "handover.signal",
 ]
 """`call.*` events are about the call `call_id`. The check-in program's events carry the senior
 (`data["senior_id"]`) and the check-in, escalation or alert (`alert.updated`: raised or
-acknowledged, `data["alert_id"]`); their `call_id` is the call concerned, or `NO_CALL`."""
+acknowledged, `data["alert_id"]`); their `call_id` is the call concerned, or `NO_CALL`.
+`handover.signal` carries a caregiver's webhook to the instance running that call's hand-over
+(`calls.handover`); it is shown nowhere."""
 
 NO_CALL = 0
 

@@ -226,6 +226,24 @@ class ConversationTurn(Base):
     call: Mapped[Call] = relationship(back_populates="turns", lazy="raise")
 
 
+class CallStep(Base):
+    """One step of what carecall did during a call beyond talking, in order: today the warm
+    hand-over to a caregiver (`calls.handover`: dialling Tom, Tom didn't answer, Anna accepted,
+    connected, nobody accepted). Holds names, never phone numbers or the person's words."""
+
+    __tablename__ = "call_steps"
+    __table_args__ = (UniqueConstraint("call_id", "sequence", name="uq_call_step_sequence"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), index=True)
+    sequence: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(32))
+    """What happened (`calls.handover.Step`: `dialling`, `declined`, `accepted`, …)."""
+    text: Mapped[str] = mapped_column(Text)
+    """The step in words, as the call page shows it."""
+    at: Mapped[datetime] = mapped_column(UtcDateTime())
+
+
 class Operator(Base):
     """A person who uses the dashboard (care-service staff)."""
 

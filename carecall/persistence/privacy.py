@@ -3,7 +3,8 @@ is `SeniorRepository.delete`), and transcripts older than the retention period r
 
 "Everything about them" is their roster entry (details, consent, do-not-call, caregivers,
 plans), their check-ins and escalations with every notice, their calls (to them, or to their
-number) with the transcripts, the wellbeing records, the memory digest and the alerts.
+number) with the transcripts and the steps of any hand-over to a caregiver, the wellbeing
+records, the memory digest and the alerts.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from carecall.persistence.models import (
     AlertNotice,
     Call,
     CallRecord,
+    CallStep,
     Checkin,
     ConversationTurn,
     Escalation,
@@ -65,6 +67,10 @@ class PrivacyRepository:
                 .all()
             )
             call_ids = [call.id for call in calls]
+            steps = await _all(
+                session,
+                select(CallStep).where(CallStep.call_id.in_(call_ids)).order_by(CallStep.sequence),
+            )
             records = await _all(
                 session, select(CallRecord).where(CallRecord.call_id.in_(call_ids))
             )
@@ -95,7 +101,14 @@ class PrivacyRepository:
                 "escalations": [
                     {**_row(e), "notices": [_row(n) for n in e.notices]} for e in escalations
                 ],
-                "calls": [{**_row(c), "turns": [_row(t) for t in c.turns]} for c in calls],
+                "calls": [
+                    {
+                        **_row(c),
+                        "turns": [_row(t) for t in c.turns],
+                        "steps": [_row(s) for s in steps if s.call_id == c.id],
+                    }
+                    for c in calls
+                ],
                 "wellbeing_records": [_row(r) for r in records],
                 "memory": _row(memory) if memory is not None else None,
                 "alerts": [

@@ -17,6 +17,7 @@ from carecall.persistence.models import (
     Call,
     CallChannel,
     CallStatus,
+    CallStep,
     ConversationTurn,
     TurnRole,
     utcnow,
@@ -44,6 +45,21 @@ class TurnLike(Protocol):
     def latency_ms(self) -> int | None: ...
     @property
     def backchannels(self) -> str | None: ...
+
+
+class StepLike(Protocol):
+    """One step of a call (see `pipeline.events.StepRecord`)."""
+
+    @property
+    def call_id(self) -> int: ...
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def text(self) -> str: ...
+    @property
+    def at(self) -> datetime: ...
 
 
 @dataclass(frozen=True)
@@ -324,6 +340,37 @@ class CallRepository:
             await session.execute(
                 statement.on_conflict_do_nothing(index_elements=["call_id", "sequence"])
             )
+
+    async def add_steps(self, steps: Sequence[StepLike]) -> None:
+        """Insert call steps; a (call, sequence) pair already stored is skipped, never
+        duplicated (a retried batch)."""
+        if not steps:
+            return
+        rows = [
+            {
+                "call_id": s.call_id,
+                "sequence": s.sequence,
+                "kind": s.kind,
+                "text": s.text,
+                "at": s.at,
+            }
+            for s in steps
+        ]
+        async with self._sessions.begin() as session:
+            dialect = session.get_bind().dialect.name
+            insert = pg_insert if dialect == "postgresql" else sqlite_insert
+            statement = insert(CallStep).values(rows)
+            await session.execute(
+                statement.on_conflict_do_nothing(index_elements=["call_id", "sequence"])
+            )
+
+    async def steps(self, call_id: int) -> Sequence[CallStep]:
+        """The call's steps, in order."""
+        async with self._sessions() as session:
+            rows = await session.execute(
+                select(CallStep).where(CallStep.call_id == call_id).order_by(CallStep.sequence)
+            )
+            return rows.scalars().all()
 
 
 def is_machine(answered_by: str | None) -> bool:

@@ -1,5 +1,6 @@
 """What a call's pipeline records as the conversation goes: its turns and the facts learnt about
-the call, and the figures extensions report. The recorder stores them (figures are only
+the call, the steps carecall took beyond talking (a hand-over to a caregiver), and the figures
+extensions report. The recorder stores them (figures are only
 published) and publishes them on the event bus (`core.events`)."""
 
 from __future__ import annotations
@@ -59,5 +60,23 @@ class CallFigure:
         return CallEvent("call.figure", self.call_id, {"name": self.name, "value": self.value})
 
 
-CallRecord = TurnRecord | CallNote | CallFigure
+@dataclass(frozen=True)
+class StepRecord:
+    """One step of what carecall did during the call beyond talking (the warm hand-over to a
+    caregiver: `calls.handover`), numbered in order within the call: stored once and published
+    as a `call.step` event."""
+
+    call_id: int
+    sequence: int
+    kind: str
+    text: str
+    at: datetime
+
+    def to_event(self) -> CallEvent:
+        data = asdict(self)
+        del data["call_id"]
+        return CallEvent("call.step", self.call_id, data)
+
+
+CallRecord = TurnRecord | CallNote | CallFigure | StepRecord
 """What a call's pipeline hands the record writer."""

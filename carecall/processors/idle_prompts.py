@@ -11,6 +11,11 @@ still there?"); after that, ``goodbye`` and the end of the call
 Anything the caller says starts the count again. Each line is preceded by an
 `IdlePromptFrame`, so the recorder keeps it as a turn of its own. Sits right after the user
 context aggregator.
+
+`stay_with(lines, after)`: from then on the call never ends for silence (a caregiver is being
+fetched, `calls.handover`): each silence of ``after`` seconds is filled with the next of these
+lines, round and round ("I'm still getting hold of Tom…", the emergency advice), and the
+usual prompts and goodbye are set aside for the rest of the call.
 """
 
 from __future__ import annotations
@@ -64,6 +69,9 @@ class IdlePrompts(FrameProcessor):
         self._bot_speaking = False
         self._ended = False
         self._clock: asyncio.Task[None] | None = None
+        self._staying: list[str] = []
+        self._stay_after = after
+        self._stayed = 0
 
     async def process_frame(self, frame: Frame, direction: FrameDirection) -> None:
         await super().process_frame(frame, direction)
@@ -89,13 +97,26 @@ class IdlePrompts(FrameProcessor):
             if not self._caller_speaking:
                 await self._start_clock()
 
+    def stay_with(self, lines: Sequence[str], after: float) -> None:
+        """Fill every silence of ``after`` seconds with the next of ``lines`` (in turn, round
+        and round) and never end the call for silence; called again, the new lines take over."""
+        if not lines or after <= 0:
+            raise ValueError("staying on the line needs lines and a positive interval")
+        self._staying = list(lines)
+        self._stay_after = after
+        self._stayed = 0
+
+    @property
+    def staying(self) -> bool:
+        return bool(self._staying)
+
     async def cleanup(self) -> None:
         await super().cleanup()
         await self._stop_clock()
 
     async def _start_clock(self) -> None:
         await self._stop_clock()
-        if self._after > 0 and not self._ended:
+        if (self._after > 0 or self._staying) and not self._ended:
             self._clock = self.create_task(self._prompt_after(), "idle-prompt")
 
     async def _stop_clock(self) -> None:
@@ -104,8 +125,15 @@ class IdlePrompts(FrameProcessor):
             await self.cancel_task(clock)
 
     async def _prompt_after(self) -> None:
-        await asyncio.sleep(self._after)
+        await asyncio.sleep(self._stay_after if self._staying else self._after)
         self._clock = None
+        if self._staying:
+            line = self._staying[self._stayed % len(self._staying)]
+            self._stayed += 1
+            logger.info("Silence while staying on the line: the bot speaks again")
+            await self.push_frame(IdlePromptFrame())
+            await self.push_frame(TTSSpeakFrame(line))
+            return
         if self._prompted < len(self._lines):
             line = self._lines[self._prompted]
             self._prompted += 1

@@ -60,3 +60,27 @@ class CallTokens:
 
     def verify(self, call_id: int, token: str) -> bool:
         return hmac.compare_digest(self.issue(call_id), token)
+
+
+class HandoverTokens:
+    """The secret in the webhook URLs of a hand-over call to a caregiver (`calls.handover`):
+    an HMAC of the person's call and the leg (which caregiver, in order), so that a signed
+    request about one leg can't act on another call or leg. It also names the conference the
+    two are joined in, which nobody can guess. Stateless, so any server instance can check it.
+    """
+
+    def __init__(self, secret: str) -> None:
+        self._key = hashlib.sha256(("carecall-handover:" + secret).encode()).digest()
+
+    def issue(self, call_id: int, leg: int) -> str:
+        return self._mac(f"leg:{call_id}:{leg}")
+
+    def verify(self, call_id: int, leg: int, token: str) -> bool:
+        return hmac.compare_digest(self.issue(call_id, leg), token)
+
+    def room(self, call_id: int) -> str:
+        """The conference the person and the caregiver who accepted meet in."""
+        return f"carecall-{call_id}-{self._mac(f'room:{call_id}')[:20]}"
+
+    def _mac(self, message: str) -> str:
+        return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()

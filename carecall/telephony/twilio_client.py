@@ -7,7 +7,6 @@ import random
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import TypeVar
-from xml.sax.saxutils import escape
 
 # Twilio's resource classes load lazily on a client's first `calls`/`messages`: about a second
 # of imports that would otherwise stall the event loop, and every live call's audio, at the
@@ -97,7 +96,7 @@ class TwilioGateway:
     Retries, with exponential backoff and jitter (4 tries, about 0.5 s, 1 s, 2 s apart):
     * 429 and 503 (Twilio did not act on the request) for every request;
     * other 5xx and network errors only for requests that can be repeated without effect:
-      looking up a call and hanging up. Placing a call, texting and putting a call through
+      looking up a call and hanging up. Placing a call, texting and redirecting a call
       are not repeated then: a 500 or a lost answer may mean Twilio did place the call or
       queue the text, and the person would be rung or texted twice. The failure is
       reported instead; the check-in or escalation tries again at its next step.
@@ -226,31 +225,32 @@ class TwilioGateway:
             answered_by=str(call.answered_by) if call.answered_by else None,
         )
 
-    async def transfer(
-        self,
-        call_sid: str,
-        to_number: str,
-        announcement: str,
-        *,
-        language: str | None = None,
-        voice: str | None = None,
-    ) -> None:
-        """Put a live call through to `to_number`: Twilio says `announcement` (in ``language``
-        with ``voice``, its `<Say>` attributes, when given) and dials them, leaving the media
-        stream (our conversation ends there)."""
+    async def call_caregiver(self, to_number: str, twiml: str, status_url: str) -> str:
+        """Call a caregiver for a hand-over (`calls.handover`): ``twiml`` runs when they answer
+        (inline, the offer and its key press); every step of the call (ringing, answered, and
+        how it ended: no-answer, busy, completed, …) is posted to ``status_url``. Returns the
+        call SID. Not repeated on a 500 (the caregiver could be rung twice)."""
         client = self._require_client()
-        said = "".join(
-            f' {name}="{escape(value, {chr(34): "&quot;"})}"'
-            for name, value in (("language", language), ("voice", voice))
-            if value
+        call = await self._with_retries(
+            "call the caregiver",
+            lambda: client.calls.create_async(
+                to=to_number,
+                from_=self._settings.twilio_phone_number,
+                twiml=twiml,
+                status_callback=status_url,
+                status_callback_event=["initiated", "ringing", "answered", "completed"],
+                status_callback_method="POST",
+                timeout=self._settings.ring_timeout_seconds,
+            ),
         )
-        twiml = (
-            f"<Response><Say{said}>{escape(announcement)}</Say>"
-            f'<Dial callerId="{escape(self._settings.twilio_phone_number or "")}" timeout="30">'
-            f"<Number>{escape(to_number)}</Number></Dial></Response>"
-        )
+        return str(call.sid)
+
+    async def redirect(self, call_sid: str, twiml: str) -> None:
+        """Have a live call run ``twiml`` now, leaving whatever it was doing (a media stream
+        ends there: Twilio closes its websocket). Not repeated on a 500."""
+        client = self._require_client()
         await self._with_retries(
-            "put the call through", lambda: client.calls(call_sid).update_async(twiml=twiml)
+            "redirect the call", lambda: client.calls(call_sid).update_async(twiml=twiml)
         )
 
     async def end_call(self, call_sid: str) -> None:

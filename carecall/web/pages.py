@@ -23,7 +23,7 @@ from carecall.persistence.ids import MAX_ROW_ID, RowId
 from carecall.persistence.models import CallStatus
 from carecall.persistence.repositories import CallFilter
 from carecall.web.alert_pages import call_alert_views
-from carecall.web.presenters import STATUS_LABELS, call_view, turn_view
+from carecall.web.presenters import STATUS_LABELS, call_view, step_view, turn_view
 from carecall.web.templating import render
 from carecall.web.wellbeing_views import call_record_view
 
@@ -68,6 +68,7 @@ async def call_page(
         active="calls",
         call=call_view(call),
         turns=[turn_view(turn) for turn in call.turns],
+        steps=[step_view(step) for step in await state.calls.steps(call_id)],
         record=await call_record_view(state.wellbeing, call_id),
         alerts=await call_alert_views(state, call_id),
         back=f"/calls/{call_id}",

@@ -1,5 +1,5 @@
-"""What the dashboard shows of a call and its turns: plain JSON-ready dicts, made in one place
-for the server-rendered pages and the live websocket, so both say the same thing.
+"""What the dashboard shows of a call, its turns and its steps: plain JSON-ready dicts, made in
+one place for the server-rendered pages and the live websocket, so both say the same thing.
 
 Phone numbers are masked here (`mask_phone_number`); labels are written for care staff.
 """
@@ -18,10 +18,11 @@ from carecall.core.end_reasons import (
 )
 from carecall.core.events import CallEvent
 from carecall.core.phones import mask_phone_number
-from carecall.persistence.models import Call, CallChannel, CallStatus, ConversationTurn
+from carecall.persistence.models import Call, CallChannel, CallStatus, CallStep, ConversationTurn
 
 CallView = dict[str, Any]
 TurnView = dict[str, Any]
+StepView = dict[str, Any]
 
 STATUS_LABELS: dict[CallStatus, str] = {
     CallStatus.CREATED: "Created",
@@ -151,6 +152,44 @@ def turn_view(turn: ConversationTurn | dict[str, Any]) -> TurnView:
         "interrupted": bool(data.get("interrupted")),
         "latency_ms": data.get("latency_ms"),
         "backchannels": data.get("backchannels"),
+    }
+
+
+_STEP_LABELS: dict[str, tuple[str, str]] = {
+    "dialling": ("Calling", "info"),
+    "answered": ("Answered", "info"),
+    "accepted": ("Accepted", "success"),
+    "declined": ("Declined", "secondary"),
+    "no_answer": ("No answer", "secondary"),
+    "unreachable": ("Couldn't call", "warning"),
+    "bridged": ("Connected", "success"),
+    "bridge_failed": ("Couldn't connect", "danger"),
+    "gave_up": ("Nobody took it", "danger"),
+    "cancelled": ("Cancelled", "secondary"),
+}
+"""A hand-over step's badge (`calls.handover.Step`): its words and Bootstrap colour."""
+
+
+def step_view(step: CallStep | dict[str, Any]) -> StepView:
+    """A stored step of a call, or the `data` of a `call.step` event."""
+    if isinstance(step, CallStep):
+        data: dict[str, Any] = {
+            "sequence": step.sequence,
+            "kind": step.kind,
+            "text": step.text,
+            "at": iso(step.at),
+        }
+    else:
+        data = {k: iso(v) if isinstance(v, datetime) else v for k, v in step.items()}
+    kind = str(data.get("kind") or "")
+    label, tone = _STEP_LABELS.get(kind, (kind.replace("_", " ").capitalize(), "secondary"))
+    return {
+        "sequence": int(data["sequence"]),
+        "kind": kind,
+        "label": label,
+        "tone": tone,
+        "text": str(data.get("text") or ""),
+        "at": data.get("at"),
     }
 
 

@@ -139,6 +139,12 @@ async def test_the_call_can_be_put_through_to_the_first_caregiver_who_takes_call
         "Tom",
         "+14155550191",
     )
+    # A hand-over tries everybody who takes calls, in their order (`calls.handover`).
+    ladder = CallBrief.of(mary).connect_ladder
+    assert [(c.name, c.spoken) for c in ladder] == [
+        ("Tom Jones", "your son Tom"),
+        ("Ann Lee", "Ann Lee"),
+    ]
     texted_only = await RosterService(seniors, FakeClock()).create(
         SeniorInput(
             name="John Doe",
@@ -148,3 +154,4 @@ async def test_the_call_can_be_put_through_to_the_first_caregiver_who_takes_call
         )
     )
     assert CallBrief.of(texted_only).connect_to is None
+    assert CallBrief.of(texted_only).connect_ladder == ()

@@ -2,7 +2,8 @@
 person's calling hours), the real Twilio SDK over a fake HTTP client, the fake OpenAI-compatible
 server and a simulated Twilio caller. An urgent line raises the alert and texts the caregiver
 within 2 seconds of the caller finishing it, the bot's very reply is told to address it (and to
-offer the caregiver who takes calls), and "yes, connect me" puts the call through to them.
+offer the caregiver who takes calls), and "yes, connect me" has carecall phone them (the warm
+hand-over: tests/e2e/test_handover_e2e.py).
 A line only the model flags raises the alert too."""
 
 from __future__ import annotations
@@ -109,7 +110,7 @@ async def _alerts(stack: Stack) -> list[dict[str, Any]]:
     return items
 
 
-async def test_an_urgent_line_alerts_at_once_and_the_call_is_put_through(stack: Stack) -> None:
+async def test_an_urgent_line_alerts_at_once_and_the_caregiver_is_phoned(stack: Stack) -> None:
     response = await stack.api.post("/api/calls", json={"to": MARY})
     assert response.status_code == 201, response.text
     call_id, call_sid = response.json()["id"], response.json()["twilio_sid"]
@@ -145,20 +146,21 @@ async def test_an_urgent_line_alerts_at_once_and_the_call_is_put_through(stack: 
     await caller.say("Yes please connect me to Tom", announce=stack.openai.expect_utterance)
     deadline = time.monotonic() + 20
     while True:
-        updates = [
+        # The warm hand-over (tests/e2e/test_handover_e2e.py): Tom is phoned, Molly stays.
+        rung = [
             r.data
             for r in stack.twilio_http.requests
-            if r.url.endswith(f"/Calls/{call_sid}.json") and "Twiml" in r.data
+            if r.url.endswith("/Calls.json") and r.data.get("To") == TOM
         ]
-        if updates:
+        if rung:
             break
-        assert time.monotonic() < deadline, "the call was never put through"
+        assert time.monotonic() < deadline, "Tom was never called"
         await asyncio.sleep(0.05)
-    twiml = updates[0]["Twiml"]
-    assert f"<Number>{TOM}</Number>" in twiml and "Connecting you to Tom" in twiml
-    await caller.hang_up()  # Twilio leaves the stream for the <Dial>
-    call = await wait_for_call(stack.api, call_id, turns=4, end_reason="transferred")
-    assert call["end_reason"] == "transferred to caregiver"
+    assert "Molly told me on our call just now" in rung[0]["Twiml"]
+    assert "<Gather" in rung[0]["Twiml"]
+    await caller.hang_up()
+    call = await wait_for_call(stack.api, call_id, turns=4, end_reason="caller-hangup")
+    assert [step["kind"] for step in call["steps"]][:1] == ["dialling"]
 
 
 async def test_a_line_only_the_model_flags_raises_the_alert(stack: Stack) -> None:

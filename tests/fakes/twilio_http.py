@@ -24,6 +24,7 @@ import re
 import threading
 import time
 import uuid
+import xml.etree.ElementTree as ET
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -69,6 +70,17 @@ class _QueuedError:
     message: str
 
 
+def conference_room(twiml: str) -> str | None:
+    """The room a piece of TwiML dials into (`<Dial><Conference>room</Conference></Dial>`)."""
+    if "<Conference" not in twiml:
+        return None
+    try:
+        conference = ET.fromstring(twiml).find("Dial/Conference")
+    except ET.ParseError:
+        return None
+    return conference.text if conference is not None and conference.text else None
+
+
 def _rfc2822_now() -> str:
     return datetime.now(UTC).strftime("%a, %d %b %Y %H:%M:%S +0000")
 
@@ -104,6 +116,10 @@ class FakeTwilioApi:
         """Call resources by SID, as the API would return them."""
         self.messages: dict[str, dict[str, Any]] = {}
         """Message resources (SMS sent) by SID, as the API would return them."""
+        self.conferences: dict[str, list[str]] = {}
+        """Who is in which conference room: the SIDs of the calls moved there by an update with
+        `<Dial><Conference>` TwiML, and of those that joined from a webhook's TwiML
+        (`join_conference`, e.g. a simulated caregiver), in the order they came in."""
         self._errors: deque[_QueuedError] = deque()
         self._lock = threading.Lock()
 
@@ -116,6 +132,11 @@ class FakeTwilioApi:
         """Move a call on as Twilio would (e.g. to "in-progress"), for later fetches."""
         with self._lock:
             self._set_status(self.calls[call_sid], status)
+
+    def join_conference(self, room: str, call_sid: str) -> None:
+        """A call runs `<Dial><Conference>room</Conference>` (TwiML from a webhook's answer)."""
+        with self._lock:
+            self.conferences.setdefault(room, []).append(call_sid)
 
     def handle(
         self,
@@ -160,6 +181,9 @@ class FakeTwilioApi:
         if method == "POST":
             if "Status" in form:
                 self._set_status(call, str(form["Status"]))
+            room = conference_room(str(form.get("Twiml", "")))
+            if room is not None and call["status"] not in TERMINAL_CALL_STATUSES:
+                self.conferences.setdefault(room, []).append(call_sid)
             call["date_updated"] = _rfc2822_now()
             return _json_response(200, call)
         return self._not_found(url)

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from carecall.persistence.models import CallChannel, CallStatus, TurnRole
 from carecall.persistence.repositories import CallFilter, CallRepository, StatusUpdate
-from carecall.pipeline.events import TurnRecord
+from carecall.pipeline.events import StepRecord, TurnRecord
 
 
 async def _placed(repo: CallRepository, sid: str = "CA" + "a" * 32) -> int:
@@ -206,3 +206,19 @@ async def test_concurrent_writers_never_undo_each_other(calls_repo: CallReposito
             "TTS hiccup",
             9,
         )
+
+
+async def test_steps_are_stored_in_order_and_never_twice(calls_repo: CallRepository) -> None:
+    call_id = await _placed(calls_repo)
+    at = datetime(2026, 1, 5, 15, 0, tzinfo=UTC)
+    steps = [
+        StepRecord(call_id, 2, "no_answer", "Tom Jones: didn't answer.", at),
+        StepRecord(call_id, 1, "dialling", "Calling Tom Jones to take the call.", at),
+    ]
+    await calls_repo.add_steps(steps)
+    await calls_repo.add_steps(steps[:1])  # a batch retried after a lost answer
+    await calls_repo.add_steps([])
+    stored = await calls_repo.steps(call_id)
+    assert [(s.sequence, s.kind) for s in stored] == [(1, "dialling"), (2, "no_answer")]
+    assert stored[0].at == at
+    assert await calls_repo.steps(call_id + 1) == []

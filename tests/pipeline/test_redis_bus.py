@@ -15,9 +15,10 @@ import pytest
 from loguru import logger
 from redis.asyncio import Redis
 
+from carecall.calls.handover import LegSignal
 from carecall.core.events import CallEvent, EventBus, EventFeed, EventKind, InProcessEventBus
 from carecall.persistence.models import TurnRole
-from carecall.pipeline.events import CallFigure, TurnRecord
+from carecall.pipeline.events import CallFigure, StepRecord, TurnRecord
 from carecall.pipeline.redis_bus import RedisEventBus, decode, encode, redacted_url
 from tests.redis_support import TEST_REDIS_URL, TcpProxy, closed_port, redis_url_via, unique_channel
 
@@ -81,6 +82,8 @@ def every_kind_of_event() -> list[CallEvent]:
         CallEvent("checkin.updated", 7, {"senior_id": 3, "checkin_id": 9, "attempts": 1}),
         CallEvent("escalation.updated", 0, {"senior_id": 3, "escalation_id": 4, "step": 2}),
         CallEvent("alert.updated", 7, {"senior_id": 3, "alert_id": 5, "state": "open"}),
+        StepRecord(7, 1, "dialling", "Calling Tom Jones to take the call.", started).to_event(),
+        LegSignal(7, 0, "CA" + "c" * 32, digits="1").to_event(),
     ]
     assert {event.kind for event in events} == set(get_args(EventKind))
     return events

@@ -6,6 +6,7 @@ from pipecat.frames.frames import (
     BotStartedSpeakingFrame,
     BotStoppedSpeakingFrame,
     EndWorkerFrame,
+    Frame,
     TTSSpeakFrame,
     UserStartedSpeakingFrame,
     UserStoppedSpeakingFrame,
@@ -96,3 +97,34 @@ async def test_a_cough_in_the_silence_does_not_stop_the_prompts_for_good() -> No
         ],
     )
     assert spoken(down) == [LINES[0]]
+
+
+async def test_staying_on_the_line_fills_every_silence_and_never_ends_the_call() -> None:
+    """A hand-over under way (`calls.handover`): the usual prompts and goodbye give way to the
+    hand-over's lines, in turn, round and round, however long the silence lasts."""
+    ended: list[str] = []
+    idle = prompts(ended)
+    idle.stay_with(["Still getting hold of Tom.", "Call 9 1 1."], after=0.15)
+    frames: list[Frame] = [BotStoppedSpeakingFrame()]
+    for _ in range(5):
+        frames += [SleepFrame(sleep=0.25), BotStartedSpeakingFrame(), BotStoppedSpeakingFrame()]
+    down, _up = await run_test(idle, frames_to_send=frames)
+    assert spoken(down) == [
+        "Still getting hold of Tom.",
+        "Call 9 1 1.",
+        "Still getting hold of Tom.",
+        "Call 9 1 1.",
+        "Still getting hold of Tom.",
+    ]
+    assert ended == [] and not any(isinstance(f, EndWorkerFrame) for f in down)
+    assert idle.staying
+
+
+async def test_staying_on_the_line_works_with_prompts_turned_off() -> None:
+    ended: list[str] = []
+    idle = prompts(ended, after=0.0)
+    idle.stay_with(["Still here."], after=0.1)
+    down, _up = await run_test(
+        idle, frames_to_send=[BotStoppedSpeakingFrame(), SleepFrame(sleep=0.2)]
+    )
+    assert spoken(down) == ["Still here."] and ended == []

@@ -128,25 +128,3 @@ def test_the_fake_checks_messages_as_twilio_does() -> None:
     with pytest.raises(TwilioRestException) as missing:
         client.messages("SM" + "0" * 32).fetch()
     assert missing.value.status == 404
-
-
-@pytest.mark.parametrize(
-    ("say", "opening"),
-    [
-        ({}, "<Response><Say>Connecting you to Tom now.</Say>"),
-        (
-            {"language": "es-MX", "voice": "Polly.Mia"},
-            '<Response><Say language="es-MX" voice="Polly.Mia">Connecting you to Tom now.</Say>',
-        ),
-    ],
-)
-async def test_a_call_is_put_through_with_the_words_said_in_the_person_s_language(
-    gateway: TwilioGateway, fake: FakeAsyncTwilioHttpClient, say: dict[str, str], opening: str
-) -> None:
-    sid = await gateway.call_with_message(CAREGIVER, TWIML)
-    fake.requests.clear()
-    await gateway.transfer(sid, CAREGIVER, "Connecting you to Tom now.", **say)
-    (request,) = fake.requests
-    twiml = str(request.data["Twiml"])
-    assert twiml.startswith(opening)
-    assert f"<Number>{CAREGIVER}</Number>" in twiml

@@ -13,7 +13,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from carecall.core.events import CallEvent, InProcessEventBus
 from carecall.persistence.models import CallStatus, TurnRole
-from carecall.pipeline.events import TurnRecord
+from carecall.pipeline.events import StepRecord, TurnRecord
 from carecall.settings import Settings
 from tests.api.support import app_state, make_client, on_app_loop, signed_post, status_params
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
@@ -152,6 +152,41 @@ def test_a_call_page_gets_stored_and_not_yet_stored_turns_then_live_ones(
         live = ws.receive_json()
         assert live["type"] == "turn" and live["turn"]["text"] == "Goodbye"
         assert live["id"] > snapshot["id"]
+
+
+def test_a_call_page_gets_the_hand_over_steps_stored_buffered_and_live(
+    browser: TestClient,
+) -> None:
+    call_id = store_call(browser, status=CallStatus.IN_PROGRESS)
+    now = datetime.now(UTC)
+    first = StepRecord(call_id, 1, "dialling", "Calling Tom Jones to take the call.", now)
+    on_app_loop(browser, app_state(browser).calls.add_steps, [first])
+    # Published but not stored yet (the record writer stores a moment later).
+    publish(
+        browser, StepRecord(call_id, 2, "no_answer", "Tom Jones: didn't answer.", now).to_event()
+    )
+
+    with browser.websocket_connect(f"/ws/dashboard?call_id={call_id}") as ws:
+        snapshot = ws.receive_json()
+        assert [(s["sequence"], s["label"]) for s in snapshot["steps"]] == [
+            (1, "Calling"),
+            (2, "No answer"),
+        ]
+        # A hand-over's webhook signal for another instance is shown nowhere.
+        publish(browser, CallEvent("handover.signal", call_id, {"leg": 0, "call_sid": "CA1"}))
+        publish(
+            browser, StepRecord(call_id, 3, "accepted", "Anna Jones pressed 1.", now).to_event()
+        )
+        live = ws.receive_json()
+        assert live["type"] == "step" and live["call_id"] == call_id
+        assert live["step"]["text"] == "Anna Jones pressed 1."
+        assert (live["step"]["label"], live["step"]["tone"]) == ("Accepted", "success")
+
+    with browser.websocket_connect("/ws/dashboard") as ws:  # the calls list: no steps
+        ws.receive_json()
+        publish(browser, StepRecord(call_id, 4, "bridged", "Connected.", now).to_event())
+        publish(browser, CallEvent("call.status", call_id, {"status": "completed"}))
+        assert ws.receive_json()["type"] == "call"
 
 
 def test_an_unknown_call_is_closed_with_4404(browser: TestClient) -> None:

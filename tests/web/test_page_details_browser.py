@@ -1,17 +1,22 @@
 """Small things a user sees, in a real browser (headless Chromium) against the real server on
 loopback: placeholders that read as examples, not as filled values; the API keys page's times
-shown like every other page's; and a new API key copied with one button. SQLite only."""
+shown like every other page's; a new API key copied with one button; and a hand-over's steps
+on the call's page as they happen. SQLite only."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import AsyncIterator, Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from playwright.async_api import Browser, expect
 
 from carecall.cli import standalone_auth
+from carecall.persistence.database import create_engine, create_session_factory
+from carecall.persistence.repositories import CallRepository
+from carecall.pipeline.events import StepRecord
 from carecall.settings import Settings
 from tests.checkins.clocks import FakeClock
 from tests.web.test_today_browser import (
@@ -93,4 +98,39 @@ async def test_a_new_api_key_is_copied_and_its_times_read_like_every_pages(
     await expect(page.locator("#copy-result")).to_have_text("Copied to the clipboard.")
     assert await page.evaluate("navigator.clipboard.readText()") == key
 
+    assert errors == []
+
+
+async def test_a_hand_over_shows_on_the_call_page_as_it_happens(
+    live: ProgramServer, chromium: Browser
+) -> None:
+    engine = create_engine(live.database_url)
+    try:
+        calls = CallRepository(create_session_factory(engine))
+        call = await calls.create("+14155550100", "+15005550006")
+        await calls.add_steps(
+            [StepRecord(call.id, 1, "dialling", "Calling Tom Jones to take the call.", NOW)]
+        )
+    finally:
+        await engine.dispose()
+    errors: list[str] = []
+    page = await open_signed_in(chromium, live.base_url, f"/calls/{call.id}", errors)
+    steps = page.locator("#steps .call-step")
+    await expect(page.get_by_role("heading", name="Hand-over to a caregiver")).to_be_visible()
+    await expect(steps).to_have_count(1)
+    await expect(page.locator("#feed-state")).to_have_attribute("data-state", "live")
+
+    later = NOW + timedelta(seconds=40)
+    for step in (
+        StepRecord(call.id, 3, "accepted", "Anna Jones pressed 1 to take the call.", later),
+        StepRecord(call.id, 2, "no_answer", "Tom Jones: didn't answer.", later),
+    ):
+        await live.bus.publish_from_test(step.to_event())
+    await expect(steps).to_have_count(3)
+    await expect(steps.nth(1)).to_contain_text("No answer")
+    await expect(steps.nth(1)).to_contain_text("Tom Jones: didn't answer.")
+    await expect(steps.nth(2).locator(".call-step-label")).to_have_text("Accepted")
+    await expect(steps.nth(2).locator(".call-step-label")).to_have_class(
+        re.compile("text-bg-success")
+    )
     assert errors == []

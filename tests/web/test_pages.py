@@ -14,8 +14,9 @@ from fastapi.testclient import TestClient
 from carecall.calls.browser import BROWSER_NUMBER
 from carecall.calls.demo import DEMO_NUMBER
 from carecall.persistence.models import CallChannel, CallStatus, TurnRole
+from carecall.pipeline.events import StepRecord
 from carecall.settings import Settings
-from tests.api.support import make_client
+from tests.api.support import app_state, make_client, on_app_loop
 from tests.fakes.twilio_http import FakeAsyncTwilioHttpClient
 from tests.web.support import signed_in_client, store_call
 
@@ -244,3 +245,32 @@ def test_the_api_lists_calls_by_number_status_and_time(browser: TestClient) -> N
     assert bad.status_code == 422
     assert "digits of the number" in bad.json()["detail"]
     assert browser.get("/api/calls", params={"status": "lost"}).status_code == 422
+
+
+def test_a_call_page_shows_the_hand_over_step_by_step(browser: TestClient) -> None:
+    call_id = store_call(browser, FULL, CallStatus.COMPLETED, end_reason="transferred to caregiver")
+    now = datetime.now(UTC)
+    steps = [
+        StepRecord(call_id, 1, "dialling", "Calling Tom Jones to take the call.", now),
+        StepRecord(call_id, 2, "no_answer", "Tom Jones: didn't answer.", now),
+        StepRecord(call_id, 3, "accepted", "Anna <Jones> pressed 1 to take the call.", now),
+        StepRecord(call_id, 4, "bridged", "Molly and Anna <Jones> were connected.", now),
+    ]
+    on_app_loop(browser, app_state(browser).calls.add_steps, steps)
+
+    html = browser.get(f"/calls/{call_id}").text
+
+    listed = re.findall(
+        r'<li class="call-step[^"]*" data-sequence="(\d+)" data-kind="(\w+)">', html
+    )
+    assert listed == [("1", "dialling"), ("2", "no_answer"), ("3", "accepted"), ("4", "bridged")]
+    assert "Hand-over to a caregiver" in html
+    assert "Anna &lt;Jones&gt; pressed 1" in html  # escaped
+    assert '<section id="call-steps" class="card shadow-sm mb-3" aria-labelledby' in html
+    assert 'text-bg-success">Connected</span>' in html
+
+
+def test_a_call_without_a_hand_over_hides_the_section(browser: TestClient) -> None:
+    call_id = store_call(browser, FULL, CallStatus.COMPLETED)
+    html = browser.get(f"/calls/{call_id}").text
+    assert re.search(r'<section id="call-steps"[^>]* hidden>', html)

@@ -15,11 +15,12 @@ from carecall.persistence.models import (
     Alert,
     Call,
     CallRecord,
+    CallStep,
     Caregiver,
     ConversationTurn,
     TurnRole,
 )
-from carecall.pipeline.events import TurnRecord
+from carecall.pipeline.events import StepRecord, TurnRecord
 from carecall.settings import Settings
 from tests.api.support import add_operator, log_in
 from tests.checkins.clocks import FakeClock
@@ -84,6 +85,11 @@ def _setup(program: Program) -> tuple[int, int, int]:
             )
 
     portal.call(records)
+    for call in (call_id, johns):  # a hand-over to a caregiver, step by step
+        portal.call(
+            calls.add_steps,
+            [StepRecord(call, 1, "dialling", "Calling Susan Smith to take the call.", started)],
+        )
     return mary.id, call_id, johns
 
 
@@ -118,6 +124,7 @@ def test_everything_about_a_person_exports_as_json(
         assert call_id in exported_calls and johns not in exported_calls
         assert len(exported_calls) == 2, "the call to her number before the roster is hers too"
         assert [t["text"] for t in exported_calls[call_id]["turns"]][1] == "My knee is sore again"
+        assert [s["kind"] for s in exported_calls[call_id]["steps"]] == ["dialling"]
         assert data["wellbeing_records"][0]["summary"].startswith("Mary's knee")
         assert data["alerts"][0]["reason"].startswith("Mary's pain")
         assert data["senior"]["created_at"].endswith("+00:00")
@@ -139,6 +146,8 @@ def test_deleting_a_person_erases_everything_about_them(
         assert program.client.delete(f"/api/seniors/{mary}").status_code == 204
         assert _count(program, Call, Call.to_number == MARY) == 0
         assert _count(program, ConversationTurn, ConversationTurn.call_id == call_id) == 0
+        assert _count(program, CallStep, CallStep.call_id == call_id) == 0
+        assert _count(program, CallStep, CallStep.call_id == johns) == 1
         assert _count(program, CallRecord) == 0
         assert _count(program, Alert) == 0
         assert _count(program, Caregiver) == 0

@@ -64,6 +64,28 @@ function addTurn(turn) {
   }
 }
 
+// --- the hand-over to a caregiver, step by step --------------------------------------------
+
+const stepsBox = document.getElementById("call-steps");
+const stepList = document.getElementById("steps");
+const stepTemplate = document.getElementById("step-template");
+
+function addStep(step) {
+  // Each step once, in sequence order, however it arrives (page, snapshot, live event).
+  if (stepList.querySelector(`.call-step[data-sequence="${step.sequence}"]`)) return;
+  const item = stepTemplate.content.querySelector(".call-step").cloneNode(true);
+  item.dataset.sequence = step.sequence;
+  item.dataset.kind = step.kind;
+  item.querySelector(".call-step-time").replaceChildren(timeElement(step.at, "time"));
+  const label = item.querySelector(".call-step-label");
+  label.className = `call-step-label badge rounded-pill text-bg-${step.tone}`;
+  label.textContent = step.label;
+  item.querySelector(".call-step-text").textContent = step.text;
+  const next = [...stepList.children].find((row) => Number(row.dataset.sequence) > step.sequence);
+  stepList.insertBefore(item, next ?? null);
+  stepsBox.hidden = false;
+}
+
 // --- the call's facts ---------------------------------------------------------------------
 
 function showCall(view) {
@@ -210,12 +232,14 @@ window.carecallFeed = followFeed({
   onSnapshot(snapshot) {
     showCall(snapshot.call);
     for (const turn of snapshot.turns) addTurn(turn);
+    for (const step of snapshot.steps ?? []) addStep(step);
     snapshots += 1;
     // A live call may have raised one since the page was made; any call, after a feed gap.
     if (snapshot.call.live || snapshots > 1) refreshAlerts();
   },
   onCall: showCall,
   onTurn: addTurn,
+  onStep: addStep,
   onProgram(message) {
     if (message.kind === "alert.updated") refreshAlerts();
   },

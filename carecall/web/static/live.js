@@ -77,6 +77,7 @@ export async function hangUp(callId) {
 
 /**
  * Follow /ws/dashboard. `handlers`: onSnapshot(message), onCall(call), onTurn(turn),
+ * onStep(step) (a step of a hand-over to a caregiver, on a call's page),
  * onProgram(message) (a check-in or escalation changed: `{kind, data}`).
  * Reconnects with exponential backoff (with jitter) after a drop, asking for what it missed
  * (`after` + `stream`); the server answers with those events or a fresh snapshot.
@@ -88,6 +89,7 @@ export function followFeed({
   onSnapshot,
   onCall = () => {},
   onTurn = () => {},
+  onStep = () => {},
   onProgram = () => {},
 }) {
   const indicator = document.getElementById("feed-state");
@@ -145,6 +147,8 @@ export function followFeed({
         onCall(message.call);
       } else if (message.type === "turn") {
         onTurn(message.turn);
+      } else if (message.type === "step") {
+        onStep(message.step);
       } else if (message.type === "program") {
         onProgram(message);
       }
