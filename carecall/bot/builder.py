@@ -301,6 +301,7 @@ def build_call_worker(
                     BackchannelTurnStart(
                         interrupt_after=settings.interrupt_after_seconds,
                         hold_audio=line.holds_audio,
+                        stop_window=settings.vad_stop_seconds,
                     )
                 ],
                 stop=[turn_stop],

@@ -282,10 +282,14 @@ was by then (its transcript was empty, or never came)."""
 
 
 class BackchannelTurnStart(BaseUserTurnStartStrategy):
-    def __init__(self, *, interrupt_after: float, hold_audio: bool = False) -> None:
+    def __init__(
+        self, *, interrupt_after: float, hold_audio: bool = False, stop_window: float = 0.0
+    ) -> None:
         super().__init__()
         self._interrupt_after = interrupt_after
         self._hold_audio = hold_audio
+        self._stop_window = stop_window
+        """The VAD's silence before it says the voice stopped (with ``hold_audio``)."""
         self._holding = False
         """The bot's audio is held on the line (the caller spoke over it, undecided)."""
         self._release_timer: asyncio.Task[None] | None = None
@@ -336,6 +340,11 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
                 self._holding = True
                 await self.push_frame(BotAudioHold(hold=True))
             left = self._interrupt_after - self._overlap_voiced - frame.start_secs
+            if self._holding:
+                # The caller hears silence already, so there is no hurry: wait until the VAD
+                # could have heard the voice stop, so that a laugh of 1.1 s isn't taken for
+                # 1.2 s of speech because its end wasn't known yet.
+                left += self._stop_window
             self._overlap_timer = self.task_manager.create_task(
                 self._interrupt_if_still_speaking(max(0.0, left)), f"{self}::overlap"
             )

@@ -79,6 +79,7 @@ async def run_turns(
     preemptive: bool = True,
     interrupt_after: float = 0.3,
     hold_audio: bool = False,
+    stop_window: float = 0.0,
 ) -> tuple[list[Frame], AdaptiveTurnStop, float]:
     stop = AdaptiveTurnStop(pauses=PAUSES, preemptive=preemptive)
     user, _assistant = LLMContextAggregatorPair(
@@ -86,7 +87,11 @@ async def run_turns(
         user_params=LLMUserAggregatorParams(
             user_turn_strategies=UserTurnStrategies(
                 start=[
-                    BackchannelTurnStart(interrupt_after=interrupt_after, hold_audio=hold_audio)
+                    BackchannelTurnStart(
+                        interrupt_after=interrupt_after,
+                        hold_audio=hold_audio,
+                        stop_window=stop_window,
+                    )
                 ],
                 stop=[stop],
             )
@@ -451,3 +456,26 @@ async def test_without_a_line_that_can_hold_nothing_is_held() -> None:
         [BotStartedSpeakingFrame(), *stretch("Mm-hm.", seconds=0.15), SleepFrame(sleep=0.3)]
     )
     assert holds(down) == []
+
+
+async def test_a_held_bot_waits_for_the_vad_to_hear_the_voice_stop_before_counting_it_long() -> (
+    None
+):
+    # 0.3 s of voice, whose end the VAD tells 0.25 s later: past `interrupt_after` (0.4 s).
+    overlap = [
+        BotStartedSpeakingFrame(),
+        VADUserStartedSpeakingFrame(),
+        SleepFrame(sleep=0.55),
+        VADUserStoppedSpeakingFrame(stop_secs=0.25),
+        SleepFrame(sleep=0.05),
+        said("Mm-hm."),
+        SleepFrame(sleep=0.3),
+    ]
+    down, _stop, _ = await run_turns(
+        overlap, interrupt_after=0.4, hold_audio=True, stop_window=0.25
+    )
+    assert of(down, InterruptionFrame) == []
+    assert holds(down) == [True, False]
+    # Without the wait, the same voice counts as long speech and interrupts.
+    down, _stop, _ = await run_turns(overlap, interrupt_after=0.4, hold_audio=True)
+    assert len(of(down, InterruptionFrame)) >= 1
