@@ -8,6 +8,7 @@ anywhere in start-up, stops and closes what has started, in the reverse order.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import re
 import sys
@@ -51,6 +52,7 @@ from carecall.calls.conversation import ActiveCalls
 from carecall.calls.demo import DemoCalls, DemoTokens
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
+from carecall.calls.recordings import CallRecordings
 from carecall.calls.service import CallService
 from carecall.calls.shutdown import GracefulShutdown
 from carecall.checkins.dispatcher import Dispatcher
@@ -73,6 +75,7 @@ from carecall.persistence.escalations import EscalationRepository
 from carecall.persistence.migrate import upgrade_to_head
 from carecall.persistence.models import Call
 from carecall.persistence.privacy import PrivacyRepository
+from carecall.persistence.recordings import RecordingFiles, RecordingRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
 from carecall.persistence.wellbeing import WellbeingRepository
@@ -230,7 +233,10 @@ async def _start(
     await upgrade_to_head(engine)
     sessions = create_session_factory(engine)
     calls = CallRepository(sessions)
-    seniors = SeniorRepository(sessions)
+    recording_files = RecordingFiles(settings.recordings_dir)
+    await asyncio.to_thread(recording_files.prepare)
+    recordings = RecordingRepository(sessions, recording_files)
+    seniors = SeniorRepository(sessions, recording_files)
     checkins = CheckinRepository(sessions)
     wellbeing = WellbeingRepository(sessions)
     privacy = PrivacyRepository(sessions)
@@ -252,7 +258,7 @@ async def _start(
     metrics.watch_circuits(service_clients.breakers)
     feed = EventFeed(bus)
     await start_service(stack, feed)
-    writer = RecordWriter(calls, bus, seniors, database=database)
+    writer = RecordWriter(calls, bus, seniors, database=database, recordings=recordings)
     await start_service(stack, writer)
 
     twilio = TwilioGateway(settings, twilio_http_client)
@@ -332,7 +338,11 @@ async def _start(
         ),
         callback_backlog=callback_backlog,
         privacy=privacy,
-        retention=TranscriptRetention(settings, privacy, clock, database=database),
+        retention=TranscriptRetention(
+            settings, privacy, clock, database=database, recordings=recordings
+        ),
+        recordings=recordings,
+        call_recordings=CallRecordings(settings, recording_files, writer),
         api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
         pending_streams=PendingStreams(settings.max_pending_media_streams),
     )

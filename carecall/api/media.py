@@ -156,6 +156,7 @@ async def serve_stream(
             brief=brief,
             active_calls=state.active_calls,
             alerts=state.alerts,
+            recordings=state.call_recordings,
         )
     finally:
         state.active_calls.ended(stream.call_id)

@@ -36,6 +36,9 @@ no marks: what the browser was sent is what the person heard). Everything else i
     → assistant context aggregator
     observer: CallRecorder → RecordWriter (database + event bus, off the real-time path);
               raw audio is kept away from observers (`observe_without_audio`)
+    recording (phone calls of people who agreed to it, `calls.recordings`): the line's
+              serializer tells `telephony.recording.LineRecording` what crosses the wire,
+              both ways; a thread of its own mixes it as it was heard and writes the file
 
 To add a processor to every call, write it in `processors/` and add one line to the list in
 `build_call_worker`; or, from a package of its own, offer it as an extension (EXTENSIONS).
@@ -136,6 +139,8 @@ class TwilioLine(CallLine):
 
 
 def twilio_line(websocket: WebSocket, stream: MediaStream, settings: Settings) -> TwilioLine:
+    """A phone call's line. Its serializer is where the audio crosses the wire, both ways: a
+    recording listens there (`serializer.listener`, `telephony.recording`)."""
     serializer = SafeTwilioSerializer(stream.stream_sid, stream.call_sid)
     transport = FastAPIWebsocketTransport(
         websocket,

@@ -67,6 +67,9 @@ class CallBrief:
     who asked to be phoned (contact by `call`); None: nobody (the bot then offers nothing)."""
     patience: float = 1.0
     """Their pause profile: a factor on every end-of-turn pause (`pipeline.turns`)."""
+    record: bool = False
+    """Record the call: "record calls" is on and their consent record says recording was
+    agreed (`calls.recordings`)."""
 
     @property
     def personal(self) -> bool:
@@ -84,6 +87,7 @@ class CallBrief:
             language=senior.language or "en",
             memory=(memory or "").strip() or None,
             patience=senior.turn_patience or 1.0,
+            record=senior.records_calls,
         )
 
 

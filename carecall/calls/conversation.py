@@ -35,6 +35,7 @@ from carecall.bot.builder import (
 from carecall.bot.services import ServiceClients, build_call_services
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
 from carecall.calls.recorder import RecordWriter
+from carecall.calls.recordings import CallRecordings
 from carecall.core.end_reasons import (
     BOT_HANGUP,
     CALLER_HANGUP,
@@ -192,10 +193,12 @@ async def run_conversation(
     brief: CallBrief = GENERIC_BRIEF,
     active_calls: ActiveCalls | None = None,
     alerts: RedFlagAlerts | None = None,
+    recordings: CallRecordings | None = None,
 ) -> None:
     """A Twilio media stream's conversation with the person in ``brief``; with ``twilio``
     None (a demo call, which dials no one) the bot's hang-up only closes the stream. The
-    call's `CallControl` is attached to ``active_calls`` while it runs."""
+    call's `CallControl` is attached to ``active_calls`` while it runs. The call is recorded
+    (by ``recordings``) only when the brief says the person agreed to it."""
     ending = Ending()
     control: CallControl | None = None
 
@@ -225,6 +228,9 @@ async def run_conversation(
     )
     if active_calls is not None:
         active_calls.attach(stream.call_id, control)
+    recording = None
+    if recordings is not None and brief.record:
+        recording = line.serializer.listener = recordings.start(stream.call_id)
     try:
         await converse(
             call,
@@ -236,6 +242,8 @@ async def run_conversation(
             log=logger.bind(call_id=stream.call_id, call_sid=stream.call_sid),
         )
     finally:
+        if recording is not None:
+            recording.close()
         if brief.senior_id is not None and not call.voicemail.leaving:
             writer.submit(CallNote(stream.call_id, turn_patience=learnt_patience(call, settings)))
         if twilio is not None and ending.bot_hangs_up:

@@ -5,6 +5,10 @@ transport's receive loop (the call goes deaf). This subclass validates every inb
 logs and drops what is malformed or unknown, and leaves hanging up to carecall (it ends calls
 through `TwilioGateway`, which the tests can fake) instead of an untestable aiohttp call. It
 parses each message once, and hands the caller's audio on 40 ms at a time.
+
+It is also where the line's audio crosses the wire both ways, so a call's recording
+(`telephony.recording`) listens here (`listener`): the caller's audio as it arrives, the bot's
+as it is sent, and each `clear`.
 """
 
 from __future__ import annotations
@@ -18,13 +22,17 @@ from loguru import logger
 from pipecat.audio.dtmf.types import KeypadEntry
 from pipecat.audio.utils import create_stream_resampler, ulaw_to_pcm
 from pipecat.frames.frames import (
+    AudioRawFrame,
     Frame,
     InputAudioRawFrame,
     InputDTMFFrame,
     InputTransportMessageFrame,
+    InterruptionFrame,
 )
 from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.twilio import TwilioFrameSerializer
+
+from carecall.telephony.recording import LineAudio
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
 _MAX_PAYLOAD_BYTES = 16_000
@@ -37,11 +45,15 @@ _LOG_FIRST_N_BAD = 5
 
 
 class SafeTwilioSerializer(TwilioFrameSerializer):
-    def __init__(self, stream_sid: str, call_sid: str | None) -> None:
+    def __init__(
+        self, stream_sid: str, call_sid: str | None, *, listener: LineAudio | None = None
+    ) -> None:
         params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
         super().__init__(stream_sid, call_sid, params=params)
         self.bad_messages = 0
         self.stopped = False
+        self.listener = listener
+        """Told what crosses the line (the call's recording); None: nobody listens."""
         self._inbound = bytearray()
         # The inbound conversion is ours (pipecat's resampler and rates are private to it).
         self._twilio_rate = params.twilio_sample_rate
@@ -54,6 +66,15 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         # (pipecat's `FrameSerializer.setup` narrows `BaseObject.setup` the same way.)
         await super().setup(setup)
         self._pipeline_rate = self._pipeline_rate or setup.audio_in_sample_rate
+
+    async def serialize(self, frame: Frame) -> str | bytes | None:
+        listener = self.listener
+        if listener is not None:
+            if isinstance(frame, InterruptionFrame):
+                listener.cleared()
+            elif isinstance(frame, AudioRawFrame) and frame.audio:
+                listener.sent(frame.audio, frame.sample_rate)
+        return await super().serialize(frame)
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
         message = self._parse(data)
@@ -75,6 +96,8 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             pcm = await ulaw_to_pcm(ulaw, self._twilio_rate, self._pipeline_rate, self._resampler)
             if not pcm:
                 return None
+            if self.listener is not None:
+                self.listener.heard(pcm, self._pipeline_rate)
             return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._pipeline_rate)
         if event == "dtmf":
             try:
