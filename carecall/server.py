@@ -260,6 +260,9 @@ async def _start(
     await start_service(stack, feed)
     writer = RecordWriter(calls, bus, seniors, database=database, recordings=recordings)
     await start_service(stack, writer)
+    # Stopped before the writer: the last calls' recordings are finished and their ends stored.
+    call_recordings = CallRecordings(settings, recording_files, writer)
+    await start_service(stack, call_recordings)
 
     twilio = TwilioGateway(settings, twilio_http_client)
     twilio.on_error(metrics.twilio_error)
@@ -342,7 +345,7 @@ async def _start(
             settings, privacy, clock, database=database, recordings=recordings
         ),
         recordings=recordings,
-        call_recordings=CallRecordings(settings, recording_files, writer),
+        call_recordings=call_recordings,
         api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
         pending_streams=PendingStreams(settings.max_pending_media_streams),
     )

@@ -230,7 +230,7 @@ async def run_conversation(
         active_calls.attach(stream.call_id, control)
     recording = None
     if recordings is not None and brief.record:
-        recording = line.serializer.listener = recordings.start(stream.call_id)
+        recording = line.serializer.listener = recordings.record(stream.call_id)
     try:
         await converse(
             call,

@@ -12,15 +12,18 @@ recording where the caller stopped hearing it, and what the bot had sent ahead i
 When the line closes, what had not played by then is cut the same way.
 
 Only three calls run on the real-time path (`LineRecording.heard`, `sent`, `cleared`): each
-stamps the time and puts the audio on a bounded queue, never waiting. A thread of the
-recording's own mixes, encodes (libsndfile through `soundfile`: Opus in Ogg, or FLAC) and
-writes the file as the call goes, a second behind it. Should the disk fall so far behind that
-the queue fills, audio is dropped (silence in the file, counted and logged), never waited for.
+stamps the time and puts the audio on a bounded queue, never waiting. One thread writes every
+recording of the process (`_Writer`): twice a second it mixes what each has queued, encodes it
+(libsndfile through `soundfile`: Opus in Ogg, or FLAC; the encoder runs without holding the
+interpreter) and writes it, a second or so behind the call; it is niced below the event loop's
+thread. Should the disk fall so far behind that a queue fills, audio is dropped (silence in
+the file, counted and logged), never waited for.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
 import queue
 import threading
 import time
@@ -40,8 +43,10 @@ _ENCODINGS: dict[str, tuple[str, str]] = {"opus": ("OGG", "OPUS"), "flac": ("FLA
 SETTLE_SECONDS = 1.0
 """How far behind the newest audio the mix is final: a clear never reaches back before its own
 moment, and the caller's audio arrives within tens of milliseconds of being spoken."""
+BATCH_SECONDS = 0.5
+"""How often the writer thread takes what has queued up."""
 MAX_QUEUED = 4000
-"""Chunks waiting for the writer thread (≈ 40 s of a call) before audio is dropped."""
+"""Chunks of one call waiting for the writer thread (≈ 40 s) before audio is dropped."""
 _CALLER, _BOT, _CLEAR = 0, 1, 2
 
 
@@ -184,6 +189,58 @@ def _samples(pcm: bytes, sample_rate: int, rate: int) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.int16)
 
 
+WRITER_NICENESS = 10
+"""How much less the writer thread counts for the operating system's scheduler than the event
+loop's thread (Linux `nice`, per thread)."""
+
+
+def _lower_priority() -> None:
+    """Let the event loop's thread go first when the cores are busy: this thread is niced
+    (on Linux a thread is a task of its own; elsewhere this does nothing)."""
+    with contextlib.suppress(AttributeError, OSError):
+        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
+
+
+class _Writer:
+    """The one thread that writes every recording of the process. Every ``BATCH_SECONDS`` it
+    takes what each recording has queued, mixes it and writes what has settled, one recording
+    after another: at most one core is busy recording however many calls are, it wakes twice
+    a second rather than for every chunk, and it is niced below the event loop's thread. It
+    stops when no recording is left (and starts again with the next)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._recordings: list[LineRecording] = []
+        self._thread: threading.Thread | None = None
+
+    def add(self, recording: LineRecording) -> None:
+        with self._lock:
+            self._recordings.append(recording)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="carecall recordings", daemon=True
+                )
+                self._thread.start()
+
+    def _run(self) -> None:
+        _lower_priority()
+        while True:
+            time.sleep(BATCH_SECONDS)
+            with self._lock:
+                recordings = list(self._recordings)
+            for recording in recordings:
+                if recording._step():
+                    with self._lock:
+                        self._recordings.remove(recording)
+            with self._lock:
+                if not self._recordings:
+                    self._thread = None
+                    return
+
+
+_WRITER = _Writer()
+
+
 class LineRecording:
     """Records one phone line into ``path`` (see the module's docstring): the serializer tells
     it what crosses the line (`LineAudio`), `close` ends it when the line has closed, and
@@ -207,15 +264,14 @@ class LineRecording:
         self._started = clock()
         self._queue: queue.Queue[tuple[int, float, bytes, int]] = queue.Queue(max_queued)
         self._closing = False
-        self._closed_at = 0.0
-        self._stop = threading.Event()
+        self._closed_at: float | None = None
+        self._mix = PlayedMix(rate)
+        self._out: soundfile.SoundFile | None = None
+        self._done = threading.Event()
         self.dropped_chunks = 0
         self.dropped_seconds = 0.0
         self.result: RecordingResult | None = None
-        self._thread = threading.Thread(
-            target=self._run, name=f"recording {path.name}", daemon=True
-        )
-        self._thread.start()
+        _WRITER.add(self)
 
     # --- the real-time side: stamp, queue, never wait -------------------------------------------
 
@@ -244,33 +300,62 @@ class LineRecording:
         if not self._closing:
             self._closing = True
             self._closed_at = self._clock() - self._started
-            self._stop.set()
 
     def wait(self, timeout: float | None = None) -> RecordingResult | None:
         """Block until the file is complete (not on the event loop); its result."""
-        self._thread.join(timeout)
+        self._done.wait(timeout)
         return self.result
 
-    # --- the writer thread ----------------------------------------------------------------------
+    # --- in the writer thread -------------------------------------------------------------------
 
-    def _run(self) -> None:
-        mix = PlayedMix(self._rate)
-        error = None
+    def _step(self) -> bool:
+        """Mix and write what has queued up; at the end, finish the file. Whether it is done."""
+        closed_at = self._closed_at
         try:
-            container, subtype = _ENCODINGS[self.format]
-            with soundfile.SoundFile(
-                self.path,
-                "w",
-                samplerate=self._rate,
-                channels=1,
-                format=container,
-                subtype=subtype,
-            ) as out:
-                self._write_until_closed(mix, out)
-                out.write(mix.finish(self._closed_at))
+            if self._out is None:
+                container, subtype = _ENCODINGS[self.format]
+                self._out = soundfile.SoundFile(
+                    self.path,
+                    "w",
+                    samplerate=self._rate,
+                    channels=1,
+                    format=container,
+                    subtype=subtype,
+                )
+            self._take_queued()
+            if closed_at is None:
+                settled = self._mix.settled()
+                if len(settled):
+                    self._out.write(settled)
+                return False
+            self._out.write(self._mix.finish(closed_at))
+            self._out.close()
         except Exception as exc:  # the disk is full, the folder gone: the call goes on
             self._closing = True
-            error = f"{type(exc).__name__}: {exc}"
+            if self._out is not None:
+                with contextlib.suppress(Exception):
+                    self._out.close()
+            self._end(f"{type(exc).__name__}: {exc}")
+            return True
+        self._end(None)
+        return True
+
+    def _take_queued(self) -> None:
+        mix = self._mix
+        while True:
+            try:
+                kind, at, pcm, sample_rate = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if kind == _CALLER:
+                mix.caller(_samples(pcm, sample_rate, self._rate), at)
+            elif kind == _BOT:
+                mix.bot(_samples(pcm, sample_rate, self._rate), at)
+            else:
+                mix.clear(at)
+
+    def _end(self, error: str | None) -> None:
+        if error is not None:
             logger.error(f"Recording {self.path.name} failed: {error}")
         size = 0
         with contextlib.suppress(OSError):
@@ -280,27 +365,12 @@ class LineRecording:
                 f"Recording {self.path.name}: {self.dropped_chunks} chunks of audio "
                 f"({self.dropped_seconds:.1f} s) dropped, the disk could not keep up"
             )
-        self.result = RecordingResult(round(mix.seconds, 3), size, self.dropped_seconds, error)
+        self.result = RecordingResult(
+            round(self._mix.seconds, 3), size, self.dropped_seconds, error
+        )
+        self._done.set()
         if self._on_done is not None:
             try:
                 self._on_done(self.result)
             except Exception:
                 logger.exception(f"Recording {self.path.name}: telling its end failed")
-
-    def _write_until_closed(self, mix: PlayedMix, out: soundfile.SoundFile) -> None:
-        while True:
-            try:
-                kind, at, pcm, sample_rate = self._queue.get(timeout=0.1)
-            except queue.Empty:
-                if self._stop.is_set():
-                    return
-                continue
-            if kind == _CALLER:
-                mix.caller(_samples(pcm, sample_rate, self._rate), at)
-            elif kind == _BOT:
-                mix.bot(_samples(pcm, sample_rate, self._rate), at)
-            else:
-                mix.clear(at)
-            settled = mix.settled(at_least=0.5)
-            if len(settled):
-                out.write(settled)
