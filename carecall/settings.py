@@ -277,8 +277,8 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description=(
-            "Delete call transcripts older than this many days (0: keep them). Calls, wellbeing "
-            "records and alerts are kept."
+            "Delete call transcripts and recordings older than this many days (0: keep them). "
+            "Calls, wellbeing records and alerts are kept."
         ),
     )
     recordings_path: str = Field(
@@ -292,8 +292,8 @@ class Settings(BaseSettings):
     recording_format: Literal["opus", "flac"] = Field(
         default="opus",
         description=(
-            "How recordings are encoded: opus (Opus in Ogg, about 140 kB a minute) or flac "
-            "(lossless, about 540 kB a minute)."
+            "How recordings are encoded: opus (Opus in Ogg, about 130 kB a minute) or flac "
+            "(lossless, about 470 kB a minute, a twentieth of the CPU)."
         ),
     )
     session_idle_minutes: int = Field(
