@@ -24,9 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import os
-import queue
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,6 +232,7 @@ class _Writer:
                 if recording._step():
                     with self._lock:
                         self._recordings.remove(recording)
+                time.sleep(0)  # the interpreter to the event loop's thread, if it waits
             with self._lock:
                 if not self._recordings:
                     self._thread = None
@@ -262,7 +263,9 @@ class LineRecording:
         self._on_done = on_done
         self._clock = clock
         self._started = clock()
-        self._queue: queue.Queue[tuple[int, float, bytes, int]] = queue.Queue(max_queued)
+        # A deque's append and popleft are atomic: no lock, nothing to wait on, either side.
+        self._queue: deque[tuple[int, float, bytes, int]] = deque()
+        self._max_queued = max_queued
         self._closing = False
         self._closed_at: float | None = None
         self._mix = PlayedMix(rate)
@@ -287,9 +290,9 @@ class LineRecording:
     def _put(self, kind: int, pcm: bytes, sample_rate: int) -> None:
         if self._closing:
             return
-        try:
-            self._queue.put_nowait((kind, self._clock() - self._started, pcm, sample_rate))
-        except queue.Full:
+        if len(self._queue) < self._max_queued:
+            self._queue.append((kind, self._clock() - self._started, pcm, sample_rate))
+        else:
             self.dropped_chunks += 1
             if sample_rate:
                 self.dropped_seconds += len(pcm) / 2 / sample_rate
@@ -344,8 +347,8 @@ class LineRecording:
         mix = self._mix
         while True:
             try:
-                kind, at, pcm, sample_rate = self._queue.get_nowait()
-            except queue.Empty:
+                kind, at, pcm, sample_rate = self._queue.popleft()
+            except IndexError:
                 return
             if kind == _CALLER:
                 mix.caller(_samples(pcm, sample_rate, self._rate), at)
