@@ -290,7 +290,7 @@ class LineRecording:
     def _put(self, kind: int, pcm: bytes, sample_rate: int) -> None:
         if self._closing:
             return
-        if len(self._queue) < self._max_queued:
+        if len(self._queue) < self._max_queued or kind == _CLEAR:  # a clear is never lost
             self._queue.append((kind, self._clock() - self._started, pcm, sample_rate))
         else:
             self.dropped_chunks += 1
