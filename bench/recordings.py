@@ -7,8 +7,9 @@ espeak-ng speech (tests/fakes/speech.py): the bot says a sentence, the caller an
 pauses between, every fifth answer of the bot cut off by the caller (a `clear`). Its audio is
 fed to `telephony.recording.LineRecording`, the class a recorded call uses, exactly as the
 serializer feeds it during a call (the caller's audio 40 ms at a time as it arrives, the bot's
-40 ms chunks sent twice as fast as they play, each clear), but on a simulated clock, so that
-minutes of calls take seconds; ``--calls`` recordings run at once, each with its writer thread.
+40 ms chunks as pipecat paces them, about as fast as they play, each clear), but on a simulated
+clock, so that minutes of calls take seconds; ``--calls`` recordings at once, written by the
+one writer thread every recording of a process shares.
 
 Printed for each format (Opus in Ogg, FLAC):
 
@@ -22,7 +23,7 @@ Printed for each format (Opus in Ogg, FLAC):
 
 Then, in real time: an asyncio loop plays the part of the serializers of ``--live-calls``
 calls at once, handing each call's chunks on as they come (every 20 ms), to a `LineRecording`
-each (with the writer thread niced as carecall nices it, and not niced), or to nobody, in
+each, or to nobody, in
 ``--live-rounds`` rounds of ``--live-seconds`` taking turns (so that whatever else the machine
 does falls on all alike). How late its 20 ms ticks wake (p50, p99, max) is what the
 recordings' writer thread, which shares the interpreter and the cores with the loop, takes
@@ -45,13 +46,7 @@ from pathlib import Path
 
 import soundfile
 
-from carecall.telephony import recording as recording_module
-from carecall.telephony.recording import (
-    WRITER_NICENESS,
-    LineAudio,
-    LineRecording,
-    RecordingFormat,
-)
+from carecall.telephony.recording import LineAudio, LineRecording, RecordingFormat
 from tests.fakes.speech import espeak_pcm
 
 RATE = 8000
@@ -85,7 +80,7 @@ class Event:
 
 def _call_events(minutes: float) -> list[Event]:
     """One call's line, in time order: the caller's stream never stops (silence between their
-    words, as Twilio sends), the bot's chunks go out twice as fast as they play."""
+    words, as Twilio sends), the bot's chunks go out as pipecat paces them, 40 ms every 40 ms."""
     bot = [espeak_pcm(line, RATE) for line in BOT_LINES]
     caller = [espeak_pcm(line, RATE) for line in CALLER_LINES]
     events: list[Event] = []
@@ -95,10 +90,11 @@ def _call_events(minutes: float) -> list[Event]:
     while at < minutes * 60:
         answer = bot[turn % len(bot)]
         played = len(answer) / 2 / RATE
-        cut = turn % 5 == 4  # the caller talks over this one halfway through
+        cut = turn % 5 == 4  # the caller talks over this one halfway through: nothing more
+        # of it is sent after the clear
         for i, start in enumerate(range(0, len(answer), 2 * CHUNK)):
             chunk = answer[start : start + 2 * CHUNK]
-            events.append(Event(at + i * CHUNK / RATE / 2, "sent", chunk))
+            events.append(Event(at + i * CHUNK / RATE, "sent", chunk))
         if cut:
             played /= 2
             events = [e for e in events if e.kind != "sent" or e.at <= at + played]
@@ -267,22 +263,19 @@ def main() -> None:
             "and how long after the calls ended the last recording was finished (s, worst round):"
         )
         print(f"{'':<32}{'p50':>8}{'p99':>8}{'max':>8}{'finished after':>16}")
-        variants: tuple[tuple[str, Path | None, int], ...] = (
-            (f"recorded, writer nice {WRITER_NICENESS}", Path(folder), WRITER_NICENESS),
-            ("recorded, writer nice 0", Path(folder), 0),
-            ("not recorded", None, 0),
+        variants: tuple[tuple[str, Path | None], ...] = (
+            ("recorded (opus)", Path(folder)),
+            ("not recorded", None),
         )
-        lags: dict[str, list[float]] = {label: [] for label, _, _ in variants}
-        behind: dict[str, float] = {label: 0.0 for label, _, _ in variants}
+        lags: dict[str, list[float]] = {label: [] for label, _ in variants}
+        behind: dict[str, float] = {label: 0.0 for label, _ in variants}
         for _ in range(args.live_rounds):
-            for label, target, niceness in variants:
-                recording_module.WRITER_NICENESS = niceness
+            for label, target in variants:
                 ticks, finished = asyncio.run(
                     _live(events, args.live_calls, args.live_seconds, target)
                 )
                 lags[label] += ticks
                 behind[label] = max(behind[label], finished)
-        recording_module.WRITER_NICENESS = WRITER_NICENESS
         for label, ticks in lags.items():
             p99 = statistics.quantiles(ticks, n=100)[98]
             print(

@@ -2,9 +2,10 @@
 
 It is made only of audio carecall already has, taken where it crosses the wire (the media
 serializer, `telephony.serializer`): the caller's as it arrived from Twilio, the bot's as it was
-sent to Twilio. What was sent is not yet what was heard: pipecat sends the bot's audio about
-twice as fast as it plays, Twilio plays it out of a buffer, in order, and a `clear` (the caller
-interrupted) drops whatever was still waiting there. `PlayedMix` keeps that buffer's clock as
+sent to Twilio. What was sent is not yet what was heard: Twilio plays the bot's audio out of a
+buffer, in order, as it comes (pipecat paces it about as fast as it plays, a chunk or so ahead,
+and some audio comes in a burst: the silence sent at the end of a call), and a `clear` (the
+caller interrupted) drops whatever was still waiting there. `PlayedMix` keeps that buffer's clock as
 Twilio does (and as `telephony.media_client` plays it in the tests): a chunk plays from the
 moment it arrives, or from the end of the audio queued before it, whichever is later; a clear
 cuts everything not played by the moment it was sent. An interrupted answer stops in the
@@ -15,15 +16,14 @@ Only three calls run on the real-time path (`LineRecording.heard`, `sent`, `clea
 stamps the time and puts the audio on a bounded queue, never waiting. One thread writes every
 recording of the process (`_Writer`): twice a second it mixes what each has queued, encodes it
 (libsndfile through `soundfile`: Opus in Ogg, or FLAC; the encoder runs without holding the
-interpreter) and writes it, a second or so behind the call; it is niced below the event loop's
-thread. Should the disk fall so far behind that a queue fills, audio is dropped (silence in
-the file, counted and logged), never waited for.
+interpreter) and writes it, a second or so behind the call. Should the disk fall so far behind
+that a queue fills, audio is dropped (silence in the file, counted and logged), never waited
+for.
 """
 
 from __future__ import annotations
 
 import contextlib
-import os
 import threading
 import time
 from collections import deque
@@ -189,24 +189,14 @@ def _samples(pcm: bytes, sample_rate: int, rate: int) -> np.ndarray:
     return np.interp(positions, np.arange(len(samples)), samples).astype(np.int16)
 
 
-WRITER_NICENESS = 10
-"""How much less the writer thread counts for the operating system's scheduler than the event
-loop's thread (Linux `nice`, per thread)."""
-
-
-def _lower_priority() -> None:
-    """Let the event loop's thread go first when the cores are busy: this thread is niced
-    (on Linux a thread is a task of its own; elsewhere this does nothing)."""
-    with contextlib.suppress(AttributeError, OSError):
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WRITER_NICENESS)
-
-
 class _Writer:
     """The one thread that writes every recording of the process. Every ``BATCH_SECONDS`` it
     takes what each recording has queued, mixes it and writes what has settled, one recording
-    after another: at most one core is busy recording however many calls are, it wakes twice
-    a second rather than for every chunk, and it is niced below the event loop's thread. It
-    stops when no recording is left (and starts again with the next)."""
+    after another, yielding the interpreter between them: at most one core is busy recording
+    however many calls are, and it wakes twice a second rather than for every chunk. It is not
+    niced: niced, it made the event loop later, not sooner (bench/README.md: descheduled while
+    it holds the interpreter, it holds up the loop's thread too). It stops when no recording
+    is left (and starts again with the next)."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
@@ -223,7 +213,6 @@ class _Writer:
                 self._thread.start()
 
     def _run(self) -> None:
-        _lower_priority()
         while True:
             time.sleep(BATCH_SECONDS)
             with self._lock:

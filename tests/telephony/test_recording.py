@@ -36,8 +36,9 @@ Event = tuple[float, str, np.ndarray | None]
 
 
 def _speech(start: float, seconds: float, level: int = BOT_LEVEL) -> list[Event]:
-    """The bot's audio as pipecat sends it: a 40 ms chunk every 20 ms (twice as fast as it
-    plays), from ``start``."""
+    """The bot's audio sent ahead of playback: a 40 ms chunk every 20 ms, twice as fast as it
+    plays (pipecat paces it about as fast as it plays; a burst, such as the silence it sends at
+    the end, goes faster still), from ``start``."""
     count = round(seconds * RATE / CHUNK)
     return [(start + i * CHUNK / RATE / 2, "bot", _tone(level)) for i in range(count)]
 
