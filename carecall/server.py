@@ -8,7 +8,6 @@ anywhere in start-up, stops and closes what has started, in the reverse order.
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import re
 import sys
@@ -233,8 +232,7 @@ async def _start(
     await upgrade_to_head(engine)
     sessions = create_session_factory(engine)
     calls = CallRepository(sessions)
-    recording_files = RecordingFiles(settings.recordings_dir)
-    await asyncio.to_thread(recording_files.prepare)
+    recording_files = RecordingFiles(settings.recordings_dir)  # made with its first file
     recordings = RecordingRepository(sessions, recording_files)
     seniors = SeniorRepository(sessions, recording_files)
     checkins = CheckinRepository(sessions)

@@ -305,6 +305,7 @@ class LineRecording:
         closed_at = self._closed_at
         try:
             if self._out is None:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
                 container, subtype = _ENCODINGS[self.format]
                 self._out = soundfile.SoundFile(
                     self.path,

@@ -235,7 +235,8 @@ def test_a_slow_disk_drops_audio_and_never_makes_the_line_wait(
 
 
 def test_a_recording_that_cannot_be_written_fails_alone(tmp_path: Path) -> None:
-    recording = LineRecording(tmp_path / "missing" / "call.ogg")
+    (tmp_path / "taken").write_text("a file where the folder should be")
+    recording = LineRecording(tmp_path / "taken" / "call.ogg")
     recording.heard(_pcm(CALLER_LEVEL), RATE)  # harmless once it has failed
     recording.close()
     result = recording.wait(10)

@@ -43,6 +43,7 @@ def _recorded_call(program: Program, *, finished: bool = True) -> tuple[int, int
     )
     call = on_app_loop(program.client, program.state.calls.create, MARY, None, senior_id=mary.id)
     recordings = program.state.recordings
+    recordings.files.prepare()
     name = recordings.files.new_name(call.id, "opus")
     path = recordings.files.path(name)
     t = np.arange(16_000) / 8000
