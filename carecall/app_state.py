@@ -23,6 +23,7 @@ from carecall.calls.demo import DemoCalls
 from carecall.calls.handover import HandoverDesk
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
+from carecall.calls.recordings import CallRecordings
 from carecall.calls.service import CallService
 from carecall.checkins.dispatcher import Dispatcher
 from carecall.checkins.escalation import EscalationLadder
@@ -33,6 +34,7 @@ from carecall.observability.metrics import Metrics
 from carecall.persistence.checkins import CheckinRepository
 from carecall.persistence.models import CallChannel
 from carecall.persistence.privacy import PrivacyRepository
+from carecall.persistence.recordings import RecordingRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
 from carecall.persistence.wellbeing import WellbeingRepository
@@ -100,6 +102,8 @@ class AppState:
     api_rate_limit: ApiRateLimit
     pending_streams: PendingStreams
     handovers: HandoverDesk
+    recordings: RecordingRepository
+    call_recordings: CallRecordings
 
     def channel(self, channel: CallChannel) -> ChannelCalls:
         """The calls of ``channel`` in this process (their lifecycle: `calls.channels`)."""

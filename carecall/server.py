@@ -52,6 +52,7 @@ from carecall.calls.demo import DemoCalls, DemoTokens
 from carecall.calls.handover import HandoverDesk
 from carecall.calls.reconcile import Reconciler
 from carecall.calls.recorder import RecordWriter
+from carecall.calls.recordings import CallRecordings
 from carecall.calls.service import CallService
 from carecall.calls.shutdown import GracefulShutdown
 from carecall.checkins.dispatcher import Dispatcher
@@ -74,6 +75,7 @@ from carecall.persistence.escalations import EscalationRepository
 from carecall.persistence.migrate import upgrade_to_head
 from carecall.persistence.models import Call
 from carecall.persistence.privacy import PrivacyRepository
+from carecall.persistence.recordings import RecordingFiles, RecordingRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
 from carecall.persistence.wellbeing import WellbeingRepository
@@ -242,7 +244,9 @@ async def _start(
     await upgrade_to_head(engine)
     sessions = create_session_factory(engine)
     calls = CallRepository(sessions)
-    seniors = SeniorRepository(sessions)
+    recording_files = RecordingFiles(settings.recordings_dir)  # made with its first file
+    recordings = RecordingRepository(sessions, recording_files)
+    seniors = SeniorRepository(sessions, recording_files)
     checkins = CheckinRepository(sessions)
     wellbeing = WellbeingRepository(sessions)
     privacy = PrivacyRepository(sessions)
@@ -264,8 +268,11 @@ async def _start(
     metrics.watch_circuits(service_clients.breakers)
     feed = EventFeed(bus)
     await start_service(stack, feed)
-    writer = RecordWriter(calls, bus, seniors, database=database)
+    writer = RecordWriter(calls, bus, seniors, database=database, recordings=recordings)
     await start_service(stack, writer)
+    # Stopped before the writer: the last calls' recordings are finished and their ends stored.
+    call_recordings = CallRecordings(settings, recording_files, writer)
+    await start_service(stack, call_recordings)
 
     twilio = TwilioGateway(settings, twilio_http_client)
     twilio.on_error(metrics.twilio_error)
@@ -348,7 +355,11 @@ async def _start(
         ),
         callback_backlog=callback_backlog,
         privacy=privacy,
-        retention=TranscriptRetention(settings, privacy, clock, database=database),
+        retention=TranscriptRetention(
+            settings, privacy, clock, database=database, recordings=recordings
+        ),
+        recordings=recordings,
+        call_recordings=call_recordings,
         api_rate_limit=ApiRateLimit(settings.api_rate_limit_per_minute),
         pending_streams=PendingStreams(settings.max_pending_media_streams),
         handovers=handovers,

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cache
+from pathlib import Path
 from typing import Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+from sqlalchemy.engine import make_url
 
 DEFAULT_SESSION_SECRET = "dev-only-change-me"
 MIN_SESSION_SECRET_LENGTH = 32
@@ -307,8 +309,23 @@ class Settings(BaseSettings):
         default=0,
         ge=0,
         description=(
-            "Delete call transcripts older than this many days (0: keep them). Calls, wellbeing "
-            "records and alerts are kept."
+            "Delete call transcripts and recordings older than this many days (0: keep them). "
+            "Calls, wellbeing records and alerts are kept."
+        ),
+    )
+    recordings_path: str = Field(
+        default="",
+        description=(
+            "Folder for call recordings (only of people whose consent includes recording and "
+            "who have 'record calls' on). Empty: `recordings` beside the SQLite database file, "
+            "else ./recordings."
+        ),
+    )
+    recording_format: Literal["opus", "flac"] = Field(
+        default="opus",
+        description=(
+            "How recordings are encoded: opus (Opus in Ogg, about 130 kB a minute) or flac "
+            "(lossless, about 470 kB a minute, a twentieth of the CPU)."
         ),
     )
     session_idle_minutes: int = Field(
@@ -568,3 +585,16 @@ class Settings(BaseSettings):
     @property
     def is_sqlite(self) -> bool:
         return self.database_url.startswith("sqlite")
+
+    @property
+    def recordings_dir(self) -> Path:
+        """Where call recordings are kept: RECORDINGS_PATH, else `recordings` beside the SQLite
+        database file (the database's own folder is where its data already lives), else the
+        working directory's `recordings`."""
+        if self.recordings_path.strip():
+            return Path(self.recordings_path.strip()).expanduser()
+        if self.is_sqlite:
+            database = make_url(self.database_url).database
+            if database and database != ":memory:" and not database.startswith("file:"):
+                return Path(database).expanduser().parent / "recordings"
+        return Path("recordings")

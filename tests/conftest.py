@@ -88,6 +88,8 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             # Nothing listens there: a test without the fake OpenAI never reaches the internet.
             "openai_base_url": "http://127.0.0.1:9/v1",
             "session_secret": "test-session-secret-that-is-long-enough-0123",
+            # Never ./recordings (the default with PostgreSQL): each test's own folder.
+            "recordings_path": str(tmp_path / "recordings"),
             "log_level": "WARNING",
             # A test that wants the check-in dispatcher's rounds runs them itself (or turns it on).
             "dispatcher_enabled": False,

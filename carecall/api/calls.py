@@ -7,8 +7,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, status
+from fastapi.responses import FileResponse
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from carecall.api.recordings import recording_file, recording_view
 from carecall.app_state import AppState, get_state
 from carecall.calls.channels import CallAlreadyEnded, CallNotFound
 from carecall.core.phones import InvalidPhoneNumber
@@ -152,6 +154,18 @@ class RecordOut(BaseModel):
         return cls(state=job.state, reason=job.last_error or None)
 
 
+class RecordingOut(BaseModel):
+    state: str = Field(description="`recording` (still), `ready` or `failed`.")
+    format: str = Field(description="`opus` (Opus in Ogg) or `flac`.")
+    seconds: float | None
+    size_bytes: int | None
+    dropped_seconds: float = Field(
+        description="Audio left out (silence instead) because the disk could not keep up."
+    )
+    error: str | None
+    url: str = Field(description="Where the file is served (GET, with Range requests).")
+
+
 class CallDetail(CallOut):
     turns: list[TurnOut]
     steps: list[StepOut] = Field(
@@ -162,6 +176,11 @@ class CallDetail(CallOut):
     record: RecordOut | None = Field(
         description="The call's wellbeing record (or where its making stands); null when none "
         "is made for it (no conversation with a person)."
+    )
+    recording: RecordingOut | None = Field(
+        None,
+        description="The call's recording; null when it was not recorded (only calls of "
+        "people whose consent includes recording, with `record_calls` on, are).",
     )
 
 
@@ -274,12 +293,31 @@ async def get_call(call_id: CallId, state: State) -> CallDetail:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"There is no call {call_id}.")
     record = await state.wellbeing.record_for(call_id)
     job = None if record is not None else await state.wellbeing.job_for(call_id)
+    recording = await recording_view(state, call_id)
     return CallDetail(
         **CallOut.model_validate(call).model_dump(),
         turns=[TurnOut.model_validate(t) for t in call.turns],
         steps=[StepOut.model_validate(s) for s in await state.calls.steps(call_id)],
         record=RecordOut.of(record, job),
+        recording=(
+            RecordingOut.model_validate(recording, from_attributes=True) if recording else None
+        ),
     )
+
+
+@router.get(
+    "/{call_id}/recording",
+    response_class=FileResponse,
+    responses={
+        200: {"content": {"audio/ogg": {}, "audio/flac": {}}},
+        404: {"description": "The call has no recording."},
+        409: {"description": "The call is still being recorded."},
+    },
+)
+async def get_recording(call_id: CallId, state: State) -> FileResponse:
+    """The call's recording: both sides, mixed, as they were heard (Opus in Ogg, or FLAC).
+    Range requests are answered, so a player can seek."""
+    return await recording_file(state, call_id)
 
 
 @router.post("/{call_id}/hangup", status_code=status.HTTP_202_ACCEPTED, response_model=CallOut)

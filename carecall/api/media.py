@@ -157,6 +157,7 @@ async def serve_stream(
             active_calls=state.active_calls,
             alerts=state.alerts,
             handovers=None if demo else state.handovers,
+            recordings=state.call_recordings,
         )
     finally:
         state.active_calls.ended(stream.call_id)

@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Path, Query, Response, status
-from fastapi.responses import JSONResponse
+from fastapi.responses import FileResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from carecall.api.recordings import export_archive
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import ApiPrincipal
 from carecall.checkins.roster import (
@@ -85,6 +86,11 @@ class SeniorIn(_Request):
         max_length=MAX_CAREGIVERS,
         description="The escalation ladder: the first is told first.",
     )
+    record_calls: bool = Field(
+        False,
+        description="Record their calls; refused (422) unless their consent record says "
+        "that recording was agreed (`consent.recording`).",
+    )
 
     def to_input(self) -> SeniorInput:
         return SeniorInput(
@@ -104,6 +110,7 @@ class SeniorIn(_Request):
                 )
                 for c in self.caregivers
             ],
+            record_calls=self.record_calls,
         )
 
 
@@ -138,9 +145,16 @@ class ConsentIn(_Request):
     given_by: str = Field(max_length=100, description="Who gave consent, e.g. the person")
     method: str = Field(max_length=40, description="verbal, written, web form, recorded call…")
     at: datetime | None = Field(None, description="When, with its UTC offset; default: now")
+    recording: bool = Field(
+        False,
+        description="They also agreed that their calls may be recorded. Consent recorded "
+        "without it turns `record_calls` off.",
+    )
 
     def to_input(self) -> ConsentInput:
-        return ConsentInput(given_by=self.given_by, method=self.method, at=self.at)
+        return ConsentInput(
+            given_by=self.given_by, method=self.method, at=self.at, recording=self.recording
+        )
 
 
 class NewSenior(SeniorIn):
@@ -200,6 +214,7 @@ class ConsentOut(BaseModel):
     method: str | None
     at: datetime
     recorded_by: str | None
+    recording: bool = Field(description="They also agreed that their calls may be recorded.")
 
 
 class DoNotCallOut(BaseModel):
@@ -220,6 +235,7 @@ class SeniorOut(BaseModel):
     caregivers: list[CaregiverOut]
     plans: list[PlanOut]
     consent: ConsentOut | None = Field(description="None: no consent recorded, never called")
+    record_calls: bool = Field(description="Their calls are recorded (needs consent.recording).")
     do_not_call: DoNotCallOut
     created_at: datetime
     updated_at: datetime
@@ -233,6 +249,7 @@ class SeniorOut(BaseModel):
                 method=senior.consent_method,
                 at=senior.consent_at,
                 recorded_by=senior.consent_recorded_by,
+                recording=senior.consent_recording,
             )
         return cls(
             id=senior.id,
@@ -246,6 +263,7 @@ class SeniorOut(BaseModel):
             caregivers=[CaregiverOut.model_validate(c) for c in senior.caregivers],
             plans=[PlanOut.of(p) for p in senior.plans],
             consent=consent,
+            record_calls=senior.record_calls,
             do_not_call=DoNotCallOut(
                 flag=senior.do_not_call,
                 at=senior.do_not_call_at,
@@ -334,8 +352,9 @@ async def get_senior(senior_id: SeniorId, roster: Roster) -> SeniorOut:
 @router.get("/{senior_id}/export")
 async def export_senior(senior_id: SeniorId, state: State) -> JSONResponse:
     """Everything stored about the person (details, consent, caregivers, plans, check-ins,
-    escalations, calls with transcripts, wellbeing records, memory, alerts) as one JSON
-    document, e.g. for a data access request."""
+    escalations, calls with transcripts and recordings, wellbeing records, memory, alerts) as
+    one JSON document, e.g. for a data access request. The recordings' files are in
+    `/export.zip`."""
     now = state.clock.now()
     data = await state.privacy.export(senior_id, exported_at=now)
     if data is None:
@@ -349,6 +368,13 @@ async def export_senior(senior_id: SeniorId, state: State) -> JSONResponse:
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/{senior_id}/export.zip", response_class=FileResponse)
+async def export_senior_archive(senior_id: SeniorId, state: State) -> FileResponse:
+    """The export with the recordings of the person's calls: a ZIP file of the JSON document
+    (as `/export` gives it) and every recording it names, at the `archive_path` it gives."""
+    return await export_archive(state, senior_id)
 
 
 @router.put("/{senior_id}", response_model=SeniorOut)

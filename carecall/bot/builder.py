@@ -36,6 +36,9 @@ no marks: what the browser was sent is what the person heard). Everything else i
     → assistant context aggregator
     observer: CallRecorder → RecordWriter (database + event bus, off the real-time path);
               raw audio is kept away from observers (`observe_without_audio`)
+    recording (phone calls of people who agreed to it, `calls.recordings`): the line's
+              serializer tells `telephony.recording.LineRecording` what crosses the wire,
+              both ways; a thread of its own mixes it as it was heard and writes the file
 
 Every line the call says is in the person's ``language`` (`bot.prompts.call_lines`, the guided
 check-in's `bot.checkin.script_for`, the care advice), and the line screen reads the words of
@@ -152,6 +155,9 @@ class TwilioLine(CallLine):
 
 
 def twilio_line(websocket: WebSocket, stream: MediaStream, settings: Settings) -> TwilioLine:
+    """A phone call's line. Its serializer is where the audio crosses the wire, both ways: a
+    recording listens there (`serializer.listener`, `telephony.recording`), and the bot's audio
+    can be held there while the caller speaks over it (`telephony.playout`)."""
     serializer = SafeTwilioSerializer(stream.stream_sid, stream.call_sid, send=websocket.send_text)
     transport = FastAPIWebsocketTransport(
         websocket,

@@ -73,6 +73,9 @@ class CallBrief:
     hand-over tries the next when one doesn't take the call (`calls.handover`)."""
     patience: float = 1.0
     """Their pause profile: a factor on every end-of-turn pause (`pipeline.turns`)."""
+    record: bool = False
+    """Record the call: "record calls" is on and their consent record says recording was
+    agreed (`calls.recordings`)."""
 
     @property
     def personal(self) -> bool:
@@ -93,6 +96,7 @@ class CallBrief:
             language=senior.language or "en",
             memory=(memory or "").strip() or None,
             patience=senior.turn_patience or 1.0,
+            record=senior.records_calls,
         )
 
 

@@ -43,6 +43,7 @@ from carecall.bot.services import CallLanguages, ServiceClients, build_call_serv
 from carecall.calls.briefs import GENERIC_BRIEF, CallBrief
 from carecall.calls.handover import Handover, HandoverDesk, PipelinePerson
 from carecall.calls.recorder import RecordWriter
+from carecall.calls.recordings import CallRecordings
 from carecall.core.end_reasons import (
     BOT_HANGUP,
     CALLER_HANGUP,
@@ -206,12 +207,14 @@ async def run_conversation(
     active_calls: ActiveCalls | None = None,
     alerts: RedFlagAlerts | None = None,
     handovers: HandoverDesk | None = None,
+    recordings: CallRecordings | None = None,
 ) -> None:
     """A Twilio media stream's conversation with the person in ``brief``; with ``twilio``
     None (a demo call, which dials no one) the bot's hang-up only closes the stream. The
     call's `CallControl` is attached to ``active_calls`` while it runs. With ``handovers``,
     someone with caregivers who take calls can be handed over to one of them, warmly
-    (`calls.handover`), after a red flag."""
+    (`calls.handover`), after a red flag. The call is recorded (by ``recordings``) only when
+    the brief says the person agreed to it."""
     ending = Ending()
     control: CallControl | None = None
     refusal = CallLanguages.of(settings).refusal(brief.spoken_name or "The person", brief.language)
@@ -264,6 +267,9 @@ async def run_conversation(
     )
     if active_calls is not None:
         active_calls.attach(stream.call_id, control)
+    recording = None
+    if recordings is not None and brief.record:
+        recording = line.serializer.listener = recordings.record(stream.call_id)
     try:
         await converse(
             call,
@@ -278,6 +284,8 @@ async def run_conversation(
         if handover is not None and handovers is not None:
             await handover.person_left(ending.reason or CALLER_HANGUP)
             handovers.close(stream.call_id, handover)
+        if recording is not None:
+            recording.close()
         if brief.senior_id is not None and not call.voicemail.leaving:
             writer.submit(CallNote(stream.call_id, turn_patience=learnt_patience(call, settings)))
         if twilio is not None and ending.bot_hangs_up:

@@ -6,8 +6,9 @@ slow or away), and the writer stores them in order, in batches. A failed write i
 backoff (the database restarted or unreachable: the batch waits, the calls go on); nothing is
 dropped, and a turn or a step is never stored twice (they are keyed by call and sequence
 number). A note that the person opted out marks them do-not-call here too
-(`SeniorRepository.opt_out_by_call`), so the conversation never waits for that write either.
-An extension's figures (`CallFigure`) are only published.
+(`SeniorRepository.opt_out_by_call`), so the conversation never waits for that write either;
+so is a note about the call's recording (`RecordingRepository.save`). An extension's figures
+(`CallFigure`) are only published.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from sqlalchemy.exc import DataError, IntegrityError
 from carecall.core.end_reasons import OPT_OUT_REASON
 from carecall.core.events import CallEvent, EventBus
 from carecall.observability.outages import DependencyWatch, database_watch
+from carecall.persistence.recordings import RecordingRepository
 from carecall.persistence.repositories import CallRepository
 from carecall.persistence.roster import SeniorRepository
 from carecall.pipeline.events import CallFigure, CallNote, CallRecord, StepRecord, TurnRecord
@@ -41,11 +43,13 @@ class RecordWriter:
         seniors: SeniorRepository | None = None,
         *,
         database: DependencyWatch | None = None,
+        recordings: RecordingRepository | None = None,
     ) -> None:
         self._database = database or database_watch()
         self._calls = calls
         self._bus = bus
         self._seniors = seniors
+        self._recordings = recordings
         self._queue: asyncio.Queue[Stored] = asyncio.Queue()
         self._to_publish: asyncio.Queue[CallRecord] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
@@ -154,6 +158,8 @@ class RecordWriter:
                     await self._opt_out(item)
                 if item.turn_patience is not None and self._seniors is not None:
                     await self._seniors.set_turn_patience_by_call(item.call_id, item.turn_patience)
+                if item.recording is not None and self._recordings is not None:
+                    await self._recordings.save(item.call_id, item.recording)
 
     async def _opt_out(self, note: CallNote) -> None:
         if self._seniors is None:

@@ -1,6 +1,6 @@
 """Adding and changing people on the roster, with every rule checked at the edge: E.164 phone
 numbers, IANA time zones, plans inside calling hours that don't overlap, consent recorded with
-who, when and how."""
+who, when and how, and calls recorded only when that consent says recording was agreed."""
 
 from __future__ import annotations
 
@@ -29,6 +29,10 @@ from carecall.persistence.roster import CaregiverFields, PlanFields, SeniorRepos
 CONSENT_METHODS = ("verbal", "written", "web form", "recorded call", "other")
 MAX_NOTES = 2000
 MAX_CAREGIVERS = 10
+RECORDING_NEEDS_CONSENT = (
+    "Calls can be recorded only when the consent record says that recording was agreed: "
+    "record their consent, with recording, first."
+)
 _EARLIEST_CONSENT = datetime(1970, 1, 1, tzinfo=UTC)
 """Older dates are typing mistakes (and year 1 with an offset can't even be stored as UTC)."""
 T = TypeVar("T")
@@ -119,6 +123,8 @@ class SeniorInput:
     notes: str = ""
     on_behalf_of: str | None = None
     caregivers: Sequence[CaregiverInput] = field(default_factory=list)
+    record_calls: bool = False
+    """Record their calls; refused unless their consent record says recording was agreed."""
 
 
 @dataclass
@@ -138,6 +144,8 @@ class ConsentInput:
     method: str
     at: datetime | None = None
     """When consent was given; None: now."""
+    recording: bool = False
+    """They also agreed that their calls may be recorded."""
 
 
 class RosterService:
@@ -183,6 +191,8 @@ class RosterService:
             if consent is not None
             else {}
         )
+        if data.record_calls and not (consent is not None and consent.recording):
+            problems.add("record_calls", RECORDING_NEEDS_CONSENT)
         if problems.found:
             raise RosterError(problems.found + overlaps)
         if overlaps:
@@ -201,7 +211,9 @@ class RosterService:
 
     async def update(self, senior_id: int, data: SeniorInput) -> Senior:
         fields, caregivers = _senior_fields(data)
-        await self.get(senior_id)
+        senior = await self.get(senior_id)
+        if data.record_calls and not (senior.has_consent and senior.consent_recording):
+            raise RosterError([Problem("record_calls", RECORDING_NEEDS_CONSENT)])
         try:
             updated = await self._seniors.update(senior_id, fields)
         except IntegrityError:
@@ -259,6 +271,7 @@ class RosterService:
             method=fields["consent_method"],
             at=fields["consent_at"],
             recorded_by=recorded_by,
+            recording=fields["consent_recording"],
         )
         if senior is None:
             raise SeniorNotFound(senior_id)
@@ -297,6 +310,7 @@ class RosterService:
             "consent_method": method,
             "consent_at": at,
             "consent_recorded_by": recorded_by,
+            "consent_recording": bool(data.recording),
         }
 
     async def set_do_not_call(
@@ -332,6 +346,7 @@ def _senior_fields(data: SeniorInput) -> tuple[dict[str, Any], list[CaregiverFie
             "on_behalf_of", _text, data.on_behalf_of or "", "On behalf of", 100
         )
         or None,
+        "record_calls": bool(data.record_calls),
     }
     if len(data.caregivers) > MAX_CAREGIVERS:
         problems.add("caregivers", f"At most {MAX_CAREGIVERS} caregivers can be listed.")

@@ -34,6 +34,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.sql import expression
 
 from carecall.settings import WELLBEING_MEASURES
 
@@ -188,6 +189,30 @@ class Call(Base):
     )
 
 
+class CallRecording(Base):
+    """The recording of one call (`calls.recordings`): a file in RECORDINGS_PATH, known here
+    from the moment it is started, so deleting the call, the person or old calls always finds
+    it. `seconds` and `size_bytes` are None while it is being recorded."""
+
+    __tablename__ = "call_recordings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), unique=True)
+    file_name: Mapped[str] = mapped_column(String(100), unique=True)
+    format: Mapped[str] = mapped_column(String(10))
+    """`opus` (Opus in Ogg) or `flac`."""
+    started_at: Mapped[datetime] = mapped_column(UtcDateTime(), default=utcnow)
+    seconds: Mapped[float | None] = mapped_column(Float)
+    size_bytes: Mapped[int | None] = mapped_column(Integer)
+    dropped_seconds: Mapped[float] = mapped_column(Float, default=0.0)
+    """Audio left out because the disk could not keep up (silence in the file instead)."""
+    error: Mapped[str | None] = mapped_column(Text)
+
+    @property
+    def finished(self) -> bool:
+        return self.seconds is not None
+
+
 class ConversationTurn(Base):
     __tablename__ = "conversation_turns"
     __table_args__ = (
@@ -321,6 +346,14 @@ class Senior(Base):
     consent_method: Mapped[str | None] = mapped_column(String(40))
     consent_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     consent_recorded_by: Mapped[str | None] = mapped_column(String(254))
+    consent_recording: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=expression.false()
+    )
+    """The consent record says they also agreed that their calls may be recorded."""
+    record_calls: Mapped[bool] = mapped_column(
+        Boolean, default=False, server_default=expression.false()
+    )
+    """Record their calls (`calls.recordings`); allowed only with `consent_recording`."""
     do_not_call: Mapped[bool] = mapped_column(Boolean, default=False)
     do_not_call_at: Mapped[datetime | None] = mapped_column(UtcDateTime())
     do_not_call_reason: Mapped[str | None] = mapped_column(String(200))
@@ -346,6 +379,11 @@ class Senior(Base):
     @property
     def has_consent(self) -> bool:
         return self.consent_at is not None
+
+    @property
+    def records_calls(self) -> bool:
+        """Their calls are recorded: the setting is on and the consent record allows it."""
+        return self.record_calls and self.consent_recording and self.has_consent
 
     @property
     def spoken_name(self) -> str:

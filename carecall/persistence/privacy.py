@@ -3,15 +3,19 @@ is `SeniorRepository.delete`), and transcripts older than the retention period r
 
 "Everything about them" is their roster entry (details, consent, do-not-call, caregivers,
 plans), their check-ins and escalations with every notice, their calls (to them, or to their
-number) with the transcripts and the steps of any hand-over to a caregiver, the wellbeing
-records, the memory digest and the alerts.
+number) with the transcripts, the recordings and the steps of any hand-over to a caregiver,
+the wellbeing records, the memory digest and the alerts. The JSON names each call's recording
+(its file, length and format); `export_archive` puts the JSON and the recordings' files in one
+ZIP file.
 """
 
 from __future__ import annotations
 
 import enum
+import json
+import zipfile
 from datetime import date, datetime, time
-from typing import Any
+from typing import Any, BinaryIO
 
 from sqlalchemy import delete, inspect, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -22,6 +26,7 @@ from carecall.persistence.models import (
     AlertNotice,
     Call,
     CallRecord,
+    CallRecording,
     CallStep,
     Checkin,
     ConversationTurn,
@@ -29,12 +34,13 @@ from carecall.persistence.models import (
     Senior,
     SeniorMemory,
 )
+from carecall.persistence.recordings import NotARecordingName, RecordingFiles
 
 EXPORT_FORMAT = "carecall.senior-export/1"
 
 
-def export_filename(senior_id: int, exported_at: datetime) -> str:
-    return f"carecall-person-{senior_id}-{exported_at:%Y%m%d}.json"
+def export_filename(senior_id: int, exported_at: datetime, suffix: str = "json") -> str:
+    return f"carecall-person-{senior_id}-{exported_at:%Y%m%d}.{suffix}"
 
 
 class PrivacyRepository:
@@ -71,6 +77,12 @@ class PrivacyRepository:
                 session,
                 select(CallStep).where(CallStep.call_id.in_(call_ids)).order_by(CallStep.sequence),
             )
+            recordings = {
+                r.call_id: r
+                for r in await _all(
+                    session, select(CallRecording).where(CallRecording.call_id.in_(call_ids))
+                )
+            }
             records = await _all(
                 session, select(CallRecord).where(CallRecord.call_id.in_(call_ids))
             )
@@ -106,6 +118,7 @@ class PrivacyRepository:
                         **_row(c),
                         "turns": [_row(t) for t in c.turns],
                         "steps": [_row(s) for s in steps if s.call_id == c.id],
+                        "recording": _recording(recordings.get(c.id)),
                     }
                     for c in calls
                 ],
@@ -131,6 +144,56 @@ class PrivacyRepository:
 def their_calls(senior: Senior) -> Any:
     """The calls that are the person's: placed for them, or to their number."""
     return or_(Call.senior_id == senior.id, Call.to_number == senior.phone_number)
+
+
+async def recording_files_of(session: AsyncSession, senior: Senior) -> list[str]:
+    """The file names of the recordings of the person's calls."""
+    return list(
+        (
+            await session.execute(
+                select(CallRecording.file_name)
+                .join(Call, Call.id == CallRecording.call_id)
+                .where(their_calls(senior))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+def _recording(recording: CallRecording | None) -> dict[str, Any] | None:
+    """A call's recording in the export: its row, and where its file is in the archive."""
+    if recording is None:
+        return None
+    row = _row(recording)
+    del row["id"], row["call_id"]
+    row["archive_path"] = archive_path(recording.file_name)
+    return row
+
+
+def archive_path(file_name: str) -> str:
+    return f"recordings/{file_name}"
+
+
+def write_archive(
+    target: BinaryIO, data: dict[str, Any], json_name: str, files: RecordingFiles
+) -> None:
+    """The export as a ZIP file written to ``target`` (blocking: run it in a thread): the JSON
+    document and every recording it names that is still on disk. The recordings are already
+    compressed, so they are stored as they are."""
+    with zipfile.ZipFile(target, "w") as archive:
+        archive.writestr(
+            json_name, json.dumps(data, indent=2, ensure_ascii=False), zipfile.ZIP_DEFLATED
+        )
+        for call in data["calls"]:
+            recording = call.get("recording")
+            if recording is None:
+                continue
+            try:
+                path = files.path(recording["file_name"])
+                archive.write(path, recording["archive_path"], zipfile.ZIP_STORED)
+            except (OSError, NotARecordingName):
+                continue  # deleted meanwhile, or never written: the JSON still says it existed
 
 
 async def _all(session: AsyncSession, query: Any) -> list[Any]:

@@ -21,7 +21,8 @@ from carecall.persistence.models import (
     Senior,
     utcnow,
 )
-from carecall.persistence.privacy import their_calls
+from carecall.persistence.privacy import recording_files_of, their_calls
+from carecall.persistence.recordings import RecordingFiles
 
 
 @dataclass(frozen=True)
@@ -44,8 +45,15 @@ class PlanFields:
 
 
 class SeniorRepository:
-    def __init__(self, sessions: async_sessionmaker[AsyncSession]) -> None:
+    def __init__(
+        self,
+        sessions: async_sessionmaker[AsyncSession],
+        recordings: RecordingFiles | None = None,
+    ) -> None:
+        """``recordings``: where call recordings are kept, so erasing a person deletes the
+        files of their calls too (without it, the retention job's sweep finds them later)."""
         self._sessions = sessions
+        self._recordings = recordings
 
     async def create(
         self,
@@ -174,29 +182,43 @@ class SeniorRepository:
 
     async def delete(self, senior_id: int) -> bool:
         """Delete the person and everything stored about them, in one transaction: their calls
-        (placed for them or to their number) with transcripts and wellbeing records first, then
-        the person, which takes caregivers, plans, check-ins, escalations, memory and alerts
-        with it. False if there is no such person."""
+        (placed for them or to their number) with transcripts, recordings and wellbeing records
+        first, then the person, which takes caregivers, plans, check-ins, escalations, memory
+        and alerts with it; once that is committed, their recordings' files. False if there is
+        no such person."""
         async with self._sessions.begin() as session:
             senior = await session.get(Senior, senior_id)
             if senior is None:
                 return False
+            recordings = await recording_files_of(session, senior)
             await session.execute(delete(Call).where(their_calls(senior)))
             await session.execute(delete(Senior).where(Senior.id == senior_id))
-            return True
+        if self._recordings is not None:
+            await self._recordings.delete(recordings)
+        return True
 
     async def record_consent(
-        self, senior_id: int, *, given_by: str, method: str, at: datetime, recorded_by: str | None
+        self,
+        senior_id: int,
+        *,
+        given_by: str,
+        method: str,
+        at: datetime,
+        recorded_by: str | None,
+        recording: bool = False,
     ) -> Senior | None:
-        return await self.update(
-            senior_id,
-            {
-                "consent_given_by": given_by,
-                "consent_method": method,
-                "consent_at": at,
-                "consent_recorded_by": recorded_by,
-            },
-        )
+        """The consent record replaces the one before; one that does not say recording was
+        agreed turns "record calls" off too."""
+        fields: dict[str, Any] = {
+            "consent_given_by": given_by,
+            "consent_method": method,
+            "consent_at": at,
+            "consent_recorded_by": recorded_by,
+            "consent_recording": recording,
+        }
+        if not recording:
+            fields["record_calls"] = False
+        return await self.update(senior_id, fields)
 
     async def set_do_not_call(
         self, senior_id: int, do_not_call: bool, *, reason: str | None = None

@@ -10,6 +10,7 @@ from datetime import datetime
 
 from carecall.core.events import CallEvent
 from carecall.persistence.models import TurnRole
+from carecall.persistence.recordings import RecordingFacts
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,9 @@ class CallNote:
     opted_out: bool = False
     turn_patience: float | None = None
     """The person's pause profile after this call (`pipeline.turns.next_patience`)."""
+    recording: RecordingFacts | None = None
+    """The call's recording (`calls.recordings`): its file when it starts, its length at the
+    end."""
 
 
 @dataclass(frozen=True)

@@ -47,11 +47,15 @@ class BotAudioHold(OutputTransportMessageUrgentFrame):
 
 
 @dataclass
-class _Sent:
+class Sent:
+    """One message for the line, as `Playout` keeps it."""
+
     message: str
     seconds: float
     """Audio length; 0 for a mark."""
     mark: str | None
+    audio: tuple[bytes, int] | None = None
+    """The audio it carries (16-bit PCM and its rate), for whoever listens to the line."""
     starts: float = 0.0
     """When it starts playing at the caller (the model's estimate)."""
 
@@ -59,10 +63,10 @@ class _Sent:
 class Playout:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self._clock = clock
-        self._sent: list[_Sent] = []
+        self._sent: list[Sent] = []
         """What was sent and may still be needed to take a sentence up again, oldest first."""
         self._play_end = 0.0
-        self._held: list[_Sent] | None = None
+        self._held: list[Sent] | None = None
         self._echoed: set[str] = set()
         self._swallow: set[str] = set()
         self.holds = 0
@@ -72,9 +76,16 @@ class Playout:
     def holding(self) -> bool:
         return self._held is not None
 
-    def outgoing(self, message: str, *, seconds: float = 0.0, mark: str | None = None) -> bool:
+    def outgoing(
+        self,
+        message: str,
+        *,
+        seconds: float = 0.0,
+        mark: str | None = None,
+        audio: tuple[bytes, int] | None = None,
+    ) -> bool:
         """A message for the line: True to send it now, False when it is held."""
-        item = _Sent(message, seconds, mark)
+        item = Sent(message, seconds, mark, audio)
         if self._held is not None:
             self._held.append(item)
             return False
@@ -96,14 +107,14 @@ class Playout:
         self._swallow.update(i.mark for i in unheard if i.mark and i.mark not in self._echoed)
         return any(i.starts + i.seconds > now for i in unheard)
 
-    def release(self) -> list[str]:
+    def release(self) -> list[Sent]:
         """Stop holding: the messages to send now, in order (the held sentence first)."""
         held, self._held = self._held, None
         if not held:
             return []
         self.releases += 1
         self._played_now(held)
-        return [i.message for i in held]
+        return held
 
     def reset(self) -> None:
         """The caller interrupted: Twilio's buffer is cleared and what was held is dropped."""
@@ -120,7 +131,7 @@ class Playout:
         self._echoed.add(mark)
         return True
 
-    def _played_now(self, items: list[_Sent]) -> None:
+    def _played_now(self, items: list[Sent]) -> None:
         now = self._clock()
         for item in items:
             item.starts = max(now, self._play_end)

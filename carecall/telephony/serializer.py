@@ -6,11 +6,16 @@ logs and drops what is malformed or unknown, and leaves hanging up to carecall (
 through `TwilioGateway`, which the tests can fake) instead of an untestable aiohttp call. It
 parses each message once, and hands the caller's audio on 40 ms at a time.
 
-It also keeps track of what the caller has heard (`telephony.playout`): every media message and
+It is also where the line's audio crosses the wire both ways, so a call's recording
+(`telephony.recording`) listens here (`listener`): the caller's audio as it arrives, the bot's
+as it is sent, and each `clear`.
+
+And it keeps track of what the caller has heard (`telephony.playout`): every media message and
 mark it sends goes through a `Playout`, which can hold the bot's audio while the caller speaks
 over it (`BotAudioHold`) and give it back, from the start of the sentence, if that was only
 "mm-hm". Giving it back sends the held messages at once, through ``send``: the websocket's
-own send, which the serializer is given by the line that owns both.
+own send, which the serializer is given by the line that owns both. The recording hears the
+bot's audio when it is really sent: held audio when it is given back, never if dropped.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from pipecat.processors.frame_processor import FrameProcessorSetup
 from pipecat.serializers.twilio import TwilioFrameSerializer
 
 from carecall.telephony.playout import BotAudioHold, Playout
+from carecall.telephony.recording import LineAudio
 
 # Twilio sends 20 ms (160 bytes) per message; anything far larger is not Twilio.
 _MAX_PAYLOAD_BYTES = 16_000
@@ -56,6 +62,7 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         *,
         send: Callable[[str], Awaitable[None]] | None = None,
         playout: Playout | None = None,
+        listener: LineAudio | None = None,
     ) -> None:
         params = TwilioFrameSerializer.InputParams(auto_hang_up=False)
         super().__init__(stream_sid, call_sid, params=params)
@@ -64,6 +71,8 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         self.playout = playout or Playout()
         self._send = send
         self._clear = json.dumps({"event": "clear", "streamSid": stream_sid})
+        self.listener = listener
+        """Told what crosses the line (the call's recording); None: nobody listens."""
         self._inbound = bytearray()
         # The inbound conversion is ours (pipecat's resampler and rates are private to it).
         self._twilio_rate = params.twilio_sample_rate
@@ -83,11 +92,18 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         message = await super().serialize(frame)
         if not isinstance(message, str):
             return message
+        listener = self.listener
         if isinstance(frame, InterruptionFrame):
             self.playout.reset()
+            if listener is not None:
+                listener.cleared()
         elif isinstance(frame, OutputAudioRawFrame):
             seconds = len(frame.audio) / (2 * frame.num_channels * frame.sample_rate)
-            return message if self.playout.outgoing(message, seconds=seconds) else None
+            audio = (frame.audio, frame.sample_rate)
+            if not self.playout.outgoing(message, seconds=seconds, audio=audio):
+                return None
+            if listener is not None:
+                listener.sent(*audio)
         elif isinstance(frame, OutputTransportMessageFrame) and _is_mark(frame.message):
             name = str(frame.message["mark"]["name"])
             return message if self.playout.outgoing(message, mark=name) else None
@@ -97,16 +113,23 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
         if hold:
             if self._send is None:
                 return None  # nothing could give the audio back: don't take it
-            clear = self.playout.hold()
-            return self._clear if clear else None
+            if not self.playout.hold():
+                return None
+            if self.listener is not None:
+                self.listener.cleared()
+            return self._clear
         send = self._send
-        for message in self.playout.release():
-            if send is not None:
-                try:
-                    await send(message)
-                except Exception as e:  # the caller hung up meanwhile: nothing to play to
-                    logger.debug(f"Could not give back held audio: {e}")
-                    send = None
+        for item in self.playout.release():
+            if send is None:
+                break
+            try:
+                await send(item.message)
+            except Exception as e:  # the caller hung up meanwhile: nothing to play to
+                logger.debug(f"Could not give back held audio: {e}")
+                send = None
+                continue
+            if item.audio is not None and self.listener is not None:
+                self.listener.sent(*item.audio)
         return None
 
     async def deserialize(self, data: str | bytes) -> Frame | None:
@@ -132,6 +155,8 @@ class SafeTwilioSerializer(TwilioFrameSerializer):
             pcm = await ulaw_to_pcm(ulaw, self._twilio_rate, self._pipeline_rate, self._resampler)
             if not pcm:
                 return None
+            if self.listener is not None:
+                self.listener.heard(pcm, self._pipeline_rate)
             return InputAudioRawFrame(audio=pcm, num_channels=1, sample_rate=self._pipeline_rate)
         if event == "dtmf":
             try:

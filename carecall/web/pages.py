@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
+from carecall.api.recordings import recording_view
 from carecall.app_state import AppState, get_state
 from carecall.auth.dependencies import PageOperator
 from carecall.persistence.ids import MAX_ROW_ID, RowId
@@ -71,6 +72,7 @@ async def call_page(
         steps=[step_view(step) for step in await state.calls.steps(call_id)],
         record=await call_record_view(state.wellbeing, call_id),
         alerts=await call_alert_views(state, call_id),
+        recording=await recording_view(state, call_id),
         back=f"/calls/{call_id}",
     )
 

@@ -74,6 +74,7 @@ class PersonForm:
 
     values: dict[str, str] = field(default_factory=dict)
     caregivers: list[dict[str, str]] = field(default_factory=list)
+    record_calls: bool = False
 
     FIELDS: ClassVar[tuple[str, ...]] = (
         "name",
@@ -102,7 +103,7 @@ class PersonForm:
             }
             for contact in senior.caregivers
         ]
-        return cls(values, caregivers).padded()
+        return cls(values, caregivers, senior.record_calls).padded()
 
     @classmethod
     def parse(cls, form: FormData) -> PersonForm:
@@ -118,12 +119,14 @@ class PersonForm:
         ]
         # Rows left empty are the form's spare rows, not contacts.
         filled = [row for row in caregivers if any(row[k].strip() for k in ("name", "phone"))]
-        return cls(values, filled)
+        return cls(values, filled, form_field(form, "record_calls") == "1")
 
     def padded(self) -> PersonForm:
         spare = max(EMPTY_CAREGIVER_ROWS, MIN_CAREGIVER_ROWS - len(self.caregivers))
         blank = {"name": "", "relation": "", "phone": "", "contact": ContactMethod.SMS.value}
-        return PersonForm(self.values, self.caregivers + [dict(blank) for _ in range(spare)])
+        return PersonForm(
+            self.values, self.caregivers + [dict(blank) for _ in range(spare)], self.record_calls
+        )
 
     def to_input(self) -> SeniorInput:
         value = self.values.get
@@ -144,6 +147,7 @@ class PersonForm:
                 )
                 for row in self.caregivers
             ],
+            record_calls=self.record_calls,
         )
 
 
@@ -158,7 +162,7 @@ _CAREGIVER_INPUTS = {
 def _form_input(problem: Problem) -> str | None:
     """The id of the person form's input a problem is about (`caregivers.1.phone_number` →
     `caregiver-phone-2`: the form counts rows from 1); None when it is about no one input."""
-    if problem.field in PersonForm.FIELDS:
+    if problem.field in (*PersonForm.FIELDS, "record_calls"):
         return problem.field
     parts = problem.field.split(".")
     if len(parts) == 3 and parts[0] == "caregivers" and parts[1].isdigit():

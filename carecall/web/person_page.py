@@ -13,9 +13,10 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from fastapi import APIRouter, Request, status
+from fastapi import APIRouter, HTTPException, Request, status
 from fastapi.responses import JSONResponse, RedirectResponse, Response
 
+from carecall.api.recordings import export_archive
 from carecall.app_state import AppState
 from carecall.auth.dependencies import PageOperator, check_csrf
 from carecall.bot.services import CallLanguages
@@ -138,13 +139,20 @@ async def record_consent(
 ) -> Response:
     submitted = await request.form()
     check_csrf(request, form_field(submitted, "csrf_token"))
-    kept = {name: form_field(submitted, name) for name in ("given_by", "method", "at")}
+    kept: dict[str, object] = {
+        name: form_field(submitted, name) for name in ("given_by", "method", "at")
+    }
+    kept["recording"] = form_field(submitted, "recording") == "1"
 
     async def record() -> None:
         senior = await roster.get(senior_id)
-        given = ConsentInput(given_by=kept["given_by"], method=kept["method"])
+        given = ConsentInput(
+            given_by=str(kept["given_by"]),
+            method=str(kept["method"]),
+            recording=bool(kept["recording"]),
+        )
         try:
-            given.at = _local_input(kept["at"], senior_zone(senior))
+            given.at = _local_input(str(kept["at"]), senior_zone(senior))
         except RosterError as exc:
             # An unreadable date doesn't hide what else is wrong.
             raise RosterError(roster.consent_problems(given) + list(exc.problems)) from None
@@ -358,6 +366,17 @@ async def export_person(
             "Cache-Control": "no-store",
         },
     )
+
+
+@router.get("/people/{senior_id}/export.zip")
+async def export_person_archive(
+    request: Request, senior_id: RowId, state: State, operator: PageOperator
+) -> Response:
+    """The same, with the recordings of their calls: a ZIP file to download."""
+    try:
+        return await export_archive(state, senior_id)
+    except HTTPException:
+        return not_found_page(request, operator, SeniorNotFound(senior_id))
 
 
 @router.get("/people/{senior_id}/delete")

@@ -145,7 +145,13 @@ def test_start_call_dials_through_twilio_stores_and_lists_the_call(
 
     detail = db_client.get(f"/api/calls/{call_id}")
     assert detail.status_code == 200
-    assert detail.json() == {**created, "turns": [], "steps": [], "record": None}
+    assert detail.json() == {
+        **created,
+        "turns": [],
+        "steps": [],
+        "record": None,
+        "recording": None,
+    }
 
     page = db_client.get("/api/calls")
     assert page.status_code == 200

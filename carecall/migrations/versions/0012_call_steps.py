@@ -3,7 +3,7 @@ to a caregiver: dialling, declined, accepted, connected, nobody accepted), in or
 stored twice (unique per call and sequence).
 
 Revision ID: 0012_call_steps
-Revises: 0010
+Revises: 0011_reports
 Create Date: 2026-12-12
 """
 
