@@ -3,7 +3,7 @@
     python -m bench.train_red_flags [--check]
 
 Fitted on the training rows of `bench/data/red_flag_lines.csv` (``tuning``, the first
-``held_out`` quarter, ``tuning2``, ``tuning3``) and the unit-test lines of
+``held_out`` quarter, ``tuning2``, ``tuning3``, ``tuning4``) and the unit-test lines of
 `tests/wellbeing/red_flag_lines.py`; the blind ``heldout2`` and ``heldout3`` rows are never
 read. Softmax regression (a ``none`` class and one per category) on `features` present or not,
 L2-regularised, by full-batch Adam from zeros for a fixed number of steps: the same data gives

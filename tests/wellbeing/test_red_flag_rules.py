@@ -221,6 +221,7 @@ def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
         "held_out",
         "tuning2",
         "tuning3",
+        "tuning4",
         "heldout2",
         "heldout3",
     }
