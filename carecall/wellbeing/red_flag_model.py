@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 MODEL_FILE = Path(__file__).parent / "data" / "red_flag_model.json"
 CHAR_NGRAMS = (3, 4, 5)
@@ -228,16 +229,20 @@ class Model:
         ]
         return sorted(found, key=lambda pair: -pair[1])
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        """The model a weights file holds (`bench.train_red_flags` writes it)."""
+        return cls(
+            classes=tuple(data["classes"]),
+            bias=tuple(data["bias"]),
+            weights={
+                feature: tuple((int(index), float(weight)) for index, weight in pairs)
+                for feature, pairs in data["weights"].items()
+            },
+            thresholds=tuple(float(t) for t in data["thresholds"]),
+        )
+
 
 @cache
 def load_model(path: Path = MODEL_FILE) -> Model:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Model(
-        classes=tuple(data["classes"]),
-        bias=tuple(data["bias"]),
-        weights={
-            feature: tuple((int(index), float(weight)) for index, weight in pairs)
-            for feature, pairs in data["weights"].items()
-        },
-        thresholds=tuple(float(t) for t in data["thresholds"]),
-    )
+    return Model.from_json(json.loads(path.read_text(encoding="utf-8")))

@@ -19,6 +19,7 @@ from carecall.wellbeing.red_flags import (
     normalize,
     parse_llm_answer,
 )
+from carecall.wellbeing.red_flags import RedFlagCategory as C
 from tests.wellbeing.chat_fake import chat_fake
 from tests.wellbeing.red_flag_lines import (
     HELD_OUT_NOT_URGENT,
@@ -248,30 +249,35 @@ def test_the_fresh_held_out_set_covers_every_category_with_as_many_look_alikes()
 
 
 def test_recall_and_precision_on_the_training_rows() -> None:
-    recall, precision = _score_rows("tuning", "held_out", "tuning2", "tuning3")
-    # Measured: recall 1.00 overall (0.97 to 1.00 per category), precision 1.00.
-    assert min(recall.values()) >= 0.95 and precision >= 0.97
+    recall, precision = _score_rows("tuning", "held_out", "tuning2", "tuning3", "tuning4")
+    # Measured: recall 1.00 overall (0.99 to 1.00 per category), precision 1.00. Fitted on
+    # these rows, so only a floor against breaking what was learned; `python -m
+    # bench.train_red_flags --cross-validate` gives the figures that mean something.
+    assert min(recall.values()) >= 0.97 and precision >= 0.99
 
 
 def test_recall_and_precision_on_the_fresh_held_out_rows() -> None:
     recall, precision = _score_rows("heldout2")
-    # Measured (bench/README.md): recall 0.96 overall, 0.82 to 1.00 per category; precision
-    # 0.97. A floor, so a change that loses ground fails; nothing is tuned on these rows.
-    assert recall["all"] >= 0.95 and min(recall.values()) >= 0.8
-    assert precision >= 0.95
+    # Measured (bench/README.md): recall 0.98 overall, 0.91 to 1.00 per category; precision
+    # 0.94 (7 false alarms in 123 flagged: 3 by the rules as before, 4 by the classifier, one
+    # more than before, the price of its lower thresholds). A floor, so a change that loses
+    # ground fails; nothing is tuned on these rows.
+    assert recall["all"] >= 0.97 and min(recall.values()) >= 0.9
+    assert precision >= 0.94
 
 
 def test_recall_and_precision_on_the_blind_rows() -> None:
     # heldout3 was written by someone who never read the rules, the classifier or the other
     # rows, and nothing was fitted on its lines (bench/README.md): the honest figure, and
-    # below the targets (recall 0.87 overall, self-harm 0.58; precision 0.98). A floor.
+    # below the targets in three categories (recall 0.92 overall; self-harm 0.75, sudden
+    # confusion and unconscious 0.83, the rest 0.92 or more; precision 0.98). A floor.
     blind = [line for line in load_lines() if line.split == "heldout3"]
     assert not {line.text for line in blind} & {
         line.text for line in load_lines() if line.split != "heldout3"
     }
     recall, precision = _score_rows("heldout3")
-    assert recall["all"] >= 0.85 and min(recall.values()) >= 0.55
-    assert precision >= 0.95
+    assert recall["all"] >= 0.91 and min(recall.values()) >= 0.75
+    assert precision >= 0.97
 
 
 @pytest.mark.parametrize(
@@ -343,6 +349,89 @@ def test_time_scope_idioms_and_duration_decide(urgent: str, not_urgent: str) -> 
     ],
 )
 def test_whose_trouble_it_is_decides(urgent: str, not_urgent: str) -> None:
+    assert detect_all(urgent), urgent
+    assert detect_all(not_urgent) == [], not_urgent
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        # a quiet wish to be gone, hopelessness, hurting oneself
+        ("Every morning I wake up disappointed that I've woken up at all.", C.SELF_HARM),
+        ("I've lost the will to live, I really have.", C.SELF_HARM),
+        ("I feel like a useless lump, my children would be well rid of me.", C.SELF_HARM),
+        ("I don't think I can keep doing this, love, I'm at the end of my rope.", C.SELF_HARM),
+        ("I'd be better off in the ground next to my wife.", C.SELF_HARM),
+        ("I've been banging my head on the wall till it bleeds.", C.SELF_HARM),
+        ("I went to bed hoping I wouldn't wake up.", C.SELF_HARM),
+        # words that come out wrong, a familiar place gone strange, people who are not there
+        ("I couldn't answer the phone just now, the words came out back to front.", C.STROKE),
+        ("I got off the bus and nothing looked familiar.", C.CONFUSION),
+        ("I can hear a band playing in the loft and there's nobody up there.", C.CONFUSION),
+        ("Mum keeps asking when Dad's coming home, and Dad died in 2009.", C.CONFUSION),
+        # control of money, post and doors; medicines doubled by two hands or gone without
+        ("My husband won't let me have a penny of my own.", C.ABUSE),
+        ("They keep me shut in my room when visitors come round.", C.ABUSE),
+        ("My husband's had his lithium twice, the carer and I both gave it him.", C.MEDICATION),
+        ("I put a new patch on and forgot to take the old ones off.", C.MEDICATION),
+        ("Mum won't eat, she pushes the plate away, it's been nearly a week.", C.NOT_EATING),
+        ("He fell and he's not come to, he's just lying there.", C.UNCONSCIOUS),
+        ("My husband's come off his walker in the garden.", C.FALL),
+    ],
+)
+def test_word_families_that_unseen_wording_shares_are_read(line: str, category: C) -> None:
+    assert category in {flag.category for flag in detect_all_rules(line)}, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I had a stroke of luck at the bingo.",
+        "I slipped up and forgot the milk again.",
+        "I'm at the end of my tether with this crossword.",
+        "I could have killed myself laughing at that programme.",
+        "I'm dying of boredom in this waiting room.",
+        "I'm drowning in paperwork since the council wrote.",
+        "I don't want to go on the coach trip, I'd rather stay home.",
+        "I wish this rain would end.",
+        "I had a fit of the giggles in church.",
+        "My grandson passed out of his training with the fire brigade.",
+        "I always take a double dose of honey in my tea.",
+        "My grandson took all my money at cards, he's a real shark!",
+        "I hardly eat red meat these days, mostly fish.",
+        "I was breathless with laughter at my granddaughter's jokes.",
+        "My granddaughter threatens to come and do my hair.",
+    ],
+)
+def test_idioms_stay_quiet(line: str) -> None:
+    assert detect_all(line) == [], line
+
+
+@pytest.mark.parametrize(
+    ("urgent", "not_urgent"),
+    [
+        # it nearly happened
+        (
+            "I fell on the ice outside the paper shop.",
+            "I nearly fell on the ice but I grabbed the rail.",
+        ),
+        # "my" of a pet does not make it the caller's trouble
+        (
+            "I haven't eaten since Sunday.",
+            "My cat hasn't eaten since Sunday, she's going to the vet.",
+        ),
+        # long ago, even when someone "still" teases about it
+        (
+            "I fainted in the shower this morning.",
+            "I fainted at my wedding sixty years ago, everyone still teases me.",
+        ),
+        (
+            "My husband's unconscious on the floor.",
+            "In the war my father was knocked unconscious by a blast.",
+        ),
+    ],
+)
+def test_what_nearly_happened_a_pet_and_long_ago_stay_quiet(urgent: str, not_urgent: str) -> None:
     assert detect_all(urgent), urgent
     assert detect_all(not_urgent) == [], not_urgent
 
