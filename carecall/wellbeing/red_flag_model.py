@@ -154,7 +154,8 @@ def stem(word: str) -> str:
 def features(line: str) -> list[str]:
     """The features of one normalised line (`wellbeing.red_flags.normalize`)."""
     words = _WORD.findall(line)
-    found = [f"w:{stem(w)}" for w in words]
+    stems = [stem(w) for w in words]
+    found = [f"w:{s}" for s in stems]
     classes: list[str] = []
     negated = False
     scoped: list[str] = []
@@ -169,7 +170,7 @@ def features(line: str) -> list[str]:
     found += classes + scoped
     if scoped and not any(f.startswith("s+") for f in scoped):
         found.append("t:all_negated")  # every symptom word it has is said not to be there
-    found += [f"p:{a} {b}" for a, b in pairwise(stem(w) for w in words)]
+    found += [f"p:{a} {b}" for a, b in pairwise(stems)]
     found += [f"c:{a}{b}" for a, b in pairwise(classes)]
     padded = f" {line} "
     found += [f"g:{padded[i : i + n]}" for n in CHAR_NGRAMS for i in range(len(padded) - n + 1)]

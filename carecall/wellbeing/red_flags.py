@@ -68,9 +68,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Literal
+from re import _constants, _parser  # type: ignore[attr-defined]
+from typing import Any, Literal
 
 from loguru import logger
 from openai import AsyncOpenAI
@@ -221,6 +223,14 @@ class _Rule:
     """False where a negation is part of the meaning ("I don't see any reason to go on")."""
     unless_in_line: re.Pattern[str] | None = None
     """Clears the match when found anywhere in the line ("…, it's the frozen shoulder")."""
+    anchors: frozenset[str] | None = None
+    """Three- or four-letter pieces of words one of which is in every line the pattern matches
+    (`necessary_words`, `_pieces`): a line with none of them is not searched. None where the
+    pattern names no such words."""
+    parts: tuple[tuple[re.Pattern[str], frozenset[str] | None], ...] = ()
+    """The pattern's alternatives, each compiled with its own `anchors`: a line is searched
+    only for those whose words it holds (a pattern's cost grows with its alternatives times
+    the line's length)."""
 
 
 def _rule(
@@ -237,7 +247,102 @@ def _rule(
         re.compile(unless) if unless else None,
         negatable,
         re.compile(unless_in_line) if unless_in_line else None,
+        _pieces(necessary_words(pattern)),
+        tuple(
+            (re.compile(part), _pieces(necessary_words(part))) for part in _alternatives(pattern)
+        ),
     )
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """``pattern`` cut at its top-level ``|`` (outside groups and character sets)."""
+    parts, start, depth, in_set, escaped = [], 0, 0, False, False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_set:
+            in_set = char != "]"
+        elif char == "[":
+            in_set = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    return [*parts, pattern[start:]]
+
+
+_PIECE = 4
+
+
+def _pieces(words: frozenset[str] | None) -> frozenset[str] | None:
+    """Each word's first `_PIECE` characters (the word itself when shorter): a line holds one
+    of these whenever it holds one of the words, and a line's pieces are one set to meet
+    (`_line_pieces`), not a search per word."""
+    if words is None or min(map(len, words)) < _PIECE - 1:
+        return None
+    return frozenset(word[:_PIECE] for word in words)
+
+
+def _line_pieces(line: str) -> frozenset[str]:
+    return frozenset(
+        line[i : i + n] for n in (_PIECE - 1, _PIECE) for i in range(len(line) - n + 1)
+    )
+
+
+def necessary_words(pattern: str) -> frozenset[str] | None:
+    """Literal strings one of which every match of ``pattern`` (and every line it matches in:
+    lookaheads count) contains, read from the parsed pattern; None when it has none to offer
+    (then the rule is always searched). Searching a line for a few words is many times
+    cheaper than running a pattern of many alternatives over it, and most lines on a call
+    hold none of a rule's words: this is what keeps the rules fast as they grow."""
+    try:
+        return _necessary(_parser.parse(pattern))
+    except Exception:  # a form this reader does not know: search every line, as before
+        return None
+
+
+def _necessary(items: Any) -> frozenset[str] | None:
+    """For a parsed sequence: the best of the word sets its parts each require."""
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, value in [*items, (None, None)]:
+        if op is _constants.LITERAL:
+            run.append(chr(value))
+            continue
+        if len(run) > 1:
+            candidates.append(frozenset({"".join(run)}))
+        run = []
+        if op is _constants.SUBPATTERN:
+            found = _necessary(value[-1])
+        elif op is _constants.BRANCH:
+            found = _either(value[1])
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and value[0] >= 1:
+            found = _necessary(value[2])
+        elif op is _constants.ASSERT:
+            found = _necessary(value[1])
+        else:
+            found = None
+        if found:
+            candidates.append(found)
+    if not candidates:
+        return None
+    # The rarest: the longest shortest word, then the fewest words.
+    return max(candidates, key=lambda words: (min(map(len, words)), -len(words)))
+
+
+def _either(branches: Any) -> frozenset[str] | None:
+    words: set[str] = set()
+    for branch in branches:
+        found = _necessary(branch)
+        if not found:
+            return None
+        words |= found
+    return frozenset(words)
 
 
 # A person who can be hurt, or can hurt: "my son", "my carer", "he", "someone".
@@ -1839,18 +1944,32 @@ def said_sentence(text: str, phrase: str = "") -> str:
     words = (chosen if chosen is not None else " ".join(sentences)).split()
     if len(words) <= MAX_SAID_WORDS:
         return " ".join(words).rstrip(_CLOSING)
-    at = next(
-        (
-            i
-            for i in range(len(words))
-            if wanted and normalize(" ".join(words[i:])).startswith(wanted)
-        ),
-        0,
-    )
+    at = _word_where(words, wanted)
     start = max(0, min(at - _WORDS_BEFORE_PHRASE, len(words) - MAX_SAID_WORDS))
     end = start + MAX_SAID_WORDS
     quote = " ".join(words[start:end]).rstrip(_CLOSING)
     return ("…" if start > 0 else "") + quote + ("…" if end < len(words) else "")
+
+
+def _word_where(words: list[str], wanted: str) -> int:
+    """The index of the first of ``words`` from which the normalised words start with
+    ``wanted`` (0 when none do). Normalised once, word by word where normalising keeps one
+    word for one ("can not" becomes one), not once per word: a long sentence is a red flag's
+    commonest quote, and this runs on the real-time path."""
+    if not wanted:
+        return 0
+    normalized = normalize(" ".join(words)).split(" ")
+    if len(normalized) == len(words):
+        offset = 0
+        joined = " ".join(normalized)
+        for i, word in enumerate(normalized):
+            if joined.startswith(wanted, offset):
+                return i
+            offset += len(word) + 1
+        return 0
+    return next(
+        (i for i in range(len(words)) if normalize(" ".join(words[i:])).startswith(wanted)), 0
+    )
 
 
 def detect(text: str) -> RedFlag | None:
@@ -1889,10 +2008,11 @@ def detect_all_rules(text: str) -> list[RedFlag]:
 
 
 def _rule_flags(text: str, line: str, cleared: frozenset[RedFlagCategory]) -> list[RedFlag]:
+    pieces = _line_pieces(line)
     flags = []
     for category, rules in RULES.items():
         if category not in cleared:
-            flag = _first_match(text, line, category, rules)
+            flag = _first_match(text, line, pieces, category, rules)
             if flag is not None:
                 flags.append(flag)
     return flags
@@ -1938,10 +2058,16 @@ def _likeliest_sentence(text: str, model: Model, category: str) -> str:
 
 
 def _first_match(
-    text: str, line: str, category: RedFlagCategory, rules: tuple[_Rule, ...]
+    text: str,
+    line: str,
+    pieces: frozenset[str],
+    category: RedFlagCategory,
+    rules: tuple[_Rule, ...],
 ) -> RedFlag | None:
     for rule in rules:
-        for match in rule.pattern.finditer(line):
+        if rule.anchors is not None and rule.anchors.isdisjoint(pieces):
+            continue
+        for match in _matches(rule, line, pieces):
             clause = _clause_around(line, match.start(), match.end())
             if rule.unless is not None and rule.unless.search(clause):
                 continue
@@ -1956,6 +2082,12 @@ def _first_match(
                 category, said_sentence(text, phrase), "rules", f"{category}/{rule.name}", phrase
             )
     return None
+
+
+def _matches(rule: _Rule, line: str, pieces: frozenset[str]) -> Iterator[re.Match[str]]:
+    for part, anchors in rule.parts:
+        if anchors is None or not anchors.isdisjoint(pieces):
+            yield from part.finditer(line)
 
 
 def _someone_elses(line: str, clause: str) -> bool:
