@@ -4,18 +4,21 @@ import json
 
 import pytest
 
-from bench.red_flag_data import Line, assign_splits
+from bench.red_flag_data import TRAINING_SPLITS, Line, assign_splits
 from bench.red_flag_data import load as load_lines
 from carecall.wellbeing.alerts import RED_FLAG_WORDS, advised
 from carecall.wellbeing.red_flags import (
     ADVICE,
     MAX_SAID_WORDS,
+    RULES,
     RedFlagCategory,
+    _line_pieces,
     care_note,
     detect,
     detect_all,
     detect_all_rules,
     llm_check,
+    necessary_words,
     normalize,
     parse_llm_answer,
 )
@@ -434,6 +437,33 @@ def test_idioms_stay_quiet(line: str) -> None:
 def test_what_nearly_happened_a_pet_and_long_ago_stay_quiet(urgent: str, not_urgent: str) -> None:
     assert detect_all(urgent), urgent
     assert detect_all(not_urgent) == [], not_urgent
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        (r"\bfell (?:over|down)\b", {"fell "}),
+        (r"\b(?:came|come) (?:round|to)\b", {"ame", "ome"}),
+        (r"\bchest\w*|\bbreath(?:e|ing)\b", {"chest", "breath"}),
+        # one word of the two needed: the one less likely in any line
+        (r"^(?=.*\b(?:pills|tablets)\b).*\btwice\b", {"twice"}),
+        (r"\b\w+ me\b|\bn\w*", None),  # an alternative that needs no word at all
+    ],
+)
+def test_the_words_a_pattern_needs_are_read_from_it(pattern: str, words: set[str] | None) -> None:
+    assert necessary_words(pattern) == (frozenset(words) if words is not None else None)
+
+
+def test_a_rule_is_never_skipped_on_a_line_it_matches() -> None:
+    # Each part of a rule is searched only in lines holding a piece of the words every match
+    # needs: on every training line a part matches, one of those pieces is there.
+    lines = [normalize(line.text) for line in load_lines() if line.split in TRAINING_SPLITS]
+    for rules in RULES.values():
+        for rule in rules:
+            for part, pieces in rule.parts:
+                assert pieces is not None, rule.name
+                for line in filter(part.search, lines):
+                    assert not pieces.isdisjoint(_line_pieces(line)), (rule.name, line)
 
 
 def test_the_classifier_flags_what_no_rule_reads_and_quotes_the_sentence() -> None:
