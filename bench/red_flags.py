@@ -1,15 +1,15 @@
 """Red-flag detection on the labelled caller lines: recall per category, precision, time per line.
 
-    python -m bench.red_flags [--split heldout2|heldout3|held_out|tuning|tuning2|tuning3]
+    python -m bench.red_flags [--split heldout2|heldout3|held_out|tuning|tuning2|tuning3|tuning4]
                               [--show-lines] [--llm-base-url URL] [--llm-model NAME]
 
 Seconds, one core. The lines are `bench/data/red_flag_lines.csv` (see `bench.red_flag_data`):
 the ``heldout2`` set (the default) was never used to write a rule or fit the classifier, so its
 figures are the honest ones for unseen wording, and so are ``heldout3``'s (a third blind set,
 written later); ``tuning``, ``held_out`` (the first held-out quarter, since trained on),
-``tuning2`` and ``tuning3`` show what they were fitted on. Missed lines and false alarms are
-listed for those; for the blind sets only with ``--show-lines``, so that they are not read
-line by line while rules are being written.
+``tuning2``, ``tuning3`` and ``tuning4`` show what they were fitted on. Missed lines and false
+alarms are listed for those; for the blind sets only with ``--show-lines``, so that they are
+not read line by line while rules are being written.
 Three detectors are scored on the same lines: the phrase rules alone, the classifier alone,
 and what runs on every call (`wellbeing.red_flags.detect_all`: rules, then the classifier).
 Recall per category: the urgent lines of that category flagged in it. Precision: of the lines
@@ -153,7 +153,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--split",
-        choices=["heldout2", "heldout3", "held_out", "tuning", "tuning2", "tuning3"],
+        choices=["heldout2", "heldout3", "held_out", "tuning", "tuning2", "tuning3", "tuning4"],
         default=FRESH_HELD_OUT,
     )
     parser.add_argument(

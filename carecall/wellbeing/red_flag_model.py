@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from functools import cache
 from itertools import pairwise
 from pathlib import Path
+from typing import Any
 
 MODEL_FILE = Path(__file__).parent / "data" / "red_flag_model.json"
 CHAR_NGRAMS = (3, 4, 5)
@@ -153,7 +154,8 @@ def stem(word: str) -> str:
 def features(line: str) -> list[str]:
     """The features of one normalised line (`wellbeing.red_flags.normalize`)."""
     words = _WORD.findall(line)
-    found = [f"w:{stem(w)}" for w in words]
+    stems = [stem(w) for w in words]
+    found = [f"w:{s}" for s in stems]
     classes: list[str] = []
     negated = False
     scoped: list[str] = []
@@ -168,7 +170,7 @@ def features(line: str) -> list[str]:
     found += classes + scoped
     if scoped and not any(f.startswith("s+") for f in scoped):
         found.append("t:all_negated")  # every symptom word it has is said not to be there
-    found += [f"p:{a} {b}" for a, b in pairwise(stem(w) for w in words)]
+    found += [f"p:{a} {b}" for a, b in pairwise(stems)]
     found += [f"c:{a}{b}" for a, b in pairwise(classes)]
     padded = f" {line} "
     found += [f"g:{padded[i : i + n]}" for n in CHAR_NGRAMS for i in range(len(padded) - n + 1)]
@@ -228,16 +230,20 @@ class Model:
         ]
         return sorted(found, key=lambda pair: -pair[1])
 
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Model:
+        """The model a weights file holds (`bench.train_red_flags` writes it)."""
+        return cls(
+            classes=tuple(data["classes"]),
+            bias=tuple(data["bias"]),
+            weights={
+                feature: tuple((int(index), float(weight)) for index, weight in pairs)
+                for feature, pairs in data["weights"].items()
+            },
+            thresholds=tuple(float(t) for t in data["thresholds"]),
+        )
+
 
 @cache
 def load_model(path: Path = MODEL_FILE) -> Model:
-    data = json.loads(path.read_text(encoding="utf-8"))
-    return Model(
-        classes=tuple(data["classes"]),
-        bias=tuple(data["bias"]),
-        weights={
-            feature: tuple((int(index), float(weight)) for index, weight in pairs)
-            for feature, pairs in data["weights"].items()
-        },
-        thresholds=tuple(float(t) for t in data["thresholds"]),
-    )
+    return Model.from_json(json.loads(path.read_text(encoding="utf-8")))

@@ -31,6 +31,11 @@ What should alert (the labelled lines in `bench/data/red_flag_lines.csv` and
   else's pills, or a vital one missed for days; an extra blanket or "the doctor doubled my
   dose" does not.
 - Someone else's emergency on the line (a husband who fell or collapsed) is urgent too.
+- Self-harm and hopelessness alert on plans, means and farewells, and on the quieter wish to be
+  gone ("I wake up disappointed I've woken at all", "I've lost the will to live", "they'd be
+  well rid of me", "I can't go on"); not on idioms ("dying to see her", "I could have killed
+  myself laughing", "I'm at the end of my tether with this crossword") or a wish about the
+  weather.
 
 How the rules read a line:
 
@@ -38,11 +43,14 @@ How the rules read a line:
   in the same clause ("can't get up" but not "can't get up as early as I used to").
 - Negation: a rule does not fire when its clause says no, not, never, didn't, haven't, …
   shortly before the match or inside it ("I didn't fall", "no chest pain today", "my son
-  never hits me"), except rules whose meaning holds the negation ("won't stop bleeding").
+  never hits me"), or that it nearly happened ("I nearly fell", "almost fainted"), except
+  rules whose meaning holds the negation ("won't stop bleeding", "the spray hasn't touched it").
 - Past and settled: for the medical categories a match is cleared when the line places it long
   ago or says it is over ("in January but it's all healed up now", "last year but he's fine
-  now"), unless the line also says it goes on ("still", "can't get up", "right now"). Being hurt
-  by someone and thoughts of self-harm are never cleared this way: yesterday's slap matters.
+  now", "in the war"), unless the line also says it goes on ("still", "can't get up", "right
+  now"; not "everyone still teases me"). Being hurt by someone and thoughts of self-harm are
+  never cleared this way: yesterday's slap matters. Nor is sudden confusion by a long-ago date
+  alone: muddling the years is how it sounds ("asking when Dad's home, and he died in 2009").
 - Idioms that are not urgent: "fell asleep", "fell in love", "my heart is full", "heartburn"
   (no rule reads "heart" or "burn" alone; only pain, tightness or pressure *in the chest*, or a
   heart attack the caller thinks they are having), "dying to", "died laughing", "could kill for",
@@ -52,8 +60,9 @@ How the rules read a line:
   "gasping", blue lips are, whatever the context.
 - Someone else's emergency on the line (a husband who fell or collapsed) is urgent too.
 - Whose trouble it is (`out_of_scope`, `_someone_elses`): a clause about someone on the screen
-  or in a book ("in the film the man fell"), or about an animal ("the cat's been wheezing"),
-  without the caller in it raises nothing; a line that opens on a friend's, a neighbour's or a
+  or in a book ("in the film the man fell"), or about an animal ("the cat's been wheezing",
+  "my cat hasn't eaten since Sunday": "my" of a pet does not put the caller in it), without
+  the caller in it raises nothing; a line that opens on a friend's, a neighbour's or a
   stranger's news, with nobody there needing help, clears the medical categories ("my friend
   Joan had a tumble at the shops"); being hurt by someone in childhood ("when we were kids")
   does not alert; "only joking" clears the line. The classifier obeys the line-wide ones.
@@ -64,9 +73,11 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from enum import StrEnum
-from typing import Literal
+from re import _constants, _parser
+from typing import Any, Literal
 
 from loguru import logger
 from openai import AsyncOpenAI
@@ -216,6 +227,14 @@ class _Rule:
     """False where a negation is part of the meaning ("I don't see any reason to go on")."""
     unless_in_line: re.Pattern[str] | None = None
     """Clears the match when found anywhere in the line ("…, it's the frozen shoulder")."""
+    anchors: frozenset[str] | None = None
+    """Three- or four-letter pieces of words one of which is in every line the pattern matches
+    (`necessary_words`, `_pieces`): a line with none of them is not searched. None where the
+    pattern names no such words."""
+    parts: tuple[tuple[re.Pattern[str], frozenset[str] | None], ...] = ()
+    """The pattern's alternatives, each compiled with its own `anchors`: a line is searched
+    only for those whose words it holds (a pattern's cost grows with its alternatives times
+    the line's length)."""
 
 
 def _rule(
@@ -232,7 +251,102 @@ def _rule(
         re.compile(unless) if unless else None,
         negatable,
         re.compile(unless_in_line) if unless_in_line else None,
+        _pieces(necessary_words(pattern)),
+        tuple(
+            (re.compile(part), _pieces(necessary_words(part))) for part in _alternatives(pattern)
+        ),
     )
+
+
+def _alternatives(pattern: str) -> list[str]:
+    """``pattern`` cut at its top-level ``|`` (outside groups and character sets)."""
+    parts, start, depth, in_set, escaped = [], 0, 0, False, False
+    for i, char in enumerate(pattern):
+        if escaped:
+            escaped = False
+        elif char == "\\":
+            escaped = True
+        elif in_set:
+            in_set = char != "]"
+        elif char == "[":
+            in_set = True
+        elif char == "(":
+            depth += 1
+        elif char == ")":
+            depth -= 1
+        elif char == "|" and depth == 0:
+            parts.append(pattern[start:i])
+            start = i + 1
+    return [*parts, pattern[start:]]
+
+
+_PIECE = 4
+
+
+def _pieces(words: frozenset[str] | None) -> frozenset[str] | None:
+    """Each word's first `_PIECE` characters (the word itself when shorter): a line holds one
+    of these whenever it holds one of the words, and a line's pieces are one set to meet
+    (`_line_pieces`), not a search per word."""
+    if words is None or min(map(len, words)) < _PIECE - 1:
+        return None
+    return frozenset(word[:_PIECE] for word in words)
+
+
+def _line_pieces(line: str) -> frozenset[str]:
+    return frozenset(
+        line[i : i + n] for n in (_PIECE - 1, _PIECE) for i in range(len(line) - n + 1)
+    )
+
+
+def necessary_words(pattern: str) -> frozenset[str] | None:
+    """Literal strings one of which every match of ``pattern`` (and every line it matches in:
+    lookaheads count) contains, read from the parsed pattern; None when it has none to offer
+    (then the rule is always searched). Searching a line for a few words is many times
+    cheaper than running a pattern of many alternatives over it, and most lines on a call
+    hold none of a rule's words: this is what keeps the rules fast as they grow."""
+    try:
+        return _necessary(_parser.parse(pattern))
+    except Exception:  # a form this reader does not know: search every line, as before
+        return None
+
+
+def _necessary(items: Any) -> frozenset[str] | None:
+    """For a parsed sequence: the best of the word sets its parts each require."""
+    candidates: list[frozenset[str]] = []
+    run: list[str] = []
+    for op, value in [*items, (None, None)]:
+        if op is _constants.LITERAL:
+            run.append(chr(value))
+            continue
+        if len(run) > 1:
+            candidates.append(frozenset({"".join(run)}))
+        run = []
+        if op is _constants.SUBPATTERN:
+            found = _necessary(value[-1])
+        elif op is _constants.BRANCH:
+            found = _either(value[1])
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT) and value[0] >= 1:
+            found = _necessary(value[2])
+        elif op is _constants.ASSERT:
+            found = _necessary(value[1])
+        else:
+            found = None
+        if found:
+            candidates.append(found)
+    if not candidates:
+        return None
+    # The rarest: the longest shortest word, then the fewest words.
+    return max(candidates, key=lambda words: (min(map(len, words)), -len(words)))
+
+
+def _either(branches: Any) -> frozenset[str] | None:
+    words: set[str] = set()
+    for branch in branches:
+        found = _necessary(branch)
+        if not found:
+            return None
+        words |= found
+    return frozenset(words)
 
 
 # A person who can be hurt, or can hurt: "my son", "my carer", "he", "someone".
@@ -328,7 +442,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:short|out) of breath\b|\bbreathless\b|\bwheez\w*",
             unless=r"\bnormal for me\b|\bas usual\b|\bsame as always\b|\bon the stairs\b|"
             r"\bwalking up\b|\bafter (?:a|my) walk\b|\bhill\b|\blaughing\b|\bsettles\b|"
-            r"\bevery winter\b|\bthe heat\b|\bnothing bad\b|\bwith (?:excitement|anticipation)\b",
+            r"\bevery winter\b|\bthe heat\b|\bnothing bad\b|\bwith (?:excitement|anticipation)\b|"
+            r"\blaughter\b|\bchoir\b|\bsing\w*\b|\bsang\b|\bnotes\b|\bswimming\b|\bdancing\b",
             unless_in_line=r"\bsame as every\b|\bnothing bad\b|\bthen it settles\b|"
             r"\bwith (?:this|a|my) (?:cold|cough)\b|\bbreathing fine\b|\bit settles\b",
         ),
@@ -336,7 +451,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "gasping",
             r"\bgasping\b|\bchoking\b|\bsuffocating\b",
             unless=r"\bchoking back\b|\bgasping for (?:a cup|tea|a drink|her dinner|his dinner)",
-            unless_in_line=r"\bcoughed it (?:up|out)\b",
+            unless_in_line=r"\bcoughed it (?:up|out)\b|\bsnor\w*\b|\bi'm all right\b|"
+            r"\b(?:it's|it has|it) gone down\b",
         ),
         _rule(
             "blue_lips",
@@ -391,9 +507,13 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "no_reason_to_go_on",
             r"\b(?:no|any|nothing|not much) (?:reason|point|purpose)\b[^.,;]{0,20}"
             r"\b(?:go(?:ing)? on|living|carry(?:ing)? on|be(?:ing)? here|to live)\b|"
-            r"\b(?:don't|do not) want to (?:live|be here|go on|wake up)\b|"
+            r"\b(?:don't|do not) want to wake up\b(?! (?:early|at|before|till|until|to))|"
+            r"\b(?:don't|do not) want to (?:live|be here|go on)\b(?! (?:forever|for ever|anywhere|"
+            r"there|in|with|near|on|like (?!this|that)|somewhere|abroad|to (?:a )?hundred|"
+            r"that long|the|a|an|this|that|holiday|my|his|her|their|about)\b)|"
             r"\b(?:tired|had enough) of (?:living|life|being alive)\b|"
-            r"\bwhat(?:'s| is) the point (?:of|in) (?:going on|carrying on|living|it all)\b",
+            r"\bwhat(?:'s| is) the point (?:of|in) (?:going on|carrying on|living|it all|anything|"
+            r"getting up|trying|me)\b",
             negatable=False,
         ),
         _rule(
@@ -405,13 +525,17 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         ),
         _rule(
             "wish_dead",
-            r"\b(?:wish|want|hope|ready)\b[^.,;]{0,30}\b(?:not wake up|never wake up|"
+            r"\b(?:wish|want|hope|ready|pray|praying)\b[^.,;]{0,30}\b(?:not (?:to )?wake up|"
+            r"never wake up|"
             r"(?:was|were) dead|(?:wasn't|weren't) here|to die|could die)\b",
             negatable=False,
         ),
         _rule(
             "pills",
-            r"\bsaving (?:up )?(?:my |the )?(?:pills|tablets)\b|"
+            r"\bsaving (?:up )?(?:my |the |all the )?(?:sleeping )?(?:pills|tablets|morphine|"
+            r"oramorph|painkillers|paracetamol|insulin|co-codamol|codeine|medicine|meds)\b"
+            r"(?! for (?:the |my )?(?:holiday|"
+            r"trip|journey|weekend))|"
             r"\btak(?:e|ing) (?:them all|all (?:of )?(?:my|the) (?:pills|tablets))\b",
         ),
         _rule(
@@ -434,7 +558,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "rough_handling",
             r"\b(?:grab\w*|twist\w*|yank\w*|pinch\w*|squeez\w*|smack\w*) my (?:arm|wrist|hair|neck|"
             r"hand)\b",
-            unless_in_line=r"\bsaved me\b|\bcaught me\b|\bsteadied\b|\bfilm\b|\bsoppy\b",
+            unless_in_line=r"\bsaved me\b|\bcaught me\b|\bsteadied\b|\bfilm\b|\bsoppy\b|"
+            r"\bto stop me\b|\bthank (?:goodness|god|heavens)\b",
         ),
         _rule(
             "wont_let_me",
@@ -444,8 +569,12 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         _rule(
             "threats",
             r"\bif i (?:tell|told) (?:anyone|anybody|someone|a soul)\b|"
+            r"\bif i (?:tell|told|say anything to) (?:the|my|a) \w+(?: \w+)?\b(?=[^.]{0,40}"
+            r"\b(?:regret|hurt|kill|put me in|punish|leave me|stop coming|pay for it|make sure i|"
+            r"be sorry)\b)|"
             r"\bthreaten\w* to\b(?! (?:rain|"
-            r"snow|pour|storm))",
+            r"snow|pour|storm|come|visit|bake|cook|do (?:my|your)|make|sing|move|retire|sell|"
+            r"give up|take me (?:out|shopping|on)))",
         ),
         _rule(
             "takes_my_money",
@@ -453,7 +582,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r" (?:money|pension|(?:bank )?cards?)\b|\bgive (?:him|her|them) my (?:money|pension|"
             r"(?:bank )?cards?|pin)\b",
             unless_in_line=r"\bfor me\b|\bi asked\b|\bbrings? (?:it |them )?back\b|\bmy idea\b|"
-            r"\bi give\b|\breceipts?\b|\bshopping\b",
+            r"\bi give\b|\breceipts?\b|\bshopping\b|\bshark\b|\bwin\b|\bat (?:the )?(?:cards|"
+            r"bingo|poker|whist|bridge|dominoes|races|casino|bookies|arcade)\b",
         ),
         _rule(
             "afraid_of",
@@ -477,7 +607,8 @@ RULES: dict[RedFlagCategory, tuple[_Rule, ...]] = {
         _rule(
             "collapsed",
             r"\b(?:collapsed|unconscious|unresponsive|passed out|blacked out|fainted)\b",
-            unless=r"\bpassed out (?:on the (?:sofa|couch)|in front of|watching)\b|"
+            unless=r"\bpassed out (?:on the (?:sofa|couch)|in front of|watching|of)\b|"
+            r"\bpassing out parade\b|"
             r"\bpassed out (?:the |some )?(?:leaflets|flyers|programmes|papers|sweets|cards|"
             r"drinks|hymn ?books|sheets|forms)\b|"
             r"\b(?:tent|barn|roof|building|shed|wall)(?:'s| has| had)? collapsed\b|"
@@ -507,7 +638,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"down i went|went down (?:like|with|hard)|lost my (?:footing|balance)|"
             r"knees? (?:buckled|gave way)|slid off|went (?:arse|head) over)\b",
             unless_in_line=r"\btumble ?dryer\b|\btumbling about\b|\bspill of\b|\bspilled\b|"
-            r"\bmarket\b|"
+            r"\bmarket\b|\blaugh\w*\b|"
             r"\bwords\b",
         ),
         _rule(
@@ -538,7 +669,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:my heart|it's my heart)\b[^.,;]{0,30}\b(?:crush\w*|squeez\w*|pain|hurts?)\b|"
             r"\bthink it's my heart\b",
             unless_in_line=r"\bcold\b|\beasing\b|\b(?:cardigan|jumper|bra|dress|top)\b|"
-            r"\bexercises\b",
+            r"\bexercises\b|\blaugh\w*\b",
         ),
     ),
     RedFlagCategory.BREATHING: (
@@ -547,7 +678,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bbreath(?:ing|e)?(?:'s| is)? (?:really |very |so )?(?:bad|hard|short|fast|terrible|"
             r"awful|difficult|hard work)\b|\b(?:terrible|hard|awful) time breathing\b|"
             r"\bcan(?:'t| only) (?:get|take) (?:a full |little |short |any )?breaths?\b|"
-            r"\bbreathing hurts\b|\bhardly get a breath\b|\bpanting\b|\bdrowning\b",
+            r"\bbreathing hurts\b|\bhardly get a breath\b|\bpanting\b|\bdrowning\b(?! in\b)",
             unless_in_line=r"\bdog\b|\bhis walk\b|\blaughing\b",
         ),
     ),
@@ -634,6 +765,9 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"life|going on|carrying on|being))|\bwhat's the point (?:of (?:any of )?it|"
             r"any ?more)\b|"
             r"\bbetter off (?:gone|dead)\b|\bthey'd be better off\b|"
+            r"\b(?:everyone|everybody|they|the family|my family|the kids|my children)(?:'d| would) "
+            r"be (?:better|happier) off\b(?! (?:with|if (?:they|we|the|it)))|"
+            r"\bbetter off (?:not (?:waking|being here|being alive|here)|out of (?:it|the way))\b|"
             r"\bnothing (?:left )?(?:to live for|left for me)\b|\b(?:isn't|not) worth living\b|"
             r"\brather not be (?:alive|here)\b|\bhopeless\b(?! (?:with|at))|\bno hope for me\b|"
             r"\bcan't see a way out\b|\bdo(?:ing)? away with myself\b|\bwould take me\b|"
@@ -660,7 +794,9 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             rf"\b{_PERSON}\b[^.,;]{{0,30}}\b(?:pinch\w*(?! my (?:chips|biscuits|sweets|food|"
             r"crossword|paper|seat|pen|cheeks?))|yank\w*|smack\w*|scream\w* at|shouts? at|"
             r"bully\w*|rough with|knocks? me about|throws? things|calls? me (?:names|useless|"
-            r"stupid))\b|\bclip round the ear\b|\bwaste of space\b|\bno one would believe me\b|"
+            r"stupid))\b|\bclip round the ear\b|\b(?:calls?|called|says i'm|said i was|"
+            r"tells? me i'm) (?:a |an )?"
+            r"(?:\w+ )?waste of space\b|\bno one would believe me\b|"
             r"\bdoesn't feed me\b|\bleaves? me (?:in wet|on my own for days|without)\b|"
             r"\b(?:leaving|left) me on my own for days\b|\bscared to be in the house\b",
             unless_in_line=r"\bhug\b|\bcheek\w*\b|\bcrossword\b|\btelly\b|\bfootball\b|\bdeaf\b|"
@@ -685,7 +821,8 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
     RedFlagCategory.NOT_EATING: (
         _rule(
             "nothing_for_days",
-            r"^(?=.*\b(?:days?|week|since|yesterday|weekend|all day|day and a half)\b)"
+            r"^(?=.*\b(?:(?<!these )(?<!those )(?<!old )(?<!younger )days?|week|since|yesterday|"
+            r"weekend|all day|day and a half)\b)"
             r"(?=.*\b(?:eat|eaten|eating|food|drink|drunk|drinking|meal|dinner|water|appetite|"
             r"swallow|bite|lips|drop|tea)\b)"
             r".*\b(?:haven't|hasn't|not|no|nothing|barely|hardly|can't|couldn't|only had|"
@@ -693,7 +830,8 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             unless_in_line=r"\b(?:for years|eaten out|new year|lent|alcohol|sherry|chocolate|bacon|"
             r"whisky|whiskey|beer|wine|gin|brandy|pints?|booze|vodka|rum|"
             r"supermarket|cooked|ready meals|shopping|nurse said|yet today|saving it|blood test|"
-            r"cake|coffee|about to eat|brings me)\b",
+            r"cake|coffee|about to eat|brings me|carvery|saving myself)\b|"
+            r"\bsince (?:breakfast|lunch|this morning|elevenses)\b",
             negatable=False,
         ),
         _rule(
@@ -726,7 +864,9 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:mixed up|got mixed up) my (?:pills|tablets)\b|\bpill ?boxes mixed up\b|"
             r"\bwrong (?:pills|tablets|medicine)\b|\b(?:took|taken|had|swallowed|taking|given|gave)"
             r" (?:some of |one of |a couple of |two of )?(?:my |the )?(?:husband|wife|dog|someone|"
-            r"\w+)'s (?:\w+ )?(?:pills|tablets)\b|\boverd(?:ose|one)\b|\bdouble dos\w*\b|"
+            r"\w+)'s (?:\w+ )?(?:pills|tablets)\b|\boverd(?:ose|one)\b|"
+            r"\bdouble dos\w*\b(?! of (?!(?:my|his|her|the|"
+            r"their|it|them|insulin|\w*(?:pills?|tablets?|medicine|meds))\b))|"
             r"\bnot sure what i took\b|\bmight have had them all\b|\bwhole (?:strip|bottle)\b",
             unless_in_line=r"\bnearly\b|\bchecked\b|\bthis time\b|\bworming\b|\bto the vet\b|"
             r"\b(?:cake|chocolate|sweets|biscuits)\b",
@@ -753,7 +893,7 @@ _EVERYDAY_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bgone floppy\b|\bswitching off\b|\bnearly fainting\b|\bgoes grey\b|"
             r"\bwent black\b|\bwent out like a light\b(?![^.]{0,30}\b(?:night|sleep|slept|bed|"
             r"nap|after (?:my |his |her )?(?:dinner|lunch|tea|bottle)))|\bblackout\b|"
-            r"\bcan't rouse\b|"
+            r"\bcan't rouse\b(?! (?:\w+ ){1,2}from)|"
             r"\bfunny turn\b",
             unless_in_line=r"\bby nine\b|\blast year\b|\bsorted\b|\bdentist\b|\banaesthetic\b",
             negatable=False,
@@ -827,14 +967,15 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:wrong|funny|strange|odd|slurred|garbled)\b[^.,;]{0,15}\bwhen i (?:talk|speak|"
             r"try to (?:talk|speak))\b",
             unless_in_line=r"\b(?:after|from) (?:the |a |my )?(?:drinks?|wine|pub|beer|sherry|"
-            r"party)\b|\bcrossword\b|\bscrabble\b",
+            r"party)\b|\bcrossword\b|\bscrabble\b|\bsince i was\b|\balways\b|\bit's just me\b",
             negatable=False,
         ),
     ),
     RedFlagCategory.SELF_HARM: (
         _rule(
             "end_things",
-            r"\b(?:think\w*|thought|want\w*|ways|how|plan\w*|should|ready|like|wish) (?:about |of |"
+            r"\b(?:think\w*|thought|want\w*|ways|how|plan\w*|should|ready|like|wish|easier|kinder|"
+            r"best) (?:about |of |"
             r"to |how to |ways to )?(?:just )?(?:end|ending|finish|finishing) (?:it|things|it all|"
             r"everything|my life|me)\b(?! (?:off|up|tomorrow|later|tonight|today|first|before))|"
             r"\b(?:think\w*|thought|tempted|want\w*|wish\w*)\b[^.]{0,30}\b(?:walk\w*|step\w*|"
@@ -844,7 +985,7 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bhow many (?:of )?(?:these |those |my |the )?(?:tablets|pills)\b[^.]{0,25}"
             r"\b(?:would (?:take|do|kill)|it would take|to take|enough)\b",
             unless_in_line=r"\b(?:jigsaw|book|film|programme|knitting|crossword|job|ironing|"
-            r"puzzle|washing|garden|story)\b",
+            r"puzzle|washing|garden|story|dosette|organiser|for the week)\b|\bpill ?box\b",
         ),
         _rule(
             "not_wanting_to_be_here",
@@ -862,7 +1003,7 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:won't need|no need for)\b[^.]{0,30}\bwhere i'm going\b|"
             r"\bwon't (?:need|be needing) (?:them|anything|it) (?:soon|much longer|after|for long|"
             r"any ?more)\b|"
-            r"\bcan't (?:do|take|cope with) (?:this|this life|any of it|it all) any ?more\b|"
+            r"\bcan't (?:do|take|cope with) (?:this|this life|any of it|it all|it) any ?more\b|"
             r"\bi've had my (?:life|time|innings)\b|"
             r"\bcan't see myself (?:still )?(?:being )?(?:here|around|alive)\b|"
             r"\b(?:everything|it all|life)(?:'s| is) (?:so )?pointless\b",
@@ -881,7 +1022,8 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             rf"\b{_PERSON}\b[^.,;]{{0,40}}\b(?:taking|took|takes|taken|stealing|stole|steals|"
             r"nicking|pinching|helps? (?:him|her)self to|helping (?:him|her)self to) (?:things|"
             r"stuff|"
-            r"money|my (?:things|stuff|jewellery|rings?|money|pension|savings))\b|"
+            r"money|my (?:things|stuff|jewellery|rings?|money|pension|savings|purse|wallet|handbag|"
+            r"cash|cards?))\b|"
             r"\bforg(?:ing|ed|es) my signature\b|\bsigned (?:over|away)\b|"
             r"\bunless i (?:hand|give|sign)\b|\bsays i owe\b",
             unless_in_line=r"\bfor me\b|\bi asked\b|\bi said (?:he|she|they) could\b|\bmy idea\b|"
@@ -921,7 +1063,8 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"(?:soaked|red|sodden)\b|\bspurting\b)|"
             r"\bbleeding like a (?:tap|stuck pig)\b|"
             r"\bcan't stop the (?:blood|bleeding)\b|"
-            r"\b(?:bleed\w*|blood)\b[^.]{0,30}\b(?:won't|will not|doesn't|isn't) (?:stop|ease|slow|"
+            r"\b(?:bleed\w*|blood|nose ?bleeds?)\b[^.]{0,30}\b(?:won't|will not|doesn't|isn't) "
+            r"(?:stop|ease|slow|"
             r"let up)\b|\bpassing blood\b|\bblood(?:'s| is) (?:running|pouring|coming|dripping)\b|"
             r"\bbleeding (?:since|for (?:hours|ages|over|more than|an hour|half an hour))\b",
             unless_in_line=r"\b(?:film|drama|telly|crime|donor|giving blood|blood tests?|bloods|"
@@ -948,7 +1091,8 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\blosing (?:the|my) thread\b|\bhead nor tail of (?:anything|everything|it all)\b|"
             r"\bcan't hold on to anything\b",
             unless_in_line=r"\b(?:book|story|programme|film|knitting|sewing|needle|instructions)\b|"
-            r"\bthen i remembered\b",
+            r"\bthen i remembered\b|\bfor a (?:second|moment|minute|split second)\b|"
+            r"\bcame back to me\b",
             negatable=False,
         ),
         _rule(
@@ -1007,7 +1151,7 @@ _MORE_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
     RedFlagCategory.UNCONSCIOUS: (
         _rule(
             "cant_wake",
-            r"\bcan't (?:wake|rouse) (?:him|her|them|my \w+)\b|\bblacking out\b|"
+            r"\bcan't (?:wake|rouse) (?:him|her|them|my \w+)\b(?! from)|\bblacking out\b|"
             r"\b(?:he|she|he's|she's|(?:husband|wife|mum|dad|mother|father|son|daughter|sister|"
             r"brother|partner)(?:'s| has)) gone (?:all )?(?:limp|floppy)\b",
             unless_in_line=r"\bsleep\w*\b|\bnap\b|\bdrunk\b|\bsnor\w*\b",
@@ -1052,6 +1196,7 @@ _SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:hasn't|has not|isn't|is not|not|didn't|no) (?:touched|touch\w*|help\w*|work\w*|"
             r"shift\w*|done)\b|\bangina(?:'s| is| has)? (?:come on|getting worse|bad|back|worse)\b",
             unless_in_line=r"\bonly comes\b|\bsorts it\b|\bfor years\b",
+            negatable=False,
         ),
         _rule(
             "spreading",
@@ -1141,7 +1286,8 @@ _SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\bcall time on (?:it|me|my life)\b|\bhelp (?:him|her|it) along\b|"
             r"\bhad my lot\b|\bbow out\b|\b(?:so|there's) enough now\b",
             unless_in_line=r"\bbook\b|\bfilm\b|\bprogramme\b|\bjoking\b|\bcrossword\b|"
-            r"\basked (?:me )?(?:if|whether)\b|\bparty\b|\bsweeties\b",
+            r"\basked (?:me )?(?:if|whether)\b|\bparty\b|\bsweeties\b|\broses?\b|\bbrambles?\b|"
+            r"\bthorns?\b|\bprun\w*\b|\bnothing to speak of\b",
             negatable=False,
         ),
     ),
@@ -1150,7 +1296,8 @@ _SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             "scams_and_coercion",
             r"\bsafe account\b|\b(?:buy|bought|get|got) (?:them |him )?(?:some )?(?:gift cards?|"
             r"vouchers)\b|\b(?:sent|send|given|gave|transferred) (?:him|her|them)\b[^.]{0,30}"
-            r"\b(?:all|nearly all|my numbers|my details|my pin|savings|thousand)\b|"
+            r"\b(?:all|nearly all|my (?:bank |card |account )?(?:numbers|details|pin)|savings|"
+            r"thousand)\b|"
             r"\bthreatening me\b|\bi'll be arrested\b|\bmakes? me (?:go to the (?:bank|cash "
             r"machine|post office)|sign|give|hand over|pay)\b|\bi'm to sign\b|"
             r"\bsign (?:the house|everything|it all) over\b|\bor i'll go in a home\b|"
@@ -1163,7 +1310,12 @@ _SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"\b(?:stand|stands|standing) (?:in the hall|behind me|over me)\b[^.]{0,20}"
             r"\b(?:till|until|while)\b|\bstands? behind me\b|"
             r"\b(?:taken over|took over) (?:the|my) house\b|\bhave to ask (?:him|her) before\b|"
-            r"\bsays i owe\b|\bi owe (?:them|him|her) another\b|\btakes? money out of my\b",
+            r"\b(?:says?|saying|said|claims?|claiming) i owe\b|\bi owe (?:them|him|her) another\b|"
+            r"\btakes? money out of my\b|"
+            r"\b(?:bail|in (?:jail|prison|custody|trouble with the police))\b[^.]{0,60}\b(?:send|"
+            r"transfer|pay|money|cash|vouchers|gift cards?)\b|"
+            r"\b(?:hasn't been|isn't|won't|doesn't|never|stopped) (?:giving|give|feeding|bringing|"
+            r"bring|feed) me (?:my |any )?(?:dinner|food|meals?|breakfast|lunch|water|drink)\b",
             unless_in_line=r"\bscam (?:email|call)s?\b|\bdeleted\b|\bhung up\b|\bcrook\b|"
             r"\bi asked\b|\bfor me\b|\bfor fun\b|\blaugh\w*\b|\bi give\b|\breceipts?\b",
             negatable=False,
@@ -1263,9 +1415,12 @@ _SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"(?:came|come) (?:round|to) (?:with|at|to find|lying|on|in)\b|"
             r"\b(?:woke|waking|woken|came (?:round|to)|found myself) (?:up )?(?:on|in|at) the "
             r"(?:\w+ )?(?:floor|hallway|hall|landing|bathroom|kitchen|stairs|lino|carpet|"
-            r"pavement|bottom)\b|\beverything went (?:grey|black|dark|white)\b|"
+            r"pavement|bottom)\b|\b(?:everything|it all|the world) (?:goes|went|going|turned|"
+            r"turns) (?:grey|black|dark|"
+            r"white)\b|"
             r"\b(?:won't|will not|doesn't|didn't|can't get (?:him|her) to) (?:wake|come to|come "
-            r"round|open (?:his|her) eyes)\b|\bcan't rouse\b|\bcan't get a word out of (?:him|"
+            r"round|open (?:his|her) eyes)\b|\bcan't rouse\b(?! (?:\w+ ){1,2}from)|"
+            r"\bcan't get a word out of (?:him|"
             r"her)\b|\bgone unresponsive\b|\bjust (?:dropped|gone)\b[^.]{0,30}\b(?:lying|not|"
             r"answering|won't)\b|\bdropped like a (?:stone|sack)\b|\blike a sack of\b|"
             r"\bblank(?:ing)? (?:out|spells?)\b|\bswoon(?:ed)?\b(?! over)|"
@@ -1276,7 +1431,386 @@ _SPOKEN_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
             r"minute|while)\b|\bnot with us\b|\bbarely with us\b|\beyes rolling\b",
             unless_in_line=r"\bsleep\w*\b|\bslept\b|\bnap\b|\bsnoring\b|\balarm\b|\blie-in\b|"
             r"\basleep\b|\bstory\b|\bidea\b|\bop\b|\bcolonoscopy\b|\banaesthetic\b|\bsedation\b|"
-            r"\bhome now\b|\bi'm fine\b|\bfine now\b",
+            r"\bhome now\b|\bi'm fine\b|\bfine now\b|\beasily\b|\bearly bird\b|"
+            r"\bin the mornings\b",
+            negatable=False,
+        ),
+    ),
+}
+# Wording the tables above missed, written from the ``tuning4`` rows (never ``heldout2`` or
+# ``heldout3``): hopelessness and a quiet wish to die, hurting oneself, words that come out
+# wrong, a familiar place gone strange and people who are not there, control of money, post,
+# doors and heating, medicines doubled by two hands or gone without, appetite gone, someone
+# who will not come round. Word families, not one line's words.
+_HEARD_WORDING: dict[RedFlagCategory, tuple[_Rule, ...]] = {
+    RedFlagCategory.FALL: (
+        _rule(
+            "went_down",
+            r"\b(?:come|came|fallen|fell|slid|slipped|tipped) (?:off|out of) (?:my|his|her|the) "
+            r"(?:walker|frame|zimmer|scooter|wheelchair|commode|settee|sofa|recliner)\b|"
+            r"\b(?:took|taken|take) a (?:dive|nosedive|header|purler)\b|"
+            r"\b(?:losing|lose|lost) my (?:balance|footing)\b[^.]{0,30}\b(?:going|gone|went|"
+            r"falling|fell|down|over)\b|\b(?:keep|kept|keeps) (?:going|falling) (?:down|over)\b",
+            unless_in_line=r"\bcaught (?:me|myself|him|her)\b|\bplay\w*\b|\bpanto\b|\bfilm\b|"
+            r"\bpool\b|\bswim\w*\b|\bprices?\b|\bshares\b",
+        ),
+    ),
+    RedFlagCategory.BREATHING: (
+        _rule(
+            "lungs_and_oxygen",
+            r"\b(?:lungs?|chest)\b[^.]{0,30}\bfull of (?:water|fluid|liquid)\b|"
+            r"\b(?:gurgl\w*|rattl\w*|bubbl\w*)\b[^.]{0,30}\b(?:lie|lying|breath\w*|lungs?)\b|"
+            r"\boxygen(?:'s| has| is)? (?:run|ran|gone|running) (?:out|low)\b|\bout of oxygen\b|"
+            r"\b(?:oxygen|concentrator|cylinder)\b[^.]{0,30}\b(?:stopped|broken|packed up|"
+            r"not working|empty)\b",
+            unless_in_line=r"\bdeliver\w*\b|\bcoming (?:today|tomorrow)\b|\bspare\b|\bkettle\b|"
+            r"\bbath\b|\bpipes?\b|\bdrain\b|\bbaby\b|\blaugh\w*\b|\bcold\b|\bwindows?\b|\btea\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.STROKE: (
+        _rule(
+            "words_come_out_wrong",
+            r"\b(?:words?|it|they|everything|it all|speech)(?:'s| is| are| keep| keeps)? (?:all )?"
+            r"(?:coming|came|come|comes) out (?:all )?(?:jumbled|wrong|muddled|back to front|"
+            r"in the wrong order|garbled|funny|slurred|mixed up|as nonsense|like nonsense)\b|"
+            r"\bwords? (?:won't|wouldn't|don't|didn't) (?:come|land|form)\b|"
+            r"\bcan't (?:say|get out) what i (?:mean|want)\b|"
+            r"\b(?:mouth|tongue|lips)\b[^.]{0,20}\bwon't (?:make|form|say|shape)\b|"
+            r"\b(?:losing|lost|can't find|forgetting) (?:my |the )?words\b(?=[^.]{0,60}"
+            r"\b(?:today|since|suddenly|all of a sudden|just now|this morning|started|came on|"
+            r"numb|droop\w*|arm|face)\b)|"
+            r"\b(?:saying|say|said) the wrong (?:words?|thing|names?)\b(?=[^.]{0,60}\b(?:today|"
+            r"since|suddenly|all of a sudden|just now|this morning|started|came on|only)\b)",
+            unless_in_line=r"\b(?:drink|drinks|wine|sherry|pub|party|crossword|scrabble|quiz|"
+            r"card|lines|play|hymn|song|carol|always|speech at|names of|tired)\b|\bsince i was\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.SELF_HARM: (
+        _rule(
+            "wish_to_be_gone",
+            r"\b(?:wish|wished|pray|praying|hope|hoping)\b[^.]{0,25}\b(?:i'd|i had|i would|i) "
+            r"(?:never|not) (?:woken|woke|wake|been born|come round)\b|"
+            r"\bdisappointed\b[^.]{0,30}\b(?:woken|wake|woke|still here|still alive)\b|"
+            r"\bwaiting (?:to die|for (?:death|the end|the lord to|god to|him upstairs))\b|"
+            r"\b(?:pray|praying|wish|hope|hoping|ask\w*|beg\w*)\b[^.]{0,30}\b(?:the lord|god|jesus|"
+            r"he|someone|something|him upstairs) (?:would |will |to )?takes? me\b|"
+            r"\bhoping (?:i (?:wouldn't|won't|don't|didn't) wake|that's the (?:last|end)|"
+            r"it's the (?:last|end)|not to wake)\b|"
+            r"\brather be dead\b(?= than (?:carry|go on|live|be like|keep|stay like|suffer))|"
+            r"\b(?:pills|tablets|paracetamol|knife|rope|gun|bottle)\b[^.]{0,50}\b(?:think(?:ing)? "
+            r"about (?:it|doing it)|work(?:ing)? myself up)\b|"
+            r"\bmarking time\b|\b(?:lost|no|haven't (?:got )?the) (?:the |my )?will to (?:live|"
+            r"go on|carry on|keep going)\b|"
+            r"\bgiv(?:e|ing|en) up on (?:life|living|everything|myself)\b|"
+            r"\bmight as well (?:not be (?:here|alive|around)|be dead|be gone)\b|"
+            r"\b(?:relief|release|blessing)\b[^.]{0,20}\b(?:to die|to go|if i (?:died|went|"
+            r"was gone)|"
+            r"when i go)\b|\bwelcome (?:death|the end|it if i (?:died|went))\b|"
+            r"\bdeath would be a (?:relief|release|blessing|mercy)\b|"
+            r"\b(?:wish it (?:had been|was|'d been)|should have been|why (?:wasn't it|couldn't it "
+            r"have been)) me\b(?! (?:that|who) (?:won|got|picked|chosen|drew))|"
+            r"\b(?:i'm|i am|i feel|feeling) (?:just |like |nothing but |such )?(?:a |"
+            r"an )?(?:waste of "
+            r"(?:space|air|oxygen)|worthless)\b|"
+            r"\bcan't cope any ?more\b(?! with)|"
+            r"\bwish i could (?:just )?(?:disappear|vanish|fade away|stop existing|not exist)"
+            r"(?=\s*(?:[.,;!?]|$|for good|forever|for ever|altogether|and never|and not))|"
+            r"\b(?:don't|can't) see (?:a|any) future(?=\s*(?:[.,;!?]|$|for me|any ?more))|"
+            r"\bno (?:wish|desire|reason|will) to (?:carry on|go on|live|keep going|be here)\b|"
+            r"\b(?:haven't|have not|not) (?:got )?the (?:heart|strength) to (?:go on|carry on|"
+            r"keep going)\b|"
+            r"\b(?:better off|happier|be better) (?:in the ground|under the ground|six feet under|"
+            r"in (?:my|the) grave|in the churchyard|dead and buried)\b|"
+            r"\bmight as well be (?:dead|six feet under|in the ground|in my grave)\b|"
+            r"\b(?:well|better) rid of me\b|\b(?:easier|more money|cope better|happier)\b[^.]{0,25}"
+            r"\bwithout me\b|\b(?:wasn't|weren't|was not) in the picture\b|"
+            r"\bwhat(?:'s| is) the use of me\b|\bwhat use am i\b|\b(?:a|just a|only a) drain on\b|"
+            r"\b(?:done|finished) with (?:it all|life|living|this world|this life)\b|"
+            r"\b(?:can't|cannot|couldn't|don't think i can) (?:go on|carry on|keep going|"
+            r"keep (?:on )?doing this)(?=\s*(?:[.,;!?]|$|like this|any ?more|much longer|"
+            r"without (?:him|her)\b|on my own\b|living\b))|"
+            r"\bend of my rope\b|\b(?:only|one) way out\b|\bno way (?:out|forward)\b|"
+            r"\bcan't see (?:any |a )?way (?:out|forward|through)\b|\bno future for me\b|"
+            r"\bi want(?:ed)? out\b|\b(?:stop|end|over|gone|finished)\b[^.]{0,15}"
+            r"\b(?:me|myself) included\b|\bhurry (?:it|things|the end) (?:along|up)\b|"
+            r"\b(?:won't|will not|shan't|'ll not) be (?:here|around|alive) (?:come|by|for|at) "
+            r"(?:the )?(?:spring|summer|autumn|winter|christmas|new year|easter|my birthday)\b|"
+            r"\bfor when i (?:decide|do it|go through with it|'m ready|am ready)\b|"
+            r"\b(?:courage|nerve|guts|bottle)\b[^.]{0,30}\b(?:done it|do it|go through with it|"
+            r"end it|finish it)\b|"
+            r"\b(?:voices?|thoughts?)\b[^.]{0,30}\btell\w* me to (?:finish|end|kill|hurt|jump|"
+            r"do it|die)\b|\blet nature take its course\b|"
+            r"\bnot sure i want to (?:be here|be alive|live|go on|carry on|wake up)\b|"
+            r"\bnot wanting to (?:be here|be alive|live|go on|carry on|wake up)\b|"
+            r"\bput(?:ting)? an end to (?:it|it all|things|my life|myself|everything)\b|"
+            r"\b(?:take myself off|go off|walk off|drive off|"
+            r"walk out)\b[^.]{0,40}\b(?:and )?(?:not|"
+            r"never) (?:come|coming) back\b|"
+            r"\bwhat (?:have i|do i have|'ve i|have i really) got (?:left )?to live for\b|"
+            r"\b(?:could|might|would|i'd|i'll|going to) (?:just )?end it(?: all)?\b"
+            r"(?! (?:with|between|there))|"
+            r"\b(?:don't|do not) want to (?:carry on|keep going|be alive)\b|"
+            r"\b(?:don't think i'll|won't|will not|'ll not) be (?:here|around) much longer\b"
+            r"(?! (?:today|this|tonight|on the phone|at))|"
+            r"\b(?:life|living)(?:'s| has| is)? (?:no|lost (?:all )?(?:its|it's)) (?:meaning|"
+            r"purpose|point)\b|"
+            r"\bwish\w*\b[^.]{0,15}\b(?:it|it all|everything|life) (?:would|could) (?:all )?"
+            r"(?:end|stop|be over)\b|\b(?:goodbye|farewell|suicide) (?:letters?|notes?)\b|"
+            r"\b(?:stopped|stopping|not) (?:taking )?(?:my|the) (?:\w+ ){0,2}(?:pills|tablets|"
+            r"medicine|insulin|meds)\b[^.]{0,40}\b(?:on purpose|quicker|hurry|be over|join)\b",
+            unless_in_line=r"\b(?:joking|book|film|programme|telly|series|crossword|song|hymn|"
+            r"poem|character|vet|dog|cat|queue|traffic|rain|weather|cruise|holiday|"
+            r"trip)\b|"
+            r"\bwhen (?:the|my) time comes\b",
+            negatable=False,
+        ),
+        _rule(
+            "hurt_on_purpose",
+            r"\b(?:burn\w*|cut\w*|scratch\w*|hit\w*|bang\w*|punch\w*|starv\w*|bit\w*|bash\w*) "
+            r"(?:at )?(?:myself|my (?:own )?(?:head|arms?|legs?|wrists?|skin|face))\b[^.]{0,40}"
+            r"\b(?:on purpose|till|until|bleed\w*|makes? (?:the|it|me)|can't stop|again|every|"
+            r"nobody|no one|where)\b|"
+            r"\bcutting (?:myself )?again\b|"
+            rf"^(?=.*\b{_MEDICINE_WORDS}\b).*\b(?:took|taken|swallowed|had|taking)\b[^.]{{0,40}}"
+            r"\bon purpose\b|"
+            r"\b(?:blade|razor|knife|scissors|glass)\b[^.]{0,15}\b(?:to|on|into|against) my "
+            r"(?:arms?|wrists?|legs?|skin|throat)\b|"
+            r"\b(?:throw|throwing|threw|hurl\w*|fling\w*|chuck\w*) myself (?:down|off|under|"
+            r"in front|into)\b|"
+            r"\b(?:step\w*|jump\w*|walk\w*|throw\w*|lie|lying) (?:under|in front of) (?:a|the) "
+            r"(?:train|bus|lorry|truck|car|traffic)\b",
+            unless_in_line=r"\bnearly\b|\balmost\b|\bstop me\b|\bcaught me\b|\bsilly me\b|"
+            r"\baccident\w*\b|\bshaving\b|\btoenails?\b|\broses?\b|\bbrambles?\b|\bgarden\w*\b|"
+            r"\bcupboard\b|\bpulled me back\b|\blook\w* (?:where|both)\b|\bjoking\b|"
+            r"\bcrossword\b|\bfilm\b|\bbook\b|\btelly\b|\bnews\b|\bcat\b|\bdog\b",
+        ),
+    ),
+    RedFlagCategory.ABUSE: (
+        _rule(
+            "hurt_and_frightened",
+            r"\b(?:slams?|slammed) (?:the door|doors) (?:on|in) (?:me|my face)\b|"
+            r"\b(?:slap\w*|smack\w*|hit\w*|rap\w*) my (?:hand|hands|face|legs?|arms?)\b|"
+            r"\bholds? me (?:too )?(?:tight|hard|down)\b|"
+            r"\bbruises?\b[^.]{0,30}\bwhere (?:he|she|they|the carer|my \w+)\b|"
+            r"\b(?:threw|throws|thrown|chucked|hurled|flung) (?:a|the|my|his|her) \w+ at me\b|"
+            r"\b(?:shut|shuts|keep|keeps|kept|locks?|locked) me (?:shut )?(?:in|up in) (?:my|the) "
+            r"(?:room|bedroom|flat|house|bathroom)\b|"
+            r"\b(?:eats?|ate|takes?|took|hides?|hid) my (?:food|meals?|dinner)\b(?! order)"
+            r"[^.]{0,40}\b(?:hungry|nothing|starv\w*|laugh\w*|leaves? me)\b|"
+            r"\btells? me to shut up\b|"
+            rf"\b{_PERSON}\b[^.,;]{{0,30}}\b(?:steals?|stole|stealing|nicks?|nicking|pinch\w*) "
+            r"from me\b|"
+            rf"\b{_PERSON}\b[^.,;]{{0,30}}\btak\w* advantage of me\b|"
+            r"\b(?:afraid|scared|frightened|terrified) to go (?:home|back|in|to sleep)\b[^.]{0,40}"
+            r"\b(?:he|she|they|him|her)\b|"
+            r"\b(?:rage|temper|mood)\b[^.]{0,40}\b(?:at me|hit|threw|pushed|grabbed|shoved|"
+            r"slammed)\b",
+            unless_in_line=r"\bhug\b|\bjok\w*\b|\bfilm\b|\btelly\b|\bbook\b|\bdog\b|\bcat\b|"
+            r"\bparrot\b|\bball\b|\bwhen (?:i was|we were)\b|\bfor my own good\b|\bi asked\b|"
+            r"\bagreed\b|\bthe wind\b|\bsorry\b|\bapologi[sz]ed\b|\bfootball\b|\breferee\b",
+        ),
+        _rule(
+            "kept_without",
+            r"\b(?:i'm|i am) not allowed (?:to (?:open|touch|have|use|see|go out|leave|ring|phone|"
+            r"answer|sit)|in (?:the|my))\b|"
+            r"\b(?:won't|doesn't|don't) let me have (?:a penny|any money|my (?:own )?money|"
+            r"my (?:pension|card|purse)|anything of my own)\b|\bbeg (?:him|her|them) for\b|"
+            r"\b(?:left|leaves|leaving|leave) me (?:with )?(?:no |without (?:any )?)(?:food|money|"
+            r"heating|heat|water)\b|"
+            r"\b(?:kept|keeps|went) on (?:and on )?at me\b[^.]{0,40}\b(?:sign\w*|will|money|"
+            r"house)\b|"
+            r"\b(?:says?|said|tells? me) (?:just )?sign (?:it|here|them|this)\b|"
+            r"\bsigning (?:papers|things|forms)\b[^.]{0,30}\b(?:don't know|no idea|not sure|"
+            r"won't tell|doesn't explain)\b|"
+            r"\b(?:turn\w*|switch\w*) (?:the |my )?(?:heating|heat|electric|gas) off\b[^.]{0,40}"
+            r"\b(?:not to|won't let|freezing|can't)\b|"
+            r"\b(?:never|doesn't|won't) gives? me (?:the|my) change\b|\bkeeps? (?:the|my) change\b|"
+            r"\b(?:collect|pick up|fetch) my (?:bank )?(?:cards?|pin)\b|"
+            r"\barrested\b[^.]{0,40}\b(?:tax|pay|cards|fine|unless|if i (?:don't|didn't))\b|"
+            r"\bread (?:the|them|those) (?:numbers|codes) (?:out|off)\b|"
+            r"\b(?:owe|owed) (?:him|her|them) (?:another|more|\w+ (?:thousand|hundred))\b|"
+            r"\b(?:borrow\w*|lend\w*|lent|giv\w*|gave) (?:him |her |them )?(?:money|cash)\b"
+            r"[^.]{0,50}\b(?:thousand|mustn't tell|not to tell|don't tell|secret)\b",
+            unless_in_line=r"\bput the phone down\b|\bhung up\b|\bscam (?:call|email)s?\b|"
+            r"\bdeleted\b|\breported\b|\bnearly\b|\bdoctor\b|\bnurse\b|\bdiet\w*\b|\bsugar\b|"
+            r"\bdriv\w*\b|\bhospital\b|\bi asked\b|\bfor me\b|\bagreed\b|\bmy idea\b|"
+            r"\bsurprise\b|\bpresent\b|\bbirthday\b|\bwinter fuel\b|\bsummer\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.UNCONSCIOUS: (
+        _rule(
+            "not_coming_round",
+            r"\b(?:must have|must've) (?:gone|passed|blacked|been) (?:off|out)\b(?! (?:to|for|"
+            r"shopping|with))|\bclock(?:'s| has)? jumped\b|"
+            r"\beyes (?:have |had |are |'ve )?(?:rolled|rolling|gone) (?:back|up)\b|"
+            r"\bnext thing i (?:knew|know|remember)\b[^.]{0,40}\b(?:floor|ground|on my back|"
+            r"ambulance|standing over|lying|paramedics?|came to|woke)\b|"
+            r"^(?=.*\b(?:fell|fallen|collapsed|floor|flopped|slumped|limp|floppy|fainted|"
+            r"passed out|went down|dropped|lying|eyes|chair|shak\w*|breathing|rouse)\b).*\b(?:not|"
+            r"isn't|hasn't|won't|"
+            r"can't get (?:him|her) to) (?:come|coming|came) (?:to|round)\b|"
+            r"\bno (?:response|reaction) (?:from|out of) (?:him|her|them|my \w+)\b|"
+            r"\bcan't get (?:a|any) (?:response|reaction)\b(?=\s*(?:[.,;!?]|$|from (?:him|her)|"
+            r"out of (?:him|her)))|"
+            r"\b(?:he|she|he's|she's|(?:husband|wife|mum|dad|mother|father|son|daughter|sister|"
+            r"brother|partner)(?:'s)?) (?:isn't|is not|not|stopped) (?:responding|reacting)\b|"
+            r"\b(?:won't|doesn't|can't get (?:him|her) to|isn't|not) stir(?:ring)?\b|"
+            r"\bcan't get (?:any )?(?:sense|a word|anything) out of (?:him|her)\b|"
+            r"\bout for the count\b(?=[^.]{0,40}\b(?:floor|ground|found|can't|won't|minutes|"
+            r"bathroom|fell|collapsed)\b)|"
+            r"\b(?:had|having|has had|keeps? having) (?:a |another )?(?:fit|seizure|absence)s?\b"
+            r"(?! of)|"
+            r"\bfaint\w* (?:on and off|again and again|all (?:day|morning)|every time|twice|"
+            r"three times|since)\b|"
+            r"\bkeeled (?:over|down)\b[^.]{0,60}\b(?:ambulance|came to|came round|don't remember|"
+            r"queue|shop)\b",
+            unless_in_line=r"\bsleep\w*\b|\bslept\b|\bnap\b|\banaesthetic\b|\bop\b|\bbox\w*\b|"
+            r"\bphone\b|\bemails?\b|\bletters?\b|\bcouncil\b|\bnearly\b|\balmost\b|"
+            r"\bprice\b|\bfine now\b|\bhome now\b|\bvisit\w*\b|\btea\b(?! spilt)|\bdrinks?\b|"
+            r"\bpub\b|\bparty\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.CONFUSION: (
+        _rule(
+            "lost_in_the_familiar",
+            r"\bnothing (?:looked|looks|look|seemed|seems) (?:familiar|right|the same)\b|"
+            r"\bnot sure who (?:anybody|anyone|everybody|everyone|you are|i am)\b|"
+            r"\bno idea (?:what|which) (?:day|year|month)\b|\bwhat (?:year|month) is it\b|"
+            r"\bcan't (?:remember|work out|think) what (?:any of )?(?:it|things|everything|"
+            r"anything)(?:'s| is| are) for\b|"
+            r"\b(?:numbers|clock|watch|words|letters|buttons)\b[^.]{0,30}\b(?:don't|doesn't) "
+            r"mean anything\b|\bnone of it (?:makes|made) (?:any )?sense\b|"
+            r"\b(?:asking|asks|said|says|keeps saying) (?:me )?the same (?:thing|question)\b"
+            r"[^.]{0,40}\b(?:never|before today|since|every (?:two|few|five) minutes|"
+            r"over and over)\b|"
+            r"\b(?:coming|come) to (?:fetch|pick|collect) me (?:up )?from school\b|"
+            r"\b(?:late for|going to|off to) (?:work|school|the pit|the mill|the office|"
+            r"the factory)\b[^.]{0,40}\b(?:retired|years|eighty|ninety|in the morning|"
+            r"middle of the night)\b|"
+            r"\b(?:in the morning|middle of the night)\b[^.]{0,40}\b(?:late for|work|school|pit|"
+            r"mill)\b|"
+            r"\bthink\w* it's (?:the war|wartime)\b|\bpacking (?:a|her|his|my) (?:suitcase|case|"
+            r"bag) to go home\b|"
+            r"\bnot with it\b[^.]{0,20}\b(?:at all|since|suddenly|all of a sudden|today)\b|"
+            r"\binfection\b[^.]{0,40}\bnot with it\b|"
+            r"\ball at sea\b[^.]{0,20}\b(?:what day|where|who|today)\b|"
+            r"\b(?:what day|where i am|who)\b[^.]{0,80}\ball at sea\b|"
+            r"\b(?:says?|said|saying|claims?) (?:she's|he's|she is|he is) my \w+\b[^.]{0,40}"
+            r"\b(?:don't|didn't) (?:know|recogni[sz]e)\b|"
+            r"\bare you my (?:son|daughter|husband|wife|mother|mum|dad|brother|sister)\b|"
+            r"\b(?:don't|didn't) know what i'm (?:doing|saying)\b|"
+            r"\b(?:acting|behaving|been) (?:very |really |all |ever so )?(?:strange|odd|oddly|"
+            r"strangely|weird|peculiar|out of character)\b(?=[^.]{0,40}\b(?:since|today|suddenly|"
+            r"all of a sudden|this morning|infection|woke)\b)|"
+            r"\b(?:forget|forgetting|forgot|forgotten|can't remember|couldn't remember|not sure) "
+            r"where (?:i am|i live|i'm living|home is|(?:he|she) (?:is|lives))\b|"
+            r"\bthinks? (?:his|her|my) (?:mother|mum|father|dad|wife|husband) (?:is )?(?:still )?"
+            r"alive\b|"
+            r"\b(?:he|she|i|mum|dad|(?:my )?(?:husband|wife))(?:'s| is| am|'m)? (?:not|doesn't|"
+            r"isn't|don't) (?:making|make) (?:any )?sense\b|"
+            r"\b(?:is|are|'s|'m|been|keeps?|started|am) hallucinating\b|"
+            r"\b(?:when|whether|if) (?:[\w']+ ){0,3}(?:coming home|coming back|be home|"
+            r"gets? home)\b"
+            r"[^.]{0,60}\b(?:died|passed away|dead)\b|"
+            r"\bnothing(?:'s| is| feels| seems) real\b|"
+            r"\bthinks? (?:the|my|her|his) \w+(?:'s| is) (?:her|his|my) (?:sister|brother|mother|"
+            r"mum|father|dad|husband|wife|son|daughter)\b|"
+            r"\bthinks? (?:i'm|i am|you're) (?:her|his|my) (?:mother|mum|father|dad|sister|brother|"
+            r"husband|wife)\b|"
+            r"\b(?:got|get|getting) lost\b[^.]{0,50}\b(?:every day|years|all my life|like the back|"
+            r"always go|been going|my own (?:street|road|town|house))\b|"
+            r"\b(?:can't|couldn't|don't) (?:remember|know) (?:my own|what my) (?:address|name|"
+            r"postcode|birthday|date of birth)\b|"
+            r"\bseeing things\b(?=[^.]{0,40}\b(?:there's|there are|there is|in the (?:room|corner|"
+            r"garden|bed)|on the walls?|haven't got|isn't|aren't|nobody)\b)|"
+            r"\bin (?:my|her|his) (?:slippers|nightie|nightdress|pyjamas|dressing gown)\b[^.]{0,40}"
+            r"\b(?:don't|didn't|doesn't) know (?:why|how|where)\b",
+            unless_in_line=r"(?<!in a )\bdream\w*|\b(?:film|book|telly|programme|story|game|puzzle|"
+            r"crossword|sudoku|forms?|timetable|tax|remote|app|computer|knock\w*|doorbell|"
+            r"hotel|tired|late night|joking|panto|play|phone|knitting|pattern|baby|toddler|"
+            r"grandchild\w*|granddaughter|grandson|puppy|kitten)\b|\bfor a (?:second|moment|"
+            r"minute)\b|\bcame back to me\b|\bthen i remembered\b|\bfor years\b|\blittle one\b",
+            negatable=False,
+        ),
+        _rule(
+            "not_there",
+            r"\b(?:see|seeing|saw|there (?:are|were|is|was)|hear|hearing|heard)\b[^.]{0,60}"
+            r"\b(?:nobody else can|no one else can|nobody (?:up )?there|no one (?:up )?there|"
+            r"isn't there|aren't there|wasn't there|weren't there|nothing there)\b|"
+            r"\b(?:little|tiny) (?:people|men|children|animals)\b[^.]{0,30}\b(?:running|walking|"
+            r"on the|in the|along)\b|"
+            r"\b(?:men|soldiers|people|children|strangers) in (?:uniforms?|the garden|the bedroom|"
+            r"the loft|my room|the house)\b[^.]{0,40}\b(?:marching|standing|watching|"
+            r"plain as day|at night|last night)\b",
+            unless_in_line=r"\b(?:dream\w*|film|book|telly|programme|story|knock\w*|door|doorbell|"
+            r"bell|rang|phone|ghost story|parade|remembrance|joking|fairies|garden centre|"
+            r"burglar\w*|police|nativity|panto|play)\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.NOT_EATING: (
+        _rule(
+            "appetite_gone",
+            r"^(?=.*\b(?:days?|week|weeks|since|fortnight|yesterday|every meal|monday|tuesday|"
+            r"wednesday|thursday|friday|saturday|sunday)\b).*\b(?:won't|doesn't|refuses? to|"
+            r"can't be bothered to) (?:eat|drink|touch (?:her|his|my) (?:food|plate|dinner))\b|"
+            r"\bpush\w* (?:the|her|his|my) plate away\b|"
+            r"\b(?:barely|hardly|not) (?:had|eaten|managed|taken) (?:a|one) (?:mouthful|morsel|"
+            r"spoonful|bite|sip)\b|"
+            r"\b(?:appetite|hunger)(?:'s| has| is)? (?:gone|disappeared|vanished)\b|"
+            r"\blost (?:half a stone|a stone|\w+ pounds|weight|a lot of weight)\b[^.]{0,30}"
+            r"\b(?:this week|in a week|in days|since|this month|without trying|not eating|"
+            r"appetite)\b|"
+            r"\bgone off (?:my |me )?(?:food|eating|food and drink)\b[^.]{0,30}\b(?:entirely|"
+            r"completely|altogether|totally|days|week|since|can't|too sick)\b|"
+            r"\b(?:keep|kept|keeps) forgetting to (?:eat|drink)\b|"
+            r"\bgoing without\b[^.]{0,30}\b(?:food|meals?|eating|dinner)\b|"
+            r"\b(?:meals?|food|dinners?)\b[^.]{0,40}\bgoing without\b",
+            unless_in_line=r"\b(?:diet|slimming|fasting|lent|ramadan|blood test|on purpose|dog|"
+            r"cat|vet|greens|vegetables|sprouts|chocolate|biscuits?|sherry|alcohol|baby|toddler|"
+            r"grandchild\w*|cake|crisps|sweets)\b",
+            negatable=False,
+        ),
+    ),
+    RedFlagCategory.MEDICATION: (
+        _rule(
+            "doubled_or_gone_without",
+            rf"^(?=.*\b(?:{_MEDICINE_WORDS}|oramorph|spoonfuls|patch(?:es)?|heart pills|"
+            r"thinners|chemist|pharmacy)\b).*?(?:"
+            r"\bforgot to (?:take|peel) (?:the )?old (?:ones?|patch(?:es)?) off\b|"
+            r"\b(?:two|three|four) (?:patches|of them) on\b|\bthere's (?:two|three|four) on me\b|"
+            r"\bdouble (?:the )?(?:strength|dose|amount)\b(?! of (?!(?:my|his|her|the|their|it|"
+            r"them|insulin|\w*(?:pills?|tablets?|medicine|meds))\b))|"
+            r"\b(?:had|took|take|taken) (?:another|an extra|more|a second)\b[^.]{0,20}"
+            r"\b(?:to be (?:safe|sure)|just in case|on the safe side|to make sure)\b|"
+            r"\blost count\b|\b(?:whatever|whichever) (?:ones?|tablets|pills) i\b|"
+            r"\b(?:out of|run out of|ran out of|none left of) my\b[^.]{0,40}\b(?:till|until|"
+            r"can't (?:get|see)|won't be|next week|days?|since)\b|"
+            r"\b(?:six|seven|eight|nine|ten|\d+) of (?:the|my|them|those)\b[^.]{0,60}"
+            r"\b(?:says|only supposed|meant to|should)\b|\bmore than it says\b|"
+            r"\b(?:popping|taking|swallowing|having) (?:extra|more)\b|"
+            r"\bextra (?:\w+ )?(?:pills|tablets)\b[^.]{0,30}\b(?:whenever|every time|maybe|"
+            r"today)\b|"
+            r"\b(?:twice|two times) (?:in|this|every) (?:the )?(?:morning|day|night|evening)\b|"
+            r"\b(?:not|haven't|hasn't) touched (?:my|the|his|her) (?:\w+ ){0,2}since\b|"
+            r"\bboth (?:gave|given|give)\b|"
+            r"\b(?:took|taken|had|swallowed|gave|given|used|put)\b[^.]{0,40}\bby (?:mistake|"
+            r"accident)\b|"
+            r"\b(?:missed|forgot|forgotten|skipped|not had|haven't had)\b[^.]{0,40}\b(?:(?:two|"
+            r"three|"
+            r"four|five|six|several|a few|a couple of|\d+) days|a week|all week|a fortnight|"
+            r"since (?:monday|tuesday|wednesday|thursday|friday|saturday|sunday|last))\b|"
+            r"\bsleeping (?:tablets|pills)\b[^.]{0,30}\b(?:in the day|daytime|during the day|"
+            r"all day|too many|extra)\b)",
+            unless_in_line=r"\bdoctor(?:'s)? (?:said|says|told|doubled|upped|increased|changed|"
+            r"idea|blessing|prescribed)\b|\bnurse (?:said|told|upped|changed|agreed)\b|"
+            r"\bpharmacist said\b|\bchecked\b|\bnearly\b|\bvet\b|\bworm\w*\b|\bdue\b|"
+            r"\bdelivered\b|\bcoming (?:today|tomorrow)\b|\bprescribed\b|\bthat's fine\b|"
+            r"\bvitamin\w*\b|\bhand cream\b|\bno matter\b|\bnot needed\b",
             negatable=False,
         ),
     ),
@@ -1286,6 +1820,7 @@ RULES = {
     + _EVERYDAY_WORDING.get(category, ())
     + _MORE_WORDING.get(category, ())
     + _SPOKEN_WORDING.get(category, ())
+    + _HEARD_WORDING.get(category, ())
     for category in RedFlagCategory
 }
 
@@ -1299,7 +1834,7 @@ MEDICAL = frozenset(RedFlagCategory) - {RedFlagCategory.SELF_HARM, RedFlagCatego
 
 _NEGATION = re.compile(
     r"\b(?:no|not|never|didn't|did not|haven't|have not|hasn't|has not|hadn't|isn't|wasn't|"
-    r"don't|doesn't|without|nobody|none|no longer)\b"
+    r"don't|doesn't|without|nobody|none|no longer|nearly|almost)\b"
 )
 _NEGATION_WINDOW = 25
 """Characters before a match, within its clause, where a negation cancels it."""
@@ -1308,6 +1843,7 @@ _LONG_AGO = re.compile(
     r"\b(?:last (?:year|month|winter|summer|spring|autumn|christmas)|years? ago|months? ago|"
     r"in the (?:spring|summer|autumn|winter)|years back|a (?:few|couple of) years|"
     r"weeks ago|a while (?:back|ago)|back in|when i was (?:young|younger|a)|in (?:19|20)\d\d|"
+    r"(?:in|during) the war|in wartime|"
     r"in (?:january|february|march|april|may|june|july|august|september|october|november|"
     r"december))\b"
 )
@@ -1323,7 +1859,10 @@ _SETTLED = re.compile(
     r"nothing to worry about|(?:she's|he's|i'm) home now|(?:has |'s )?gone now|cleared|"
     r"(?:said|says) (?:that's|it's|it is|that is) (?:fine|ok|okay|normal|nothing))\b"
 )
-_STILL = re.compile(r"\b(?:still|right now|at the moment|ever since|can't get up|getting worse)\b")
+_STILL = re.compile(
+    r"\b(?:still(?! (?:teases?|laughs?|jokes?|talks? about|remembers?|mentions?|brings? it up|"
+    r"ribs?|goes on about)\b)|right now|at the moment|ever since|can't get up|getting worse)\b"
+)
 _OTHERS_NEWS = re.compile(
     r"^(?:(?:oh|well|yes|no|and|so|now),? )?(?:my (?:\w+ )?(?:friend|neighbou?r|cousin|brother|"
     r"sister|aunt|auntie|uncle|niece|nephew|brother-in-law|sister-in-law|pal|mate)|"
@@ -1409,18 +1948,32 @@ def said_sentence(text: str, phrase: str = "") -> str:
     words = (chosen if chosen is not None else " ".join(sentences)).split()
     if len(words) <= MAX_SAID_WORDS:
         return " ".join(words).rstrip(_CLOSING)
-    at = next(
-        (
-            i
-            for i in range(len(words))
-            if wanted and normalize(" ".join(words[i:])).startswith(wanted)
-        ),
-        0,
-    )
+    at = _word_where(words, wanted)
     start = max(0, min(at - _WORDS_BEFORE_PHRASE, len(words) - MAX_SAID_WORDS))
     end = start + MAX_SAID_WORDS
     quote = " ".join(words[start:end]).rstrip(_CLOSING)
     return ("…" if start > 0 else "") + quote + ("…" if end < len(words) else "")
+
+
+def _word_where(words: list[str], wanted: str) -> int:
+    """The index of the first of ``words`` from which the normalised words start with
+    ``wanted`` (0 when none do). Normalised once, word by word where normalising keeps one
+    word for one ("can not" becomes one), not once per word: a long sentence is a red flag's
+    commonest quote, and this runs on the real-time path."""
+    if not wanted:
+        return 0
+    normalized = normalize(" ".join(words)).split(" ")
+    if len(normalized) == len(words):
+        offset = 0
+        joined = " ".join(normalized)
+        for i, word in enumerate(normalized):
+            if joined.startswith(wanted, offset):
+                return i
+            offset += len(word) + 1
+        return 0
+    return next(
+        (i for i in range(len(words)) if normalize(" ".join(words[i:])).startswith(wanted)), 0
+    )
 
 
 def detect(text: str) -> RedFlag | None:
@@ -1429,16 +1982,17 @@ def detect(text: str) -> RedFlag | None:
     return flags[0] if flags else None
 
 
-def detect_all(text: str) -> list[RedFlag]:
+def detect_all(text: str, model: Model | None = None) -> list[RedFlag]:
     """One red flag per category found in one caller line ("I fell and now I can't breathe": a
     fall and breathing): the phrase rules' (in the order of `RULES`), then the classifier's for
-    the categories the rules did not find (`wellbeing.red_flag_model`), most probable first.
-    The classifier is held to the same line scope as the rules (`out_of_scope`)."""
-    flags = detect_all_rules(text)
-    found = {flag.category for flag in flags}
+    the categories the rules did not find (``model``, the shipped one by default:
+    `wellbeing.red_flag_model`), most probable first. The classifier is held to the same line
+    scope as the rules (`out_of_scope`)."""
     line = normalize(text)
     cleared = out_of_scope(line)
-    model = load_model()
+    flags = _rule_flags(text, line, cleared)
+    found = {flag.category for flag in flags}
+    model = model or load_model()
     for name, _ in model.categories(line):
         category = RedFlagCategory(name)
         if category in found or category in cleared:
@@ -1454,27 +2008,34 @@ def detect_all(text: str) -> list[RedFlag]:
 def detect_all_rules(text: str) -> list[RedFlag]:
     """The red flags the phrase rules alone find in one line, one per category."""
     line = normalize(text)
-    cleared = out_of_scope(line)
+    return _rule_flags(text, line, out_of_scope(line))
+
+
+def _rule_flags(text: str, line: str, cleared: frozenset[RedFlagCategory]) -> list[RedFlag]:
+    pieces = _line_pieces(line)
     flags = []
     for category, rules in RULES.items():
         if category not in cleared:
-            flag = _first_match(text, line, category, rules)
+            flag = _first_match(text, line, pieces, category, rules)
             if flag is not None:
                 flags.append(flag)
     return flags
 
 
-def settled_medical(line: str) -> bool:
-    """The (normalised) line places what it tells long ago or says it is over, or is a friend's
-    or neighbour's news with nobody there needing help, and not that it goes on: "I had a fall
-    in March but I'm fine now", "My neighbour slipped on the ice, poor thing"."""
+def settled_medical(line: str) -> frozenset[RedFlagCategory]:
+    """The medical categories a (normalised) line settles: all of them when it says what it
+    tells is over, or is a friend's or neighbour's news with nobody there needing help ("I had
+    a fall in March but I'm fine now", "My neighbour slipped on the ice, poor thing"); all but
+    sudden confusion when it only places it long ago ("I fell last year"), since muddling the
+    years is how confusion sounds ("they tell me I retired years ago", "when's Dad home? he
+    died in 2009"). None when it says it goes on ("still", "right now")."""
     if _STILL.search(line):
-        return False
-    return bool(
-        _LONG_AGO.search(line)
-        or _SETTLED.search(line)
-        or (_OTHERS_NEWS.search(line) and not _WITH_ME.search(line))
-    )
+        return frozenset()
+    if _SETTLED.search(line) or (_OTHERS_NEWS.search(line) and not _WITH_ME.search(line)):
+        return MEDICAL
+    if _LONG_AGO.search(line):
+        return MEDICAL - {RedFlagCategory.CONFUSION}
+    return frozenset()
 
 
 def out_of_scope(line: str) -> frozenset[RedFlagCategory]:
@@ -1484,9 +2045,7 @@ def out_of_scope(line: str) -> frozenset[RedFlagCategory]:
     all of them when the caller says they are only joking."""
     if _JOKING.search(line):
         return frozenset(RedFlagCategory)
-    cleared: set[RedFlagCategory] = set()
-    if settled_medical(line):
-        cleared |= MEDICAL
+    cleared = set(settled_medical(line))
     if _CHILDHOOD.search(line):
         cleared.add(RedFlagCategory.ABUSE)
     return frozenset(cleared)
@@ -1503,10 +2062,16 @@ def _likeliest_sentence(text: str, model: Model, category: str) -> str:
 
 
 def _first_match(
-    text: str, line: str, category: RedFlagCategory, rules: tuple[_Rule, ...]
+    text: str,
+    line: str,
+    pieces: frozenset[str],
+    category: RedFlagCategory,
+    rules: tuple[_Rule, ...],
 ) -> RedFlag | None:
     for rule in rules:
-        for match in rule.pattern.finditer(line):
+        if rule.anchors is not None and rule.anchors.isdisjoint(pieces):
+            continue
+        for match in _matches(rule, line, pieces):
             clause = _clause_around(line, match.start(), match.end())
             if rule.unless is not None and rule.unless.search(clause):
                 continue
@@ -1523,10 +2088,16 @@ def _first_match(
     return None
 
 
+def _matches(rule: _Rule, line: str, pieces: frozenset[str]) -> Iterator[re.Match[str]]:
+    for part, anchors in rule.parts:
+        if anchors is None or not anchors.isdisjoint(pieces):
+            yield from part.finditer(line)
+
+
 def _someone_elses(line: str, clause: str) -> bool:
     """The clause of a match is about someone on the screen or in a book ("in the film the man
     fell"), or an animal ("the cat's been wheezing"), and the caller is not in it."""
-    if _FIRST_PERSON.search(_READING.sub("", clause)):
+    if _FIRST_PERSON.search(_ANIMAL.sub("", _READING.sub("", clause))):
         return False
     return bool(_FICTION.search(line) and not _NOW.search(line)) or bool(_ANIMAL.search(clause))
 

@@ -4,21 +4,25 @@ import json
 
 import pytest
 
-from bench.red_flag_data import Line, assign_splits
+from bench.red_flag_data import TRAINING_SPLITS, Line, assign_splits
 from bench.red_flag_data import load as load_lines
 from carecall.wellbeing.alerts import RED_FLAG_WORDS, advised
 from carecall.wellbeing.red_flags import (
     ADVICE,
     MAX_SAID_WORDS,
+    RULES,
     RedFlagCategory,
+    _line_pieces,
     care_note,
     detect,
     detect_all,
     detect_all_rules,
     llm_check,
+    necessary_words,
     normalize,
     parse_llm_answer,
 )
+from carecall.wellbeing.red_flags import RedFlagCategory as C
 from tests.wellbeing.chat_fake import chat_fake
 from tests.wellbeing.red_flag_lines import (
     HELD_OUT_NOT_URGENT,
@@ -221,6 +225,7 @@ def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
         "held_out",
         "tuning2",
         "tuning3",
+        "tuning4",
         "heldout2",
         "heldout3",
     }
@@ -247,30 +252,35 @@ def test_the_fresh_held_out_set_covers_every_category_with_as_many_look_alikes()
 
 
 def test_recall_and_precision_on_the_training_rows() -> None:
-    recall, precision = _score_rows("tuning", "held_out", "tuning2", "tuning3")
-    # Measured: recall 1.00 overall (0.97 to 1.00 per category), precision 1.00.
-    assert min(recall.values()) >= 0.95 and precision >= 0.97
+    recall, precision = _score_rows("tuning", "held_out", "tuning2", "tuning3", "tuning4")
+    # Measured: recall 1.00 overall (0.99 to 1.00 per category), precision 1.00. Fitted on
+    # these rows, so only a floor against breaking what was learned; `python -m
+    # bench.train_red_flags --cross-validate` gives the figures that mean something.
+    assert min(recall.values()) >= 0.97 and precision >= 0.99
 
 
 def test_recall_and_precision_on_the_fresh_held_out_rows() -> None:
     recall, precision = _score_rows("heldout2")
-    # Measured (bench/README.md): recall 0.96 overall, 0.82 to 1.00 per category; precision
-    # 0.97. A floor, so a change that loses ground fails; nothing is tuned on these rows.
-    assert recall["all"] >= 0.95 and min(recall.values()) >= 0.8
-    assert precision >= 0.95
+    # Measured (bench/README.md): recall 0.98 overall, 0.91 to 1.00 per category; precision
+    # 0.94 (7 false alarms in 123 flagged: 3 by the rules as before, 4 by the classifier, one
+    # more than before, the price of its lower thresholds). A floor, so a change that loses
+    # ground fails; nothing is tuned on these rows.
+    assert recall["all"] >= 0.97 and min(recall.values()) >= 0.9
+    assert precision >= 0.94
 
 
 def test_recall_and_precision_on_the_blind_rows() -> None:
     # heldout3 was written by someone who never read the rules, the classifier or the other
     # rows, and nothing was fitted on its lines (bench/README.md): the honest figure, and
-    # below the targets (recall 0.87 overall, self-harm 0.58; precision 0.98). A floor.
+    # below the targets in three categories (recall 0.92 overall; self-harm 0.75, sudden
+    # confusion and unconscious 0.83, the rest 0.92 or more; precision 0.98). A floor.
     blind = [line for line in load_lines() if line.split == "heldout3"]
     assert not {line.text for line in blind} & {
         line.text for line in load_lines() if line.split != "heldout3"
     }
     recall, precision = _score_rows("heldout3")
-    assert recall["all"] >= 0.85 and min(recall.values()) >= 0.55
-    assert precision >= 0.95
+    assert recall["all"] >= 0.91 and min(recall.values()) >= 0.75
+    assert precision >= 0.97
 
 
 @pytest.mark.parametrize(
@@ -344,6 +354,116 @@ def test_time_scope_idioms_and_duration_decide(urgent: str, not_urgent: str) -> 
 def test_whose_trouble_it_is_decides(urgent: str, not_urgent: str) -> None:
     assert detect_all(urgent), urgent
     assert detect_all(not_urgent) == [], not_urgent
+
+
+@pytest.mark.parametrize(
+    ("line", "category"),
+    [
+        # a quiet wish to be gone, hopelessness, hurting oneself
+        ("Every morning I wake up disappointed that I've woken up at all.", C.SELF_HARM),
+        ("I've lost the will to live, I really have.", C.SELF_HARM),
+        ("I feel like a useless lump, my children would be well rid of me.", C.SELF_HARM),
+        ("I don't think I can keep doing this, love, I'm at the end of my rope.", C.SELF_HARM),
+        ("I'd be better off in the ground next to my wife.", C.SELF_HARM),
+        ("I've been banging my head on the wall till it bleeds.", C.SELF_HARM),
+        ("I went to bed hoping I wouldn't wake up.", C.SELF_HARM),
+        # words that come out wrong, a familiar place gone strange, people who are not there
+        ("I couldn't answer the phone just now, the words came out back to front.", C.STROKE),
+        ("I got off the bus and nothing looked familiar.", C.CONFUSION),
+        ("I can hear a band playing in the loft and there's nobody up there.", C.CONFUSION),
+        ("Mum keeps asking when Dad's coming home, and Dad died in 2009.", C.CONFUSION),
+        # control of money, post and doors; medicines doubled by two hands or gone without
+        ("My husband won't let me have a penny of my own.", C.ABUSE),
+        ("They keep me shut in my room when visitors come round.", C.ABUSE),
+        ("My husband's had his lithium twice, the carer and I both gave it him.", C.MEDICATION),
+        ("I put a new patch on and forgot to take the old ones off.", C.MEDICATION),
+        ("Mum won't eat, she pushes the plate away, it's been nearly a week.", C.NOT_EATING),
+        ("He fell and he's not come to, he's just lying there.", C.UNCONSCIOUS),
+        ("My husband's come off his walker in the garden.", C.FALL),
+    ],
+)
+def test_word_families_that_unseen_wording_shares_are_read(line: str, category: C) -> None:
+    assert category in {flag.category for flag in detect_all_rules(line)}, line
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "I had a stroke of luck at the bingo.",
+        "I slipped up and forgot the milk again.",
+        "I'm at the end of my tether with this crossword.",
+        "I could have killed myself laughing at that programme.",
+        "I'm dying of boredom in this waiting room.",
+        "I'm drowning in paperwork since the council wrote.",
+        "I don't want to go on the coach trip, I'd rather stay home.",
+        "I wish this rain would end.",
+        "I had a fit of the giggles in church.",
+        "My grandson passed out of his training with the fire brigade.",
+        "I always take a double dose of honey in my tea.",
+        "My grandson took all my money at cards, he's a real shark!",
+        "I hardly eat red meat these days, mostly fish.",
+        "I was breathless with laughter at my granddaughter's jokes.",
+        "My granddaughter threatens to come and do my hair.",
+    ],
+)
+def test_idioms_stay_quiet(line: str) -> None:
+    assert detect_all(line) == [], line
+
+
+@pytest.mark.parametrize(
+    ("urgent", "not_urgent"),
+    [
+        # it nearly happened
+        (
+            "I fell on the ice outside the paper shop.",
+            "I nearly fell on the ice but I grabbed the rail.",
+        ),
+        # "my" of a pet does not make it the caller's trouble
+        (
+            "I haven't eaten since Sunday.",
+            "My cat hasn't eaten since Sunday, she's going to the vet.",
+        ),
+        # long ago, even when someone "still" teases about it
+        (
+            "I fainted in the shower this morning.",
+            "I fainted at my wedding sixty years ago, everyone still teases me.",
+        ),
+        (
+            "My husband's unconscious on the floor.",
+            "In the war my father was knocked unconscious by a blast.",
+        ),
+    ],
+)
+def test_what_nearly_happened_a_pet_and_long_ago_stay_quiet(urgent: str, not_urgent: str) -> None:
+    assert detect_all(urgent), urgent
+    assert detect_all(not_urgent) == [], not_urgent
+
+
+@pytest.mark.parametrize(
+    ("pattern", "words"),
+    [
+        (r"\bfell (?:over|down)\b", {"fell "}),
+        (r"\b(?:came|come) (?:round|to)\b", {"ame", "ome"}),
+        (r"\bchest\w*|\bbreath(?:e|ing)\b", {"chest", "breath"}),
+        # one word of the two needed: the one less likely in any line
+        (r"^(?=.*\b(?:pills|tablets)\b).*\btwice\b", {"twice"}),
+        (r"\b\w+ me\b|\bn\w*", None),  # an alternative that needs no word at all
+    ],
+)
+def test_the_words_a_pattern_needs_are_read_from_it(pattern: str, words: set[str] | None) -> None:
+    assert necessary_words(pattern) == (frozenset(words) if words is not None else None)
+
+
+def test_a_rule_is_never_skipped_on_a_line_it_matches() -> None:
+    # Each part of a rule is searched only in lines holding a piece of the words every match
+    # needs: on every training line a part matches, one of those pieces is there.
+    lines = [normalize(line.text) for line in load_lines() if line.split in TRAINING_SPLITS]
+    for rules in RULES.values():
+        for rule in rules:
+            for part, pieces in rule.parts:
+                assert pieces is not None, rule.name
+                for line in filter(part.search, lines):
+                    assert not pieces.isdisjoint(_line_pieces(line)), (rule.name, line)
 
 
 def test_the_classifier_flags_what_no_rule_reads_and_quotes_the_sentence() -> None:
