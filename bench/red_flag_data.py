@@ -49,11 +49,13 @@ SPLIT_SEED = 18
 HELD_OUT_SHARE = 0.25
 NOT_URGENT = "none"
 
-Split = Literal["tuning", "held_out", "tuning2", "tuning3", "tuning4", "heldout2", "heldout3", ""]
+Split = Literal[
+    "tuning", "held_out", "tuning2", "tuning3", "tuning4", "heldout2", "heldout3", "heldout4", ""
+]
 TRAINING_SPLITS = frozenset({"tuning", "held_out", "tuning2", "tuning3", "tuning4"})
 """The rows rules and the classifier are fitted on: everything but the blind sets."""
 FRESH_HELD_OUT = "heldout2"
-BLIND_SPLITS = ("heldout2", "heldout3")
+BLIND_SPLITS = ("heldout2", "heldout3", "heldout4")
 """Never fitted on, and not listed line by line unless asked (``bench.red_flags``)."""
 
 

@@ -153,7 +153,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument(
         "--split",
-        choices=["heldout2", "heldout3", "held_out", "tuning", "tuning2", "tuning3", "tuning4"],
+        choices=[
+            "heldout2",
+            "heldout3",
+            "heldout4",
+            "held_out",
+            "tuning",
+            "tuning2",
+            "tuning3",
+            "tuning4",
+        ],
         default=FRESH_HELD_OUT,
     )
     parser.add_argument(

@@ -55,6 +55,22 @@ def test_precision_and_recall_on_lines_the_rules_never_saw() -> None:
     assert result.recall >= 0.15
 
 
+def test_recall_and_precision_on_the_fourth_blind_set() -> None:
+    # heldout4 (318 lines) was written while the detector was being improved, by someone who
+    # read neither the rules, the classifier nor any row, and committed before it was scored;
+    # scored once, after (bench/README.md): recall 0.84 overall (0.78 before the change),
+    # 0.71 to 0.93 per category, precision 0.95 (0.946). Below
+    # the targets: a floor, not a claim.
+    blind = [line for line in load_lines() if line.split == "heldout4"]
+    assert len(blind) >= 300
+    assert not {line.text for line in blind} & {
+        line.text for line in load_lines() if line.split != "heldout4"
+    }
+    recall, precision = _score_rows("heldout4")
+    assert recall["all"] >= 0.83 and min(recall.values()) >= 0.71
+    assert precision >= 0.94
+
+
 @pytest.mark.parametrize(
     ("line", "category"),
     [(line, category) for line, category in URGENT],
@@ -228,6 +244,7 @@ def test_the_labelled_set_is_big_enough_and_split_once_per_category() -> None:
         "tuning4",
         "heldout2",
         "heldout3",
+        "heldout4",
     }
     first = [line for line in lines if line.split in ("tuning", "held_out")]
     for category in RedFlagCategory:
