@@ -58,6 +58,7 @@ from pipecat.frames.frames import (
 from pipecat.turns.types import ProcessFrameResult, UserTurnSpeculation
 from pipecat.turns.user_start.base_user_turn_start_strategy import BaseUserTurnStartStrategy
 from pipecat.turns.user_stop.base_user_turn_stop_strategy import BaseUserTurnStopStrategy
+from pipecat.utils.asyncio.task_manager import BaseTaskManager
 
 from carecall.pipeline.turn_words import TurnEnding, is_backchannel, turn_ending
 from carecall.telephony.playout import BotAudioHold
@@ -227,8 +228,7 @@ class AdaptiveTurnStop(BaseUserTurnStopStrategy):
 
     async def _cancel_timer(self) -> None:
         timer, self._timer = self._timer, None
-        if timer is not None and timer is not asyncio.current_task():
-            await self.task_manager.cancel_task(timer)
+        await _cancel(self.task_manager, timer)
 
     async def _decide_after(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -392,8 +392,7 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
 
     async def _cancel_release(self) -> None:
         timer, self._release_timer = self._release_timer, None
-        if timer is not None and timer is not asyncio.current_task():
-            await self.task_manager.cancel_task(timer)
+        await _cancel(self.task_manager, timer)
 
     async def _interrupt_if_still_speaking(self, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -402,5 +401,10 @@ class BackchannelTurnStart(BaseUserTurnStartStrategy):
 
     async def _cancel_timer(self) -> None:
         timer, self._overlap_timer = self._overlap_timer, None
-        if timer is not None and timer is not asyncio.current_task():
-            await self.task_manager.cancel_task(timer)
+        await _cancel(self.task_manager, timer)
+
+
+async def _cancel(task_manager: BaseTaskManager, timer: asyncio.Task[None] | None) -> None:
+    """Cancel a strategy's timer, unless it is the task running this (it is ending anyway)."""
+    if timer is not None and timer is not asyncio.current_task():
+        await task_manager.cancel_task(timer)
