@@ -59,6 +59,10 @@ class Sent:
     starts: float = 0.0
     """When it starts playing at the caller (the model's estimate)."""
 
+    @property
+    def ends(self) -> float:
+        return self.starts + self.seconds
+
 
 class Playout:
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
@@ -69,8 +73,6 @@ class Playout:
         self._held: list[Sent] | None = None
         self._echoed: set[str] = set()
         self._swallow: set[str] = set()
-        self.holds = 0
-        self.releases = 0
 
     @property
     def holding(self) -> bool:
@@ -98,21 +100,19 @@ class Playout:
         if self._held is not None:
             return False
         now = self._clock()
-        self.holds += 1
         start = self._resume_index(now)
         unheard = self._sent[start:]
         del self._sent[start:]
         self._held = unheard
         self._play_end = now
         self._swallow.update(i.mark for i in unheard if i.mark and i.mark not in self._echoed)
-        return any(i.starts + i.seconds > now for i in unheard)
+        return any(i.ends > now for i in unheard)
 
     def release(self) -> list[Sent]:
         """Stop holding: the messages to send now, in order (the held sentence first)."""
         held, self._held = self._held, None
         if not held:
             return []
-        self.releases += 1
         self._played_now(held)
         return held
 
@@ -135,24 +135,18 @@ class Playout:
         now = self._clock()
         for item in items:
             item.starts = max(now, self._play_end)
-            self._play_end = item.starts + item.seconds
+            self._play_end = item.ends
             self._sent.append(item)
         # What finished playing long ago can't be needed again.
-        while self._sent and self._sent[0].starts + self._sent[0].seconds < now - (
-            _KEEP_PLAYED_SECONDS
-        ):
+        while self._sent and self._sent[0].ends < now - _KEEP_PLAYED_SECONDS:
             self._sent.pop(0)
-
-    def _ends(self, index: int) -> float:
-        item = self._sent[index]
-        return item.starts + item.seconds
 
     def _resume_index(self, now: float) -> int:
         """Where to take up again what was sent: the start of the sentence the caller was
         hearing (after the last mark already played), or a little before where they stopped
         hearing it when they had heard much of it."""
         playing = next(
-            (i for i in range(len(self._sent)) if self._ends(i) > now),
+            (i for i, item in enumerate(self._sent) if item.ends > now),
             len(self._sent),
         )
         if playing == len(self._sent):
@@ -163,6 +157,6 @@ class Playout:
         if sentence == playing or now - self._sent[sentence].starts <= MAX_REPEAT_SECONDS:
             return sentence
         rewind = playing
-        while rewind > sentence and self._ends(rewind - 1) > now - REWIND_SECONDS:
+        while rewind > sentence and self._sent[rewind - 1].ends > now - REWIND_SECONDS:
             rewind -= 1
         return rewind
