@@ -155,6 +155,26 @@ def _taken_up(spoken: Spoken, spans: list[Span], cut: float) -> Span | None:
     return next((s for s in spans if cut <= s.start <= spoken.last_voice + RESUME_WINDOW_S), None)
 
 
+def _backchannel(
+    spoken: Spoken, spans: list[Span], clears: list[float], answer_ends_at: float
+) -> tuple[bool, float | None] | None:
+    """What the bot did at a backchannel: (stopped, the pause it made if it went on), or None if
+    it was not talking when the backchannel began."""
+    playing = talking_at(spoken.first_voice, spans)
+    if playing is None:
+        return None
+    cut = _cut(spoken, playing, clears, answer_ends_at)
+    if cut is None:
+        return False, None
+    resumed = _taken_up(spoken, spans, cut)
+    if resumed is None:
+        return True, None
+    pause = resumed.start - cut
+    if resumed.end < answer_ends_at + pause - UNFINISHED_MARGIN_S:
+        return True, None
+    return False, pause
+
+
 def false_stop(
     spoken: Spoken, spans: list[Span], clears: list[float], answer_ends_at: float
 ) -> bool | None:
@@ -166,32 +186,17 @@ def false_stop(
     `backchannel_pause`), it was not stopped: it counts as stopped only if what it played
     next ended before the answer would have, pushed back by the pause. None if the bot was not
     talking when the backchannel began (nothing to measure)."""
-    playing = talking_at(spoken.first_voice, spans)
-    if playing is None:
-        return None
-    cut = _cut(spoken, playing, clears, answer_ends_at)
-    if cut is None:
-        return False
-    resumed = _taken_up(spoken, spans, cut)
-    if resumed is None:
-        return True
-    pause = resumed.start - cut
-    return resumed.end < answer_ends_at + pause - UNFINISHED_MARGIN_S
+    outcome = _backchannel(spoken, spans, clears, answer_ends_at)
+    return None if outcome is None else outcome[0]
 
 
 def backchannel_pause(
     spoken: Spoken, spans: list[Span], clears: list[float], answer_ends_at: float
 ) -> float | None:
     """Seconds of silence the caller heard when the bot paused for their backchannel and went
-    on (None: it didn't pause, or it stopped)."""
-    playing = talking_at(spoken.first_voice, spans)
-    if playing is None:
-        return None
-    cut = _cut(spoken, playing, clears, answer_ends_at)
-    resumed = _taken_up(spoken, spans, cut) if cut is not None else None
-    if cut is None or resumed is None:
-        return None
-    return resumed.start - cut
+    on with its answer (None: it didn't pause, or it stopped)."""
+    outcome = _backchannel(spoken, spans, clears, answer_ends_at)
+    return None if outcome is None else outcome[1]
 
 
 def time_to_silence(spoken: Spoken, spans: list[Span], clears: list[float]) -> float | None:
