@@ -169,7 +169,11 @@ async def test_a_refused_microphone_is_explained(local_server: LiveServer) -> No
             await page.get_by_label("Email").fill(EMAIL)
             await page.get_by_label("Password").fill(PASSWORD)
             await page.get_by_role("button", name="Sign in", exact=True).click()
-            await page.get_by_role("button", name="Talk to it").focus()
+            talk = page.get_by_role("button", name="Talk to it")
+            await expect(talk).to_be_visible()
+            # The page's script must be running before the key press (under load it wasn't).
+            await page.wait_for_load_state("load")
+            await talk.focus()
             await page.keyboard.press("Enter")
             alert = page.get_by_role("alert")
             await expect(alert).to_contain_text("may not use the microphone", timeout=10_000)
